@@ -1,0 +1,31 @@
+//! Persistence: one code base over SQLite (embedded default) and PostgreSQL (scale path).
+//!
+//! Handlers hand a whole unit of work to [`Database::read`] or [`Database::write`]; it runs on
+//! the blocking pool with one pooled connection, inside a transaction for writes.
+
+pub mod migrations;
+pub mod models;
+pub mod pool;
+pub mod queries;
+pub mod schema;
+pub mod url;
+
+pub use pool::{Database, DbConn, write_transaction};
+
+/// Runs the same code against the concrete connection of either backend (for dialect-only
+/// features such as upserts), or different code per backend with the two-arm form.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Postgres($c) => $body,
+            $crate::db::DbConn::Sqlite($c) => $body,
+        }
+    };
+    ($conn:expr, postgres: |$pg:ident| $pg_body:expr, sqlite: |$lite:ident| $lite_body:expr $(,)?) => {
+        match $conn {
+            $crate::db::DbConn::Postgres($pg) => $pg_body,
+            $crate::db::DbConn::Sqlite($lite) => $lite_body,
+        }
+    };
+}

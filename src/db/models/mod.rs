@@ -1,0 +1,3 @@
+//! Rows as stored, one file per table family.
+
+pub mod user;

@@ -1,0 +1,170 @@
+//! Connections: the `MultiConnection` enum, its r2d2 manager (backend picked by URL scheme,
+//! SQLite pragmas on every connection) and the unit-of-work runners.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use diesel::connection::SimpleConnection;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::{ConnectionError, ConnectionResult, PgConnection, SqliteConnection};
+
+use super::migrations;
+use super::url::DatabaseUrl;
+use crate::error::AppError;
+use crate::settings::DatabaseSettings;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Opens connections for the pool; unlike `DbConn::establish` it never guesses the backend.
+#[derive(Debug, Clone)]
+pub struct DbConnectionManager {
+    url: DatabaseUrl,
+    busy_timeout_ms: u64,
+}
+
+impl DbConnectionManager {
+    pub fn new(url: DatabaseUrl, busy_timeout_ms: u64) -> Self {
+        Self {
+            url,
+            busy_timeout_ms,
+        }
+    }
+
+    pub fn establish(&self) -> ConnectionResult<DbConn> {
+        match &self.url {
+            DatabaseUrl::Sqlite(path) => {
+                if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(folder).map_err(|e| {
+                        ConnectionError::BadConnection(format!(
+                            "cannot create the folder {}: {e}",
+                            folder.display()
+                        ))
+                    })?;
+                }
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+                // busy_timeout first: switching to WAL needs the lock.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    self.busy_timeout_ms
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConn::Postgres),
+        }
+    }
+}
+
+impl ManageConnection for DbConnectionManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        self.establish().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type DbPool = r2d2::Pool<DbConnectionManager>;
+
+/// The pool plus what it points at. Cheap to clone.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    url: DatabaseUrl,
+}
+
+impl Database {
+    /// Opens the database (creating an SQLite file if needed), runs pending migrations when
+    /// configured, and builds the pool. Errors carry the driver's own message.
+    pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
+        let url = DatabaseUrl::parse(&settings.url)
+            .map_err(|problem| anyhow::anyhow!("database.url: {problem}"))?;
+        let manager = DbConnectionManager::new(url.clone(), settings.busy_timeout_ms);
+        // Connect once by hand: r2d2 reports any failure as a bare timeout.
+        let mut first = manager
+            .establish()
+            .with_context(|| format!("cannot connect to {}", url.describe()))?;
+        if settings.run_migrations {
+            migrations::run_pending(&mut first)?;
+        }
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(settings.pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_millis(settings.pool_timeout_ms))
+            .test_on_check_out(false)
+            .build(manager)
+            .with_context(|| format!("cannot open a connection pool to {}", url.describe()))?;
+        Ok(Self { pool, url })
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Runs `work` with one pooled connection on the blocking thread pool.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// Like [`Database::read`], inside one write transaction (see [`write_transaction`]).
+    pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.read(move |conn| write_transaction(conn, work)).await
+    }
+}
+
+/// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write
+/// lock up front: a deferred transaction that reads then writes can fail with "database is
+/// locked" without waiting for `busy_timeout`. Call it at the top of a unit of work.
+pub fn write_transaction<T, E, F>(conn: &mut DbConn, work: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConn::Sqlite(sqlite) = conn else {
+        return conn.transaction(work);
+    };
+    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    match work(conn) {
+        Ok(value) => {
+            <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            Err(error)
+        }
+    }
+}

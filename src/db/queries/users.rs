@@ -1,0 +1,81 @@
+use chrono::Utc;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::models::user::{UserRoleRow, UserRow};
+use crate::db::schema::{user_roles, users};
+use crate::domain::role::Role;
+use crate::per_backend;
+
+pub fn insert(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stored roles, skipping any this build no longer knows.
+pub fn roles_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<Role>> {
+    let stored: Vec<String> = user_roles::table
+        .filter(user_roles::user_id.eq(user_id))
+        .select(user_roles::role)
+        .order(user_roles::role)
+        .load(conn)?;
+    Ok(stored.iter().filter_map(|r| r.parse().ok()).collect())
+}
+
+/// Grants a role; granting one already held changes nothing.
+pub fn grant_role(conn: &mut DbConn, user_id: &str, role: Role) -> QueryResult<()> {
+    let row = UserRoleRow {
+        user_id: user_id.to_string(),
+        role: role.as_str().to_string(),
+        granted_at: Utc::now().naive_utc(),
+    };
+    per_backend!(conn, |c| diesel::insert_into(user_roles::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))
+    .map(drop)
+}
+
+pub fn set_password_hash(conn: &mut DbConn, user_id: &str, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::password_hash.eq(hash),
+            users::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn update_names(
+    conn: &mut DbConn,
+    user_id: &str,
+    full_name: &str,
+    preferred_name: Option<&str>,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::full_name.eq(full_name),
+            users::preferred_name.eq(preferred_name),
+            users::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)
+        .map(drop)
+}

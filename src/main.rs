@@ -1,0 +1,90 @@
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use coproduce::commands::{self, AdminOutcome};
+use coproduce::settings::Settings;
+use coproduce::startup::Application;
+use coproduce::telemetry;
+
+/// coproduce: recruitment and matching of freelance co-producers.
+///
+/// Configuration comes from config/default.toml, config/{APP_ENV}.toml and APP_SECTION__KEY
+/// environment variables (for example APP_DATABASE__URL=postgres://…).
+#[derive(Parser)]
+#[command(name = "coproduce", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the HTTP service (the default). Applies pending migrations first.
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Create the first administrator, or make an existing account an administrator.
+    ///
+    /// The password must be at least 12 characters. It is stored as an argon2id hash.
+    CreateAdmin {
+        /// Email address the administrator signs in with.
+        #[arg(long)]
+        email: String,
+        /// Password for signing in (at least 12 characters).
+        #[arg(long)]
+        password: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load() {
+        Ok((settings, _environment)) => settings,
+        Err(error) => return fail(&error),
+    };
+    if let Err(error) = telemetry::init(&settings.log) {
+        return fail(&error);
+    }
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => tokio::task::spawn_blocking(move || commands::migrate(&settings))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|result| result)
+            .map(|applied| {
+                if applied.is_empty() {
+                    println!("The database is up to date.");
+                } else {
+                    println!("Applied {} migration(s): {}", applied.len(), applied.join(", "));
+                }
+            }),
+        Command::CreateAdmin { email, password } => tokio::task::spawn_blocking(move || {
+            commands::create_admin(&settings, &email, &password)
+        })
+        .await
+        .map_err(anyhow::Error::from)
+        .and_then(|result| result)
+        .map(|outcome| match outcome {
+            AdminOutcome::Created => println!("Administrator account created."),
+            AdminOutcome::Promoted => {
+                println!("That account already existed; it is now an administrator with the new password.")
+            }
+        }),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&format!("{error:#}")),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let application = Application::build(settings).await?;
+    application.run_until_stopped().await?;
+    Ok(())
+}
+
+fn fail(error: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::FAILURE
+}

@@ -1,0 +1,213 @@
+//! `ValidJson<T>`: a JSON body, deserialised with the path of any bad field, then validated.
+//! Malformed JSON → 400; wrong type, missing or unknown field → 422 naming the field;
+//! too large → 413; every validation error at once → 422.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::web::Bytes;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldError};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT_BYTES: usize = 256 * 1024;
+
+/// Implemented by request bodies: checks beyond types, returning every problem at once.
+pub trait Validate {
+    fn validate(&self) -> Result<(), Vec<FieldError>>;
+}
+
+pub struct ValidJson<T>(pub T);
+
+impl<T> FromRequest for ValidJson<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|mime| {
+                let mime = mime.trim();
+                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+            });
+        // The same limit the PayloadConfig registered at start-up enforces.
+        let limit = req
+            .app_data::<web::Data<AppState>>()
+            .map_or(DEFAULT_LIMIT_BYTES, |state| {
+                state.settings.server.json_limit_bytes
+            });
+        let body = Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(AppError::BadRequest(
+                    "send the body as JSON with the header Content-Type: application/json".into(),
+                ));
+            }
+            let bytes = body
+                .await
+                .map_err(|error| match error.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => {
+                        AppError::PayloadTooLarge { limit_bytes: limit }
+                    }
+                    _ => AppError::BadRequest("the request body could not be read".into()),
+                })?;
+            let value: T = parse(&bytes)?;
+            value.validate().map_err(AppError::Validation)?;
+            Ok(ValidJson(value))
+        })
+    }
+}
+
+/// Distinguishes "absent" (`None`) from "null" (`Some(None)`) for PATCH bodies.
+pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if !inner.is_data() {
+            return AppError::BadRequest(format!(
+                "the JSON is not well formed (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ));
+        }
+        AppError::Validation(vec![describe_data_error(&path, &inner.to_string())])
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| AppError::BadRequest("there is more after the JSON value".into()))?;
+    Ok(value)
+}
+
+/// Turns serde's wording into a field, a stable code and a plain-English message.
+fn describe_data_error(path: &str, message: &str) -> FieldError {
+    let quoted = |text: &str| text.split('`').nth(1).map(str::to_string);
+    if message.starts_with("unknown field") {
+        let name = quoted(message).unwrap_or_default();
+        let field = join(path, &name);
+        return FieldError::new(
+            field,
+            "unknown_field",
+            format!("`{name}` is not a field we accept here. Check the spelling."),
+        );
+    }
+    if message.starts_with("missing field") {
+        let name = quoted(message).unwrap_or_default();
+        let field = join(path, &name);
+        return FieldError::new(field, "required", format!("`{name}` is required."));
+    }
+    if message.starts_with("unknown variant") {
+        let allowed = message
+            .split("expected ")
+            .nth(1)
+            .unwrap_or("")
+            .split(" at line")
+            .next()
+            .unwrap_or("");
+        return FieldError::new(
+            path,
+            "invalid_choice",
+            format!("Choose one of: {}.", allowed.replace('`', "")),
+        );
+    }
+    let what = message.split(" at line").next().unwrap_or(message);
+    FieldError::new(
+        path,
+        "invalid_type",
+        format!("This value has the wrong type: {what}."),
+    )
+}
+
+fn join(path: &str, name: &str) -> String {
+    if path.is_empty() || path == "." {
+        name.to_string()
+    } else {
+        format!("{path}.{name}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Session {
+        starts_at: String,
+        hours: u32,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        title: String,
+        sessions: Vec<Session>,
+    }
+
+    fn field_error(json: &str) -> FieldError {
+        match parse::<Body>(json.as_bytes()) {
+            Err(AppError::Validation(mut errors)) if errors.len() == 1 => errors.remove(0),
+            other => panic!("expected one field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        assert!(matches!(
+            parse::<Body>(b"{\"title\": "),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_its_path() {
+        let error =
+            field_error(r#"{"title":"t","sessions":[{"starts_at":"x","hours":1,"room":"b"}]}"#);
+        assert_eq!(error.field, "sessions[0].room");
+        assert_eq!(error.code, "unknown_field");
+    }
+
+    #[test]
+    fn wrong_type_is_named_with_its_path() {
+        let error = field_error(r#"{"title":"t","sessions":[{"starts_at":"x","hours":"two"}]}"#);
+        assert_eq!(error.field, "sessions[0].hours");
+        assert_eq!(error.code, "invalid_type");
+    }
+
+    #[test]
+    fn missing_field_is_required() {
+        let error = field_error(r#"{"sessions":[]}"#);
+        assert_eq!(error.field, "title");
+        assert_eq!(error.code, "required");
+    }
+
+    #[test]
+    fn trailing_content_is_a_bad_request() {
+        assert!(matches!(
+            parse::<Body>(br#"{"title":"t","sessions":[]} {}"#),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+}

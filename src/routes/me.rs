@@ -1,0 +1,111 @@
+//! The signed-in user's own account.
+
+use actix_web::{get, patch, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::db::queries::users;
+use crate::domain::person_name::PersonName;
+use crate::domain::role::Role;
+use crate::error::{AppError, FieldError, Problem};
+use crate::routes::extract::{ValidJson, Validate};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Me {
+    pub id: String,
+    pub email: String,
+    pub full_name: String,
+    pub preferred_name: Option<String>,
+    #[schema(value_type = Vec<String>, example = json!(["applicant"]))]
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMe {
+    /// New full name; leave out to keep it.
+    #[schema(min_length = 1, max_length = 200)]
+    pub full_name: Option<String>,
+    /// The name to use when talking to you; `null` clears it, leaving it out keeps it.
+    #[serde(default, deserialize_with = "crate::routes::extract::nullable")]
+    #[schema(value_type = Option<String>, max_length = 200)]
+    pub preferred_name: Option<Option<String>>,
+}
+
+impl Validate for UpdateMe {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if let Some(name) = &self.full_name
+            && let Err(invalid) = PersonName::parse(name)
+        {
+            errors.push(FieldError::from_invalid("full_name", invalid));
+        }
+        if let Some(Some(name)) = &self.preferred_name
+            && let Err(invalid) = PersonName::parse(name)
+        {
+            errors.push(FieldError::from_invalid("preferred_name", invalid));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// Your account.
+#[utoipa::path(tag = "me", security(("bearer" = [])), responses(
+    (status = 200, body = Me),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/me")]
+pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<web::Json<Me>, AppError> {
+    let me = state.db.read(move |conn| load_me(conn, &user.id)).await?;
+    Ok(web::Json(me))
+}
+
+/// Change your names.
+#[utoipa::path(tag = "me", security(("bearer" = [])), request_body = UpdateMe, responses(
+    (status = 200, body = Me),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/me")]
+pub async fn patch_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: ValidJson<UpdateMe>,
+) -> Result<web::Json<Me>, AppError> {
+    let update = body.0;
+    let me = state
+        .db
+        .write(move |conn| {
+            let current = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
+            let full_name = update
+                .full_name
+                .as_deref()
+                .map_or(current.full_name.as_str(), str::trim);
+            let preferred_name = match &update.preferred_name {
+                Some(value) => value.as_deref().map(str::trim),
+                None => current.preferred_name.as_deref(),
+            };
+            users::update_names(conn, &user.id, full_name, preferred_name)?;
+            load_me(conn, &user.id)
+        })
+        .await?;
+    Ok(web::Json(me))
+}
+
+fn load_me(conn: &mut crate::db::DbConn, user_id: &str) -> Result<Me, AppError> {
+    let row = users::find_by_id(conn, user_id)?.ok_or(AppError::NotFound)?;
+    let roles = users::roles_of(conn, user_id)?;
+    Ok(Me {
+        id: row.id,
+        email: row.email,
+        full_name: row.full_name,
+        preferred_name: row.preferred_name,
+        roles,
+    })
+}

@@ -1,0 +1,361 @@
+//! Typed settings. Layers, later wins: defaults in code → `config/default.toml` →
+//! `config/{APP_ENV}.toml` → `APP_<SECTION>__<KEY>` environment variables.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use config::{Config, Environment as EnvSource, File, FileFormat};
+use serde::{Deserialize, Serialize};
+
+use crate::db::url::DatabaseUrl;
+
+/// The development signing secret; refused in production.
+pub const DEV_JWT_SECRET: &str = "dev-only-secret-do-not-use-in-production-0000";
+const MIN_PRODUCTION_SECRET_LEN: usize = 32;
+
+/// Environment variables read directly rather than as `section.key` settings.
+const NON_SETTING_VARS: [&str; 2] = ["APP_ENV", "APP_CONFIG_DIR"];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    pub log: LogSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub public_url: String,
+    pub workers: usize,
+    pub json_limit_bytes: usize,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            public_url: "http://127.0.0.1:8080".into(),
+            workers: 0,
+            json_limit_bytes: 256 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub pool_timeout_ms: u64,
+    pub busy_timeout_ms: u64,
+    pub run_migrations: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/coproduce.db".into(),
+            pool_size: 8,
+            pool_timeout_ms: 5000,
+            busy_timeout_ms: 5000,
+            run_migrations: true,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_secret: String,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            jwt_secret: DEV_JWT_SECRET.into(),
+            issuer: "coproduce".into(),
+            audience: "coproduce-api".into(),
+            access_token_ttl_secs: 900,
+        }
+    }
+}
+
+// The secret must never reach a log line through `{:?}`.
+impl std::fmt::Debug for AuthSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthSettings")
+            .field("jwt_secret", &"<redacted>")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Pretty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Which deployment this is, from `APP_ENV`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnvironment {
+    Local,
+    Test,
+    Production,
+}
+
+impl AppEnvironment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Test => "test",
+            Self::Production => "production",
+        }
+    }
+}
+
+impl std::str::FromStr for AppEnvironment {
+    type Err = SettingsError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => Err(SettingsError(format!(
+                "APP_ENV: `{other}` is not an environment; use local, test or production"
+            ))),
+        }
+    }
+}
+
+/// A configuration problem, described in one line that names the key.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration error: {0}")]
+pub struct SettingsError(pub String);
+
+impl Settings {
+    /// Loads settings for this process from `./config` (or `APP_CONFIG_DIR`) and the environment.
+    pub fn load() -> Result<(Settings, AppEnvironment), SettingsError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        let dir = vars
+            .get("APP_CONFIG_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("config"));
+        let environment = match vars.get("APP_ENV") {
+            Some(value) => value.parse()?,
+            None => AppEnvironment::Local,
+        };
+        let settings = Self::load_from(&dir, environment, &vars)?;
+        Ok((settings, environment))
+    }
+
+    /// Loads settings from an explicit folder and variable map (pure, so tests can drive it).
+    pub fn load_from(
+        dir: &Path,
+        environment: AppEnvironment,
+        vars: &HashMap<String, String>,
+    ) -> Result<Settings, SettingsError> {
+        let defaults = Config::try_from(&Settings::default()).map_err(describe)?;
+        let overrides: HashMap<String, String> = vars
+            .iter()
+            .filter(|(name, _)| {
+                name.starts_with("APP_") && !NON_SETTING_VARS.contains(&name.as_str())
+            })
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let settings: Settings = Config::builder()
+            .add_source(defaults)
+            .add_source(File::from(dir.join("default.toml")).required(false))
+            .add_source(
+                File::from(dir.join(format!("{}.toml", environment.as_str())))
+                    .format(FileFormat::Toml)
+                    .required(false),
+            )
+            .add_source(
+                EnvSource::with_prefix("APP")
+                    .prefix_separator("_")
+                    .separator("__")
+                    .source(Some(overrides)),
+            )
+            .build()
+            .and_then(Config::try_deserialize)
+            .map_err(describe)?;
+        settings.check(environment)?;
+        Ok(settings)
+    }
+
+    /// Rules serde cannot express.
+    fn check(&self, environment: AppEnvironment) -> Result<(), SettingsError> {
+        DatabaseUrl::parse(&self.database.url)
+            .map_err(|problem| SettingsError(format!("database.url: {problem}")))?;
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
+            return Err(SettingsError(
+                "server.public_url: must start with http:// or https://".into(),
+            ));
+        }
+        if self.database.pool_size == 0 {
+            return Err(SettingsError(
+                "database.pool_size: must be at least 1".into(),
+            ));
+        }
+        if environment == AppEnvironment::Production {
+            let secret = &self.auth.jwt_secret;
+            if secret == DEV_JWT_SECRET || secret.len() < MIN_PRODUCTION_SECRET_LEN {
+                return Err(SettingsError(format!(
+                    "auth.jwt_secret: in production set APP_AUTH__JWT_SECRET to a random value of at least {MIN_PRODUCTION_SECRET_LEN} characters"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Flattens the config crate's error into one line; it already names the key for type errors.
+fn describe(error: config::ConfigError) -> SettingsError {
+    SettingsError(error.to_string().replace('\n', " "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_config() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+    }
+
+    fn load_with(vars: &[(&str, &str)]) -> Result<Settings, SettingsError> {
+        let vars = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        Settings::load_from(&repo_config(), AppEnvironment::Local, &vars)
+    }
+
+    #[test]
+    fn defaults_in_code_match_config_default_toml() {
+        let text = std::fs::read_to_string(repo_config().join("default.toml"))
+            .unwrap_or_else(|e| panic!("read default.toml: {e}"));
+        let from_file: Settings =
+            toml::from_str(&text).unwrap_or_else(|e| panic!("parse default.toml: {e}"));
+        assert_eq!(from_file, Settings::default());
+    }
+
+    #[test]
+    fn config_default_toml_documents_every_key() {
+        let text = std::fs::read_to_string(repo_config().join("default.toml"))
+            .unwrap_or_else(|e| panic!("read default.toml: {e}"));
+        let file: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+        let code = toml::Table::try_from(Settings::default()).unwrap_or_else(|e| panic!("{e}"));
+        for (section, keys) in &code {
+            let Some(file_keys) = file.get(section).and_then(|v| v.as_table()) else {
+                panic!("default.toml lacks the [{section}] section");
+            };
+            let keys = keys
+                .as_table()
+                .unwrap_or_else(|| panic!("{section} is a table"));
+            for key in keys.keys() {
+                assert!(
+                    file_keys.contains_key(key),
+                    "default.toml lacks {section}.{key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn environment_variables_override_files() {
+        let settings = load_with(&[
+            ("APP_SERVER__PORT", "9999"),
+            ("APP_DATABASE__URL", "postgres://u@db/coproduce"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.server.port, 9999);
+        assert_eq!(settings.database.url, "postgres://u@db/coproduce");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_naming_it() {
+        let error = load_with(&[("APP_SERVER__PROT", "1")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("prot"), "{message}");
+    }
+
+    #[test]
+    fn bad_value_is_refused_naming_the_key() {
+        let error = load_with(&[("APP_SERVER__PORT", "eighty")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("server.port"), "{message}");
+    }
+
+    #[test]
+    fn database_url_with_another_scheme_is_refused_naming_accepted_forms() {
+        let error = load_with(&[("APP_DATABASE__URL", "mysql://root@localhost/db")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("database.url"), "{message}");
+        assert!(message.contains("sqlite://"), "{message}");
+        assert!(message.contains("postgres://"), "{message}");
+    }
+
+    #[test]
+    fn production_refuses_the_development_secret() {
+        let vars = HashMap::new();
+        let error = Settings::load_from(&repo_config(), AppEnvironment::Production, &vars).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("auth.jwt_secret"), "{message}");
+    }
+
+    #[test]
+    fn production_accepts_a_long_random_secret() {
+        let vars = HashMap::from([(
+            "APP_AUTH__JWT_SECRET".to_string(),
+            "k3y-that-is-long-enough-for-production-use".to_string(),
+        )]);
+        let settings = Settings::load_from(&repo_config(), AppEnvironment::Production, &vars)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.server.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn unknown_app_env_is_refused() {
+        let error = "staging".parse::<AppEnvironment>().err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("APP_ENV"), "{message}");
+    }
+
+    #[test]
+    fn debug_output_hides_the_jwt_secret() {
+        let shown = format!("{:?}", Settings::default());
+        assert!(!shown.contains(DEV_JWT_SECRET));
+    }
+}
