@@ -84,7 +84,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints the error on one line (drivers such as libpq add line breaks and hints).
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
-    eprintln!("error: {error}");
+    let text = error.to_string();
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    eprintln!("error: {one_line}");
     ExitCode::FAILURE
 }

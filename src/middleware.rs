@@ -66,3 +66,51 @@ pub async fn request_context(
     }
     Ok(response)
 }
+
+#[cfg(test)]
+mod tests {
+    use actix_web::middleware::from_fn;
+    use actix_web::{App, test, web};
+
+    use super::*;
+    use crate::error::AppError;
+
+    #[actix_web::test]
+    async fn server_error_body_carries_the_request_id_of_the_response_header() {
+        let app = test::init_service(App::new().wrap(from_fn(request_context)).route(
+            "/boom",
+            web::get().to(|| async {
+                Err::<actix_web::HttpResponse, _>(AppError::Internal(anyhow::anyhow!(
+                    "secret detail"
+                )))
+            }),
+        ))
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/boom").to_request()).await;
+        assert_eq!(response.status(), 500);
+        let header = response
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .unwrap_or_default();
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert!(!header.is_empty());
+        assert_eq!(body["request_id"], header.as_str());
+        assert!(!body.to_string().contains("secret detail"));
+    }
+
+    #[actix_web::test]
+    async fn client_errors_carry_no_request_id_in_the_body() {
+        let app = test::init_service(App::new().wrap(from_fn(request_context)).route(
+            "/gone",
+            web::get().to(|| async { Err::<actix_web::HttpResponse, _>(AppError::NotFound) }),
+        ))
+        .await;
+        let response =
+            test::call_service(&app, test::TestRequest::get().uri("/gone").to_request()).await;
+        let body: serde_json::Value = test::read_body_json(response).await;
+        assert!(body.get("request_id").is_none());
+    }
+}

@@ -104,7 +104,12 @@ fn describe_data_error(path: &str, message: &str) -> FieldError {
     let quoted = |text: &str| text.split('`').nth(1).map(str::to_string);
     if message.starts_with("unknown field") {
         let name = quoted(message).unwrap_or_default();
-        let field = join(path, &name);
+        // serde_path_to_error's path already ends with the unknown field.
+        let field = if path.is_empty() || path == "." {
+            name.clone()
+        } else {
+            path.to_string()
+        };
         return FieldError::new(
             field,
             "unknown_field",

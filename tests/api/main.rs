@@ -1,1 +1,14 @@
-fn main() {}
+//! Integration tests: each spawns the real application on port 0 with its own database.
+//! `both_backends!` runs a test on SQLite and, when TEST_DATABASE_URL is set, on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[macro_use]
+mod helpers;
+
+mod cli;
+mod errors;
+mod me;
+mod migrations;
+mod openapi;
+mod service;
+mod tokens;

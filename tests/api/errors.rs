@@ -1,0 +1,119 @@
+//! How bad input is answered: problem+json naming the field, and nothing half-written.
+
+use coproduce::domain::role::Role;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, SqliteConnection};
+use serde_json::json;
+
+use crate::helpers::*;
+
+both_backends! {
+    async fn malformed_json_is_400(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .header("content-type", "application/json")
+            .body(r#"{"full_name": "#)
+            .send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        assert_eq!(problem(response).await["code"], "malformed_request");
+    }
+
+    async fn body_that_is_not_json_is_400(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .header("content-type", "text/plain")
+            .body("full_name=Sam")
+            .send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        let body = problem(response).await;
+        assert!(body["detail"].as_str().unwrap().contains("application/json"));
+    }
+
+    async fn unknown_field_is_422_naming_it(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .json(&json!({"full_nam": "Sam"}))
+            .send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        let body = problem(response).await;
+        assert_eq!(body["code"], "validation_failed");
+        assert_eq!(error_fields(&body), ["full_nam"]);
+        assert_eq!(body["errors"][0]["code"], "unknown_field");
+    }
+
+    async fn wrong_type_is_422_naming_the_field(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .json(&json!({"full_name": 42}))
+            .send().await.unwrap();
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["full_name"]);
+        assert_eq!(body["errors"][0]["code"], "invalid_type");
+    }
+
+    async fn every_invalid_field_is_reported_at_once_and_nothing_is_stored(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .json(&json!({"full_name": "   ", "preferred_name": "x".repeat(201)}))
+            .send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["full_name", "preferred_name"]);
+        assert_eq!(body["errors"][0]["message"], "Enter a name.");
+
+        let me: serde_json::Value = app.get_as(&user, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["full_name"], "Test applicant");
+    }
+}
+
+both_backends! {
+    async fn body_over_the_limit_is_413(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let limit = app.state.settings.server.json_limit_bytes;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .json(&json!({"full_name": "x".repeat(limit)}))
+            .send().await.unwrap();
+        assert_eq!(response.status(), 413);
+        assert_eq!(problem(response).await["code"], "payload_too_large");
+    }
+}
+
+#[tokio::test]
+async fn locked_sqlite_database_answers_503_with_retry_after_and_loses_nothing() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.database.busy_timeout_ms = 100)
+        .await
+        .unwrap();
+    let user = app.signed_in(Role::Applicant).await;
+    let path = app.database_url.trim_start_matches("sqlite://").to_string();
+
+    // Another writer holds the write lock for the whole request.
+    let mut other = SqliteConnection::establish(&path).unwrap();
+    other.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let response = app
+        .patch_as(&user, "/api/v1/me")
+        .json(&json!({"full_name": "Changed While Locked"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+    assert_eq!(problem(response).await["code"], "database_busy");
+    other.batch_execute("ROLLBACK").unwrap();
+
+    let me: serde_json::Value = app
+        .get_as(&user, "/api/v1/me")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["full_name"], "Test applicant");
+    let retried = app
+        .patch_as(&user, "/api/v1/me")
+        .json(&json!({"full_name": "Changed After"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+}

@@ -1,0 +1,121 @@
+//! Access tokens that must be refused: each gets 401, and a good one gets 200.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use coproduce::auth::jwt::Claims;
+use coproduce::domain::role::Role;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+
+use crate::helpers::*;
+
+fn claims_for(app: &TestApp, user: &TestUser) -> Claims {
+    let now = Utc::now().timestamp();
+    let auth = &app.state.settings.auth;
+    Claims {
+        sub: user.id.clone(),
+        roles: vec![Role::Applicant],
+        sid: "s".into(),
+        iat: now,
+        nbf: now,
+        exp: now + 600,
+        iss: auth.issuer.clone(),
+        aud: auth.audience.clone(),
+        typ: "access".into(),
+    }
+}
+
+fn sign_json(app: &TestApp, payload: &serde_json::Value) -> String {
+    let key = EncodingKey::from_secret(app.state.settings.auth.jwt_secret.as_bytes());
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), payload, &key).unwrap()
+}
+
+async fn me_status(app: &TestApp, token: &str) -> u16 {
+    app.client
+        .get(app.url("/api/v1/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+both_backends! {
+    async fn well_formed_token_is_accepted(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let token = app.state.jwt.sign(&claims_for(&app, &user)).unwrap();
+        assert_eq!(me_status(&app, &token).await, 200);
+    }
+
+    async fn token_with_alg_none_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims_for(&app, &user)).unwrap());
+        assert_eq!(me_status(&app, &format!("{header}.{payload}.")).await, 401);
+    }
+
+    async fn token_with_wrong_signature_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let key = EncodingKey::from_secret(b"another-secret-entirely-0000000000000");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims_for(&app, &user), &key).unwrap();
+        assert_eq!(me_status(&app, &token).await, 401);
+    }
+
+    async fn expired_token_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut claims = claims_for(&app, &user);
+        claims.iat -= 3600;
+        claims.nbf -= 3600;
+        claims.exp = Utc::now().timestamp() - 120;
+        assert_eq!(me_status(&app, &app.state.jwt.sign(&claims).unwrap()).await, 401);
+    }
+
+    async fn token_not_yet_valid_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut claims = claims_for(&app, &user);
+        claims.nbf += 3600;
+        claims.exp += 3600;
+        assert_eq!(me_status(&app, &app.state.jwt.sign(&claims).unwrap()).await, 401);
+    }
+
+    async fn token_for_another_audience_or_issuer_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut claims = claims_for(&app, &user);
+        claims.aud = "another-api".into();
+        assert_eq!(me_status(&app, &app.state.jwt.sign(&claims).unwrap()).await, 401);
+        let mut claims = claims_for(&app, &user);
+        claims.iss = "someone-else".into();
+        assert_eq!(me_status(&app, &app.state.jwt.sign(&claims).unwrap()).await, 401);
+    }
+
+    async fn token_of_another_type_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut claims = claims_for(&app, &user);
+        claims.typ = "refresh".into();
+        assert_eq!(me_status(&app, &app.state.jwt.sign(&claims).unwrap()).await, 401);
+    }
+
+    async fn exp_sent_as_a_string_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut payload = serde_json::to_value(claims_for(&app, &user)).unwrap();
+        payload["exp"] = json!((Utc::now().timestamp() + 600).to_string());
+        assert_eq!(me_status(&app, &sign_json(&app, &payload)).await, 401);
+    }
+
+    async fn token_signed_with_another_algorithm_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let key = EncodingKey::from_secret(app.state.settings.auth.jwt_secret.as_bytes());
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS512), &claims_for(&app, &user), &key).unwrap();
+        assert_eq!(me_status(&app, &token).await, 401);
+    }
+
+    async fn authorization_header_without_bearer_scheme_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.client.get(app.url("/api/v1/me"))
+            .header("authorization", format!("Token {}", user.token))
+            .send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+}
