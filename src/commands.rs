@@ -1,7 +1,5 @@
 //! Command-line tasks besides serving: `migrate` and `create-admin`.
 
-use chrono::Utc;
-
 use crate::auth::password;
 use crate::db::models::user::UserRow;
 use crate::db::queries::users;
@@ -39,17 +37,7 @@ pub fn create_admin(
         let (user_id, outcome) = match users::find_by_email(conn, email.as_str())? {
             Some(existing) => (existing.id, AdminOutcome::Promoted),
             None => {
-                let now = Utc::now().naive_utc();
-                let row = UserRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    email: email.as_str().to_string(),
-                    full_name: "Administrator".into(),
-                    preferred_name: None,
-                    password_hash: None,
-                    status: "active".into(),
-                    created_at: now,
-                    updated_at: now,
-                };
+                let row = UserRow::new_active(email.as_str(), "Administrator", None);
                 users::insert(conn, &row)?;
                 (row.id, AdminOutcome::Created)
             }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod commands;
 pub mod db;
 pub mod domain;
+pub mod email;
 pub mod error;
 pub mod metrics;
 pub mod middleware;

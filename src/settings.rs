@@ -22,6 +22,8 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
+    pub email: EmailSettings,
+    pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
 }
 
@@ -76,6 +78,9 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: u64,
+    pub magic_link_ttl_secs: u64,
+    pub refresh_token_ttl_days: u64,
+    pub invitation_ttl_days: u64,
 }
 
 impl Default for AuthSettings {
@@ -85,6 +90,9 @@ impl Default for AuthSettings {
             issuer: "coproduce".into(),
             audience: "coproduce-api".into(),
             access_token_ttl_secs: 900,
+            magic_link_ttl_secs: 900,
+            refresh_token_ttl_days: 30,
+            invitation_ttl_days: 7,
         }
     }
 }
@@ -97,7 +105,70 @@ impl std::fmt::Debug for AuthSettings {
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("magic_link_ttl_secs", &self.magic_link_ttl_secs)
+            .field("refresh_token_ttl_days", &self.refresh_token_ttl_days)
+            .field("invitation_ttl_days", &self.invitation_ttl_days)
             .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailSettings {
+    pub transport: EmailTransport,
+    pub file_dir: String,
+    pub smtp_url: String,
+    pub from: String,
+    pub templates_dir: String,
+    pub smtp_timeout_secs: u64,
+    pub worker: bool,
+    pub poll_interval_ms: u64,
+    pub batch_size: u32,
+    pub max_attempts: u32,
+    pub retry_base_secs: u64,
+    pub retry_max_secs: u64,
+}
+
+impl Default for EmailSettings {
+    fn default() -> Self {
+        Self {
+            transport: EmailTransport::File,
+            file_dir: "data/mail".into(),
+            smtp_url: "smtp://127.0.0.1:25".into(),
+            from: "coproduce <no-reply@coproduce.localhost>".into(),
+            templates_dir: String::new(),
+            smtp_timeout_secs: 10,
+            worker: true,
+            poll_interval_ms: 1000,
+            batch_size: 20,
+            max_attempts: 8,
+            retry_base_secs: 30,
+            retry_max_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    Smtp,
+    File,
+    Memory,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub per_ip_per_minute: u32,
+    pub per_email_per_hour: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 30,
+            per_email_per_hour: 10,
+        }
     }
 }
 
@@ -227,6 +298,30 @@ impl Settings {
         if self.database.pool_size == 0 {
             return Err(SettingsError(
                 "database.pool_size: must be at least 1".into(),
+            ));
+        }
+        if self.rate_limit.per_ip_per_minute == 0 || self.rate_limit.per_email_per_hour == 0 {
+            return Err(SettingsError(
+                "rate_limit: limits must be at least 1".into(),
+            ));
+        }
+        if self.email.max_attempts == 0 {
+            return Err(SettingsError(
+                "email.max_attempts: must be at least 1".into(),
+            ));
+        }
+        if self.email.transport == EmailTransport::Smtp
+            && !(self.email.smtp_url.starts_with("smtp://")
+                || self.email.smtp_url.starts_with("smtps://"))
+        {
+            return Err(SettingsError(
+                "email.smtp_url: must start with smtp:// (add ?tls=required for STARTTLS) or smtps://".into(),
+            ));
+        }
+        if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(SettingsError(
+                "email.from: must be an address such as \"coproduce <no-reply@example.org>\""
+                    .into(),
             ));
         }
         if environment == AppEnvironment::Production {

@@ -44,6 +44,9 @@ impl Application {
             "coproduce listening"
         );
         let state = AppState::new(db, settings)?;
+        if state.settings.email.worker {
+            tokio::spawn(state.outbox_worker().run());
+        }
         let server = serve(listener, state.clone())?;
         Ok(Self {
             port,

@@ -3,7 +3,10 @@
 use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
+use crate::auth::rate_limit::SignInLimits;
 use crate::db::Database;
+use crate::email::outbox::Worker;
+use crate::email::{Mailer, Outbox};
 use crate::metrics::Metrics;
 use crate::settings::Settings;
 
@@ -13,6 +16,9 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
     pub metrics: Arc<Metrics>,
+    pub outbox: Arc<Outbox>,
+    pub mailer: Mailer,
+    pub sign_in_limits: Arc<SignInLimits>,
 }
 
 impl AppState {
@@ -21,7 +27,20 @@ impl AppState {
             db,
             jwt: Arc::new(JwtKeys::new(&settings.auth)),
             metrics: Arc::new(Metrics::new()?),
+            outbox: Arc::new(Outbox::new(&settings.email)?),
+            mailer: Mailer::from_settings(&settings.email)?,
+            sign_in_limits: Arc::new(SignInLimits::new(&settings.rate_limit)),
             settings: Arc::new(settings),
         })
+    }
+
+    /// The outbox worker over this state's database and mailer.
+    pub fn outbox_worker(&self) -> Worker {
+        Worker {
+            db: self.db.clone(),
+            mailer: self.mailer.clone(),
+            outbox: self.outbox.clone(),
+            settings: self.settings.email.clone(),
+        }
     }
 }

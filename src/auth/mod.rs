@@ -2,6 +2,10 @@
 
 pub mod extractor;
 pub mod jwt;
+pub mod magic_link;
 pub mod password;
+pub mod rate_limit;
+pub mod secret_token;
+pub mod session;
 
 pub use extractor::AuthUser;

@@ -1,6 +1,7 @@
 //! Pure domain types and rules ("parse, don't validate"). No actix, no diesel.
 
 pub mod email_address;
+pub mod email_format;
 pub mod password;
 pub mod person_name;
 pub mod role;

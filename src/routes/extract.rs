@@ -13,21 +13,51 @@ use actix_web::{FromRequest, HttpRequest, web};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use crate::domain::Invalid;
 use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Implemented by request bodies: checks beyond types, returning every problem at once.
-pub trait Validate {
-    fn validate(&self) -> Result<(), Vec<FieldError>>;
+/// Implemented by request bodies: turns the raw body into its checked form, reporting every
+/// problem at once ("parse, don't validate").
+pub trait Validate: Sized {
+    type Valid;
+    fn validate(self) -> Result<Self::Valid, Vec<FieldError>>;
 }
 
-pub struct ValidJson<T>(pub T);
+/// A JSON body, parsed into `T::Valid`.
+pub struct ValidJson<T: Validate>(pub T::Valid);
+
+/// Collects field problems while parsing a body.
+#[derive(Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Keeps the value, or records the problem under `field`.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, Invalid>) -> Option<T> {
+        result
+            .map_err(|invalid| self.0.push(FieldError::from_invalid(field, invalid)))
+            .ok()
+    }
+
+    pub fn add(&mut self, field: &str, invalid: Invalid) {
+        self.0.push(FieldError::from_invalid(field, invalid));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn into_vec(self) -> Vec<FieldError> {
+        self.0
+    }
+}
 
 impl<T> FromRequest for ValidJson<T>
 where
     T: DeserializeOwned + Validate + 'static,
+    T::Valid: 'static,
 {
     type Error = AppError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
@@ -64,8 +94,10 @@ where
                     _ => AppError::BadRequest("the request body could not be read".into()),
                 })?;
             let value: T = parse(&bytes)?;
-            value.validate().map_err(AppError::Validation)?;
-            Ok(ValidJson(value))
+            value
+                .validate()
+                .map(ValidJson)
+                .map_err(AppError::Validation)
         })
     }
 }

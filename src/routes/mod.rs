@@ -6,9 +6,13 @@ use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+pub mod admin;
+pub mod auth;
 pub mod extract;
 pub mod me;
+pub mod pagination;
 pub mod service;
+pub mod users;
 
 pub const API_PREFIX: &str = "/api/v1";
 pub const OPENAPI_PATH: &str = "/api-docs/openapi.json";
@@ -19,8 +23,18 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(service::metrics)
         .service(
             scope::scope(API_PREFIX)
+                .service(auth::register::register)
+                .service(auth::magic_link_request::request_magic_link)
+                .service(auth::token::token)
+                .service(auth::logout::logout)
                 .service(me::get_me)
-                .service(me::patch_me),
+                .service(me::patch_me)
+                .service(me::notification_preferences::get_preferences)
+                .service(me::notification_preferences::put_preferences)
+                .service(users::invitations::create_invitation)
+                .service(users::invitations::accept_invitation)
+                .service(admin::outbox::list_outbox)
+                .service(admin::outbox::retry_outbox),
         );
 }
 

@@ -1,18 +1,21 @@
 use std::sync::Once;
 
-use chrono::Utc;
 use coproduce::db::models::user::UserRow;
 use coproduce::db::queries::users;
 use coproduce::domain::role::Role;
-use coproduce::settings::Settings;
+use coproduce::email::OutgoingEmail;
+use coproduce::settings::{EmailTransport, Settings};
 use coproduce::startup::Application;
 use coproduce::state::AppState;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use serde_json::Value;
 
-/// Defines one test per backend: `<name>::sqlite` and `<name>::postgres`.
+/// Defines one test per backend: `<name>::sqlite` and `<name>::postgres`. An optional
+/// `|settings| change` after the app's name adjusts its settings.
 macro_rules! both_backends {
-    ($( $(#[$meta:meta])* async fn $name:ident($app:ident) $body:block )*) => {
+    (@settings) => { |_: &mut coproduce::settings::Settings| {} };
+    (@settings |$s:ident| $change:expr) => { |$s: &mut coproduce::settings::Settings| { $change; } };
+    ($( $(#[$meta:meta])* async fn $name:ident($app:ident $(, |$s:ident| $change:expr)?) $body:block )*) => {
         $(
             $(#[$meta])*
             mod $name {
@@ -21,14 +24,16 @@ macro_rules! both_backends {
 
                 #[tokio::test]
                 async fn sqlite() {
-                    let $app = $crate::helpers::spawn_app($crate::helpers::Backend::Sqlite).await
+                    let settings = both_backends!(@settings $(|$s| $change)?);
+                    let $app = $crate::helpers::spawn_app_with($crate::helpers::Backend::Sqlite, settings).await
                         .expect("SQLite is always available");
                     $body
                 }
 
                 #[tokio::test]
                 async fn postgres() {
-                    let Some($app) = $crate::helpers::spawn_app($crate::helpers::Backend::Postgres).await else {
+                    let settings = both_backends!(@settings $(|$s| $change)?);
+                    let Some($app) = $crate::helpers::spawn_app_with($crate::helpers::Backend::Postgres, settings).await else {
                         return;
                     };
                     $body
@@ -152,6 +157,9 @@ pub async fn spawn_app_with(
     settings.database.url = database_url.clone();
     settings.database.pool_size = 4;
     settings.database.pool_timeout_ms = 500;
+    settings.email.transport = EmailTransport::Memory;
+    // Tests drain the outbox themselves, so what was sent is known when they look.
+    settings.email.worker = false;
     customise(&mut settings);
     let application = Application::build(settings)
         .await
@@ -182,6 +190,71 @@ impl TestApp {
             .expect("request sent")
     }
 
+    pub fn post_json(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).json(body)
+    }
+
+    pub fn post_as(&self, user: &TestUser, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&user.token)
+    }
+
+    /// Runs the outbox worker until nothing is due; returns how many emails were sent.
+    pub async fn drain_outbox(&self) -> usize {
+        let worker = self.state.outbox_worker();
+        let mut sent = 0;
+        loop {
+            let report = worker.drain_once().await.expect("outbox drains");
+            sent += report.sent;
+            if report.claimed == 0 {
+                return sent;
+            }
+        }
+    }
+
+    /// Emails the memory mailer has sent to `address`, oldest first.
+    pub fn emails_to(&self, address: &str) -> Vec<OutgoingEmail> {
+        self.state
+            .mailer
+            .sent()
+            .into_iter()
+            .filter(|e| e.to == address)
+            .collect()
+    }
+
+    /// Drains the outbox and returns the token of the newest link sent to `address`.
+    pub async fn link_token_sent_to(&self, address: &str) -> String {
+        self.drain_outbox().await;
+        let email = self
+            .emails_to(address)
+            .pop()
+            .unwrap_or_else(|| panic!("no email to {address}"));
+        token_in(&email.text)
+    }
+
+    /// Registers through the API and signs in with the emailed link.
+    pub async fn register_and_sign_in(&self, email: &str) -> Value {
+        let response = self
+            .post_json(
+                "/api/v1/auth/register",
+                &serde_json::json!({"email": email, "full_name": "Sam Jones"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let token = self.link_token_sent_to(email).await;
+        let response = self
+            .post_json(
+                "/api/v1/auth/token",
+                &serde_json::json!({"grant_type": "magic_link", "token": token}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.json().await.unwrap()
+    }
+
     pub fn get_as(&self, user: &TestUser, path: &str) -> reqwest::RequestBuilder {
         self.client.get(self.url(path)).bearer_auth(&user.token)
     }
@@ -192,19 +265,14 @@ impl TestApp {
 
     /// A stored user holding `role`, with a valid access token: one line in a test.
     pub async fn signed_in(&self, role: Role) -> TestUser {
-        let id = uuid::Uuid::now_v7().to_string();
-        let email = format!("{}.{}@example.org", role.as_str(), &id[id.len() - 8..]);
-        let now = Utc::now().naive_utc();
-        let row = UserRow {
-            id: id.clone(),
-            email: email.clone(),
-            full_name: format!("Test {role}"),
-            preferred_name: None,
-            password_hash: None,
-            status: "active".into(),
-            created_at: now,
-            updated_at: now,
-        };
+        let suffix = uuid::Uuid::now_v7().simple().to_string();
+        let email = format!(
+            "{}.{}@example.org",
+            role.as_str(),
+            &suffix[suffix.len() - 8..]
+        );
+        let row = UserRow::new_active(&email, &format!("Test {role}"), None);
+        let id = row.id.clone();
         self.state
             .db
             .write(move |conn| {
@@ -250,4 +318,13 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// The `token=` value of the first link in `text`.
+pub fn token_in(text: &str) -> String {
+    let start = text.find("token=").expect("a link with a token") + "token=".len();
+    text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
 }

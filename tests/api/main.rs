@@ -5,10 +5,14 @@
 #[macro_use]
 mod helpers;
 
+mod auth;
 mod cli;
+mod email;
 mod errors;
+mod invitations;
 mod me;
 mod migrations;
 mod openapi;
 mod service;
+mod smtp_sink;
 mod tokens;

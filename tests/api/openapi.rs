@@ -4,7 +4,12 @@ both_backends! {
         assert_eq!(response.status(), 200);
         let doc: serde_json::Value = response.json().await.unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-        for path in ["/health/live", "/health/ready", "/metrics", "/api/v1/me"] {
+        for path in [
+            "/health/live", "/health/ready", "/metrics", "/api/v1/me",
+            "/api/v1/auth/register", "/api/v1/auth/magic-link", "/api/v1/auth/token", "/api/v1/auth/logout",
+            "/api/v1/me/notification-preferences", "/api/v1/users/invitations", "/api/v1/users/invitations/accept",
+            "/api/v1/admin/outbox", "/api/v1/admin/outbox/{id}/retry",
+        ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
         }
         assert!(doc["paths"]["/api/v1/me"].get("patch").is_some());

@@ -1,3 +1,5 @@
 //! Rows as stored, one file per table family.
 
+pub mod auth;
+pub mod outbox;
 pub mod user;

@@ -1,3 +1,6 @@
 //! Queries by resource. Each function takes the connection of the caller's unit of work.
 
+pub mod auth;
+pub mod organisations;
+pub mod outbox;
 pub mod users;

@@ -79,3 +79,34 @@ pub fn update_names(
         .execute(conn)
         .map(drop)
 }
+
+pub fn mark_email_verified(
+    conn: &mut DbConn,
+    user_id: &str,
+    now: chrono::NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        users::table
+            .find(user_id)
+            .filter(users::email_verified_at.is_null()),
+    )
+    .set(users::email_verified_at.eq(now))
+    .execute(conn)
+    .map(drop)
+}
+
+pub fn set_notification_preferences(
+    conn: &mut DbConn,
+    user_id: &str,
+    format: &str,
+    digest: bool,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::email_format.eq(format),
+            users::email_digest.eq(digest),
+            users::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)
+        .map(drop)
+}

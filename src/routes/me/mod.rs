@@ -1,5 +1,7 @@
 //! The signed-in user's own account.
 
+pub mod notification_preferences;
+
 use actix_web::{get, patch, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -9,7 +11,7 @@ use crate::db::queries::users;
 use crate::domain::person_name::PersonName;
 use crate::domain::role::Role;
 use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{ValidJson, Validate};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -34,24 +36,30 @@ pub struct UpdateMe {
     pub preferred_name: Option<Option<String>>,
 }
 
+/// A checked `UpdateMe`.
+pub struct NameChange {
+    full_name: Option<PersonName>,
+    preferred_name: Option<Option<PersonName>>,
+}
+
 impl Validate for UpdateMe {
-    fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if let Some(name) = &self.full_name
-            && let Err(invalid) = PersonName::parse(name)
-        {
-            errors.push(FieldError::from_invalid("full_name", invalid));
+    type Valid = NameChange;
+
+    fn validate(self) -> Result<NameChange, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let full_name = self
+            .full_name
+            .map(|name| errors.check("full_name", PersonName::parse(&name)));
+        let preferred_name = self.preferred_name.map(|value| {
+            value.map(|name| errors.check("preferred_name", PersonName::parse(&name)))
+        });
+        if !errors.is_empty() {
+            return Err(errors.into_vec());
         }
-        if let Some(Some(name)) = &self.preferred_name
-            && let Err(invalid) = PersonName::parse(name)
-        {
-            errors.push(FieldError::from_invalid("preferred_name", invalid));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        Ok(NameChange {
+            full_name: full_name.flatten(),
+            preferred_name: preferred_name.map(Option::flatten),
+        })
     }
 }
 
@@ -85,10 +93,10 @@ pub async fn patch_me(
             let current = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let full_name = update
                 .full_name
-                .as_deref()
-                .map_or(current.full_name.as_str(), str::trim);
+                .as_ref()
+                .map_or(current.full_name.as_str(), PersonName::as_str);
             let preferred_name = match &update.preferred_name {
-                Some(value) => value.as_deref().map(str::trim),
+                Some(value) => value.as_ref().map(PersonName::as_str),
                 None => current.preferred_name.as_deref(),
             };
             users::update_names(conn, &user.id, full_name, preferred_name)?;

@@ -1,0 +1,10 @@
+DROP TABLE outbox;
+DROP TABLE staff_invitations;
+DROP TABLE organisation_members;
+DROP TABLE organisations;
+DROP TABLE refresh_tokens;
+DROP TABLE sessions;
+DROP TABLE magic_links;
+ALTER TABLE users DROP COLUMN email_verified_at;
+ALTER TABLE users DROP COLUMN email_digest;
+ALTER TABLE users DROP COLUMN email_format;

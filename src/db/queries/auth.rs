@@ -1,0 +1,159 @@
+//! Magic links, sessions and refresh tokens, staff invitations.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::models::auth::{MagicLinkRow, RefreshTokenRow, SessionRow, StaffInvitationRow};
+use crate::db::schema::{magic_links, refresh_tokens, sessions, staff_invitations};
+
+pub fn insert_magic_link(conn: &mut DbConn, row: &MagicLinkRow) -> QueryResult<()> {
+    diesel::insert_into(magic_links::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Spends a magic link: marks it used if it is unused and unexpired, atomically, and returns
+/// its user. A second spend (even a concurrent one) finds nothing.
+pub fn spend_magic_link(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    let spent = diesel::update(
+        magic_links::table
+            .filter(magic_links::token_hash.eq(token_hash))
+            .filter(magic_links::used_at.is_null())
+            .filter(magic_links::expires_at.gt(now)),
+    )
+    .set(magic_links::used_at.eq(now))
+    .execute(conn)?;
+    if spent != 1 {
+        return Ok(None);
+    }
+    magic_links::table
+        .filter(magic_links::token_hash.eq(token_hash))
+        .select(magic_links::user_id)
+        .first(conn)
+        .optional()
+}
+
+pub fn insert_session(conn: &mut DbConn, row: &SessionRow) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_session(conn: &mut DbConn, id: &str) -> QueryResult<Option<SessionRow>> {
+    sessions::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn revoke_session(
+    conn: &mut DbConn,
+    id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+pub fn revoke_sessions_of_user(
+    conn: &mut DbConn,
+    user_id: &str,
+    reason: &str,
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::revoked_at.is_null()),
+    )
+    .set((
+        sessions::revoked_at.eq(now),
+        sessions::revoked_reason.eq(reason),
+    ))
+    .execute(conn)
+}
+
+pub fn insert_refresh_token(conn: &mut DbConn, row: &RefreshTokenRow) -> QueryResult<()> {
+    diesel::insert_into(refresh_tokens::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_refresh_token(
+    conn: &mut DbConn,
+    token_hash: &str,
+) -> QueryResult<Option<RefreshTokenRow>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks a refresh token used; false if it already was (a reuse, or a concurrent rotation).
+pub fn use_refresh_token(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        refresh_tokens::table
+            .find(id)
+            .filter(refresh_tokens::used_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn insert_invitation(conn: &mut DbConn, row: &StaffInvitationRow) -> QueryResult<()> {
+    diesel::insert_into(staff_invitations::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Marks an invitation accepted if it is open and unexpired; returns it, or `None`.
+pub fn accept_invitation(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<StaffInvitationRow>> {
+    let open = staff_invitations::table
+        .filter(staff_invitations::token_hash.eq(token_hash))
+        .filter(staff_invitations::accepted_at.is_null())
+        .filter(staff_invitations::expires_at.gt(now));
+    let changed = diesel::update(open)
+        .set(staff_invitations::accepted_at.eq(now))
+        .execute(conn)?;
+    if changed != 1 {
+        return Ok(None);
+    }
+    staff_invitations::table
+        .filter(staff_invitations::token_hash.eq(token_hash))
+        .select(StaffInvitationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn set_invitation_accepted_by(conn: &mut DbConn, id: &str, user_id: &str) -> QueryResult<()> {
+    diesel::update(staff_invitations::table.find(id))
+        .set(staff_invitations::accepted_by.eq(user_id))
+        .execute(conn)
+        .map(drop)
+}

@@ -1,0 +1,140 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::models::outbox::OutboxRow;
+use crate::db::schema::outbox;
+use crate::per_backend;
+
+pub const PENDING: &str = "pending";
+pub const SENT: &str = "sent";
+pub const FAILED: &str = "failed";
+pub const DEAD: &str = "dead";
+pub const STATUSES: [&str; 4] = [PENDING, SENT, FAILED, DEAD];
+
+pub fn insert(conn: &mut DbConn, row: &OutboxRow) -> QueryResult<()> {
+    diesel::insert_into(outbox::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+/// Leases up to `limit` due rows until `lease_until` and returns them. Call inside a write
+/// transaction. On PostgreSQL `FOR UPDATE SKIP LOCKED` lets replicas claim side by side
+/// without waiting for, or taking, each other's rows; SQLite's write lock serialises claims.
+pub fn claim_due(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let due = outbox::table
+        .filter(outbox::status.eq_any([PENDING, FAILED]))
+        .filter(outbox::next_attempt_at.le(now))
+        .filter(
+            outbox::locked_until
+                .is_null()
+                .or(outbox::locked_until.lt(now)),
+        )
+        .order(outbox::next_attempt_at)
+        .limit(limit)
+        .select(outbox::id);
+    let ids: Vec<String> = per_backend!(conn,
+        postgres: |pg| due.for_update().skip_locked().load(pg),
+        sqlite: |lite| due.load(lite),
+    )?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    diesel::update(outbox::table.filter(outbox::id.eq_any(&ids)))
+        .set(outbox::locked_until.eq(lease_until))
+        .execute(conn)?;
+    outbox::table
+        .filter(outbox::id.eq_any(&ids))
+        .order(outbox::next_attempt_at)
+        .select(OutboxRow::as_select())
+        .load(conn)
+}
+
+pub fn mark_sent(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(SENT),
+            outbox::sent_at.eq(now),
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a failed attempt: `failed` with the next try time, or `dead` when out of attempts.
+pub fn mark_failed(
+    conn: &mut DbConn,
+    id: &str,
+    status: &str,
+    next_attempt_at: NaiveDateTime,
+    error: &str,
+) -> QueryResult<()> {
+    diesel::update(outbox::table.find(id))
+        .set((
+            outbox::status.eq(status),
+            outbox::attempts.eq(outbox::attempts + 1),
+            outbox::next_attempt_at.eq(next_attempt_at),
+            outbox::last_error.eq(error),
+            outbox::locked_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Puts a failed or dead row back in the queue with a fresh attempt budget.
+/// Returns false when the row is not failed or dead.
+pub fn retry(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::status.eq_any([FAILED, DEAD])),
+    )
+    .set((
+        outbox::status.eq(PENDING),
+        outbox::attempts.eq(0),
+        outbox::next_attempt_at.eq(now),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn find(conn: &mut DbConn, id: &str) -> QueryResult<Option<OutboxRow>> {
+    outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A page in id order (ids are UUIDv7, so this is creation order), after `cursor`.
+pub fn list(
+    conn: &mut DbConn,
+    status: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let mut query = outbox::table.select(OutboxRow::as_select()).into_boxed();
+    if let Some(status) = status {
+        query = query.filter(outbox::status.eq(status.to_string()));
+    }
+    if let Some(after) = after {
+        query = query.filter(outbox::id.gt(after.to_string()));
+    }
+    query.order(outbox::id).limit(limit).load(conn)
+}
+
+/// Rows per status, for the metrics page.
+pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    outbox::table
+        .group_by(outbox::status)
+        .select((outbox::status, diesel::dsl::count_star()))
+        .load(conn)
+}

@@ -1,0 +1,155 @@
+//! Where email goes: an SMTP relay (lettre, pooled, with timeouts), .eml files (the local
+//! default) or memory (tests). Chosen by `email.transport`.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+use crate::settings::{EmailSettings, EmailTransport};
+
+/// One email as it leaves the outbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    /// `<id@domain>`, the same on every attempt so receivers can drop duplicates.
+    pub message_id: String,
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: Option<String>,
+}
+
+#[derive(Clone)]
+pub enum Mailer {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    File(AsyncFileTransport<Tokio1Executor>),
+    Memory(Arc<Mutex<Vec<OutgoingEmail>>>),
+}
+
+impl Mailer {
+    pub fn from_settings(settings: &EmailSettings) -> anyhow::Result<Self> {
+        Ok(match settings.transport {
+            EmailTransport::Smtp => {
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
+                    .map_err(|e| anyhow::anyhow!("email.smtp_url: {e}"))?
+                    .timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)))
+                    .build();
+                Mailer::Smtp(transport)
+            }
+            EmailTransport::File => {
+                std::fs::create_dir_all(&settings.file_dir).map_err(|e| {
+                    anyhow::anyhow!("email.file_dir: cannot create {}: {e}", settings.file_dir)
+                })?;
+                Mailer::File(AsyncFileTransport::new(&settings.file_dir))
+            }
+            EmailTransport::Memory => Mailer::Memory(Arc::default()),
+        })
+    }
+
+    /// Sends one email. The error text is for the outbox row, so it never holds the address.
+    pub async fn send(&self, from: &Mailbox, email: &OutgoingEmail) -> Result<(), String> {
+        if let Mailer::Memory(sent) = self {
+            sent.lock()
+                .map_err(|_| "memory mailer poisoned".to_string())?
+                .push(email.clone());
+            return Ok(());
+        }
+        let message = build_message(from, email)?;
+        let result = match self {
+            Mailer::Smtp(transport) => transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Mailer::File(transport) => transport
+                .send(message)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Mailer::Memory(_) => Ok(()),
+        };
+        result.map_err(|error| mask_addresses(&error))
+    }
+
+    /// What the memory mailer holds (empty for the others).
+    pub fn sent(&self) -> Vec<OutgoingEmail> {
+        match self {
+            Mailer::Memory(sent) => sent.lock().map(|s| s.clone()).unwrap_or_default(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+pub fn build_message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, String> {
+    let to: Mailbox = email
+        .to
+        .parse()
+        .map_err(|_| "the recipient address is not valid".to_string())?;
+    let builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(email.subject.clone())
+        .message_id(Some(email.message_id.clone()));
+    let message = match &email.html {
+        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+            email.text.clone(),
+            html.clone(),
+        )),
+        None => builder.singlepart(SinglePart::plain(email.text.clone())),
+    };
+    message.map_err(|e| format!("building the message failed: {e}"))
+}
+
+/// Replaces anything that looks like an email address, so errors can be stored and shown.
+pub fn mask_addresses(text: &str) -> String {
+    text.split(' ')
+        .map(|word| {
+            if word.contains('@') {
+                "<address>"
+            } else {
+                word
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_in_errors_are_masked() {
+        assert_eq!(
+            mask_addresses("550 5.1.1 <sam@example.org>: mailbox unavailable"),
+            "550 5.1.1 <address> mailbox unavailable"
+        );
+    }
+
+    #[test]
+    fn message_has_both_parts_and_the_stable_message_id() {
+        let from: Mailbox = "coproduce <no-reply@coproduce.example>"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let email = OutgoingEmail {
+            message_id: "<0190@coproduce.example>".into(),
+            to: "sam@example.org".into(),
+            subject: "Hello".into(),
+            text: "plain words".into(),
+            html: Some("<p>html words</p>".into()),
+        };
+        let raw = String::from_utf8(
+            build_message(&from, &email)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .formatted(),
+        )
+        .unwrap_or_default();
+        assert!(
+            raw.contains("Message-ID: <0190@coproduce.example>"),
+            "{raw}"
+        );
+        assert!(raw.contains("multipart/alternative"));
+        assert!(raw.contains("plain words") && raw.contains("html words"));
+    }
+}

@@ -1,0 +1,254 @@
+//! The transactional outbox: `enqueue` writes the rendered email in the caller's transaction;
+//! the worker claims due rows, sends them, and records the outcome. Delivery is at least once,
+//! with a stable Message-ID per row. A failed send never loses the row.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use lettre::message::Mailbox;
+use rand::Rng;
+use tokio::sync::Notify;
+
+use super::{Email, Mailer, OutgoingEmail, Templates};
+use crate::db::models::outbox::OutboxRow;
+use crate::db::queries::outbox as queries;
+use crate::db::{Database, DbConn};
+use crate::domain::email_format::EmailFormat;
+use crate::error::AppError;
+use crate::settings::EmailSettings;
+
+/// Who an email goes to.
+pub struct Recipient<'a> {
+    pub user_id: Option<&'a str>,
+    pub address: &'a str,
+    pub format: EmailFormat,
+}
+
+/// Renders and queues email; wakes the worker.
+pub struct Outbox {
+    templates: Templates,
+    from: Mailbox,
+    wakeup: Notify,
+}
+
+impl Outbox {
+    pub fn new(settings: &EmailSettings) -> anyhow::Result<Self> {
+        Ok(Self {
+            templates: Templates::load(&settings.templates_dir)?,
+            from: settings
+                .from
+                .parse()
+                .map_err(|e| anyhow::anyhow!("email.from: {e}"))?,
+            wakeup: Notify::new(),
+        })
+    }
+
+    pub fn from(&self) -> &Mailbox {
+        &self.from
+    }
+
+    /// Queues `email` for `to` on the caller's connection, so it commits or rolls back with
+    /// the change that caused it. Returns the outbox id.
+    pub fn enqueue(
+        &self,
+        conn: &mut DbConn,
+        to: &Recipient<'_>,
+        email: &Email,
+    ) -> Result<String, AppError> {
+        let rendered = self.templates.render(email, to.format).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("rendering {}: {e:#}", email.template()))
+        })?;
+        let id = uuid::Uuid::now_v7().to_string();
+        let now = Utc::now().naive_utc();
+        let row = OutboxRow {
+            message_id: format!("<{id}@{}>", self.from.email.domain()),
+            id: id.clone(),
+            template: email.template().into(),
+            user_id: to.user_id.map(str::to_string),
+            recipient: to.address.to_string(),
+            subject: rendered.subject,
+            body_text: rendered.text,
+            body_html: rendered.html,
+            status: queries::PENDING.into(),
+            attempts: 0,
+            next_attempt_at: now,
+            locked_until: None,
+            last_error: None,
+            created_at: now,
+            sent_at: None,
+        };
+        queries::insert(conn, &row)?;
+        Ok(id)
+    }
+
+    /// Tells the worker there is email to send (call after the transaction commits).
+    pub fn wake(&self) {
+        self.wakeup.notify_one();
+    }
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DrainReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub failed: usize,
+    pub dead: usize,
+}
+
+/// Everything the worker needs; cheap to clone.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: Database,
+    pub mailer: Mailer,
+    pub outbox: Arc<Outbox>,
+    pub settings: EmailSettings,
+}
+
+impl Worker {
+    /// Claims one batch of due email, sends it, and records each outcome.
+    pub async fn drain_once(&self) -> Result<DrainReport, AppError> {
+        let now = Utc::now().naive_utc();
+        // Long enough for a whole batch to time out one by one before another worker may retry it.
+        let lease = Duration::from_secs(self.settings.smtp_timeout_secs.saturating_mul(2))
+            .saturating_mul(self.settings.batch_size.max(1));
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
+        let limit = i64::from(self.settings.batch_size.max(1));
+        let claimed = self
+            .db
+            .write(move |conn| Ok(queries::claim_due(conn, now, lease_until, limit)?))
+            .await?;
+        let mut report = DrainReport {
+            claimed: claimed.len(),
+            ..DrainReport::default()
+        };
+        for row in claimed {
+            let email = OutgoingEmail {
+                message_id: row.message_id.clone(),
+                to: row.recipient.clone(),
+                subject: row.subject.clone(),
+                text: row.body_text.clone(),
+                html: row.body_html.clone(),
+            };
+            let domain = row
+                .recipient
+                .rsplit_once('@')
+                .map_or("", |(_, d)| d)
+                .to_string();
+            match self.mailer.send(self.outbox.from(), &email).await {
+                Ok(()) => {
+                    let id = row.id.clone();
+                    self.db
+                        .write(move |conn| {
+                            Ok(queries::mark_sent(conn, &id, Utc::now().naive_utc())?)
+                        })
+                        .await?;
+                    tracing::info!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, "email sent");
+                    report.sent += 1;
+                }
+                Err(error) => {
+                    let attempt = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
+                    let out_of_attempts = attempt >= self.settings.max_attempts;
+                    let delay = retry_delay(attempt, &self.settings, rand::rng().random::<f64>());
+                    let next = Utc::now().naive_utc()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                    let status = if out_of_attempts {
+                        queries::DEAD
+                    } else {
+                        queries::FAILED
+                    };
+                    let id = row.id.clone();
+                    let stored_error = error.clone();
+                    self.db
+                        .write(move |conn| {
+                            Ok(queries::mark_failed(
+                                conn,
+                                &id,
+                                status,
+                                next,
+                                &stored_error,
+                            )?)
+                        })
+                        .await?;
+                    tracing::warn!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, attempt, status, error = %error, "email not sent");
+                    if out_of_attempts {
+                        report.dead += 1
+                    } else {
+                        report.failed += 1
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs forever: drains while there is work, then waits to be woken or for the poll interval.
+    pub async fn run(self) {
+        let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
+        loop {
+            let full_batch = match self.drain_once().await {
+                Ok(report) => report.claimed >= self.settings.batch_size.max(1) as usize,
+                Err(error) => {
+                    tracing::warn!(error = %error, "outbox worker pass failed; will try again");
+                    false
+                }
+            };
+            if !full_batch {
+                tokio::select! {
+                    () = self.outbox.wakeup.notified() => {}
+                    () = tokio::time::sleep(idle) => {}
+                }
+            }
+        }
+    }
+}
+
+/// Exponential backoff with "equal jitter": half the capped delay, plus a random share of the
+/// other half (`jitter` in [0, 1)), so retries from many rows spread out.
+pub fn retry_delay(attempt: u32, settings: &EmailSettings, jitter: f64) -> Duration {
+    let exponent = attempt.saturating_sub(1).min(30);
+    let capped = settings
+        .retry_base_secs
+        .saturating_mul(1u64 << exponent)
+        .min(settings.retry_max_secs);
+    let half = capped as f64 / 2.0;
+    Duration::from_secs_f64(half + half * jitter.clamp(0.0, 1.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> EmailSettings {
+        EmailSettings {
+            retry_base_secs: 30,
+            retry_max_secs: 3600,
+            ..EmailSettings::default()
+        }
+    }
+
+    #[test]
+    fn retry_delay_doubles_per_attempt() {
+        assert_eq!(retry_delay(1, &settings(), 1.0), Duration::from_secs(30));
+        assert_eq!(retry_delay(2, &settings(), 1.0), Duration::from_secs(60));
+        assert_eq!(retry_delay(4, &settings(), 1.0), Duration::from_secs(240));
+    }
+
+    #[test]
+    fn retry_delay_is_capped() {
+        assert_eq!(retry_delay(20, &settings(), 1.0), Duration::from_secs(3600));
+        assert_eq!(
+            retry_delay(u32::MAX, &settings(), 1.0),
+            Duration::from_secs(3600)
+        );
+    }
+
+    #[test]
+    fn jitter_keeps_at_least_half_the_delay() {
+        assert_eq!(retry_delay(2, &settings(), 0.0), Duration::from_secs(30));
+        let mid = retry_delay(2, &settings(), 0.5);
+        assert!(mid > Duration::from_secs(30) && mid < Duration::from_secs(60));
+    }
+}

@@ -1,0 +1,3 @@
+//! Operations for coordinators and admins.
+
+pub mod outbox;

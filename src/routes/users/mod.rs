@@ -1,0 +1,3 @@
+//! Accounts managed by staff.
+
+pub mod invitations;

@@ -1,0 +1,218 @@
+//! Email delivery: real SMTP through lettre, outages, retries, dead letters, the admin outbox.
+
+use std::time::Duration;
+
+use coproduce::domain::role::Role;
+use coproduce::settings::EmailTransport;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::smtp_sink::{Mode, SmtpSink};
+
+/// Runs `scenario(backend)` as `<name>::sqlite` and `<name>::postgres`.
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$scenario(crate::helpers::Backend::Sqlite).await;
+                }
+
+                #[tokio::test]
+                async fn postgres() {
+                    super::$scenario(crate::helpers::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_backends!(
+    email_sent_through_real_smtp_arrives_whole_and_its_link_works,
+    smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery,
+    failing_email_goes_dead_after_its_attempts_and_retry_sends_it,
+);
+
+async fn register(app: &TestApp, email: &str) {
+    let body = json!({"email": email, "full_name": "Sam Jones"});
+    let response = app
+        .post_json("/api/v1/auth/register", &body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+}
+
+async fn outbox(app: &TestApp, query: &str) -> Vec<Value> {
+    let coordinator = app.signed_in(Role::Coordinator).await;
+    let page: Value = app
+        .get_as(&coordinator, &format!("/api/v1/admin/outbox{query}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+/// Undoes quoted-printable soft breaks and escapes, enough to read links.
+fn decode_quoted_printable(text: &str) -> String {
+    let joined = text.replace("=\r\n", "").replace("=\n", "");
+    let mut out = Vec::new();
+    let bytes = joined.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'='
+            && i + 2 < bytes.len()
+            && let Ok(byte) = u8::from_str_radix(&joined[i + 1..i + 3], 16)
+        {
+            out.push(byte);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+    message
+        .lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+}
+
+async fn wait_until(mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..200 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting");
+}
+
+async fn email_sent_through_real_smtp_arrives_whole_and_its_link_works(backend: Backend) {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let url = sink.url();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_url = url;
+    })
+    .await
+    else {
+        return;
+    };
+    register(&app, "sam@example.org").await;
+    assert_eq!(app.drain_outbox().await, 1);
+
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 1);
+    let raw = &messages[0];
+    assert_eq!(header(raw, "To"), Some("sam@example.org"));
+    assert_eq!(
+        header(raw, "From"),
+        Some("coproduce <no-reply@coproduce.localhost>")
+    );
+    assert_eq!(
+        header(raw, "Subject"),
+        Some("Your sign-in link for coproduce")
+    );
+    let items = outbox(&app, "?status=sent").await;
+    assert_eq!(header(raw, "Message-ID"), items[0]["message_id"].as_str());
+    assert!(raw.contains("multipart/alternative"));
+    assert!(raw.contains("Content-Type: text/plain"));
+    assert!(raw.contains("Content-Type: text/html"));
+
+    let token = token_in(&decode_quoted_printable(raw));
+    let response = app
+        .post_json(
+            "/api/v1/auth/token",
+            &json!({"grant_type": "magic_link", "token": token}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+async fn smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery(
+    backend: Backend,
+) {
+    let sink = SmtpSink::start(Mode::RefuseTemporarily).await;
+    let url = sink.url();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_url = url;
+        s.email.worker = true;
+        s.email.poll_interval_ms = 20;
+        s.email.retry_base_secs = 0;
+        s.email.max_attempts = 1000;
+    })
+    .await
+    else {
+        return;
+    };
+    let addresses: Vec<String> = (0..5).map(|n| format!("person{n}@example.org")).collect();
+    for address in &addresses {
+        register(&app, address).await;
+    }
+    wait_until(async || outbox(&app, "?status=failed").await.len() == 5).await;
+    assert!(sink.messages().is_empty());
+
+    sink.set_mode(Mode::Accept);
+    wait_until(async || outbox(&app, "?status=sent").await.len() == 5).await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 5);
+    for address in &addresses {
+        let arrived = messages
+            .iter()
+            .filter(|m| header(m, "To") == Some(address.as_str()))
+            .count();
+        assert_eq!(arrived, 1, "{address}");
+    }
+}
+
+async fn failing_email_goes_dead_after_its_attempts_and_retry_sends_it(backend: Backend) {
+    let sink = SmtpSink::start(Mode::RefuseTemporarily).await;
+    let url = sink.url();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_url = url;
+        s.email.max_attempts = 2;
+        s.email.retry_base_secs = 0;
+    })
+    .await
+    else {
+        return;
+    };
+    register(&app, "sam@example.org").await;
+    app.drain_outbox().await;
+    let dead = outbox(&app, "?status=dead").await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["attempts"], 2);
+    assert_eq!(dead[0]["recipient"], "s…@example.org");
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("451"));
+
+    sink.set_mode(Mode::Accept);
+    let coordinator = app.signed_in(Role::Coordinator).await;
+    let id = dead[0]["id"].as_str().unwrap();
+    let retried = app
+        .post_as(&coordinator, &format!("/api/v1/admin/outbox/{id}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    assert_eq!(retried.json::<Value>().await.unwrap()["status"], "pending");
+    assert_eq!(app.drain_outbox().await, 1);
+    assert_eq!(sink.messages().len(), 1);
+
+    let again = app
+        .post_as(&coordinator, &format!("/api/v1/admin/outbox/{id}/retry"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(again).await["code"], "not_retryable");
+}

@@ -1,0 +1,139 @@
+//! Staff and partner invitations.
+
+use chrono::Utc;
+use coproduce::domain::role::Role;
+use diesel::RunQueryDsl;
+use diesel::sql_types::{BigInt, Text};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn invite(app: &TestApp, by: &TestUser, body: Value) -> reqwest::Response {
+    app.post_as(by, "/api/v1/users/invitations")
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn accept(app: &TestApp, body: Value) -> reqwest::Response {
+    app.post_json("/api/v1/users/invitations/accept", &body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn create_organisation(app: &TestApp, name: &str) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let (org_id, org_name) = (id.clone(), name.to_string());
+    app.state
+        .db
+        .write(move |conn| {
+            diesel::sql_query(
+                "INSERT INTO organisations (id, name, kind, contact_email, created_at) VALUES ($1, $2, 'charity', 'hello@org.example', $3)",
+            )
+            .bind::<diesel::sql_types::Text, _>(&org_id)
+            .bind::<diesel::sql_types::Text, _>(&org_name)
+            .bind::<diesel::sql_types::Timestamp, _>(Utc::now().naive_utc())
+            .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    id
+}
+
+both_backends! {
+    async fn admin_invites_a_coordinator_who_accepts_and_holds_the_role(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        let response = invite(&app, &admin, json!({"email": "Kim@Example.org", "role": "coordinator"})).await;
+        assert_eq!(response.status(), 201);
+        let invitation: Value = response.json().await.unwrap();
+        assert_eq!(invitation["email"], "kim@example.org");
+        assert_eq!(invitation["role"], "coordinator");
+
+        let token = app.link_token_sent_to("kim@example.org").await;
+        let email = app.emails_to("kim@example.org").pop().unwrap();
+        assert_eq!(email.subject, "You are invited to join coproduce as a coordinator");
+        assert!(email.text.contains("/accept-invitation?token="));
+
+        let response = accept(&app, json!({"token": token, "full_name": "Kim Lee"})).await;
+        assert_eq!(response.status(), 200);
+        let tokens: Value = response.json().await.unwrap();
+        assert_eq!(tokens["user"]["roles"], json!(["coordinator"]));
+        assert_eq!(accept(&app, json!({"token": token, "full_name": "Kim Lee"})).await.status(), 401);
+    }
+
+    async fn coordinator_invites_a_partner_contact_of_an_organisation(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let organisation = create_organisation(&app, "Northside Housing").await;
+        let response = invite(&app, &coordinator, json!({"email": "lee@northside.example", "role": "partner", "organisation_id": organisation})).await;
+        assert_eq!(response.status(), 201);
+        let token = app.link_token_sent_to("lee@northside.example").await;
+        assert!(app.emails_to("lee@northside.example")[0].text.contains("for Northside Housing"));
+        let tokens: Value = accept(&app, json!({"token": token, "full_name": "Lee Partner"})).await.json().await.unwrap();
+        assert_eq!(tokens["user"]["roles"], json!(["partner"]));
+        let user_id = tokens["user"]["id"].as_str().unwrap().to_string();
+        let members = app.state.db.read(move |conn| {
+            Ok(diesel::sql_query("SELECT COUNT(*) AS n FROM organisation_members WHERE organisation_id = $1 AND user_id = $2")
+                .bind::<Text, _>(&organisation)
+                .bind::<Text, _>(&user_id)
+                .get_result::<Count>(conn)?
+                .n)
+        }).await.unwrap();
+        assert_eq!(members, 1);
+    }
+
+    async fn accepting_adds_the_role_to_an_existing_account_and_ends_its_sessions(app) {
+        let tokens = app.register_and_sign_in("sam@example.org").await;
+        let admin = app.signed_in(Role::Admin).await;
+        invite(&app, &admin, json!({"email": "sam@example.org", "role": "reviewer"})).await;
+        let token = app.link_token_sent_to("sam@example.org").await;
+        let accepted: Value = accept(&app, json!({"token": token})).await.json().await.unwrap();
+        assert_eq!(accepted["user"]["roles"], json!(["applicant", "reviewer"]));
+        let old = app.post_json("/api/v1/auth/token", &json!({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}))
+            .send().await.unwrap();
+        assert_eq!(old.status(), 401);
+    }
+
+    async fn new_account_from_an_invitation_needs_a_name_and_the_link_still_works_after(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        invite(&app, &admin, json!({"email": "kim@example.org", "role": "reviewer"})).await;
+        let token = app.link_token_sent_to("kim@example.org").await;
+        let response = accept(&app, json!({"token": token})).await;
+        assert_eq!(error_fields(&problem(response).await), ["full_name"]);
+        assert_eq!(accept(&app, json!({"token": token, "full_name": "Kim"})).await.status(), 200);
+    }
+
+    async fn coordinator_cannot_invite_staff_and_applicant_cannot_invite_anyone(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = invite(&app, &coordinator, json!({"email": "x@example.org", "role": "coordinator"})).await;
+        assert_eq!(problem(response).await["code"], "forbidden");
+        let applicant = app.signed_in(Role::Applicant).await;
+        let organisation = create_organisation(&app, "Org").await;
+        let response = invite(&app, &applicant, json!({"email": "x@example.org", "role": "partner", "organisation_id": organisation})).await;
+        assert_eq!(response.status(), 403);
+        let response = app.client.post(app.url("/api/v1/users/invitations")).json(&json!({"email": "x@example.org", "role": "partner"})).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+
+    async fn invitation_fields_are_checked_together(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        let response = invite(&app, &admin, json!({"email": "nope", "role": "applicant"})).await;
+        assert_eq!(error_fields(&problem(response).await), ["email", "role"]);
+        let response = invite(&app, &admin, json!({"email": "p@example.org", "role": "partner"})).await;
+        assert_eq!(error_fields(&problem(response).await), ["organisation_id"]);
+        let response = invite(&app, &admin, json!({"email": "p@example.org", "role": "reviewer", "organisation_id": "x"})).await;
+        assert_eq!(problem(response).await["errors"][0]["code"], "not_allowed");
+        let response = invite(&app, &admin, json!({"email": "p@example.org", "role": "partner", "organisation_id": "missing"})).await;
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["organisation_id"]);
+        assert_eq!(body["errors"][0]["code"], "not_found");
+    }
+}
