@@ -244,27 +244,36 @@ impl ResponseError for AppError {
 
 impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
-        use diesel::result::Error as D;
+        use diesel::result::{DatabaseErrorKind as Kind, Error as D};
         match error {
             D::NotFound => Self::NotFound,
             D::DatabaseError(_, ref info) if is_lock_contention(info.message()) => {
                 Self::DatabaseBusy
             }
+            // PostgreSQL gave up on a conflicting transaction: trying again will work.
+            D::DatabaseError(Kind::SerializationFailure, _) => Self::DatabaseBusy,
+            D::DatabaseError(Kind::UniqueViolation, _) => Self::conflict(
+                "already_exists",
+                "That already exists. Refresh and try again.",
+            ),
             other => Self::Internal(other.into()),
         }
     }
 }
 
-/// SQLite reports a lock it waited `busy_timeout` for as "database is locked" (or "busy").
+/// SQLite reports a lock it waited `busy_timeout` for as "database is locked" (or "busy");
+/// PostgreSQL reports a deadlock it broke by cancelling this transaction.
 fn is_lock_contention(message: &str) -> bool {
     message.contains("database is locked")
         || message.contains("database table is locked")
         || message.contains("database is busy")
+        || message.contains("deadlock detected")
 }
 
 impl From<diesel::r2d2::PoolError> for AppError {
-    /// The pool only fails by timing out waiting for a free connection.
-    fn from(_: diesel::r2d2::PoolError) -> Self {
+    /// The pool fails by timing out: every connection is busy, or none can be opened.
+    fn from(error: diesel::r2d2::PoolError) -> Self {
+        tracing::warn!(error = %error, "no database connection available");
         Self::DatabaseBusy
     }
 }
@@ -421,6 +430,39 @@ mod tests {
         };
         let (_, _, body) = render(error).await;
         assert_eq!(body["existing_id"], "0190");
+    }
+
+    fn database_error(kind: diesel::result::DatabaseErrorKind, message: &str) -> AppError {
+        AppError::from(diesel::result::Error::DatabaseError(
+            kind,
+            Box::new(message.to_string()),
+        ))
+    }
+
+    #[test]
+    fn unique_violation_is_a_conflict_not_a_500() {
+        let error = database_error(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            "duplicate key",
+        );
+        assert_eq!(error.status_code(), StatusCode::CONFLICT);
+    }
+
+    #[test]
+    fn serialization_failure_and_deadlock_are_busy() {
+        use diesel::result::DatabaseErrorKind as Kind;
+        assert!(matches!(
+            database_error(Kind::SerializationFailure, "could not serialize"),
+            AppError::DatabaseBusy
+        ));
+        assert!(matches!(
+            database_error(Kind::Unknown, "deadlock detected"),
+            AppError::DatabaseBusy
+        ));
+        assert!(matches!(
+            database_error(Kind::Unknown, "database is locked"),
+            AppError::DatabaseBusy
+        ));
     }
 
     #[test]

@@ -30,8 +30,9 @@ enum Command {
         /// Email address the administrator signs in with.
         #[arg(long)]
         email: String,
-        /// Password for signing in (at least 12 characters).
-        #[arg(long)]
+        /// Password for signing in (at least 12 characters). To keep it out of the process
+        /// list and shell history, set COPRODUCE_ADMIN_PASSWORD instead.
+        #[arg(long, env = "COPRODUCE_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
 }

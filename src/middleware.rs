@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
@@ -38,15 +39,21 @@ pub async fn request_context(
         tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let started = Instant::now();
 
-    let result = REQUEST_ID
-        .scope(request_id.clone(), next.call(req))
+    // An inner service may fail instead of answering (a middleware, say). Its error is
+    // rendered here, inside the request's scope, so a 500 still carries the id.
+    let outcome = REQUEST_ID
+        .scope(request_id.clone(), async move {
+            next.call(req)
+                .await
+                .map_err(|error| (error.to_string(), error.error_response()))
+        })
         .instrument(span.clone())
         .await;
 
     let elapsed = started.elapsed();
-    let status = match &result {
+    let status = match &outcome {
         Ok(response) => response.status(),
-        Err(error) => error.as_response_error().status_code(),
+        Err((_, response)) => response.status(),
     };
     span.in_scope(|| {
         tracing::info!(
@@ -56,15 +63,34 @@ pub async fn request_context(
         );
     });
     if let Some(metrics) = metrics {
-        metrics.observe_request(&method, &route, status.as_u16(), elapsed);
+        metrics.observe_request(metric_method(&method), &route, status.as_u16(), elapsed);
     }
-    let mut response = result?;
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    let id_header = (
+        HeaderName::from_static(REQUEST_ID_HEADER),
+        HeaderValue::from_str(&request_id).ok(),
+    );
+    match outcome {
+        Ok(mut response) => {
+            if let (name, Some(value)) = id_header {
+                response.headers_mut().insert(name, value);
+            }
+            Ok(response)
+        }
+        Err((cause, mut response)) => {
+            if let (name, Some(value)) = id_header {
+                response.headers_mut().insert(name, value);
+            }
+            Err(InternalError::from_response(cause, response).into())
+        }
     }
-    Ok(response)
+}
+
+/// Methods outside the standard set share one label, so clients cannot mint metric series.
+fn metric_method(method: &str) -> &str {
+    match method {
+        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+        _ => "OTHER",
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +125,43 @@ mod tests {
         assert!(!header.is_empty());
         assert_eq!(body["request_id"], header.as_str());
         assert!(!body.to_string().contains("secret detail"));
+    }
+
+    async fn failing_middleware(
+        _req: ServiceRequest,
+        _next: Next<impl MessageBody>,
+    ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+        Err::<ServiceResponse, _>(AppError::Internal(anyhow::anyhow!("inner failure")).into())
+    }
+
+    #[actix_web::test]
+    async fn error_from_an_inner_middleware_still_carries_the_request_id() {
+        let app = test::init_service(
+            App::new()
+                .wrap(from_fn(failing_middleware))
+                .wrap(from_fn(request_context))
+                .route("/ok", web::get().to(|| async { "fine" })),
+        )
+        .await;
+        // The server renders a service error with its own `error_response`, as here.
+        let request = test::TestRequest::get().uri("/ok").to_request();
+        let Err(error) = test::try_call_service(&app, request).await else {
+            panic!("the inner middleware fails");
+        };
+        let response = error.error_response();
+        assert_eq!(response.status(), 500);
+        let header = response
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(String::from)
+            .unwrap_or_default();
+        let bytes = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap_or_default();
+        let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        assert!(!header.is_empty());
+        assert_eq!(body["request_id"], header.as_str());
     }
 
     #[actix_web::test]

@@ -38,10 +38,11 @@ impl Application {
             )
         })?;
         let port = listener.local_addr()?.port();
-        tracing::info!(
-            address = %format!("http://{}:{port}", settings.server.host),
-            database = %db.url().describe(),
-            "coproduce listening"
+        // Printed as well as logged: it must show whatever the log level.
+        println!(
+            "coproduce listening on http://{}:{port} (database: {})",
+            settings.server.host,
+            db.url().describe()
         );
         let state = AppState::new(db, settings)?;
         if state.settings.email.worker {
@@ -87,7 +88,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             }))
             .configure(routes::configure)
             .split_for_parts();
-        app.service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, openapi))
+        app.service(web::redirect("/docs", "/docs/"))
+            .service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, openapi))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))

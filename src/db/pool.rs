@@ -128,7 +128,10 @@ impl Database {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
+        // Keep the request's span, so logs from inside the unit of work carry its id.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
             let mut conn = pool.get()?;
             work(&mut conn)
         })
@@ -156,6 +159,11 @@ where
     let DbConn::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
+    // Already inside a transaction: nest as a savepoint, as PostgreSQL does.
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth();
+    if matches!(depth, Ok(Some(_))) {
+        return conn.transaction(work);
+    }
     AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
     match work(conn) {
         Ok(value) => {
@@ -163,7 +171,13 @@ where
             Ok(value)
         }
         Err(error) => {
-            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)?;
+            // The work's error is what matters (a 503 must stay a 503); a failed rollback leaves
+            // the connection broken, and the pool discards it.
+            if let Err(rollback) =
+                <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
+            {
+                tracing::error!(error = %rollback, "rollback failed");
+            }
             Err(error)
         }
     }

@@ -19,6 +19,13 @@ impl DatabaseUrl {
                     "sqlite:// needs a file path, for example sqlite://data/coproduce.db".into(),
                 );
             }
+            // Each pooled connection would get its own empty in-memory database.
+            if path.contains(":memory:")
+                || path.starts_with("file:")
+                || path.contains("mode=memory")
+            {
+                return Err("sqlite:// needs a file path; in-memory and file: URI databases are not supported".into());
+            }
             return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -79,6 +86,17 @@ mod tests {
             DatabaseUrl::parse("postgresql://u@h/d"),
             Ok(DatabaseUrl::Postgres(_))
         ));
+    }
+
+    #[test]
+    fn in_memory_databases_are_refused() {
+        for url in [
+            "sqlite://:memory:",
+            "sqlite://file:x?mode=memory",
+            "sqlite://file:data.db",
+        ] {
+            assert!(DatabaseUrl::parse(url).is_err(), "{url}");
+        }
     }
 
     #[test]

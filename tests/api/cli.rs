@@ -168,6 +168,49 @@ fn create_admin_creates_an_administrator_with_an_argon2id_password() {
 }
 
 #[test]
+fn create_admin_takes_the_password_from_the_environment_instead_of_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("c.db").display());
+    let env = [
+        ("APP_DATABASE__URL", url.as_str()),
+        ("COPRODUCE_ADMIN_PASSWORD", "a long admin passphrase"),
+    ];
+    let output = coproduce(&["create-admin", "--email", "admin@example.org"], &env);
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
+fn serve_prints_where_it_listens_and_which_database_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_coproduce"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("APP_DATABASE__URL", &url)
+        .env("APP_SERVER__PORT", "0")
+        .env("APP_EMAIL__FILE_DIR", dir.path().join("mail"))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        line.starts_with("coproduce listening on http://127.0.0.1:"),
+        "{line}"
+    );
+    assert!(
+        line.contains("SQLite file") && line.contains("s.db"),
+        "{line}"
+    );
+}
+
+#[test]
 fn create_admin_refuses_a_short_password() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("c.db").display());

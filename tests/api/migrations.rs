@@ -124,12 +124,16 @@ fn schema_rs_declares_exactly_the_sqlite_tables_and_columns() {
 fn every_sqlite_migration_goes_up_down_up() {
     let dir = tempfile::tempdir().unwrap();
     let mut conn = SqliteConnection::establish(&dir.path().join("m.db").to_string_lossy()).unwrap();
-    up_down_up(&mut conn, SQLITE_MIGRATIONS);
+    up_down_up(&mut conn, SQLITE_MIGRATIONS, sqlite_schema);
     assert_eq!(sqlite_schema(&mut conn), declared_schema());
 }
 
-fn up_down_up<DB, C>(conn: &mut C, source: diesel_migrations::EmbeddedMigrations)
-where
+/// Applies each migration, reverts it, checks the schema is back where it was, applies it again.
+fn up_down_up<DB, C>(
+    conn: &mut C,
+    source: diesel_migrations::EmbeddedMigrations,
+    schema_of: fn(&mut C) -> Schema,
+) where
     DB: diesel::backend::Backend,
     C: MigrationHarness<DB> + MigrationConnection,
     diesel_migrations::EmbeddedMigrations: MigrationSource<DB>,
@@ -137,12 +141,26 @@ where
     conn.setup().unwrap();
     let migrations = source.migrations().unwrap();
     for migration in &migrations {
+        let before = schema_of(conn);
         conn.run_migration(migration)
             .unwrap_or_else(|e| panic!("{} up: {e}", migration.name()));
+        let after = schema_of(conn);
         conn.revert_migration(migration)
             .unwrap_or_else(|e| panic!("{} down: {e}", migration.name()));
+        assert_eq!(
+            schema_of(conn),
+            before,
+            "{} down does not undo up",
+            migration.name()
+        );
         conn.run_migration(migration)
             .unwrap_or_else(|e| panic!("{} up again: {e}", migration.name()));
+        assert_eq!(
+            schema_of(conn),
+            after,
+            "{} up again differs",
+            migration.name()
+        );
     }
 }
 
@@ -152,7 +170,7 @@ fn every_postgres_migration_goes_up_down_up() {
         return;
     };
     let mut conn = PgConnection::establish(&url).unwrap();
-    up_down_up(&mut conn, POSTGRES_MIGRATIONS);
+    up_down_up(&mut conn, POSTGRES_MIGRATIONS, postgres_schema);
     assert_eq!(postgres_schema(&mut conn), declared_schema());
 }
 

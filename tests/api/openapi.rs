@@ -18,6 +18,8 @@ both_backends! {
     }
 
     async fn swagger_ui_is_served_without_the_internet(app) {
+        let redirect = app.client.get(app.url("/docs")).send().await.unwrap();
+        assert_eq!(redirect.url().path(), "/docs/", "GET /docs leads to the UI");
         let page = app.get("/docs/").await;
         assert_eq!(page.status(), 200);
         assert!(page.text().await.unwrap().contains("swagger-ui"));
