@@ -2,8 +2,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use coproduce::commands::{self, AdminOutcome};
+use coproduce::db::Database;
 use coproduce::settings::Settings;
 use coproduce::startup::Application;
+use coproduce::state::AppState;
 use coproduce::telemetry;
 
 /// coproduce: recruitment and matching of freelance co-producers.
@@ -23,6 +25,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Send queued email only, without serving HTTP (run it where servers set
+    /// APP_EMAIL__WORKER=false). Several may run at once on PostgreSQL.
+    Worker,
     /// Create the first administrator, or make an existing account an administrator.
     ///
     /// The password must be at least 12 characters. It is stored as an argon2id hash.
@@ -49,6 +54,7 @@ async fn main() -> ExitCode {
     }
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
+        Command::Worker => run_worker(settings).await,
         Command::Migrate => tokio::task::spawn_blocking(move || commands::migrate(&settings))
             .await
             .map_err(anyhow::Error::from)
@@ -86,6 +92,21 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Prints the error on one line (drivers such as libpq add line breaks and hints).
+async fn run_worker(settings: Settings) -> anyhow::Result<()> {
+    let database_settings = settings.database.clone();
+    let db = tokio::task::spawn_blocking(move || Database::connect(&database_settings)).await??;
+    println!(
+        "coproduce outbox worker running (database: {})",
+        db.url().describe()
+    );
+    let state = AppState::new(db, settings)?;
+    tokio::select! {
+        () = state.outbox_worker().run() => {}
+        signal = tokio::signal::ctrl_c() => signal?,
+    }
+    Ok(())
+}
+
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     let text = error.to_string();
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");

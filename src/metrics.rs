@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 pub struct Metrics {
@@ -12,6 +13,7 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    outbox: IntGaugeVec,
 }
 
 impl Metrics {
@@ -33,6 +35,14 @@ impl Metrics {
         )?;
         let pool_connections = IntGauge::new("db_pool_connections", "Open database connections")?;
         let pool_idle = IntGauge::new("db_pool_idle_connections", "Idle database connections")?;
+        let outbox = IntGaugeVec::new(
+            Opts::new(
+                "outbox_emails",
+                "Emails in the outbox, by status (failed and dead need attention)",
+            ),
+            &["status"],
+        )?;
+        registry.register(Box::new(outbox.clone()))?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
@@ -43,6 +53,7 @@ impl Metrics {
             latency,
             pool_connections,
             pool_idle,
+            outbox,
         })
     }
 
@@ -58,6 +69,17 @@ impl Metrics {
     pub fn set_pool_state(&self, connections: u32, idle: u32) {
         self.pool_connections.set(i64::from(connections));
         self.pool_idle.set(i64::from(idle));
+    }
+
+    /// Sets the outbox gauges; statuses with no rows read 0.
+    pub fn set_outbox_depth(&self, statuses: &[&str], counts: &[(String, i64)]) {
+        for status in statuses {
+            let count = counts
+                .iter()
+                .find(|(s, _)| s == status)
+                .map_or(0, |(_, n)| *n);
+            self.outbox.with_label_values(&[*status]).set(count);
+        }
     }
 
     pub fn render(&self) -> Result<String, prometheus::Error> {

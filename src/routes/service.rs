@@ -5,6 +5,7 @@ use diesel::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::db::queries::outbox;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 
@@ -62,6 +63,11 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppErro
     state
         .metrics
         .set_pool_state(pool.connections, pool.idle_connections);
+    let counts = state
+        .db
+        .read(|conn| Ok(outbox::count_by_status(conn)?))
+        .await?;
+    state.metrics.set_outbox_depth(&outbox::STATUSES, &counts);
     let text = state
         .metrics
         .render()

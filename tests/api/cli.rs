@@ -37,7 +37,13 @@ fn assert_one_clear_line(output: &Output, must_contain: &[&str]) {
 fn help_explains_each_subcommand() {
     let output = coproduce(&["--help"], &[]);
     let text = String::from_utf8_lossy(&output.stdout);
-    for word in ["serve", "migrate", "create-admin", "APP_DATABASE__URL"] {
+    for word in [
+        "serve",
+        "migrate",
+        "worker",
+        "create-admin",
+        "APP_DATABASE__URL",
+    ] {
         assert!(text.contains(word), "{word} missing from --help:\n{text}");
     }
     let output = coproduce(&["create-admin", "--help"], &[]);

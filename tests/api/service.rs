@@ -44,10 +44,22 @@ both_backends! {
         assert!(text.contains(r#"route="/api/v1/me",status="401""#), "{text}");
         assert!(text.contains("coproduce_http_request_duration_seconds_bucket"));
         assert!(text.contains("coproduce_db_pool_connections"));
+        assert!(text.contains(r#"coproduce_outbox_emails{status="dead"} 0"#), "{text}");
     }
 }
 
 both_backends! {
+    async fn metrics_report_the_outbox_depth_by_status(app) {
+        app.post_json("/api/v1/auth/register", &serde_json::json!({"email": "a@example.org", "full_name": "A"}))
+            .send().await.unwrap();
+        let text = app.get("/metrics").await.text().await.unwrap();
+        assert!(text.contains(r#"coproduce_outbox_emails{status="pending"} 1"#), "{text}");
+        app.drain_outbox().await;
+        let text = app.get("/metrics").await.text().await.unwrap();
+        assert!(text.contains(r#"coproduce_outbox_emails{status="sent"} 1"#), "{text}");
+        assert!(text.contains(r#"coproduce_outbox_emails{status="pending"} 0"#), "{text}");
+    }
+
     async fn ready_answers_503_when_no_database_connection_can_be_had(app) {
         // Hold every pooled connection: the readiness check cannot reach the database.
         let pool = app.state.db.pool().clone();
