@@ -2,7 +2,7 @@
 
 use crate::auth::password;
 use crate::db::models::user::UserRow;
-use crate::db::queries::users;
+use crate::db::queries::{auth as auth_queries, users};
 use crate::db::{Database, migrations, write_transaction};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::password::NewPassword;
@@ -44,6 +44,13 @@ pub fn create_admin(
         };
         users::set_password_hash(conn, &user_id, &hash)?;
         users::grant_role(conn, &user_id, Role::Admin)?;
+        // New password and role: sessions opened before must sign in again.
+        auth_queries::revoke_sessions_of_user(
+            conn,
+            &user_id,
+            "password reset",
+            chrono::Utc::now().naive_utc(),
+        )?;
         Ok::<_, anyhow::Error>(outcome)
     })
 }

@@ -34,8 +34,11 @@ pub struct Outbox {
 
 impl Outbox {
     pub fn new(settings: &EmailSettings) -> anyhow::Result<Self> {
+        let templates = Templates::load(&settings.templates_dir)?;
+        // A template that cannot render must stop start-up, not fail a sign-in later.
+        templates.check_every_email()?;
         Ok(Self {
-            templates: Templates::load(&settings.templates_dir)?,
+            templates,
             from: settings
                 .from
                 .parse()
@@ -124,56 +127,75 @@ impl Worker {
             claimed: claimed.len(),
             ..DrainReport::default()
         };
+        let send_budget =
+            chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60));
         for row in claimed {
-            let email = OutgoingEmail {
-                message_id: row.message_id.clone(),
-                to: row.recipient.clone(),
-                subject: row.subject.clone(),
-                text: row.body_text.clone(),
-                html: row.body_html.clone(),
-            };
+            // Leave what cannot finish inside the lease: another pass (or worker) takes it later.
+            if Utc::now().naive_utc() + send_budget >= lease_until {
+                break;
+            }
             let domain = row
                 .recipient
                 .rsplit_once('@')
                 .map_or("", |(_, d)| d)
                 .to_string();
-            match self.mailer.send(self.outbox.from(), &email).await {
+            let outcome = self.mailer.send(self.outbox.from(), &outgoing(&row)).await;
+            let recorded = match &outcome {
                 Ok(()) => {
                     let id = row.id.clone();
                     self.db
                         .write(move |conn| {
-                            Ok(queries::mark_sent(conn, &id, Utc::now().naive_utc())?)
+                            Ok(queries::mark_sent(
+                                conn,
+                                &id,
+                                lease_until,
+                                Utc::now().naive_utc(),
+                            )?)
                         })
-                        .await?;
-                    tracing::info!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, "email sent");
-                    report.sent += 1;
+                        .await
                 }
                 Err(error) => {
                     let attempt = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
-                    let out_of_attempts = attempt >= self.settings.max_attempts;
-                    let delay = retry_delay(attempt, &self.settings, rand::rng().random::<f64>());
-                    let next = Utc::now().naive_utc()
-                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
-                    let status = if out_of_attempts {
+                    let status = if attempt >= self.settings.max_attempts {
                         queries::DEAD
                     } else {
                         queries::FAILED
                     };
-                    let id = row.id.clone();
-                    let stored_error = error.clone();
+                    let delay = retry_delay(attempt, &self.settings, rand::rng().random::<f64>());
+                    let next = Utc::now().naive_utc()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                    let (id, stored_error) = (row.id.clone(), error.clone());
                     self.db
                         .write(move |conn| {
                             Ok(queries::mark_failed(
                                 conn,
                                 &id,
+                                lease_until,
                                 status,
                                 next,
                                 &stored_error,
                             )?)
                         })
-                        .await?;
-                    tracing::warn!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, attempt, status, error = %error, "email not sent");
-                    if out_of_attempts {
+                        .await
+                }
+            };
+            match (&outcome, recorded) {
+                (_, Err(db_error)) => {
+                    // The row stays leased and is retried after the lease: at least once, same Message-ID.
+                    tracing::warn!(outbox_id = %row.id, error = %db_error, "could not record the outcome of an email");
+                }
+                (_, Ok(false)) => {
+                    tracing::warn!(outbox_id = %row.id, "lease lost before the outcome was recorded");
+                }
+                (Ok(()), Ok(true)) => {
+                    tracing::info!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, "email sent");
+                    report.sent += 1;
+                }
+                (Err(error), Ok(true)) => {
+                    let dead = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1)
+                        >= self.settings.max_attempts;
+                    tracing::warn!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, dead, error = %error, "email not sent");
+                    if dead {
                         report.dead += 1
                     } else {
                         report.failed += 1
@@ -202,6 +224,16 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+fn outgoing(row: &OutboxRow) -> OutgoingEmail {
+    OutgoingEmail {
+        message_id: row.message_id.clone(),
+        to: row.recipient.clone(),
+        subject: row.subject.clone(),
+        text: row.body_text.clone(),
+        html: row.body_html.clone(),
     }
 }
 

@@ -38,14 +38,30 @@ impl Templates {
     }
 
     pub fn render(&self, email: &Email, format: EmailFormat) -> Result<Rendered, minijinja::Error> {
-        let name = email.template();
-        let context = minijinja::Value::from_serialize(email);
+        self.render_context(
+            email.template(),
+            minijinja::Value::from_serialize(email),
+            format,
+        )
+    }
+
+    fn render_context(
+        &self,
+        name: &str,
+        context: minijinja::Value,
+        format: EmailFormat,
+    ) -> Result<Rendered, minijinja::Error> {
         let render = |file: &str| -> Result<String, minijinja::Error> {
             self.env
                 .get_template(&format!("{name}/{file}"))?
                 .render(&context)
         };
-        let exists = |file: &str| self.env.get_template(&format!("{name}/{file}")).is_ok();
+        // Only a missing file means "no such variant"; a broken one is an error.
+        let exists = |file: &str| match self.env.get_template(&format!("{name}/{file}")) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == minijinja::ErrorKind::TemplateNotFound => Ok(false),
+            Err(e) => Err(e),
+        };
         let subject = render("subject.txt")?
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -54,12 +70,12 @@ impl Templates {
             EmailFormat::Standard => (render("body.txt")?, Some(render("body.html")?)),
             EmailFormat::PlainText => (render("body.txt")?, None),
             EmailFormat::EasyRead => {
-                let text = if exists("easy_read.txt") {
+                let text = if exists("easy_read.txt")? {
                     render("easy_read.txt")?
                 } else {
                     render("body.txt")?
                 };
-                let html = if exists("easy_read.html") {
+                let html = if exists("easy_read.html")? {
                     Some(render("easy_read.html")?)
                 } else {
                     None
@@ -72,6 +88,26 @@ impl Templates {
             text,
             html,
         })
+    }
+
+    /// Renders every email in every format with example data; the first failure is the error.
+    pub fn check_every_email(&self) -> anyhow::Result<()> {
+        for email in Email::examples() {
+            for format in [
+                EmailFormat::Standard,
+                EmailFormat::EasyRead,
+                EmailFormat::PlainText,
+            ] {
+                self.render(&email, format).map_err(|e| {
+                    anyhow::anyhow!(
+                        "email template {} ({}) does not render: {e:#}",
+                        email.template(),
+                        format.as_str()
+                    )
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Template folders shipped in the binary.
@@ -212,6 +248,32 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
         assert!(rendered.text.contains("<script>"));
+    }
+
+    #[test]
+    fn every_email_escapes_every_text_field_in_html() {
+        let env = templates();
+        for email in Email::examples() {
+            let mut context = serde_json::to_value(&email).unwrap_or_default();
+            if let Some(fields) = context.as_object_mut() {
+                for value in fields.values_mut().filter(|v| v.is_string()) {
+                    *value = "<script>x</script>".into();
+                }
+            }
+            let rendered = env
+                .render_context(
+                    email.template(),
+                    minijinja::Value::from_serialize(&context),
+                    EmailFormat::Standard,
+                )
+                .unwrap_or_else(|e| panic!("{}: {e}", email.template()));
+            let html = rendered.html.unwrap_or_default();
+            assert!(
+                !html.contains("<script>"),
+                "{} does not escape",
+                email.template()
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Sign-up and sign-in: magic links, passwords, refresh rotation, logout, rate limits.
 
 use coproduce::domain::role::Role;
+use diesel::RunQueryDsl;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -216,6 +217,80 @@ async fn sign_in_requests_are_limited_per_ip() {
     assert!(limited.headers().contains_key("retry-after"));
 }
 
+fn claims_of(access_token: &str) -> Value {
+    use base64::Engine;
+    let payload = access_token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+async fn deactivate(app: &TestApp, email: &str) {
+    let email = email.to_string();
+    app.state
+        .db
+        .write(move |conn| {
+            diesel::sql_query("UPDATE users SET status = 'deactivated' WHERE email = $1")
+                .bind::<diesel::sql_types::Text, _>(&email)
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
+/// Fires the same request `n` times at once; returns the statuses.
+async fn at_once(app: &TestApp, n: usize, path: &str, body: Value) -> Vec<u16> {
+    let requests = (0..n).map(|_| app.post_json(path, &body).send());
+    futures_util::future::join_all(requests)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().status().as_u16())
+        .collect()
+}
+
+both_backends! {
+    async fn access_token_carries_the_roles_and_session_of_the_account(app) {
+        let tokens = app.register_and_sign_in("sam@example.org").await;
+        let claims = claims_of(tokens["access_token"].as_str().unwrap());
+        assert_eq!(claims["roles"], json!(["applicant"]));
+        assert_eq!(claims["sub"], tokens["user"]["id"]);
+        assert_eq!(claims["typ"], "access");
+        assert!(claims["sid"].as_str().is_some_and(|sid| !sid.is_empty()));
+    }
+
+    async fn a_magic_link_spent_ten_times_at_once_signs_in_once(app) {
+        register(&app, json!({"email": "sam@example.org", "full_name": "Sam"})).await;
+        let token = app.link_token_sent_to("sam@example.org").await;
+        let statuses = at_once(&app, 10, "/api/v1/auth/token", json!({"grant_type": "magic_link", "token": token})).await;
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == 200 || *s == 401 || *s == 503), "{statuses:?}");
+    }
+
+    async fn a_refresh_token_rotated_ten_times_at_once_rotates_once(app) {
+        let tokens = app.register_and_sign_in("sam@example.org").await;
+        let body = json!({"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]});
+        let statuses = at_once(&app, 10, "/api/v1/auth/token", body).await;
+        assert!(statuses.iter().filter(|s| **s == 200).count() <= 1, "{statuses:?}");
+    }
+
+    async fn deactivated_accounts_cannot_sign_in_in_any_way(app) {
+        register(&app, json!({"email": "gone@example.org", "full_name": "Gone", "password": "a long enough passphrase"})).await;
+        let old_link = app.link_token_sent_to("gone@example.org").await;
+        deactivate(&app, "gone@example.org").await;
+        let by_link = grant(&app, json!({"grant_type": "magic_link", "token": old_link})).await;
+        assert_eq!(by_link.status(), 401);
+        let by_password = grant(&app, json!({"grant_type": "password", "email": "gone@example.org", "password": "a long enough passphrase"})).await;
+        assert_eq!(by_password.status(), 401);
+        let before = app.emails_to("gone@example.org").len();
+        app.post_json("/api/v1/auth/magic-link", &json!({"email": "gone@example.org"})).send().await.unwrap();
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to("gone@example.org").len(), before, "no new link for a deactivated account");
+    }
+}
 #[tokio::test]
 async fn access_token_roles_come_from_the_signed_in_account() {
     let app = spawn_app(Backend::Sqlite).await.unwrap();

@@ -199,6 +199,7 @@ async fn failing_email_goes_dead_after_its_attempts_and_retry_sends_it(backend: 
     sink.set_mode(Mode::Accept);
     let coordinator = app.signed_in(Role::Coordinator).await;
     let id = dead[0]["id"].as_str().unwrap();
+    let message_id = dead[0]["message_id"].as_str().unwrap().to_string();
     let retried = app
         .post_as(&coordinator, &format!("/api/v1/admin/outbox/{id}/retry"))
         .send()
@@ -208,6 +209,11 @@ async fn failing_email_goes_dead_after_its_attempts_and_retry_sends_it(backend: 
     assert_eq!(retried.json::<Value>().await.unwrap()["status"], "pending");
     assert_eq!(app.drain_outbox().await, 1);
     assert_eq!(sink.messages().len(), 1);
+    assert_eq!(
+        header(&sink.messages()[0], "Message-ID"),
+        Some(message_id.as_str()),
+        "same Message-ID on every attempt"
+    );
 
     let again = app
         .post_as(&coordinator, &format!("/api/v1/admin/outbox/{id}/retry"))
@@ -215,4 +221,76 @@ async fn failing_email_goes_dead_after_its_attempts_and_retry_sends_it(backend: 
         .await
         .unwrap();
     assert_eq!(problem(again).await["code"], "not_retryable");
+}
+
+#[derive(diesel::QueryableByName)]
+struct Body {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    body_text: String,
+}
+
+both_backends! {
+    async fn two_workers_draining_together_send_each_email_once(app) {
+        for n in 0..30 {
+            register(&app, &format!("person{n}@example.org")).await;
+        }
+        let (first, second) = (app.state.outbox_worker(), app.state.outbox_worker());
+        let drain = |worker: coproduce::email::outbox::Worker| async move {
+            let mut sent = 0;
+            loop {
+                let report = worker.drain_once().await.unwrap();
+                sent += report.sent;
+                if report.claimed == 0 {
+                    return sent;
+                }
+            }
+        };
+        let (a, b) = tokio::join!(drain(first), drain(second));
+        assert_eq!(a + b, 30);
+        let mut ids: Vec<String> = app.state.mailer.sent().into_iter().map(|e| e.message_id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 30);
+        assert_eq!(app.state.mailer.sent().len(), 30, "no email sent twice");
+    }
+
+    async fn sent_email_keeps_no_body_so_no_live_link_stays_at_rest(app) {
+        register(&app, "sam@example.org").await;
+        app.drain_outbox().await;
+        let bodies: Vec<Body> = app.state.db.read(|conn| {
+            use diesel::RunQueryDsl;
+            Ok(diesel::sql_query("SELECT body_text FROM outbox WHERE status = 'sent'").load(conn)?)
+        }).await.unwrap();
+        assert_eq!(bodies.len(), 1);
+        assert_eq!(bodies[0].body_text, "");
+    }
+
+    async fn email_being_sent_cannot_be_retried(app) {
+        register(&app, "sam@example.org").await;
+        // Make the row failed, then lease it as a worker mid-send would.
+        let id = app.state.db.write(|conn| {
+            use coproduce::db::queries::outbox as q;
+            let now = chrono::Utc::now().naive_utc();
+            let rows = q::claim_due(conn, now, now + chrono::Duration::minutes(5), 10)?;
+            let id = rows[0].id.clone();
+            let lease = rows[0].locked_until.unwrap();
+            q::mark_failed(conn, &id, lease, q::FAILED, now, "451 busy")?;
+            q::claim_due(conn, now + chrono::Duration::seconds(1), now + chrono::Duration::minutes(5), 10)?;
+            Ok(id)
+        }).await.unwrap();
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = app.post_as(&coordinator, &format!("/api/v1/admin/outbox/{id}/retry")).send().await.unwrap();
+        assert_eq!(problem(response).await["code"], "not_retryable");
+    }
+
+    async fn outbox_is_for_coordinators_only(app) {
+        let applicant = app.signed_in(Role::Applicant).await;
+        let response = app.get_as(&applicant, "/api/v1/admin/outbox").send().await.unwrap();
+        assert_eq!(response.status(), 403);
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = app.get_as(&coordinator, "/api/v1/admin/outbox?status=lost").send().await.unwrap();
+        assert_eq!(error_fields(&problem(response).await), ["status"]);
+        let response = app.post_as(&coordinator, "/api/v1/admin/outbox/no-such-id/retry").send().await.unwrap();
+        assert_eq!(response.status(), 404);
+    }
 }

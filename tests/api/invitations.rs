@@ -123,6 +123,34 @@ both_backends! {
         assert_eq!(response.status(), 401);
     }
 
+    async fn an_invitation_accepted_ten_times_at_once_is_accepted_once(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        invite(&app, &admin, json!({"email": "kim@example.org", "role": "reviewer"})).await;
+        let token = app.link_token_sent_to("kim@example.org").await;
+        let body = json!({"token": token, "full_name": "Kim"});
+        let requests = (0..10).map(|_| app.post_json("/api/v1/users/invitations/accept", &body).send());
+        let statuses: Vec<u16> = futures_util::future::join_all(requests).await.into_iter().map(|r| r.unwrap().status().as_u16()).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    }
+
+    async fn deactivated_account_cannot_accept_an_invitation(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        app.register_and_sign_in("gone@example.org").await;
+        app.state.db.write(|conn| {
+            diesel::sql_query("UPDATE users SET status = 'deactivated' WHERE email = 'gone@example.org'").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        invite(&app, &admin, json!({"email": "gone@example.org", "role": "coordinator"})).await;
+        let token = app.link_token_sent_to("gone@example.org").await;
+        assert_eq!(accept(&app, json!({"token": token})).await.status(), 401);
+    }
+
+    async fn coordinator_cannot_invite_an_admin(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = invite(&app, &coordinator, json!({"email": "x@example.org", "role": "admin"})).await;
+        assert_eq!(response.status(), 403);
+    }
+
     async fn invitation_fields_are_checked_together(app) {
         let admin = app.signed_in(Role::Admin).await;
         let response = invite(&app, &admin, json!({"email": "nope", "role": "applicant"})).await;

@@ -111,6 +111,12 @@ both_backends! {
         assert_eq!(me_status(&app, &token).await, 401);
     }
 
+    async fn refresh_token_sent_as_an_access_token_is_refused(app) {
+        let tokens = app.register_and_sign_in("sam@example.org").await;
+        assert_eq!(me_status(&app, tokens["refresh_token"].as_str().unwrap()).await, 401);
+        assert_eq!(me_status(&app, tokens["access_token"].as_str().unwrap()).await, 200);
+    }
+
     async fn authorization_header_without_bearer_scheme_is_refused(app) {
         let user = app.signed_in(Role::Applicant).await;
         let response = app.client.get(app.url("/api/v1/me"))

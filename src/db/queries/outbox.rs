@@ -56,45 +56,71 @@ pub fn claim_due(
         .load(conn)
 }
 
-pub fn mark_sent(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq(SENT),
-            outbox::sent_at.eq(now),
-            outbox::attempts.eq(outbox::attempts + 1),
-            outbox::locked_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map(drop)
+/// Records a delivery, if this worker still holds the lease it claimed the row with. The body
+/// is cleared: it may hold a live sign-in link, and a sent email is never sent again.
+/// Returns false when the lease was lost (another worker may have the row now).
+pub fn mark_sent(
+    conn: &mut DbConn,
+    id: &str,
+    lease: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::locked_until.eq(lease)),
+    )
+    .set((
+        outbox::status.eq(SENT),
+        outbox::sent_at.eq(now),
+        outbox::attempts.eq(outbox::attempts + 1),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+        outbox::body_text.eq(""),
+        outbox::body_html.eq(None::<String>),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
-/// Records a failed attempt: `failed` with the next try time, or `dead` when out of attempts.
+/// Records a failed attempt under the same lease rule: `failed` with the next try time, or
+/// `dead` when out of attempts.
 pub fn mark_failed(
     conn: &mut DbConn,
     id: &str,
+    lease: NaiveDateTime,
     status: &str,
     next_attempt_at: NaiveDateTime,
     error: &str,
-) -> QueryResult<()> {
-    diesel::update(outbox::table.find(id))
-        .set((
-            outbox::status.eq(status),
-            outbox::attempts.eq(outbox::attempts + 1),
-            outbox::next_attempt_at.eq(next_attempt_at),
-            outbox::last_error.eq(error),
-            outbox::locked_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(conn)
-        .map(drop)
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::locked_until.eq(lease)),
+    )
+    .set((
+        outbox::status.eq(status),
+        outbox::attempts.eq(outbox::attempts + 1),
+        outbox::next_attempt_at.eq(next_attempt_at),
+        outbox::last_error.eq(error),
+        outbox::locked_until.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// Puts a failed or dead row back in the queue with a fresh attempt budget.
-/// Returns false when the row is not failed or dead.
+/// Returns false when the row is not failed or dead, or is being sent right now.
 pub fn retry(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
     let changed = diesel::update(
         outbox::table
             .find(id)
-            .filter(outbox::status.eq_any([FAILED, DEAD])),
+            .filter(outbox::status.eq_any([FAILED, DEAD]))
+            // Not while a worker is sending it: that would let a second worker send it too.
+            .filter(
+                outbox::locked_until
+                    .is_null()
+                    .or(outbox::locked_until.lt(now)),
+            ),
     )
     .set((
         outbox::status.eq(PENDING),

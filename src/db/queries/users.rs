@@ -7,6 +7,16 @@ use crate::db::schema::{user_roles, users};
 use crate::domain::role::Role;
 use crate::per_backend;
 
+/// Inserts unless the email is taken (even by a concurrent insert); true when inserted.
+pub fn insert_if_email_free(conn: &mut DbConn, user: &UserRow) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(users::table)
+        .values(user)
+        .on_conflict(users::email)
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
 pub fn insert(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
     diesel::insert_into(users::table)
         .values(user)

@@ -92,7 +92,17 @@ pub async fn register(
         .db
         .write(move |conn| {
             let settings = &app.settings;
-            if let Some(existing) = users::find_by_email(conn, registration.email.as_str())? {
+            let mut user = UserRow::new_active(
+                registration.email.as_str(),
+                registration.full_name.as_str(),
+                registration.preferred_name.as_ref().map(PersonName::as_str),
+            );
+            user.password_hash = password_hash;
+            // Insert-if-absent: a concurrent registration of the same address lands here too,
+            // and is answered like any existing account (never with a revealing 409).
+            if !users::insert_if_email_free(conn, &user)? {
+                let existing = users::find_by_email(conn, registration.email.as_str())?
+                    .ok_or(AppError::DatabaseBusy)?;
                 let make = |name, link, minutes| Email::AlreadyRegistered {
                     name,
                     link,
@@ -100,13 +110,6 @@ pub async fn register(
                 };
                 return queue_sign_in_email(conn, settings, &app.outbox, &existing, make);
             }
-            let mut user = UserRow::new_active(
-                registration.email.as_str(),
-                registration.full_name.as_str(),
-                registration.preferred_name.as_ref().map(PersonName::as_str),
-            );
-            user.password_hash = password_hash;
-            users::insert(conn, &user)?;
             users::grant_role(conn, &user.id, Role::Applicant)?;
             let make = |name, link, minutes| Email::SignInLink {
                 name,

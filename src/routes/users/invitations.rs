@@ -246,6 +246,9 @@ pub async fn accept_invitation(
                         AppError::InvalidGrant("invitation unknown, used or expired".into())
                     })?;
             let user = match users::find_by_email(conn, &invitation.email)? {
+                Some(existing) if !existing.is_active() => {
+                    return Err(AppError::InvalidGrant("account not active".into()));
+                }
                 Some(existing) => {
                     queries::revoke_sessions_of_user(conn, &existing.id, "roles changed", now)?;
                     existing
