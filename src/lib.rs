@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod commands;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod email;

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::url::DatabaseUrl;
 
+/// The development data key (32 bytes, base64); refused in production.
+pub const DEV_DATA_KEY: &str = "ZGV2LW9ubHktZGF0YS1rZXktbm90LWZvci1wcm9kLiE=";
+
 /// The development signing secret; refused in production.
 pub const DEV_JWT_SECRET: &str = "dev-only-secret-do-not-use-in-production-0000";
 const MIN_PRODUCTION_SECRET_LEN: usize = 32;
@@ -24,6 +27,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub email: EmailSettings,
     pub rate_limit: RateLimitSettings,
+    pub crypto: CryptoSettings,
+    pub catalogue: CatalogueSettings,
+    pub rounds: RoundSettings,
     pub log: LogSettings,
 }
 
@@ -168,6 +174,66 @@ impl Default for RateLimitSettings {
         Self {
             per_ip_per_minute: 30,
             per_email_per_hour: 10,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CryptoSettings {
+    pub data_key: String,
+    pub previous_keys: Vec<String>,
+}
+
+impl Default for CryptoSettings {
+    fn default() -> Self {
+        Self {
+            data_key: DEV_DATA_KEY.into(),
+            previous_keys: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for CryptoSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CryptoSettings")
+            .field("data_key", &"<redacted>")
+            .field(
+                "previous_keys",
+                &format!("<{} redacted>", self.previous_keys.len()),
+            )
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogueSettings {
+    pub path: String,
+}
+
+impl Default for CatalogueSettings {
+    fn default() -> Self {
+        Self {
+            path: "config/catalogue.toml".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoundSettings {
+    pub default_answer_by_days: u32,
+    pub reminder_days_before: u32,
+    pub reminder_check_secs: u64,
+}
+
+impl Default for RoundSettings {
+    fn default() -> Self {
+        Self {
+            default_answer_by_days: 21,
+            reminder_days_before: 5,
+            reminder_check_secs: 3600,
         }
     }
 }
@@ -324,6 +390,8 @@ impl Settings {
                     .into(),
             ));
         }
+        crate::crypto::DataCipher::new(&self.crypto.data_key, &self.crypto.previous_keys)
+            .map_err(SettingsError)?;
         if environment == AppEnvironment::Production {
             let secret = &self.auth.jwt_secret;
             if secret == DEV_JWT_SECRET || secret.len() < MIN_PRODUCTION_SECRET_LEN {
@@ -331,6 +399,11 @@ impl Settings {
                     "auth.jwt_secret: in production set APP_AUTH__JWT_SECRET to a random value of at least {MIN_PRODUCTION_SECRET_LEN} characters"
                 )));
             }
+        }
+        if environment == AppEnvironment::Production && self.crypto.data_key == DEV_DATA_KEY {
+            return Err(SettingsError(
+                "crypto.data_key: in production set APP_CRYPTO__DATA_KEY to 32 random bytes in base64 (openssl rand -base64 32)".into(),
+            ));
         }
         Ok(())
     }
@@ -431,11 +504,35 @@ mod tests {
     }
 
     #[test]
-    fn production_accepts_a_long_random_secret() {
+    fn production_refuses_the_development_data_key() {
         let vars = HashMap::from([(
             "APP_AUTH__JWT_SECRET".to_string(),
             "k3y-that-is-long-enough-for-production-use".to_string(),
         )]);
+        let error = Settings::load_from(&repo_config(), AppEnvironment::Production, &vars).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("crypto.data_key"), "{message}");
+    }
+
+    #[test]
+    fn data_key_that_is_not_32_bytes_is_refused() {
+        let error = load_with(&[("APP_CRYPTO__DATA_KEY", "c2hvcnQ=")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("crypto.data_key"), "{message}");
+    }
+
+    #[test]
+    fn production_accepts_a_long_random_secret() {
+        let vars = HashMap::from([
+            (
+                "APP_AUTH__JWT_SECRET".to_string(),
+                "k3y-that-is-long-enough-for-production-use".to_string(),
+            ),
+            (
+                "APP_CRYPTO__DATA_KEY".to_string(),
+                "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
+            ),
+        ]);
         let settings = Settings::load_from(&repo_config(), AppEnvironment::Production, &vars)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.server.host, "0.0.0.0");
@@ -452,5 +549,6 @@ mod tests {
     fn debug_output_hides_the_jwt_secret() {
         let shown = format!("{:?}", Settings::default());
         assert!(!shown.contains(DEV_JWT_SECRET));
+        assert!(!shown.contains(DEV_DATA_KEY));
     }
 }

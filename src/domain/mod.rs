@@ -1,9 +1,11 @@
 //! Pure domain types and rules ("parse, don't validate"). No actix, no diesel.
 
+pub mod catalogue;
 pub mod email_address;
 pub mod email_format;
 pub mod password;
 pub mod person_name;
+pub mod profile;
 pub mod role;
 
 /// Why a value was refused: a stable code and a plain-English message for the person.
