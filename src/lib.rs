@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod jobs;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

@@ -47,6 +47,7 @@ impl Application {
         let state = AppState::new(db, settings)?;
         if state.settings.email.worker {
             tokio::spawn(state.outbox_worker().run());
+            tokio::spawn(crate::jobs::run(state.clone()));
         }
         let server = serve(listener, state.clone())?;
         Ok(Self {

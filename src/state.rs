@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::SignInLimits;
+use crate::crypto::DataCipher;
 use crate::db::Database;
+use crate::domain::catalogue::Catalogue;
 use crate::email::outbox::Worker;
 use crate::email::{Mailer, Outbox};
 use crate::metrics::Metrics;
@@ -19,6 +21,8 @@ pub struct AppState {
     pub outbox: Arc<Outbox>,
     pub mailer: Mailer,
     pub sign_in_limits: Arc<SignInLimits>,
+    pub catalogue: Arc<Catalogue>,
+    pub cipher: Arc<DataCipher>,
 }
 
 impl AppState {
@@ -30,6 +34,13 @@ impl AppState {
             outbox: Arc::new(Outbox::new(&settings.email)?),
             mailer: Mailer::from_settings(&settings.email)?,
             sign_in_limits: Arc::new(SignInLimits::new(&settings.rate_limit)),
+            catalogue: Arc::new(
+                Catalogue::load(&settings.catalogue.path).map_err(anyhow::Error::msg)?,
+            ),
+            cipher: Arc::new(
+                DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
+                    .map_err(anyhow::Error::msg)?,
+            ),
             settings: Arc::new(settings),
         })
     }

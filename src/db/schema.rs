@@ -110,11 +110,182 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    profiles (user_id) {
+        user_id -> Text,
+        document -> Text,
+        lived_experience -> Binary,
+        remote -> Bool,
+        in_person -> Bool,
+        hours_per_month -> Integer,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    profile_skills (user_id, code) {
+        user_id -> Text,
+        code -> Text,
+        level -> Integer,
+    }
+}
+
+diesel::table! {
+    profile_interests (user_id, code) {
+        user_id -> Text,
+        code -> Text,
+    }
+}
+
+diesel::table! {
+    access_passports (user_id) {
+        user_id -> Text,
+        ciphertext -> Binary,
+        share_with_project_teams -> Bool,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    equal_opportunities (user_id) {
+        user_id -> Text,
+        ciphertext -> Binary,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        actor_id -> Text,
+        subject_id -> Text,
+        data -> Text,
+        action -> Text,
+        route -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    coproducers (user_id) {
+        user_id -> Text,
+        status -> Text,
+        paused_until -> Nullable<Timestamp>,
+        archived_reason -> Nullable<Text>,
+        joined_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rounds (id) {
+        id -> Text,
+        title -> Text,
+        summary -> Text,
+        description -> Text,
+        easy_read_summary -> Nullable<Text>,
+        opens_at -> Timestamp,
+        closes_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+        places -> Nullable<Integer>,
+        answer_by_days -> Integer,
+        created_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    round_questions (id) {
+        id -> Text,
+        round_id -> Text,
+        position -> Integer,
+        prompt -> Text,
+        guidance -> Nullable<Text>,
+        required -> Bool,
+        max_words -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    round_reviewers (round_id, user_id) {
+        round_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    applications (id) {
+        id -> Text,
+        round_id -> Text,
+        user_id -> Text,
+        status -> Text,
+        consents -> Text,
+        outcome -> Nullable<Text>,
+        feedback -> Nullable<Text>,
+        submitted_at -> Nullable<Timestamp>,
+        decided_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    application_answers (application_id, question_id) {
+        application_id -> Text,
+        question_id -> Text,
+        text -> Text,
+    }
+}
+
+diesel::table! {
+    application_transitions (id) {
+        id -> Text,
+        application_id -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Text,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    reviews (id) {
+        id -> Text,
+        application_id -> Text,
+        reviewer_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    review_scores (review_id, question_id) {
+        review_id -> Text,
+        question_id -> Text,
+        score -> Integer,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    round_reminders (round_id, sent_on) {
+        round_id -> Text,
+        sent_on -> Text,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
 diesel::joinable!(organisation_members -> organisations (organisation_id));
+diesel::joinable!(applications -> rounds (round_id));
+diesel::joinable!(applications -> users (user_id));
+diesel::joinable!(round_questions -> rounds (round_id));
+diesel::joinable!(application_answers -> applications (application_id));
+diesel::joinable!(review_scores -> reviews (review_id));
+diesel::joinable!(reviews -> applications (application_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -125,4 +296,20 @@ diesel::allow_tables_to_appear_in_same_query!(
     organisation_members,
     staff_invitations,
     outbox,
+    profiles,
+    profile_skills,
+    profile_interests,
+    access_passports,
+    equal_opportunities,
+    audit_log,
+    coproducers,
+    rounds,
+    round_questions,
+    round_reviewers,
+    applications,
+    application_answers,
+    application_transitions,
+    reviews,
+    review_scores,
+    round_reminders,
 );

@@ -6,6 +6,7 @@ pub mod email_format;
 pub mod password;
 pub mod person_name;
 pub mod profile;
+pub mod recruitment;
 pub mod role;
 
 /// Why a value was refused: a stable code and a plain-English message for the person.

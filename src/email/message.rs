@@ -23,6 +23,29 @@ pub enum Email {
         link: String,
         days: u64,
     },
+    ApplicationReceived {
+        name: String,
+        round_title: String,
+        /// Already formatted, e.g. "12 December 2026".
+        answer_by: String,
+        link: String,
+    },
+    ApplicationDecision {
+        name: String,
+        round_title: String,
+        /// An `Outcome` code: the template words each one differently.
+        outcome: String,
+        feedback: String,
+        link: String,
+    },
+    DecisionReminder {
+        name: String,
+        round_title: String,
+        waiting: usize,
+        oldest_days: i64,
+        answer_by: String,
+        link: String,
+    },
 }
 
 impl Email {
@@ -31,6 +54,9 @@ impl Email {
             Email::SignInLink { .. } => "sign_in_link",
             Email::AlreadyRegistered { .. } => "already_registered",
             Email::StaffInvitation { .. } => "staff_invitation",
+            Email::ApplicationReceived { .. } => "application_received",
+            Email::ApplicationDecision { .. } => "application_decision",
+            Email::DecisionReminder { .. } => "decision_reminder",
         }
     }
 
@@ -52,8 +78,29 @@ impl Email {
                 inviter: "Priya Shah".into(),
                 role_label: "a partner contact".into(),
                 organisation: Some("Northside Housing".into()),
-                link,
+                link: link.clone(),
                 days: 7,
+            },
+            Email::ApplicationReceived {
+                name: "Sam".into(),
+                round_title: "Peer researchers 2027".into(),
+                answer_by: "12 December 2026".into(),
+                link: "https://coproduce.example/applications/0190".into(),
+            },
+            Email::ApplicationDecision {
+                name: "Sam".into(),
+                round_title: "Peer researchers 2027".into(),
+                outcome: "not_this_time".into(),
+                feedback: "Thank you for your answers.\nWe had many strong applications.".into(),
+                link: "https://coproduce.example/applications/0190".into(),
+            },
+            Email::DecisionReminder {
+                name: "Priya".into(),
+                round_title: "Peer researchers 2027".into(),
+                waiting: 4,
+                oldest_days: 19,
+                answer_by: "12 December 2026".into(),
+                link: "https://coproduce.example/rounds/0190".into(),
             },
         ]
     }

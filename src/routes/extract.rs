@@ -29,6 +29,35 @@ pub trait Validate: Sized {
 /// A JSON body, parsed into `T::Valid`.
 pub struct ValidJson<T: Validate>(pub T::Valid);
 
+/// Turns domain problems into a 422, or `Ok` when there are none.
+pub fn reject_problems(problems: Vec<(String, Invalid)>) -> Result<(), AppError> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::Validation(
+        problems
+            .into_iter()
+            .map(|(field, invalid)| FieldError::from_invalid(field, invalid))
+            .collect(),
+    ))
+}
+
+/// Bodies checked only by their types here (the handler checks them against the catalogue).
+#[macro_export]
+macro_rules! checked_in_handler {
+    ($($body:ty),* $(,)?) => {
+        $(
+            impl $crate::routes::extract::Validate for $body {
+                type Valid = Self;
+
+                fn validate(self) -> Result<Self, Vec<$crate::error::FieldError>> {
+                    Ok(self)
+                }
+            }
+        )*
+    };
+}
+
 /// Collects field problems while parsing a body.
 #[derive(Default)]
 pub struct FieldErrors(Vec<FieldError>);
@@ -41,6 +70,41 @@ impl FieldErrors {
             .ok()
     }
 
+    /// Required text of at most `max_chars` characters.
+    pub fn text(&mut self, field: &str, value: &str, max_chars: usize) {
+        if value.trim().is_empty() {
+            self.add(field, Invalid::new("required", "This cannot be empty."));
+        } else {
+            self.optional_text(field, Some(value), max_chars);
+        }
+    }
+
+    /// Optional text of at most `max_chars` characters.
+    pub fn optional_text(&mut self, field: &str, value: Option<&str>, max_chars: usize) {
+        if value.is_some_and(|v| v.chars().count() > max_chars) {
+            self.add(
+                field,
+                Invalid::new(
+                    "too_long",
+                    format!("Keep this to {max_chars} characters or fewer."),
+                ),
+            );
+        }
+    }
+
+    /// An optional whole number from `min` to `max`.
+    pub fn range(&mut self, field: &str, value: Option<i32>, min: i32, max: i32) {
+        if value.is_some_and(|v| !(min..=max).contains(&v)) {
+            self.add(
+                field,
+                Invalid::new(
+                    "out_of_range",
+                    format!("Choose a number from {min} to {max}."),
+                ),
+            );
+        }
+    }
+
     pub fn add(&mut self, field: &str, invalid: Invalid) {
         self.0.push(FieldError::from_invalid(field, invalid));
     }
@@ -51,6 +115,15 @@ impl FieldErrors {
 
     pub fn into_vec(self) -> Vec<FieldError> {
         self.0
+    }
+
+    /// `Ok(value)` when nothing was recorded, else every problem.
+    pub fn finish<T>(self, value: T) -> Result<T, Vec<FieldError>> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(self.0)
+        }
     }
 }
 

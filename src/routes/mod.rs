@@ -7,10 +7,13 @@ use utoipa_actix_web::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 pub mod admin;
+pub mod applications;
 pub mod auth;
+pub mod catalogue;
 pub mod extract;
 pub mod me;
 pub mod pagination;
+pub mod rounds;
 pub mod service;
 pub mod users;
 
@@ -31,6 +34,29 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(me::patch_me)
                 .service(me::notification_preferences::get_preferences)
                 .service(me::notification_preferences::put_preferences)
+                .service(me::profile::get_profile)
+                .service(me::profile::put_profile)
+                .service(me::access_passport::get_access_passport)
+                .service(me::access_passport::put_access_passport)
+                .service(me::equal_opportunities::get_equal_opportunities)
+                .service(me::equal_opportunities::put_equal_opportunities)
+                .service(me::applications::my_applications)
+                .service(catalogue::get_catalogue)
+                .service(rounds::manage::create_round)
+                .service(rounds::read::list_rounds)
+                .service(rounds::read::get_round)
+                .service(rounds::manage::update_round)
+                .service(rounds::manage::close_round)
+                .service(rounds::manage::set_reviewers)
+                .service(rounds::applications::start_application)
+                .service(rounds::applications::list_applications)
+                .service(applications::own::get_application)
+                .service(applications::own::update_draft)
+                .service(applications::own::submit)
+                .service(applications::own::withdraw)
+                .service(applications::own::history)
+                .service(applications::review::review)
+                .service(applications::review::decide)
                 .service(users::invitations::create_invitation)
                 .service(users::invitations::accept_invitation)
                 .service(admin::outbox::list_outbox)

@@ -13,6 +13,8 @@ mod invitations;
 mod me;
 mod migrations;
 mod openapi;
+mod people;
+mod recruitment;
 mod service;
 mod smtp_sink;
 mod tokens;

@@ -9,6 +9,11 @@ both_backends! {
             "/api/v1/auth/register", "/api/v1/auth/magic-link", "/api/v1/auth/token", "/api/v1/auth/logout",
             "/api/v1/me/notification-preferences", "/api/v1/users/invitations", "/api/v1/users/invitations/accept",
             "/api/v1/admin/outbox", "/api/v1/admin/outbox/{id}/retry",
+            "/api/v1/catalogue", "/api/v1/me/profile", "/api/v1/me/access-passport", "/api/v1/me/equal-opportunities",
+            "/api/v1/me/applications", "/api/v1/rounds", "/api/v1/rounds/{id}", "/api/v1/rounds/{id}/close",
+            "/api/v1/rounds/{id}/reviewers", "/api/v1/rounds/{id}/applications", "/api/v1/applications/{id}",
+            "/api/v1/applications/{id}/submit", "/api/v1/applications/{id}/withdraw", "/api/v1/applications/{id}/history",
+            "/api/v1/applications/{id}/reviews", "/api/v1/applications/{id}/decision",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
         }

@@ -2,4 +2,5 @@
 
 pub mod auth;
 pub mod outbox;
+pub mod recruitment;
 pub mod user;

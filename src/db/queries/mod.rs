@@ -1,6 +1,9 @@
 //! Queries by resource. Each function takes the connection of the caller's unit of work.
 
+pub mod audit;
 pub mod auth;
 pub mod organisations;
 pub mod outbox;
+pub mod people;
+pub mod recruitment;
 pub mod users;

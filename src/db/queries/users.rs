@@ -120,3 +120,14 @@ pub fn set_notification_preferences(
         .execute(conn)
         .map(drop)
 }
+
+/// Active accounts holding `role`.
+pub fn with_role(conn: &mut DbConn, role: Role) -> QueryResult<Vec<UserRow>> {
+    users::table
+        .inner_join(user_roles::table)
+        .filter(user_roles::role.eq(role.as_str()))
+        .filter(users::status.eq("active"))
+        .order(users::id)
+        .select(UserRow::as_select())
+        .load(conn)
+}

@@ -1,6 +1,10 @@
 //! The signed-in user's own account.
 
+pub mod access_passport;
+pub mod applications;
+pub mod equal_opportunities;
 pub mod notification_preferences;
+pub mod profile;
 
 use actix_web::{get, patch, web};
 use serde::{Deserialize, Serialize};
@@ -22,6 +26,9 @@ pub struct Me {
     pub preferred_name: Option<String>,
     #[schema(value_type = Vec<String>, example = json!(["applicant"]))]
     pub roles: Vec<Role>,
+    /// For co-producers: `active`, `paused` or `archived`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coproducer_status: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -109,7 +116,9 @@ pub async fn patch_me(
 fn load_me(conn: &mut crate::db::DbConn, user_id: &str) -> Result<Me, AppError> {
     let row = users::find_by_id(conn, user_id)?.ok_or(AppError::NotFound)?;
     let roles = users::roles_of(conn, user_id)?;
+    let coproducer_status = crate::db::queries::people::coproducer_status(conn, user_id)?;
     Ok(Me {
+        coproducer_status,
         id: row.id,
         email: row.email,
         full_name: row.full_name,

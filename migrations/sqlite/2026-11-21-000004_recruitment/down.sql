@@ -1,0 +1,9 @@
+DROP TABLE round_reminders;
+DROP TABLE review_scores;
+DROP TABLE reviews;
+DROP TABLE application_transitions;
+DROP TABLE application_answers;
+DROP TABLE applications;
+DROP TABLE round_reviewers;
+DROP TABLE round_questions;
+DROP TABLE rounds;

@@ -1,0 +1,62 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{application_transitions, applications, round_questions, rounds};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = rounds)]
+pub struct RoundRow {
+    pub id: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub easy_read_summary: Option<String>,
+    pub opens_at: NaiveDateTime,
+    pub closes_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub places: Option<i32>,
+    pub answer_by_days: i32,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = round_questions)]
+pub struct QuestionRow {
+    pub id: String,
+    pub round_id: String,
+    pub position: i32,
+    pub prompt: String,
+    pub guidance: Option<String>,
+    pub required: bool,
+    pub max_words: Option<i32>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = applications)]
+pub struct ApplicationRow {
+    pub id: String,
+    pub round_id: String,
+    pub user_id: String,
+    pub status: String,
+    pub consents: String,
+    pub outcome: Option<String>,
+    pub feedback: Option<String>,
+    pub submitted_at: Option<NaiveDateTime>,
+    pub decided_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = application_transitions)]
+pub struct TransitionRow {
+    pub id: String,
+    pub application_id: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub actor_id: String,
+    pub note: Option<String>,
+    pub at: NaiveDateTime,
+}

@@ -1,0 +1,202 @@
+//! A person's profile, access passport, equal-opportunities answers and co-producer record.
+//! Special-category values arrive here already encrypted; this layer never sees plaintext.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{
+    access_passports, coproducers, equal_opportunities, profile_interests, profile_skills, profiles,
+};
+use crate::per_backend;
+
+pub struct StoredProfile {
+    pub document: String,
+    pub lived_experience: Vec<u8>,
+    pub skills: Vec<(String, i32)>,
+    pub interests: Vec<String>,
+}
+
+pub struct ProfileWrite<'a> {
+    pub user_id: &'a str,
+    pub document: &'a str,
+    pub lived_experience: &'a [u8],
+    pub remote: bool,
+    pub in_person: bool,
+    pub hours_per_month: i32,
+    pub skills: &'a [(String, i32)],
+    pub interests: &'a [String],
+    pub now: NaiveDateTime,
+}
+
+/// Replaces the profile and its searchable skills and interests. Call inside a write transaction.
+pub fn save_profile(conn: &mut DbConn, p: &ProfileWrite<'_>) -> QueryResult<()> {
+    let row = (
+        profiles::user_id.eq(p.user_id),
+        profiles::document.eq(p.document),
+        profiles::lived_experience.eq(p.lived_experience),
+        profiles::remote.eq(p.remote),
+        profiles::in_person.eq(p.in_person),
+        profiles::hours_per_month.eq(p.hours_per_month),
+        profiles::updated_at.eq(p.now),
+    );
+    diesel::delete(profiles::table.find(p.user_id)).execute(conn)?;
+    diesel::insert_into(profiles::table)
+        .values(row)
+        .execute(conn)?;
+    diesel::delete(profile_skills::table.filter(profile_skills::user_id.eq(p.user_id)))
+        .execute(conn)?;
+    for (code, level) in p.skills {
+        diesel::insert_into(profile_skills::table)
+            .values((
+                profile_skills::user_id.eq(p.user_id),
+                profile_skills::code.eq(code),
+                profile_skills::level.eq(level),
+            ))
+            .execute(conn)?;
+    }
+    diesel::delete(profile_interests::table.filter(profile_interests::user_id.eq(p.user_id)))
+        .execute(conn)?;
+    for code in p.interests {
+        diesel::insert_into(profile_interests::table)
+            .values((
+                profile_interests::user_id.eq(p.user_id),
+                profile_interests::code.eq(code),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn load_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<StoredProfile>> {
+    let Some((document, lived_experience)) = profiles::table
+        .find(user_id)
+        .select((profiles::document, profiles::lived_experience))
+        .first::<(String, Vec<u8>)>(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let skills = profile_skills::table
+        .filter(profile_skills::user_id.eq(user_id))
+        .order(profile_skills::code)
+        .select((profile_skills::code, profile_skills::level))
+        .load(conn)?;
+    let interests = profile_interests::table
+        .filter(profile_interests::user_id.eq(user_id))
+        .order(profile_interests::code)
+        .select(profile_interests::code)
+        .load(conn)?;
+    Ok(Some(StoredProfile {
+        document,
+        lived_experience,
+        skills,
+        interests,
+    }))
+}
+
+pub fn has_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(profiles::table.find(user_id))).get_result(conn)
+}
+
+/// Only the encrypted lived experience (for review views).
+pub fn lived_experience_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Vec<u8>>> {
+    profiles::table
+        .find(user_id)
+        .select(profiles::lived_experience)
+        .first(conn)
+        .optional()
+}
+
+pub fn save_access_passport(
+    conn: &mut DbConn,
+    user_id: &str,
+    ciphertext: &[u8],
+    share: bool,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let row = (
+        access_passports::user_id.eq(user_id),
+        access_passports::ciphertext.eq(ciphertext),
+        access_passports::share_with_project_teams.eq(share),
+        access_passports::updated_at.eq(now),
+    );
+    per_backend!(conn, |c| diesel::insert_into(access_passports::table)
+        .values(row)
+        .on_conflict(access_passports::user_id)
+        .do_update()
+        .set((
+            access_passports::ciphertext.eq(ciphertext),
+            access_passports::share_with_project_teams.eq(share),
+            access_passports::updated_at.eq(now),
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+pub fn access_passport_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Vec<u8>>> {
+    access_passports::table
+        .find(user_id)
+        .select(access_passports::ciphertext)
+        .first(conn)
+        .optional()
+}
+
+pub fn save_equal_opportunities(
+    conn: &mut DbConn,
+    user_id: &str,
+    ciphertext: &[u8],
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let row = (
+        equal_opportunities::user_id.eq(user_id),
+        equal_opportunities::ciphertext.eq(ciphertext),
+        equal_opportunities::updated_at.eq(now),
+    );
+    per_backend!(conn, |c| diesel::insert_into(equal_opportunities::table)
+        .values(row)
+        .on_conflict(equal_opportunities::user_id)
+        .do_update()
+        .set((
+            equal_opportunities::ciphertext.eq(ciphertext),
+            equal_opportunities::updated_at.eq(now)
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+pub fn equal_opportunities_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Vec<u8>>> {
+    equal_opportunities::table
+        .find(user_id)
+        .select(equal_opportunities::ciphertext)
+        .first(conn)
+        .optional()
+}
+
+/// Makes the person an active co-producer (keeps the record if they already are one).
+pub fn make_coproducer(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    let row = (
+        coproducers::user_id.eq(user_id),
+        coproducers::status.eq("active"),
+        coproducers::joined_at.eq(now),
+        coproducers::updated_at.eq(now),
+    );
+    per_backend!(conn, |c| diesel::insert_into(coproducers::table)
+        .values(row)
+        .on_conflict(coproducers::user_id)
+        .do_update()
+        .set((
+            coproducers::status.eq("active"),
+            coproducers::updated_at.eq(now)
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+pub fn coproducer_status(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<String>> {
+    coproducers::table
+        .find(user_id)
+        .select(coproducers::status)
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,345 @@
+//! Rounds, their questions and review panels; applications, answers, transitions and reviews.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundRow, TransitionRow};
+use crate::db::schema::{
+    application_answers, application_transitions, applications, review_scores, reviews,
+    round_questions, round_reminders, round_reviewers, rounds,
+};
+use crate::per_backend;
+
+pub fn insert_round(
+    conn: &mut DbConn,
+    round: &RoundRow,
+    questions: &[QuestionRow],
+) -> QueryResult<()> {
+    diesel::insert_into(rounds::table)
+        .values(round)
+        .execute(conn)?;
+    for question in questions {
+        diesel::insert_into(round_questions::table)
+            .values(question)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn update_round(conn: &mut DbConn, round: &RoundRow) -> QueryResult<()> {
+    diesel::update(rounds::table.find(&round.id))
+        .set(round)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_round(conn: &mut DbConn, id: &str) -> QueryResult<Option<RoundRow>> {
+    rounds::table
+        .find(id)
+        .select(RoundRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Rounds in order of closing date, optionally only those open at `open_at`.
+pub fn list_rounds(
+    conn: &mut DbConn,
+    open_at: Option<NaiveDateTime>,
+) -> QueryResult<Vec<RoundRow>> {
+    let mut query = rounds::table.select(RoundRow::as_select()).into_boxed();
+    if let Some(now) = open_at {
+        query = query
+            .filter(rounds::opens_at.le(now))
+            .filter(rounds::closes_at.gt(now))
+            .filter(rounds::closed_at.is_null());
+    }
+    query.order((rounds::closes_at, rounds::id)).load(conn)
+}
+
+pub fn questions_of(conn: &mut DbConn, round_id: &str) -> QueryResult<Vec<QuestionRow>> {
+    round_questions::table
+        .filter(round_questions::round_id.eq(round_id))
+        .order(round_questions::position)
+        .select(QuestionRow::as_select())
+        .load(conn)
+}
+
+pub fn set_reviewers(conn: &mut DbConn, round_id: &str, user_ids: &[String]) -> QueryResult<()> {
+    diesel::delete(round_reviewers::table.filter(round_reviewers::round_id.eq(round_id)))
+        .execute(conn)?;
+    for user_id in user_ids {
+        diesel::insert_into(round_reviewers::table)
+            .values((
+                round_reviewers::round_id.eq(round_id),
+                round_reviewers::user_id.eq(user_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn reviewers_of(conn: &mut DbConn, round_id: &str) -> QueryResult<Vec<String>> {
+    round_reviewers::table
+        .filter(round_reviewers::round_id.eq(round_id))
+        .order(round_reviewers::user_id)
+        .select(round_reviewers::user_id)
+        .load(conn)
+}
+
+pub fn is_reviewer(conn: &mut DbConn, round_id: &str, user_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        round_reviewers::table
+            .filter(round_reviewers::round_id.eq(round_id))
+            .filter(round_reviewers::user_id.eq(user_id)),
+    ))
+    .get_result(conn)
+}
+
+/// Inserts a draft unless the person already has one for the round; true when inserted.
+pub fn insert_application_if_new(conn: &mut DbConn, row: &ApplicationRow) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(applications::table)
+        .values(row)
+        .on_conflict((applications::round_id, applications::user_id))
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
+pub fn find_application(conn: &mut DbConn, id: &str) -> QueryResult<Option<ApplicationRow>> {
+    applications::table
+        .find(id)
+        .select(ApplicationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn application_of(
+    conn: &mut DbConn,
+    round_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<ApplicationRow>> {
+    applications::table
+        .filter(applications::round_id.eq(round_id))
+        .filter(applications::user_id.eq(user_id))
+        .select(ApplicationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn applications_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<ApplicationRow>> {
+    applications::table
+        .filter(applications::user_id.eq(user_id))
+        .order(applications::id)
+        .select(ApplicationRow::as_select())
+        .load(conn)
+}
+
+pub fn applications_in_round(
+    conn: &mut DbConn,
+    round_id: &str,
+    status: Option<&str>,
+) -> QueryResult<Vec<ApplicationRow>> {
+    let mut query = applications::table
+        .filter(applications::round_id.eq(round_id.to_string()))
+        .select(ApplicationRow::as_select())
+        .into_boxed();
+    if let Some(status) = status {
+        query = query.filter(applications::status.eq(status.to_string()));
+    }
+    query.order(applications::id).load(conn)
+}
+
+/// Moves the application from `from` to `to` and records who did it and why, atomically: if
+/// someone else changed it first, nothing is written and false is returned.
+pub fn transition(
+    conn: &mut DbConn,
+    application_id: &str,
+    from: &str,
+    to: &str,
+    actor_id: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        applications::table
+            .find(application_id)
+            .filter(applications::status.eq(from)),
+    )
+    .set((
+        applications::status.eq(to),
+        applications::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Ok(false);
+    }
+    record_transition(conn, application_id, Some(from), to, actor_id, note, now)?;
+    Ok(true)
+}
+
+pub fn record_transition(
+    conn: &mut DbConn,
+    application_id: &str,
+    from: Option<&str>,
+    to: &str,
+    actor_id: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(application_transitions::table)
+        .values(&TransitionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            application_id: application_id.to_string(),
+            from_status: from.map(str::to_string),
+            to_status: to.to_string(),
+            actor_id: actor_id.to_string(),
+            note: note.map(str::to_string),
+            at: now,
+        })
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_submitted(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+    diesel::update(applications::table.find(id))
+        .set(applications::submitted_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_decision(
+    conn: &mut DbConn,
+    id: &str,
+    outcome: &str,
+    feedback: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(applications::table.find(id))
+        .set((
+            applications::outcome.eq(outcome),
+            applications::feedback.eq(feedback),
+            applications::decided_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_consents(
+    conn: &mut DbConn,
+    id: &str,
+    consents: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(applications::table.find(id))
+        .set((
+            applications::consents.eq(consents),
+            applications::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn history(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<TransitionRow>> {
+    application_transitions::table
+        .filter(application_transitions::application_id.eq(application_id))
+        .order((application_transitions::at, application_transitions::id))
+        .select(TransitionRow::as_select())
+        .load(conn)
+}
+
+/// Upserts answers: each given question's text replaces the saved one.
+pub fn save_answers(
+    conn: &mut DbConn,
+    application_id: &str,
+    answers: &[(String, String)],
+) -> QueryResult<()> {
+    for (question_id, text) in answers {
+        diesel::delete(
+            application_answers::table
+                .filter(application_answers::application_id.eq(application_id))
+                .filter(application_answers::question_id.eq(question_id)),
+        )
+        .execute(conn)?;
+        diesel::insert_into(application_answers::table)
+            .values((
+                application_answers::application_id.eq(application_id),
+                application_answers::question_id.eq(question_id),
+                application_answers::text.eq(text),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn answers_of(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<(String, String)>> {
+    application_answers::table
+        .filter(application_answers::application_id.eq(application_id))
+        .select((application_answers::question_id, application_answers::text))
+        .load(conn)
+}
+
+/// Stores a review with its scores; false when this reviewer already reviewed the application.
+pub fn insert_review(
+    conn: &mut DbConn,
+    application_id: &str,
+    reviewer_id: &str,
+    scores: &[(String, i32, Option<String>)],
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let review_id = uuid::Uuid::now_v7().to_string();
+    let row = (
+        reviews::id.eq(&review_id),
+        reviews::application_id.eq(application_id),
+        reviews::reviewer_id.eq(reviewer_id),
+        reviews::created_at.eq(now),
+    );
+    let inserted = per_backend!(conn, |c| diesel::insert_into(reviews::table)
+        .values(row)
+        .on_conflict((reviews::application_id, reviews::reviewer_id))
+        .do_nothing()
+        .execute(c))?;
+    if inserted != 1 {
+        return Ok(false);
+    }
+    for (question_id, score, note) in scores {
+        diesel::insert_into(review_scores::table)
+            .values((
+                review_scores::review_id.eq(&review_id),
+                review_scores::question_id.eq(question_id),
+                review_scores::score.eq(score),
+                review_scores::note.eq(note),
+            ))
+            .execute(conn)?;
+    }
+    Ok(true)
+}
+
+/// (reviewer, question, score, note) for every review of the application.
+pub type ScoreRow = (String, String, i32, Option<String>);
+
+pub fn scores_of(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<ScoreRow>> {
+    reviews::table
+        .inner_join(review_scores::table)
+        .filter(reviews::application_id.eq(application_id))
+        .order((reviews::reviewer_id, review_scores::question_id))
+        .select((
+            reviews::reviewer_id,
+            review_scores::question_id,
+            review_scores::score,
+            review_scores::note,
+        ))
+        .load(conn)
+}
+
+/// Records today's reminder for a round; false when one was already sent today.
+pub fn mark_reminded(conn: &mut DbConn, round_id: &str, day: &str) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(round_reminders::table)
+        .values((
+            round_reminders::round_id.eq(round_id),
+            round_reminders::sent_on.eq(day)
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}

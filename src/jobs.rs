@@ -1,0 +1,81 @@
+//! Background jobs that close the loop: reminding coordinators about applications still
+//! waiting for an answer as a round's answer-by date nears.
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+
+use crate::db::queries::{recruitment as queries, users};
+use crate::domain::email_format::EmailFormat;
+use crate::domain::recruitment::answer_by;
+use crate::domain::role::Role;
+use crate::email::{Email, Recipient};
+use crate::error::AppError;
+use crate::routes::rounds::waiting;
+use crate::state::AppState;
+
+/// Emails every coordinator once a day per round whose answer-by date is within
+/// `rounds.reminder_days_before` days and that still has applications waiting.
+/// Returns how many rounds prompted a reminder.
+pub async fn send_decision_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let app = state.clone();
+    let reminded = state
+        .db
+        .write(move |conn| {
+            let lead = chrono::Duration::days(i64::from(app.settings.rounds.reminder_days_before));
+            let today = now.date().to_string();
+            let coordinators = users::with_role(conn, Role::Coordinator)?;
+            let mut reminded = 0;
+            for round in queries::list_rounds(conn, None)? {
+                let due = answer_by(round.closes_at, round.closed_at, round.answer_by_days);
+                if now + lead < due {
+                    continue;
+                }
+                let waiting = waiting(&queries::applications_in_round(conn, &round.id, None)?, now);
+                if waiting.applications == 0 || !queries::mark_reminded(conn, &round.id, &today)? {
+                    continue;
+                }
+                for coordinator in &coordinators {
+                    let email = Email::DecisionReminder {
+                        name: coordinator.display_name().to_string(),
+                        round_title: round.title.clone(),
+                        waiting: waiting.applications,
+                        oldest_days: waiting.oldest_wait_days.unwrap_or(0),
+                        answer_by: due.format("%-d %B %Y").to_string(),
+                        link: format!(
+                            "{}/rounds/{}",
+                            app.settings.server.public_url.trim_end_matches('/'),
+                            round.id
+                        ),
+                    };
+                    let to = Recipient {
+                        user_id: Some(&coordinator.id),
+                        address: &coordinator.email,
+                        format: EmailFormat::from_stored(&coordinator.email_format),
+                    };
+                    app.outbox.enqueue(conn, &to, &email)?;
+                }
+                reminded += 1;
+            }
+            Ok(reminded)
+        })
+        .await?;
+    if reminded > 0 {
+        state.outbox.wake();
+    }
+    Ok(reminded)
+}
+
+/// Runs the reminder check every `rounds.reminder_check_secs`.
+pub async fn run(state: AppState) {
+    let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
+    loop {
+        if let Err(error) = send_decision_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "decision reminders failed; will try again");
+        }
+        tokio::time::sleep(every).await;
+    }
+}

@@ -1,0 +1,416 @@
+//! Applications: the applicant's own, the coordinator's full view, and the reviewer's
+//! anonymised view. Anyone else gets 404.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::crypto::Field;
+use crate::db::DbConn;
+use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundRow};
+use crate::db::queries::{audit, people, recruitment as queries, users};
+use crate::domain::profile::Skill;
+use crate::domain::recruitment::{ApplicationStatus, QuestionRule};
+use crate::domain::role::Role;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub mod own;
+pub mod review;
+
+#[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Consents {
+    /// I have read the privacy notice and agree to it (needed to submit).
+    pub privacy_notice: bool,
+    /// You may tell me about future opportunities.
+    pub future_opportunities: bool,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AnswerView {
+    pub question_id: String,
+    pub prompt: String,
+    pub text: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Applicant {
+    pub user_id: String,
+    pub full_name: String,
+    pub preferred_name: Option<String>,
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ScoreView {
+    pub question_id: String,
+    #[schema(minimum = 0, maximum = 4)]
+    pub score: i32,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReviewerScores {
+    pub reviewer_id: String,
+    pub scores: Vec<ScoreView>,
+    /// This reviewer's mean score (0–4).
+    pub mean: f64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QuestionScores {
+    pub question_id: String,
+    pub average: f64,
+    /// Highest score minus lowest: a large spread means reviewers disagree.
+    pub spread: i32,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReviewSummary {
+    pub reviews: usize,
+    /// Mean of the reviewers' means (0–4); null before any review.
+    pub average: Option<f64>,
+    /// Highest reviewer mean minus lowest.
+    pub spread: Option<f64>,
+    pub per_question: Vec<QuestionScores>,
+    pub reviewers: Vec<ReviewerScores>,
+}
+
+/// The applicant's and the coordinator's view.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationView {
+    pub id: String,
+    pub round_id: String,
+    pub round_title: String,
+    pub status: ApplicationStatus,
+    pub answers: Vec<AnswerView>,
+    pub consents: Consents,
+    pub created_at: DateTime<Utc>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub outcome: Option<String>,
+    pub feedback: Option<String>,
+    /// Coordinators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applicant: Option<Applicant>,
+    /// Coordinators only; every read is audited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lived_experience: Option<Vec<String>>,
+    /// Coordinators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub review_summary: Option<ReviewSummary>,
+}
+
+/// What a reviewer sees: answers and relevant experience, nothing that says who the person is.
+/// No name, contact details, equal-opportunities answers, access needs, user id or dates.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AnonymisedApplication {
+    pub id: String,
+    pub round_id: String,
+    pub status: ApplicationStatus,
+    pub answers: Vec<AnswerView>,
+    pub skills: Vec<Skill>,
+    pub interests: Vec<String>,
+    /// Every read is audited.
+    pub lived_experience: Vec<String>,
+    /// Your own scores, if you have reviewed it.
+    pub my_review: Option<Vec<ScoreView>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum ApplicationResponse {
+    Full(Box<ApplicationView>),
+    Anonymised(AnonymisedApplication),
+}
+
+/// How the signed-in user relates to an application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    Owner,
+    Coordinator,
+    /// On the round's review panel (never sees drafts).
+    Reviewer,
+}
+
+pub fn viewer_of(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    application: &ApplicationRow,
+) -> Result<Viewer, AppError> {
+    if application.user_id == user.id {
+        return Ok(Viewer::Owner);
+    }
+    if user.has_role(Role::Coordinator) {
+        return Ok(Viewer::Coordinator);
+    }
+    let submitted = application.status != ApplicationStatus::Draft.as_str();
+    if submitted
+        && user.has_role(Role::Reviewer)
+        && queries::is_reviewer(conn, &application.round_id, &user.id)?
+    {
+        return Ok(Viewer::Reviewer);
+    }
+    Err(AppError::NotFound)
+}
+
+/// An application with its round, questions and answers.
+pub struct Loaded {
+    pub application: ApplicationRow,
+    pub round: RoundRow,
+    pub questions: Vec<QuestionRow>,
+    pub answers: Vec<(String, String)>,
+}
+
+impl Loaded {
+    pub fn load(conn: &mut DbConn, id: &str) -> Result<Loaded, AppError> {
+        let application = queries::find_application(conn, id)?.ok_or(AppError::NotFound)?;
+        Self::with(conn, application)
+    }
+
+    pub fn with(conn: &mut DbConn, application: ApplicationRow) -> Result<Loaded, AppError> {
+        let round = queries::find_round(conn, &application.round_id)?.ok_or(AppError::NotFound)?;
+        let questions = queries::questions_of(conn, &round.id)?;
+        let answers = queries::answers_of(conn, &application.id)?;
+        Ok(Loaded {
+            application,
+            round,
+            questions,
+            answers,
+        })
+    }
+
+    pub fn status(&self) -> Result<ApplicationStatus, AppError> {
+        ApplicationStatus::parse(&self.application.status)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown stored status")))
+    }
+
+    pub fn rules(&self) -> Vec<QuestionRule<'_>> {
+        self.questions
+            .iter()
+            .map(|q| QuestionRule {
+                id: &q.id,
+                prompt: &q.prompt,
+                required: q.required,
+                max_words: q.max_words,
+            })
+            .collect()
+    }
+
+    pub fn consents(&self) -> Consents {
+        serde_json::from_str(&self.application.consents).unwrap_or_default()
+    }
+
+    fn answer_views(&self) -> Vec<AnswerView> {
+        self.questions
+            .iter()
+            .filter_map(|q| {
+                self.answers
+                    .iter()
+                    .find(|(id, _)| *id == q.id)
+                    .map(|(_, text)| AnswerView {
+                        question_id: q.id.clone(),
+                        prompt: q.prompt.clone(),
+                        text: text.clone(),
+                    })
+            })
+            .collect()
+    }
+
+    /// The view `viewer` may see. Reads of lived experience by others are audited under `route`.
+    pub fn view(
+        &self,
+        conn: &mut DbConn,
+        state: &AppState,
+        viewer: Viewer,
+        actor: &str,
+        route: &str,
+    ) -> Result<ApplicationResponse, AppError> {
+        let a = &self.application;
+        if viewer == Viewer::Reviewer {
+            return self
+                .anonymised(conn, state, actor, route)
+                .map(ApplicationResponse::Anonymised);
+        }
+        let mut view = ApplicationView {
+            id: a.id.clone(),
+            round_id: a.round_id.clone(),
+            round_title: self.round.title.clone(),
+            status: self.status()?,
+            answers: self.answer_views(),
+            consents: self.consents(),
+            created_at: a.created_at.and_utc(),
+            submitted_at: a.submitted_at.map(|at| at.and_utc()),
+            decided_at: a.decided_at.map(|at| at.and_utc()),
+            outcome: a.outcome.clone(),
+            feedback: a.feedback.clone(),
+            applicant: None,
+            lived_experience: None,
+            review_summary: None,
+        };
+        if viewer == Viewer::Coordinator {
+            let person = users::find_by_id(conn, &a.user_id)?.ok_or(AppError::NotFound)?;
+            view.applicant = Some(Applicant {
+                user_id: person.id,
+                full_name: person.full_name,
+                preferred_name: person.preferred_name,
+                email: person.email,
+            });
+            view.lived_experience = Some(lived_experience(conn, state, &a.user_id, actor, route)?);
+            view.review_summary = Some(summarise(queries::scores_of(conn, &a.id)?));
+        }
+        Ok(ApplicationResponse::Full(Box::new(view)))
+    }
+
+    pub fn anonymised(
+        &self,
+        conn: &mut DbConn,
+        state: &AppState,
+        actor: &str,
+        route: &str,
+    ) -> Result<AnonymisedApplication, AppError> {
+        let a = &self.application;
+        let profile = people::load_profile(conn, &a.user_id)?;
+        let (skills, interests) = profile.map_or_else(Default::default, |p| {
+            let skills = p
+                .skills
+                .into_iter()
+                .map(|(code, level)| Skill {
+                    code,
+                    level: u8::try_from(level).unwrap_or(1),
+                })
+                .collect();
+            (skills, p.interests)
+        });
+        let mine: Vec<ScoreView> = queries::scores_of(conn, &a.id)?
+            .into_iter()
+            .filter(|(reviewer, ..)| reviewer == actor)
+            .map(|(_, question_id, score, note)| ScoreView {
+                question_id,
+                score,
+                note,
+            })
+            .collect();
+        Ok(AnonymisedApplication {
+            id: a.id.clone(),
+            round_id: a.round_id.clone(),
+            status: self.status()?,
+            answers: self.answer_views(),
+            skills,
+            interests,
+            lived_experience: lived_experience(conn, state, &a.user_id, actor, route)?,
+            my_review: (!mine.is_empty()).then_some(mine),
+        })
+    }
+}
+
+/// Decrypts a person's lived experience for someone else, writing the audit row first.
+fn lived_experience(
+    conn: &mut DbConn,
+    state: &AppState,
+    subject: &str,
+    actor: &str,
+    route: &str,
+) -> Result<Vec<String>, AppError> {
+    let Some(ciphertext) = people::lived_experience_of(conn, subject)? else {
+        return Ok(Vec::new());
+    };
+    audit::record_read(conn, actor, subject, Field::LivedExperience, route)?;
+    state
+        .cipher
+        .decrypt_json(subject, Field::LivedExperience, &ciphertext)
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+pub fn summarise(rows: Vec<queries::ScoreRow>) -> ReviewSummary {
+    let mut by_reviewer: BTreeMap<String, Vec<ScoreView>> = BTreeMap::new();
+    let mut by_question: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (reviewer, question_id, score, note) in rows {
+        by_question
+            .entry(question_id.clone())
+            .or_default()
+            .push(score);
+        by_reviewer.entry(reviewer).or_default().push(ScoreView {
+            question_id,
+            score,
+            note,
+        });
+    }
+    let reviewers: Vec<ReviewerScores> = by_reviewer
+        .into_iter()
+        .map(|(reviewer_id, scores)| {
+            let mean = mean(scores.iter().map(|s| s.score));
+            ReviewerScores {
+                reviewer_id,
+                scores,
+                mean,
+            }
+        })
+        .collect();
+    let means: Vec<f64> = reviewers.iter().map(|r| r.mean).collect();
+    let (low, high) = means
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), m| (lo.min(*m), hi.max(*m)));
+    ReviewSummary {
+        reviews: reviewers.len(),
+        average: (!means.is_empty()).then(|| means.iter().sum::<f64>() / means.len() as f64),
+        spread: (!means.is_empty()).then_some(high - low),
+        per_question: by_question
+            .into_iter()
+            .map(|(question_id, scores)| QuestionScores {
+                average: mean(scores.iter().copied()),
+                spread: scores.iter().max().unwrap_or(&0) - scores.iter().min().unwrap_or(&0),
+                question_id,
+            })
+            .collect(),
+        reviewers,
+    }
+}
+
+fn mean(scores: impl Iterator<Item = i32>) -> f64 {
+    let (sum, count) = scores.fold((0i64, 0u32), |(s, c), x| (s + i64::from(x), c + 1));
+    if count == 0 {
+        0.0
+    } else {
+        sum as f64 / f64::from(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_gives_average_and_spread_of_reviewer_means() {
+        let rows = vec![
+            ("r1".to_string(), "q1".to_string(), 4, None),
+            ("r1".to_string(), "q2".to_string(), 2, None),
+            ("r2".to_string(), "q1".to_string(), 1, None),
+            (
+                "r2".to_string(),
+                "q2".to_string(),
+                1,
+                Some("thin".to_string()),
+            ),
+        ];
+        let summary = summarise(rows);
+        assert_eq!(summary.reviews, 2);
+        assert_eq!(summary.average, Some(2.0));
+        assert_eq!(summary.spread, Some(2.0));
+        assert_eq!(summary.per_question[0].spread, 3);
+        assert_eq!(summary.per_question[0].average, 2.5);
+    }
+
+    #[test]
+    fn summary_before_any_review_is_empty() {
+        let summary = summarise(Vec::new());
+        assert_eq!(
+            (summary.reviews, summary.average, summary.spread),
+            (0, None, None)
+        );
+    }
+}

@@ -1,0 +1,308 @@
+//! The application itself: read, edit the draft, submit, withdraw, history.
+
+use actix_web::{get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{ApplicationResponse, Consents, Loaded, Viewer, viewer_of};
+use crate::auth::AuthUser;
+use crate::db::queries::{people, recruitment as queries, users};
+use crate::domain::email_format::EmailFormat;
+use crate::domain::recruitment::{
+    ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
+};
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError, Problem};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
+use crate::routes::rounds::status_of;
+use crate::state::AppState;
+
+const GET_ROUTE: &str = "GET /api/v1/applications/{id}";
+
+/// An application: in full for its owner and coordinators, anonymised for the round's reviewers.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = ApplicationResponse),
+    (status = 404, description = "No such application, or not yours to see", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/applications/{id}")]
+pub async fn get_application(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<ApplicationResponse>, AppError> {
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let loaded = Loaded::load(conn, &id)?;
+            let viewer = viewer_of(conn, &user, &loaded.application)?;
+            loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnswerInput {
+    pub question_id: String,
+    pub text: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DraftChanges {
+    /// Answers to save; each replaces the saved answer to that question.
+    #[serde(default)]
+    pub answers: Vec<AnswerInput>,
+    pub consents: Option<Consents>,
+}
+
+impl Validate for DraftChanges {
+    type Valid = Self;
+
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        for (i, answer) in self.answers.iter().enumerate() {
+            errors.optional_text(&format!("answers[{i}].text"), Some(&answer.text), 20_000);
+        }
+        errors.finish(self)
+    }
+}
+
+/// Save your draft: as often as you like, any part at a time.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), request_body = DraftChanges, responses(
+    (status = 200, body = ApplicationResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a draft any more, or the round closed", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/applications/{id}")]
+pub async fn update_draft(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<DraftChanges>,
+) -> Result<web::Json<ApplicationResponse>, AppError> {
+    let changes = body.0;
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let loaded = owned_draft_in_open_round(conn, &id, &user)?;
+            let answers: Vec<(String, String)> = changes
+                .answers
+                .into_iter()
+                .map(|a| (a.question_id, a.text))
+                .collect();
+            reject_problems(answer_problems(&loaded.rules(), &answers))?;
+            let now = Utc::now().naive_utc();
+            queries::save_answers(conn, &loaded.application.id, &answers)?;
+            if let Some(consents) = changes.consents {
+                let json =
+                    serde_json::to_string(&consents).map_err(|e| AppError::Internal(e.into()))?;
+                queries::set_consents(conn, &loaded.application.id, &json, now)?;
+            }
+            let reloaded = Loaded::load(conn, &loaded.application.id)?;
+            reloaded.view(conn, &app, Viewer::Owner, &user.id, "")
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// Send your application. If anything is missing, every missing piece is listed (422).
+/// You get an email confirming it, saying when you will hear back.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = ApplicationResponse),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Everything still missing, each named", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/applications/{id}/submit")]
+pub async fn submit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<ApplicationResponse>, AppError> {
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let loaded = owned_draft_in_open_round(conn, &id, &user)?;
+            let has_profile = people::has_profile(conn, &user.id)?;
+            reject_problems(submission_problems(
+                &loaded.rules(),
+                &loaded.answers,
+                loaded.consents().privacy_notice,
+                has_profile,
+            ))?;
+            let now = Utc::now().naive_utc();
+            let (from, to) = (ApplicationStatus::Draft, ApplicationStatus::Submitted);
+            if !queries::transition(
+                conn,
+                &loaded.application.id,
+                from.as_str(),
+                to.as_str(),
+                &user.id,
+                None,
+                now,
+            )? {
+                return Err(AppError::conflict(
+                    "invalid_transition",
+                    "This application changed meanwhile; reload it.",
+                ));
+            }
+            queries::set_submitted(conn, &loaded.application.id, now)?;
+            let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
+            let round = &loaded.round;
+            let email = Email::ApplicationReceived {
+                name: person.display_name().to_string(),
+                round_title: round.title.clone(),
+                answer_by: answer_by(round.closes_at, round.closed_at, round.answer_by_days)
+                    .format("%-d %B %Y")
+                    .to_string(),
+                link: format!(
+                    "{}/applications/{}",
+                    app.settings.server.public_url.trim_end_matches('/'),
+                    loaded.application.id
+                ),
+            };
+            let to = Recipient {
+                user_id: Some(&person.id),
+                address: &person.email,
+                format: EmailFormat::from_stored(&person.email_format),
+            };
+            app.outbox.enqueue(conn, &to, &email)?;
+            Loaded::load(conn, &loaded.application.id)?.view(
+                conn,
+                &app,
+                Viewer::Owner,
+                &user.id,
+                "",
+            )
+        })
+        .await?;
+    state.outbox.wake();
+    Ok(web::Json(view))
+}
+
+/// Withdraw your application, at any time before a decision.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = ApplicationResponse),
+    (status = 409, description = "Already decided or withdrawn", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/applications/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<ApplicationResponse>, AppError> {
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let loaded = Loaded::load(conn, &id)?;
+            if loaded.application.user_id != user.id {
+                return Err(AppError::NotFound);
+            }
+            let from = loaded.status()?;
+            let to = from
+                .withdraw()
+                .map_err(|why| AppError::conflict("invalid_transition", why))?;
+            let now = Utc::now().naive_utc();
+            if !queries::transition(
+                conn,
+                &loaded.application.id,
+                from.as_str(),
+                to.as_str(),
+                &user.id,
+                None,
+                now,
+            )? {
+                return Err(AppError::conflict(
+                    "invalid_transition",
+                    "This application changed meanwhile; reload it.",
+                ));
+            }
+            Loaded::load(conn, &loaded.application.id)?.view(
+                conn,
+                &app,
+                Viewer::Owner,
+                &user.id,
+                "",
+            )
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Transition {
+    pub from: Option<String>,
+    pub to: String,
+    pub actor_id: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+/// Every change of status: who, when and why. For the applicant and coordinators.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Vec<Transition>),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/applications/{id}/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<Transition>>, AppError> {
+    let items = state
+        .db
+        .read(move |conn| {
+            let application = queries::find_application(conn, &id)?.ok_or(AppError::NotFound)?;
+            if viewer_of(conn, &user, &application)? == Viewer::Reviewer {
+                return Err(AppError::NotFound);
+            }
+            Ok(queries::history(conn, &application.id)?
+                .into_iter()
+                .map(|t| Transition {
+                    from: t.from_status,
+                    to: t.to_status,
+                    actor_id: t.actor_id,
+                    at: t.at.and_utc(),
+                    note: t.note,
+                })
+                .collect())
+        })
+        .await?;
+    Ok(web::Json(items))
+}
+
+/// The caller's own draft, in a round that is still open.
+fn owned_draft_in_open_round(
+    conn: &mut crate::db::DbConn,
+    id: &str,
+    user: &AuthUser,
+) -> Result<Loaded, AppError> {
+    let loaded = Loaded::load(conn, id)?;
+    if loaded.application.user_id != user.id {
+        return Err(AppError::NotFound);
+    }
+    let status = loaded.status()?;
+    if status != ApplicationStatus::Draft {
+        return Err(AppError::conflict(
+            "not_a_draft",
+            format!(
+                "This application is {}; only drafts can change.",
+                status.describe()
+            ),
+        ));
+    }
+    if status_of(&loaded.round, Utc::now().naive_utc()) != RoundStatus::Open {
+        return Err(AppError::conflict(
+            "round_closed",
+            "This round has closed, so applications to it cannot change or be sent.",
+        ));
+    }
+    Ok(loaded)
+}

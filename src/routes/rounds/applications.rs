@@ -1,0 +1,178 @@
+//! Applying to a round, and a round's applications for its coordinator and review panel.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::status_of;
+use crate::auth::AuthUser;
+use crate::db::models::recruitment::ApplicationRow;
+use crate::db::queries::recruitment as queries;
+use crate::domain::Invalid;
+use crate::domain::recruitment::{ApplicationStatus, RoundStatus};
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::routes::applications::{ApplicationResponse, Loaded, Viewer};
+use crate::routes::pagination::{Page, PageQuery};
+use crate::state::AppState;
+
+const LIST_ROUTE: &str = "GET /api/v1/rounds/{id}/applications";
+
+/// Start your application to an open round. One per person per round.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 201, body = ApplicationResponse),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`already_applied` (with `existing_id`), or the round is not open", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/rounds/{id}/applications")]
+pub async fn start_application(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            let now = Utc::now().naive_utc();
+            match status_of(&round, now) {
+                RoundStatus::Open => {}
+                RoundStatus::Scheduled => {
+                    return Err(AppError::conflict(
+                        "round_not_open",
+                        "This round has not opened yet.",
+                    ));
+                }
+                RoundStatus::Closed => {
+                    return Err(AppError::conflict(
+                        "round_closed",
+                        "This round has closed, so it takes no new applications.",
+                    ));
+                }
+            }
+            let row = ApplicationRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                round_id: round.id.clone(),
+                user_id: user.id.clone(),
+                status: ApplicationStatus::Draft.as_str().into(),
+                consents: "{}".into(),
+                outcome: None,
+                feedback: None,
+                submitted_at: None,
+                decided_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            if !queries::insert_application_if_new(conn, &row)? {
+                let existing = queries::application_of(conn, &round.id, &user.id)?
+                    .ok_or(AppError::DatabaseBusy)?;
+                let mut extra = serde_json::Map::new();
+                extra.insert("existing_id".into(), existing.id.into());
+                return Err(AppError::Conflict {
+                    code: "already_applied",
+                    detail:
+                        "You already have an application for this round; carry on with that one."
+                            .into(),
+                    extra: Some(extra),
+                });
+            }
+            queries::record_transition(conn, &row.id, None, &row.status, &user.id, None, now)?;
+            Loaded::with(conn, row)?.view(conn, &app, Viewer::Owner, &user.id, "")
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(view))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ApplicationFilter {
+    /// An application status, e.g. `submitted`.
+    pub status: Option<String>,
+    /// `anonymised` hides who applied (reviewers must ask for it).
+    pub view: Option<String>,
+}
+
+/// A round's applications: coordinators see them in full or anonymised; the round's reviewers
+/// see submitted ones, anonymised only.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ApplicationFilter, PageQuery), responses(
+    (status = 200, body = Page<ApplicationResponse>),
+    (status = 403, description = "Reviewers must ask for view=anonymised", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such round, or you are not on its panel", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/rounds/{id}/applications")]
+pub async fn list_applications(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    filter: web::Query<ApplicationFilter>,
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<ApplicationResponse>>, AppError> {
+    let filter = filter.into_inner();
+    if let Some(status) = &filter.status
+        && ApplicationStatus::parse(status).is_none()
+    {
+        return Err(AppError::invalid_field(
+            "status",
+            Invalid::new("invalid_choice", "That is not an application status."),
+        ));
+    }
+    let anonymised = match filter.view.as_deref() {
+        None => false,
+        Some("anonymised") => true,
+        Some(_) => {
+            return Err(AppError::invalid_field(
+                "view",
+                Invalid::new("invalid_choice", "The only view is `anonymised`."),
+            ));
+        }
+    };
+    let limit = page.limit()?;
+    let cursor = page.into_inner().cursor;
+    let app = state.clone();
+    let page = state
+        .db
+        .read(move |conn| {
+            let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            let viewer = if user.has_role(Role::Coordinator) {
+                if anonymised {
+                    Viewer::Reviewer
+                } else {
+                    Viewer::Coordinator
+                }
+            } else if user.has_role(Role::Reviewer)
+                && queries::is_reviewer(conn, &round.id, &user.id)?
+            {
+                if !anonymised {
+                    return Err(AppError::Forbidden);
+                }
+                Viewer::Reviewer
+            } else {
+                return Err(AppError::NotFound);
+            };
+            let rows: Vec<ApplicationRow> =
+                queries::applications_in_round(conn, &round.id, filter.status.as_deref())?
+                    .into_iter()
+                    .filter(|a| {
+                        viewer == Viewer::Coordinator
+                            || a.status != ApplicationStatus::Draft.as_str()
+                    })
+                    .filter(|a| a.user_id != user.id)
+                    .filter(|a| cursor.as_deref().is_none_or(|c| a.id.as_str() > c))
+                    .take(usize::try_from(limit + 1).unwrap_or(usize::MAX))
+                    .collect();
+            let page = Page::from_rows(rows, limit, |a| a.id.clone());
+            let items = page
+                .items
+                .into_iter()
+                .map(|row| Loaded::with(conn, row)?.view(conn, &app, viewer, &user.id, LIST_ROUTE))
+                .collect::<Result<Vec<_>, AppError>>()?;
+            Ok(Page {
+                items,
+                next_cursor: page.next_cursor,
+            })
+        })
+        .await?;
+    Ok(web::Json(page))
+}

@@ -1,0 +1,99 @@
+//! Reading rounds: the public sees open rounds; coordinators see all, with who is waiting.
+
+use actix_web::{get, web};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{RoundView, round_view, status_of, waiting};
+use crate::auth::AuthUser;
+use crate::db::DbConn;
+use crate::db::models::recruitment::RoundRow;
+use crate::db::queries::recruitment as queries;
+use crate::domain::Invalid;
+use crate::domain::recruitment::RoundStatus;
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RoundFilter {
+    /// Coordinators: `scheduled`, `open` or `closed`. Everyone else sees open rounds.
+    pub status: Option<String>,
+}
+
+/// Recruitment rounds: open ones for everyone; all of them for coordinators.
+#[utoipa::path(tag = "rounds", params(RoundFilter), responses(
+    (status = 200, body = Vec<RoundView>),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/rounds")]
+pub async fn list_rounds(
+    state: web::Data<AppState>,
+    user: Option<AuthUser>,
+    filter: web::Query<RoundFilter>,
+) -> Result<web::Json<Vec<RoundView>>, AppError> {
+    let coordinator = user.as_ref().is_some_and(|u| u.has_role(Role::Coordinator));
+    let wanted = match filter.into_inner().status.as_deref() {
+        None => None,
+        Some("scheduled") => Some(RoundStatus::Scheduled),
+        Some("open") => Some(RoundStatus::Open),
+        Some("closed") => Some(RoundStatus::Closed),
+        Some(_) => {
+            return Err(AppError::invalid_field(
+                "status",
+                Invalid::new("invalid_choice", "Choose one of: scheduled, open, closed."),
+            ));
+        }
+    };
+    let views = state
+        .db
+        .read(move |conn| {
+            let now = Utc::now().naive_utc();
+            let rounds = queries::list_rounds(conn, (!coordinator).then_some(now))?;
+            rounds
+                .iter()
+                .filter(|round| wanted.is_none_or(|w| status_of(round, now) == w))
+                .map(|round| view(conn, round, coordinator))
+                .collect::<Result<Vec<_>, AppError>>()
+        })
+        .await?;
+    Ok(web::Json(views))
+}
+
+/// One round. Coordinators also see how many applications wait for an answer, and for how long.
+#[utoipa::path(tag = "rounds", params(("id" = String, Path)), responses(
+    (status = 200, body = RoundView),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/rounds/{id}")]
+pub async fn get_round(
+    state: web::Data<AppState>,
+    user: Option<AuthUser>,
+    id: web::Path<String>,
+) -> Result<web::Json<RoundView>, AppError> {
+    let coordinator = user.as_ref().is_some_and(|u| u.has_role(Role::Coordinator));
+    let view = state
+        .db
+        .read(move |conn| {
+            let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            view(conn, &round, coordinator)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+fn view(conn: &mut DbConn, round: &RoundRow, coordinator: bool) -> Result<RoundView, AppError> {
+    let now = Utc::now().naive_utc();
+    let questions = queries::questions_of(conn, &round.id)?;
+    let mut view = round_view(round, &questions, now);
+    if coordinator {
+        view.waiting = Some(waiting(
+            &queries::applications_in_round(conn, &round.id, None)?,
+            now,
+        ));
+        view.reviewers = Some(queries::reviewers_of(conn, &round.id)?);
+    }
+    Ok(view)
+}

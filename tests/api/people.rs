@@ -1,0 +1,149 @@
+//! The person's own data: catalogue, profile, access passport, equal-opportunities answers.
+
+use coproduce::domain::role::Role;
+use diesel::RunQueryDsl;
+use diesel::sql_types::{Binary, Text};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+pub fn profile_body() -> Value {
+    json!({
+        "contact": {"preferred_channel": "email", "phone": null, "best_times": "Weekday mornings", "formats": ["easy_read"]},
+        "skills": [{"code": "facilitation", "level": 3}, {"code": "peer_research", "level": 2}],
+        "interests": ["housing", "mental_health"],
+        "lived_experience": ["homelessness", "uses_mental_health_services"],
+        "availability": {"weekly": [{"day": "mon", "from": "09:30", "to": "13:00"}], "hours_per_month": 12, "remote": true, "in_person": false, "region": "london"},
+        "payment": {"method": "bank_transfer", "earnings_limit_pence": 100000, "benefits_advice_wanted": true}
+    })
+}
+
+pub fn passport_body() -> Value {
+    json!({
+        "needs": [{"code": "bsl_interpreter", "detail": "Please book a registered interpreter"}, {"code": "step_free_access", "detail": null}],
+        "good_day_bad_day": "On a bad day I need more breaks",
+        "access_to_work": true,
+        "share_with_project_teams": true,
+        "review_by": "2027-06-01"
+    })
+}
+
+pub async fn put(app: &TestApp, user: &TestUser, path: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .put(app.url(path))
+        .bearer_auth(&user.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Stored {
+    #[diesel(sql_type = Binary)]
+    bytes: Vec<u8>,
+}
+
+async fn stored_bytes(app: &TestApp, sql: &'static str, user_id: &str) -> Vec<u8> {
+    let user_id = user_id.to_string();
+    app.state
+        .db
+        .read(move |conn| {
+            Ok(diesel::sql_query(sql)
+                .bind::<Text, _>(&user_id)
+                .get_result::<Stored>(conn)?
+                .bytes)
+        })
+        .await
+        .unwrap()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+both_backends! {
+    async fn catalogue_is_public_and_lists_every_catalogue(app) {
+        let response = app.get("/api/v1/catalogue").await;
+        assert_eq!(response.status(), 200);
+        let catalogue: Value = response.json().await.unwrap();
+        for list in ["access_needs", "features", "skills", "skill_levels", "interests", "lived_experience", "payment_methods", "eo"] {
+            assert!(catalogue[list].as_array().is_some_and(|items| !items.is_empty()), "{list}");
+        }
+        let bsl = catalogue["access_needs"].as_array().unwrap().iter().find(|n| n["code"] == "bsl_interpreter").unwrap();
+        assert!(bsl["easy_read"].as_str().is_some_and(|s| !s.is_empty()));
+    }
+
+    async fn profile_is_recorded_once_and_read_back(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        assert_eq!(app.get_as(&user, "/api/v1/me/profile").send().await.unwrap().status(), 404);
+        let saved = put(&app, &user, "/api/v1/me/profile", &profile_body()).await;
+        assert_eq!(saved.status(), 200);
+        let read: Value = app.get_as(&user, "/api/v1/me/profile").send().await.unwrap().json().await.unwrap();
+        assert_eq!(read, profile_body());
+    }
+
+    async fn profile_lists_every_bad_field_with_its_path(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut body = profile_body();
+        body["skills"][0]["code"] = json!("juggling");
+        body["skills"][1]["level"] = json!(7);
+        body["contact"]["preferred_channel"] = json!("phone");
+        body["availability"]["weekly"][0]["to"] = json!("08:00");
+        body["payment"]["method"] = json!("cash");
+        let response = put(&app, &user, "/api/v1/me/profile", &body).await;
+        assert_eq!(response.status(), 422);
+        let problem = problem(response).await;
+        assert_eq!(
+            error_fields(&problem),
+            ["contact.phone", "skills[0].code", "skills[1].level", "availability.weekly[0].to", "payment.method"]
+        );
+        assert!(problem["errors"][1]["message"].as_str().unwrap().contains("`juggling` is not a skill"));
+    }
+
+    async fn access_passport_is_recorded_and_read_back(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        assert_eq!(put(&app, &user, "/api/v1/me/access-passport", &passport_body()).await.status(), 200);
+        let read: Value = app.get_as(&user, "/api/v1/me/access-passport").send().await.unwrap().json().await.unwrap();
+        assert_eq!(read, passport_body());
+        let mut bad = passport_body();
+        bad["needs"][1]["code"] = json!("telepathy");
+        let response = put(&app, &user, "/api/v1/me/access-passport", &bad).await;
+        assert_eq!(error_fields(&problem(response).await), ["needs[1].code"]);
+    }
+
+    async fn equal_opportunities_answers_are_optional_and_checked(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let empty: Value = app.get_as(&user, "/api/v1/me/equal-opportunities").send().await.unwrap().json().await.unwrap();
+        assert_eq!(empty, json!({}));
+        let answers = json!({"age_band": "prefer_not_to_say", "disability": "prefer_not_to_say"});
+        assert_eq!(put(&app, &user, "/api/v1/me/equal-opportunities", &answers).await.status(), 200);
+        let read: Value = app.get_as(&user, "/api/v1/me/equal-opportunities").send().await.unwrap().json().await.unwrap();
+        assert_eq!(read, answers);
+        let response = put(&app, &user, "/api/v1/me/equal-opportunities", &json!({"shoe_size": "9"})).await;
+        assert_eq!(error_fields(&problem(response).await), ["shoe_size"]);
+    }
+
+    async fn special_category_data_is_stored_as_ciphertext(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        put(&app, &user, "/api/v1/me/profile", &profile_body()).await;
+        put(&app, &user, "/api/v1/me/access-passport", &passport_body()).await;
+        put(&app, &user, "/api/v1/me/equal-opportunities", &json!({"religion": "prefer_not_to_say"})).await;
+        let lived = stored_bytes(&app, "SELECT lived_experience AS bytes FROM profiles WHERE user_id = $1", &user.id).await;
+        let passport = stored_bytes(&app, "SELECT ciphertext AS bytes FROM access_passports WHERE user_id = $1", &user.id).await;
+        let eo = stored_bytes(&app, "SELECT ciphertext AS bytes FROM equal_opportunities WHERE user_id = $1", &user.id).await;
+        assert!(!contains(&lived, "homelessness") && lived.len() > 40);
+        assert!(!contains(&passport, "bsl_interpreter") && !contains(&passport, "interpreter"));
+        assert!(!contains(&eo, "religion") && !contains(&eo, "prefer_not_to_say"));
+    }
+
+    async fn another_persons_data_is_not_reachable(app) {
+        let owner = app.signed_in(Role::Applicant).await;
+        put(&app, &owner, "/api/v1/me/access-passport", &passport_body()).await;
+        let other = app.signed_in(Role::Applicant).await;
+        assert_eq!(app.get_as(&other, "/api/v1/me/access-passport").send().await.unwrap().status(), 404);
+        assert_eq!(app.get("/api/v1/me/profile").await.status(), 401);
+    }
+}

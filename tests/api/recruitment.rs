@@ -1,0 +1,467 @@
+//! Rounds and applications: from an open round to a decision that closes the loop.
+
+use chrono::{Duration, Utc};
+use coproduce::domain::role::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::people::{passport_body, profile_body, put};
+
+fn round_body(days_open: i64) -> Value {
+    let now = Utc::now();
+    json!({
+        "title": "Peer researchers 2027",
+        "summary": "Join our peer research team.",
+        "description": "We are looking for people with lived experience of homelessness.",
+        "easy_read_summary": "Help us find out what works.",
+        "opens_at": (now - Duration::days(1)).to_rfc3339(),
+        "closes_at": (now + Duration::days(days_open)).to_rfc3339(),
+        "places": 6,
+        "questions": [
+            {"prompt": "Why do you want to join?", "guidance": "A few sentences is fine", "required": true, "max_words": 50},
+            {"prompt": "Anything else?", "required": false}
+        ]
+    })
+}
+
+async fn create_round(app: &TestApp, coordinator: &TestUser) -> Value {
+    let response = app
+        .post_as(coordinator, "/api/v1/rounds")
+        .json(&round_body(14))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn start(app: &TestApp, user: &TestUser, round: &Value) -> reqwest::Response {
+    app.post_as(
+        user,
+        &format!(
+            "/api/v1/rounds/{}/applications",
+            round["id"].as_str().unwrap()
+        ),
+    )
+    .send()
+    .await
+    .unwrap()
+}
+
+/// An applicant with a complete, submitted application; returns (applicant, application).
+async fn submitted(app: &TestApp, round: &Value) -> (TestUser, Value) {
+    let applicant = app.signed_in(Role::Applicant).await;
+    put(app, &applicant, "/api/v1/me/profile", &profile_body()).await;
+    put(
+        app,
+        &applicant,
+        "/api/v1/me/access-passport",
+        &passport_body(),
+    )
+    .await;
+    put(
+        app,
+        &applicant,
+        "/api/v1/me/equal-opportunities",
+        &json!({"age_band": "prefer_not_to_say"}),
+    )
+    .await;
+    let draft: Value = start(app, &applicant, round).await.json().await.unwrap();
+    let id = draft["id"].as_str().unwrap();
+    let answers = json!({
+        "answers": [{"question_id": round["questions"][0]["id"], "text": "I slept rough for two years and want to help."}],
+        "consents": {"privacy_notice": true, "future_opportunities": false}
+    });
+    assert_eq!(
+        app.patch_as(&applicant, &format!("/api/v1/applications/{id}"))
+            .json(&answers)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let response = app
+        .post_as(&applicant, &format!("/api/v1/applications/{id}/submit"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    (applicant, response.json().await.unwrap())
+}
+
+async fn reviewer_on_panel(app: &TestApp, coordinator: &TestUser, round: &Value) -> TestUser {
+    let reviewer = app.signed_in(Role::Reviewer).await;
+    let path = format!("/api/v1/rounds/{}/reviewers", round["id"].as_str().unwrap());
+    let response = app
+        .client
+        .put(app.url(&path))
+        .bearer_auth(&coordinator.token)
+        .json(&json!({"user_ids": [reviewer.id]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    reviewer
+}
+
+async fn score(
+    app: &TestApp,
+    reviewer: &TestUser,
+    application: &Value,
+    round: &Value,
+    value: i32,
+) -> reqwest::Response {
+    let body = json!({"scores": [{"question_id": round["questions"][0]["id"], "score": value, "note": "Clear"}]});
+    app.post_as(
+        reviewer,
+        &format!(
+            "/api/v1/applications/{}/reviews",
+            application["id"].as_str().unwrap()
+        ),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn decide(
+    app: &TestApp,
+    coordinator: &TestUser,
+    application: &Value,
+    outcome: &str,
+) -> reqwest::Response {
+    let body = json!({"outcome": outcome, "feedback": "Thank you. Your answer about rough sleeping was powerful."});
+    app.post_as(
+        coordinator,
+        &format!(
+            "/api/v1/applications/{}/decision",
+            application["id"].as_str().unwrap()
+        ),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+both_backends! {
+    async fn coordinator_opens_a_round_with_question_ids(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        assert_eq!(round["status"], "open");
+        assert_eq!(round["answer_by_days"], 21);
+        assert!(round["questions"][0]["id"].as_str().is_some_and(|id| !id.is_empty()));
+        assert_eq!(round["questions"][1]["required"], false);
+        let applicant = app.signed_in(Role::Applicant).await;
+        let response = app.post_as(&applicant, "/api/v1/rounds").json(&round_body(14)).send().await.unwrap();
+        assert_eq!(response.status(), 403);
+    }
+
+    async fn round_fields_are_checked_together(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let mut body = round_body(14);
+        body["title"] = json!(" ");
+        body["closes_at"] = json!((Utc::now() - Duration::days(3)).to_rfc3339());
+        body["places"] = json!(0);
+        body["questions"][0]["prompt"] = json!("");
+        let response = app.post_as(&coordinator, "/api/v1/rounds").json(&body).send().await.unwrap();
+        assert_eq!(error_fields(&problem(response).await), ["title", "closes_at", "places", "questions[0].prompt"]);
+    }
+
+    async fn the_public_sees_open_rounds_and_coordinators_see_all(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let open = create_round(&app, &coordinator).await;
+        let closed = create_round(&app, &coordinator).await;
+        app.post_as(&coordinator, &format!("/api/v1/rounds/{}/close", closed["id"].as_str().unwrap())).send().await.unwrap();
+        let public: Vec<Value> = app.get("/api/v1/rounds").await.json().await.unwrap();
+        assert_eq!(public.len(), 1);
+        assert_eq!(public[0]["id"], open["id"]);
+        assert!(public[0].get("waiting").is_none());
+        let all: Vec<Value> = app.get_as(&coordinator, "/api/v1/rounds").send().await.unwrap().json().await.unwrap();
+        assert_eq!(all.len(), 2);
+        let only_closed: Vec<Value> = app.get_as(&coordinator, "/api/v1/rounds?status=closed").send().await.unwrap().json().await.unwrap();
+        assert_eq!(only_closed[0]["id"], closed["id"]);
+    }
+
+    async fn one_draft_per_person_per_round(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let first = start(&app, &applicant, &round).await;
+        assert_eq!(first.status(), 201);
+        let draft: Value = first.json().await.unwrap();
+        assert_eq!(draft["status"], "draft");
+        let second = problem(start(&app, &applicant, &round).await).await;
+        assert_eq!(second["code"], "already_applied");
+        assert_eq!(second["existing_id"], draft["id"]);
+    }
+
+    async fn a_closed_round_refuses_drafts_and_submissions(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let draft: Value = start(&app, &applicant, &round).await.json().await.unwrap();
+        app.post_as(&coordinator, &format!("/api/v1/rounds/{}/close", round["id"].as_str().unwrap())).send().await.unwrap();
+        let late = app.signed_in(Role::Applicant).await;
+        assert_eq!(problem(start(&app, &late, &round).await).await["code"], "round_closed");
+        let submit = app.post_as(&applicant, &format!("/api/v1/applications/{}/submit", draft["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(problem(submit).await["code"], "round_closed");
+    }
+
+    async fn submitting_lists_everything_missing_at_once(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let draft: Value = start(&app, &applicant, &round).await.json().await.unwrap();
+        let response = app.post_as(&applicant, &format!("/api/v1/applications/{}/submit", draft["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        let problem = problem(response).await;
+        let question = round["questions"][0]["id"].as_str().unwrap();
+        assert_eq!(error_fields(&problem), [format!("answers.{question}"), "consents.privacy_notice".into(), "profile".into()]);
+        assert!(problem["errors"][0]["message"].as_str().unwrap().contains("Why do you want to join?"));
+    }
+
+    async fn answers_are_checked_against_the_round(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let draft: Value = start(&app, &applicant, &round).await.json().await.unwrap();
+        let long = vec!["word"; 51].join(" ");
+        let body = json!({"answers": [
+            {"question_id": "not-a-question", "text": "x"},
+            {"question_id": round["questions"][0]["id"], "text": long}
+        ]});
+        let response = app.patch_as(&applicant, &format!("/api/v1/applications/{}", draft["id"].as_str().unwrap())).json(&body).send().await.unwrap();
+        assert_eq!(error_fields(&problem(response).await), ["answers[0].question_id", "answers[1].text"]);
+    }
+
+    async fn submission_is_confirmed_by_email_in_the_persons_format(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        assert_eq!(application["status"], "submitted");
+        app.drain_outbox().await;
+        let emails = app.emails_to(&applicant.email);
+        assert_eq!(emails.len(), 1);
+        assert!(emails[0].subject.contains("Peer researchers 2027"), "{}", emails[0].subject);
+        let answer_by = (Utc::now() + Duration::days(14 + 21)).format("%-d %B %Y").to_string();
+        assert!(emails[0].text.contains(&answer_by), "{}", emails[0].text);
+    }
+
+    async fn only_drafts_change_and_only_by_their_owner(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let again = app.patch_as(&applicant, &path).json(&json!({"answers": []})).send().await.unwrap();
+        assert_eq!(problem(again).await["code"], "not_a_draft");
+        let stranger = app.signed_in(Role::Applicant).await;
+        assert_eq!(app.get_as(&stranger, &path).send().await.unwrap().status(), 404);
+        assert_eq!(app.patch_as(&stranger, &path).json(&json!({})).send().await.unwrap().status(), 404);
+    }
+
+    async fn withdrawing_works_before_a_decision_only(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let path = format!("/api/v1/applications/{}/withdraw", application["id"].as_str().unwrap());
+        let withdrawn: Value = app.post_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(withdrawn["status"], "withdrawn");
+        assert_eq!(problem(app.post_as(&applicant, &path).send().await.unwrap()).await["code"], "invalid_transition");
+    }
+
+    async fn reviewer_sees_only_rounds_on_their_panel_and_only_anonymised(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let outsider = app.signed_in(Role::Reviewer).await;
+        assert_eq!(app.get_as(&outsider, &path).send().await.unwrap().status(), 404);
+        let list = format!("/api/v1/rounds/{}/applications?view=anonymised", round["id"].as_str().unwrap());
+        assert_eq!(app.get_as(&outsider, &list).send().await.unwrap().status(), 404);
+
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let full_list = format!("/api/v1/rounds/{}/applications", round["id"].as_str().unwrap());
+        assert_eq!(app.get_as(&reviewer, &full_list).send().await.unwrap().status(), 403);
+        let page: Value = app.get_as(&reviewer, &list).send().await.unwrap().json().await.unwrap();
+        assert_eq!(page["items"].as_array().unwrap().len(), 1);
+        let view: Value = app.get_as(&reviewer, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(view["answers"][0]["prompt"], "Why do you want to join?");
+        assert_eq!(view["lived_experience"], json!(["homelessness", "uses_mental_health_services"]));
+    }
+
+    async fn anonymised_view_leaks_nothing_identifying(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let text = app.get_as(&reviewer, &path).send().await.unwrap().text().await.unwrap();
+        let list = format!("/api/v1/rounds/{}/applications?view=anonymised", round["id"].as_str().unwrap());
+        let listed = app.get_as(&coordinator, &list).send().await.unwrap().text().await.unwrap();
+        for body in [&text, &listed] {
+            for secret in [applicant.id.as_str(), applicant.email.as_str(), "Test applicant", "bsl_interpreter", "age_band", "prefer_not_to_say", "Weekday mornings", "email"] {
+                assert!(!body.contains(secret), "anonymised view shows {secret:?}: {body}");
+            }
+        }
+    }
+
+    async fn equal_opportunities_answers_appear_in_no_view_but_the_owners(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let id = application["id"].as_str().unwrap();
+        let round_id = round["id"].as_str().unwrap();
+        for (who, path) in [
+            (&coordinator, format!("/api/v1/applications/{id}")),
+            (&coordinator, format!("/api/v1/rounds/{round_id}/applications")),
+            (&coordinator, format!("/api/v1/applications/{id}/history")),
+            (&coordinator, format!("/api/v1/rounds/{round_id}")),
+            (&applicant, format!("/api/v1/applications/{id}")),
+            (&applicant, "/api/v1/me".to_string()),
+            (&applicant, "/api/v1/me/profile".to_string()),
+        ] {
+            let body = app.get_as(who, &path).send().await.unwrap().text().await.unwrap();
+            assert!(!body.contains("age_band") && !body.contains("prefer_not_to_say"), "{path}: {body}");
+        }
+    }
+
+    async fn reading_lived_experience_of_someone_else_is_audited(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let full: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(full["applicant"]["email"], applicant.email.as_str());
+        assert_eq!(full["lived_experience"], json!(["homelessness", "uses_mental_health_services"]));
+        app.get_as(&reviewer, &path).send().await.unwrap();
+        app.get_as(&applicant, &path).send().await.unwrap();
+        let subject = applicant.id.clone();
+        let reads = app.state.db.read(move |conn| Ok(coproduce::db::queries::audit::reads_of(conn, &subject)?)).await.unwrap();
+        let actors: Vec<&str> = reads.iter().map(|r| r.actor_id.as_str()).collect();
+        assert_eq!(actors, [coordinator.id.as_str(), reviewer.id.as_str()], "one row per read by someone else, none for the owner");
+        assert!(reads.iter().all(|r| r.data == "lived_experience" && r.route == "GET /api/v1/applications/{id}"));
+    }
+
+    async fn reviews_score_zero_to_four_once_each_and_coordinators_see_average_and_spread(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let first = reviewer_on_panel(&app, &coordinator, &round).await;
+        let out_of_range = score(&app, &first, &application, &round, 5).await;
+        assert_eq!(error_fields(&problem(out_of_range).await), ["scores[0].score"]);
+        assert_eq!(score(&app, &first, &application, &round, 4).await.status(), 201);
+        assert_eq!(problem(score(&app, &first, &application, &round, 3).await).await["code"], "already_reviewed");
+        assert_eq!(score(&app, &coordinator, &application, &round, 1).await.status(), 201);
+
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let view: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(view["status"], "in_review");
+        assert_eq!(view["review_summary"]["reviews"], 2);
+        assert_eq!(view["review_summary"]["average"], 2.5);
+        assert_eq!(view["review_summary"]["spread"], 3.0);
+    }
+
+    async fn accepting_makes_the_person_an_active_coproducer_and_tells_them(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let response = decide(&app, &coordinator, &application, "accepted").await;
+        assert_eq!(response.status(), 200);
+        let me: Value = app.get_as(&applicant, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["roles"], json!(["applicant", "coproducer"]));
+        assert_eq!(me["coproducer_status"], "active");
+        app.drain_outbox().await;
+        let email = app.emails_to(&applicant.email).pop().unwrap();
+        assert!(email.text.contains("Your answer about rough sleeping was powerful."), "{}", email.text);
+        let again = decide(&app, &coordinator, &application, "not_this_time").await;
+        assert_eq!(problem(again).await["code"], "invalid_transition");
+    }
+
+    async fn every_decision_is_emailed_with_its_feedback(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        for outcome in ["invited_to_conversation", "waitlisted", "not_this_time"] {
+            let (applicant, application) = submitted(&app, &round).await;
+            assert_eq!(decide(&app, &coordinator, &application, outcome).await.status(), 200, "{outcome}");
+            app.drain_outbox().await;
+            let email = app.emails_to(&applicant.email).pop().unwrap();
+            assert!(email.text.contains("rough sleeping was powerful"), "{outcome}: {}", email.text);
+        }
+    }
+
+    async fn only_coordinators_decide(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        assert_eq!(decide(&app, &reviewer, &application, "accepted").await.status(), 403);
+        let body = json!({"outcome": "accepted", "feedback": "  "});
+        let empty = app.post_as(&coordinator, &format!("/api/v1/applications/{}/decision", application["id"].as_str().unwrap())).json(&body).send().await.unwrap();
+        assert_eq!(error_fields(&problem(empty).await), ["feedback"]);
+    }
+
+    async fn history_records_every_transition_with_actor_time_and_note(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        score(&app, &reviewer, &application, &round, 3).await;
+        decide(&app, &coordinator, &application, "waitlisted").await;
+        let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
+        let history: Vec<Value> = app.get_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
+        let steps: Vec<(&str, &str)> = history.iter().map(|t| (t["to"].as_str().unwrap(), t["actor_id"].as_str().unwrap())).collect();
+        assert_eq!(steps, [
+            ("draft", applicant.id.as_str()),
+            ("submitted", applicant.id.as_str()),
+            ("in_review", reviewer.id.as_str()),
+            ("waitlisted", coordinator.id.as_str()),
+        ]);
+        assert_eq!(history[3]["note"], "Thank you. Your answer about rough sleeping was powerful.");
+        assert_eq!(app.get_as(&reviewer, &path).send().await.unwrap().status(), 404);
+    }
+
+    async fn round_reports_how_many_wait_and_for_how_long(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        submitted(&app, &round).await;
+        let (_, decided) = submitted(&app, &round).await;
+        decide(&app, &coordinator, &decided, "not_this_time").await;
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        let view: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(view["waiting"]["applications"], 1);
+        assert_eq!(view["waiting"]["oldest_wait_days"], 0);
+        assert!(view["waiting"]["oldest_submitted_at"].is_string());
+        let public: Value = app.get(&path).await.json().await.unwrap();
+        assert!(public.get("waiting").is_none());
+    }
+
+    async fn coordinators_are_reminded_once_a_day_as_the_answer_by_date_nears(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        submitted(&app, &round).await;
+        let now = Utc::now().naive_utc();
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, now).await.unwrap(), 0, "answer-by is 35 days away");
+        let near = now + Duration::days(31);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 1);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 0, "once a day");
+        app.drain_outbox().await;
+        let reminders = app.emails_to(&coordinator.email);
+        assert_eq!(reminders.len(), 1);
+        assert!(reminders[0].text.contains("Peer researchers 2027"));
+    }
+
+    async fn my_applications_lists_only_mine(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        submitted(&app, &round).await;
+        let mine: Vec<Value> = app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0]["id"], application["id"]);
+        assert_eq!(mine[0]["round_title"], "Peer researchers 2027");
+    }
+}
