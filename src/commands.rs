@@ -1,8 +1,9 @@
 //! Command-line tasks besides serving: `migrate` and `create-admin`.
 
 use crate::auth::password;
+use crate::crypto::DataCipher;
 use crate::db::models::user::UserRow;
-use crate::db::queries::{auth as auth_queries, users};
+use crate::db::queries::{auth as auth_queries, people, users};
 use crate::db::{Database, migrations, write_transaction};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::password::NewPassword;
@@ -52,6 +53,36 @@ pub fn create_admin(
             chrono::Utc::now().naive_utc(),
         )?;
         Ok::<_, anyhow::Error>(outcome)
+    })
+}
+
+/// Rewrites every special-category value under the current `crypto.data_key` (values under
+/// `crypto.previous_keys` are opened with those). Returns how many values were rewritten.
+/// One transaction: it all moves to the new key, or nothing does.
+pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
+    let cipher = DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
+        .map_err(anyhow::Error::msg)?;
+    let database = Database::connect(&settings.database)?;
+    let mut conn = database.pool().get()?;
+    write_transaction(&mut conn, |conn| {
+        let mut rewritten = 0;
+        for (field, owner, stored) in people::all_ciphertexts(conn)? {
+            if !cipher.needs_reencryption(&stored) {
+                continue;
+            }
+            let plaintext = cipher.decrypt(&owner, field, &stored).map_err(|e| {
+                anyhow::anyhow!(
+                    "a {} value does not open with any configured key: {e}",
+                    field.as_str()
+                )
+            })?;
+            let fresh = cipher
+                .encrypt(&owner, field, &plaintext)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            people::replace_ciphertext(conn, field, &owner, &fresh)?;
+            rewritten += 1;
+        }
+        Ok::<_, anyhow::Error>(rewritten)
     })
 }
 

@@ -25,6 +25,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Rewrite encrypted data under the current crypto.data_key after a key rotation
+    /// (put the old key in crypto.previous_keys first).
+    Reencrypt,
     /// Send queued email only, without serving HTTP (run it where servers set
     /// APP_EMAIL__WORKER=false). Several may run at once on PostgreSQL.
     Worker,
@@ -55,6 +58,11 @@ async fn main() -> ExitCode {
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Worker => run_worker(settings).await,
+        Command::Reencrypt => tokio::task::spawn_blocking(move || commands::reencrypt(&settings))
+            .await
+            .map_err(anyhow::Error::from)
+            .and_then(|result| result)
+            .map(|count| println!("Re-encrypted {count} value(s) under the current key.")),
         Command::Migrate => tokio::task::spawn_blocking(move || commands::migrate(&settings))
             .await
             .map_err(anyhow::Error::from)

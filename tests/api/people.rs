@@ -147,3 +147,30 @@ both_backends! {
         assert_eq!(app.get("/api/v1/me/profile").await.status(), 401);
     }
 }
+
+both_backends! {
+    async fn rotating_the_data_key_keeps_every_value_readable(app, |s| {
+        s.crypto.data_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into();
+    }) {
+        let user = app.signed_in(Role::Applicant).await;
+        put(&app, &user, "/api/v1/me/profile", &profile_body()).await;
+        put(&app, &user, "/api/v1/me/access-passport", &passport_body()).await;
+        put(&app, &user, "/api/v1/me/equal-opportunities", &json!({"religion": "prefer_not_to_say"})).await;
+
+        let mut rotated = (*app.state.settings).clone();
+        rotated.crypto.previous_keys = vec![rotated.crypto.data_key.clone()];
+        rotated.crypto.data_key = "HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=".into();
+        let settings = rotated.clone();
+        let count = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
+        assert_eq!(count, 3);
+        let settings = rotated.clone();
+        let again = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
+        assert_eq!(again, 0, "nothing left under the old key");
+
+        // Only the new key from now on: everything still opens.
+        let only_new = coproduce::crypto::DataCipher::new(&rotated.crypto.data_key, &[]).unwrap();
+        let passport = stored_bytes(&app, "SELECT ciphertext AS bytes FROM access_passports WHERE user_id = $1", &user.id).await;
+        let opened: Value = only_new.decrypt_json(&user.id, coproduce::crypto::Field::AccessPassport, &passport).unwrap();
+        assert_eq!(opened, passport_body());
+    }
+}

@@ -200,3 +200,55 @@ pub fn coproducer_status(conn: &mut DbConn, user_id: &str) -> QueryResult<Option
         .first(conn)
         .optional()
 }
+
+/// Every stored special-category value: (table, owner, ciphertext), for key rotation.
+pub fn all_ciphertexts(
+    conn: &mut DbConn,
+) -> QueryResult<Vec<(crate::crypto::Field, String, Vec<u8>)>> {
+    use crate::crypto::Field;
+    let mut all = Vec::new();
+    for (user_id, bytes) in profiles::table
+        .select((profiles::user_id, profiles::lived_experience))
+        .load::<(String, Vec<u8>)>(conn)?
+    {
+        all.push((Field::LivedExperience, user_id, bytes));
+    }
+    for (user_id, bytes) in access_passports::table
+        .select((access_passports::user_id, access_passports::ciphertext))
+        .load::<(String, Vec<u8>)>(conn)?
+    {
+        all.push((Field::AccessPassport, user_id, bytes));
+    }
+    for (user_id, bytes) in equal_opportunities::table
+        .select((
+            equal_opportunities::user_id,
+            equal_opportunities::ciphertext,
+        ))
+        .load::<(String, Vec<u8>)>(conn)?
+    {
+        all.push((Field::EqualOpportunities, user_id, bytes));
+    }
+    Ok(all)
+}
+
+/// Replaces one stored ciphertext (key rotation).
+pub fn replace_ciphertext(
+    conn: &mut DbConn,
+    field: crate::crypto::Field,
+    user_id: &str,
+    bytes: &[u8],
+) -> QueryResult<()> {
+    use crate::crypto::Field;
+    match field {
+        Field::LivedExperience => diesel::update(profiles::table.find(user_id))
+            .set(profiles::lived_experience.eq(bytes))
+            .execute(conn),
+        Field::AccessPassport => diesel::update(access_passports::table.find(user_id))
+            .set(access_passports::ciphertext.eq(bytes))
+            .execute(conn),
+        Field::EqualOpportunities => diesel::update(equal_opportunities::table.find(user_id))
+            .set(equal_opportunities::ciphertext.eq(bytes))
+            .execute(conn),
+    }
+    .map(drop)
+}
