@@ -79,8 +79,10 @@ pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
             let fresh = cipher
                 .encrypt(&owner, field, &plaintext)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            people::replace_ciphertext(conn, field, &owner, &fresh)?;
-            rewritten += 1;
+            // A value saved meanwhile is already under the current key.
+            if people::replace_ciphertext(conn, field, &owner, &stored, &fresh)? {
+                rewritten += 1;
+            }
         }
         Ok::<_, anyhow::Error>(rewritten)
     })

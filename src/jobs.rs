@@ -27,7 +27,18 @@ pub async fn send_decision_reminders(
         .write(move |conn| {
             let lead = chrono::Duration::days(i64::from(app.settings.rounds.reminder_days_before));
             let today = now.date().to_string();
-            let coordinators = users::with_role(conn, Role::Coordinator)?;
+            let mut coordinators = users::with_role(conn, Role::Coordinator)?;
+            for admin in users::with_role(conn, Role::Admin)? {
+                if !coordinators.iter().any(|c| c.id == admin.id) {
+                    coordinators.push(admin);
+                }
+            }
+            if coordinators.is_empty() {
+                tracing::warn!(
+                    "applications are waiting but there is no coordinator or admin to remind"
+                );
+                return Ok(0);
+            }
             let mut reminded = 0;
             for round in queries::list_rounds(conn, None)? {
                 let due = answer_by(round.closes_at, round.closed_at, round.answer_by_days);

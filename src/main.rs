@@ -108,6 +108,7 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
         db.url().describe()
     );
     let state = AppState::new(db, settings)?;
+    tokio::spawn(coproduce::jobs::run(state.clone()));
     tokio::select! {
         () = state.outbox_worker().run() => {}
         signal = tokio::signal::ctrl_c() => signal?,

@@ -30,6 +30,7 @@ pub struct Settings {
     pub crypto: CryptoSettings,
     pub catalogue: CatalogueSettings,
     pub rounds: RoundSettings,
+    pub requests: RequestSettings,
     pub log: LogSettings,
 }
 
@@ -234,6 +235,24 @@ impl Default for RoundSettings {
             default_answer_by_days: 21,
             reminder_days_before: 5,
             reminder_check_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RequestSettings {
+    pub minimum_hourly_rate_pence: i64,
+    pub notice_days: i64,
+    pub long_commitment_hours: i32,
+}
+
+impl Default for RequestSettings {
+    fn default() -> Self {
+        Self {
+            minimum_hourly_rate_pence: 1500,
+            notice_days: 14,
+            long_commitment_hours: 20,
         }
     }
 }

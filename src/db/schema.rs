@@ -224,9 +224,10 @@ diesel::table! {
         outcome -> Nullable<Text>,
         feedback -> Nullable<Text>,
         submitted_at -> Nullable<Timestamp>,
-        decided_at -> Nullable<Timestamp>,
+                decided_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        answer_by -> Nullable<Timestamp>,
     }
 }
 
@@ -275,6 +276,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    partner_requests (id) {
+        id -> Text,
+        organisation_id -> Text,
+        submitted_by -> Text,
+        title -> Text,
+        summary -> Text,
+        engagement_level -> Text,
+        budget_pence -> Nullable<BigInt>,
+        access_budget_pence -> Nullable<BigInt>,
+        elements -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    request_events (id) {
+        id -> Text,
+        request_id -> Text,
+        status -> Text,
+        actor_id -> Text,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> Text,
+        request_id -> Text,
+        organisation_id -> Text,
+        title -> Text,
+        summary -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    elements (id) {
+        id -> Text,
+        project_id -> Text,
+        position -> Integer,
+        spec -> Text,
+        mode -> Text,
+        people_needed -> Integer,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    element_sessions (id) {
+        id -> Text,
+        element_id -> Text,
+        starts_at -> Timestamp,
+        ends_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    conflicts_of_interest (user_id, organisation_id) {
+        user_id -> Text,
+        organisation_id -> Text,
+        note -> Nullable<Text>,
+        declared_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -286,6 +358,9 @@ diesel::joinable!(round_questions -> rounds (round_id));
 diesel::joinable!(application_answers -> applications (application_id));
 diesel::joinable!(review_scores -> reviews (review_id));
 diesel::joinable!(reviews -> applications (application_id));
+diesel::joinable!(elements -> projects (project_id));
+diesel::joinable!(round_reviewers -> rounds (round_id));
+diesel::joinable!(element_sessions -> elements (element_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -312,4 +387,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     reviews,
     review_scores,
     round_reminders,
+    partner_requests,
+    request_events,
+    projects,
+    elements,
+    element_sessions,
+    conflicts_of_interest,
 );

@@ -176,8 +176,8 @@ impl Catalogue {
             Err(super::Invalid::new(
                 "unknown_code",
                 format!(
-                    "`{code}` is not a {} we know. GET /api/v1/catalogue lists them.",
-                    list.noun()
+                    "`{code}` is not {} we know. The catalogue lists every code we use.",
+                    with_article(list.noun())
                 ),
             ))
         }
@@ -194,6 +194,15 @@ impl Catalogue {
     pub fn eo_question(&self, question: &str) -> Option<&EoQuestion> {
         self.eo.iter().find(|q| q.question == question)
     }
+}
+
+fn with_article(noun: &str) -> String {
+    let article = if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {noun}")
 }
 
 fn codes(items: &[Item]) -> Vec<&str> {
@@ -270,6 +279,12 @@ mod tests {
             .map(|e| e.message)
             .unwrap_or_default();
         assert!(error.contains("`juggling` is not a skill"), "{error}");
+        let need = built_in()
+            .check_code(List::AccessNeeds, "x")
+            .err()
+            .map(|e| e.message)
+            .unwrap_or_default();
+        assert!(need.contains("is not an access need"), "{need}");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod email_address;
 pub mod email_format;
+pub mod partnership;
 pub mod password;
 pub mod person_name;
 pub mod profile;

@@ -304,7 +304,7 @@ pub fn equal_opportunities_problems(
         match catalogue.eo_question(question) {
             None => problems.push((
                 question.clone(),
-                Invalid::new("unknown_field", format!("`{question}` is not one of the questions. GET /api/v1/catalogue lists them.")),
+                Invalid::new("unknown_field", format!("`{question}` is not one of the equal-opportunities questions. The catalogue lists them.")),
             )),
             Some(q) if !q.options.iter().any(|o| &o.code == answer) => problems.push((
                 question.clone(),

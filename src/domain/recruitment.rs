@@ -88,6 +88,16 @@ impl Outcome {
     pub fn as_str(self) -> &'static str {
         self.status().as_str()
     }
+
+    /// What the decision does, for messages: "it cannot {verb} now".
+    pub fn verb(self) -> &'static str {
+        match self {
+            Outcome::InvitedToConversation => "be invited to a conversation",
+            Outcome::Accepted => "be accepted",
+            Outcome::Waitlisted => "go on the waiting list",
+            Outcome::NotThisTime => "be turned down",
+        }
+    }
 }
 
 impl ApplicationStatus {
@@ -173,9 +183,9 @@ impl ApplicationStatus {
             Ok(outcome.status())
         } else {
             Err(format!(
-                "This application is {}, so it cannot become {}.",
+                "This application is {}, so it cannot {} now.",
                 self.describe(),
-                outcome.status().describe()
+                outcome.verb()
             ))
         }
     }
@@ -294,7 +304,7 @@ pub fn submission_problems(
     if !has_profile {
         problems.push((
             "profile".into(),
-            Invalid::new("required", "Fill in your profile (how to contact you, when you are free and how you want to be paid) at /me/profile."),
+            Invalid::new("required", "Fill in your profile first: how to contact you, when you are free and how you want to be paid."),
         ));
     }
     problems

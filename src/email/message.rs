@@ -38,6 +38,16 @@ pub enum Email {
         feedback: String,
         link: String,
     },
+    RequestUpdate {
+        name: String,
+        request_title: String,
+        /// `received`, `needs_info`, `declined` or `accepted`.
+        step: String,
+        note: String,
+        /// Quality-check hints (shown for `received`).
+        warnings: Vec<String>,
+        link: String,
+    },
     DecisionReminder {
         name: String,
         round_title: String,
@@ -57,6 +67,7 @@ impl Email {
             Email::ApplicationReceived { .. } => "application_received",
             Email::ApplicationDecision { .. } => "application_decision",
             Email::DecisionReminder { .. } => "decision_reminder",
+            Email::RequestUpdate { .. } => "request_update",
         }
     }
 
@@ -93,6 +104,14 @@ impl Email {
                 outcome: "not_this_time".into(),
                 feedback: "Thank you for your answers.\nWe had many strong applications.".into(),
                 link: "https://coproduce.example/applications/0190".into(),
+            },
+            Email::RequestUpdate {
+                name: "Lee".into(),
+                request_title: "Housing support review".into(),
+                step: "received".into(),
+                note: String::new(),
+                warnings: vec!["There is no budget for access adjustments.".into()],
+                link: "https://coproduce.example/requests/0190".into(),
             },
             Email::DecisionReminder {
                 name: "Priya".into(),

@@ -50,22 +50,52 @@ async fn start(app: &TestApp, user: &TestUser, round: &Value) -> reqwest::Respon
 
 /// An applicant with a complete, submitted application; returns (applicant, application).
 async fn submitted(app: &TestApp, round: &Value) -> (TestUser, Value) {
+    submitted_in_format(app, round, "standard").await
+}
+
+async fn submitted_in_format(app: &TestApp, round: &Value, format: &str) -> (TestUser, Value) {
     let applicant = app.signed_in(Role::Applicant).await;
-    put(app, &applicant, "/api/v1/me/profile", &profile_body()).await;
-    put(
-        app,
-        &applicant,
-        "/api/v1/me/access-passport",
-        &passport_body(),
-    )
-    .await;
-    put(
+    let prefs = json!({"format": format, "digest": false});
+    assert_eq!(
+        put(
+            app,
+            &applicant,
+            "/api/v1/me/notification-preferences",
+            &prefs
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        put(app, &applicant, "/api/v1/me/profile", &profile_body())
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        put(
+            app,
+            &applicant,
+            "/api/v1/me/access-passport",
+            &passport_body()
+        )
+        .await
+        .status(),
+        200
+    );
+    let eo = put(
         app,
         &applicant,
         "/api/v1/me/equal-opportunities",
         &json!({"age_band": "prefer_not_to_say"}),
     )
     .await;
+    assert_eq!(
+        eo.status(),
+        200,
+        "equal-opportunities answers are stored, so their absence elsewhere means something"
+    );
     let draft: Value = start(app, &applicant, round).await.json().await.unwrap();
     let id = draft["id"].as_str().unwrap();
     let answers = json!({
@@ -237,15 +267,19 @@ both_backends! {
         assert_eq!(error_fields(&problem(response).await), ["answers[0].question_id", "answers[1].text"]);
     }
 
-    async fn submission_is_confirmed_by_email_in_the_persons_format(app) {
+        async fn submission_is_confirmed_by_email_in_the_persons_format(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
-        let (applicant, application) = submitted(&app, &round).await;
+        let (standard, _) = submitted(&app, &round).await;
+        app.drain_outbox().await;
+        assert!(app.emails_to(&standard.email)[0].text.contains("1. Our team reads every application carefully."));
+        let (applicant, application) = submitted_in_format(&app, &round, "easy_read").await;
         assert_eq!(application["status"], "submitted");
         app.drain_outbox().await;
         let emails = app.emails_to(&applicant.email);
         assert_eq!(emails.len(), 1);
-        assert!(emails[0].subject.contains("Peer researchers 2027"), "{}", emails[0].subject);
+                assert!(emails[0].subject.contains("Peer researchers 2027"), "{}", emails[0].subject);
+        assert!(emails[0].text.contains("We read your application."), "easy read: {}", emails[0].text);
         let answer_by = (Utc::now() + Duration::days(14 + 21)).format("%-d %B %Y").to_string();
         assert!(emails[0].text.contains(&answer_by), "{}", emails[0].text);
     }
@@ -267,9 +301,16 @@ both_backends! {
         let round = create_round(&app, &coordinator).await;
         let (applicant, application) = submitted(&app, &round).await;
         let path = format!("/api/v1/applications/{}/withdraw", application["id"].as_str().unwrap());
-        let withdrawn: Value = app.post_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
+                let withdrawn: Value = app.post_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
         assert_eq!(withdrawn["status"], "withdrawn");
-        assert_eq!(problem(app.post_as(&applicant, &path).send().await.unwrap()).await["code"], "invalid_transition");
+        let again = app.post_as(&applicant, &path).send().await.unwrap();
+        assert_eq!(again.status(), 409);
+        assert_eq!(problem(again).await["code"], "invalid_transition");
+
+        let (decided_applicant, decided) = submitted(&app, &round).await;
+        decide(&app, &coordinator, &decided, "waitlisted").await;
+        let after_decision = app.post_as(&decided_applicant, &format!("/api/v1/applications/{}/withdraw", decided["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(after_decision.status(), 409);
     }
 
     async fn reviewer_sees_only_rounds_on_their_panel_and_only_anonymised(app) {
@@ -412,7 +453,7 @@ both_backends! {
         score(&app, &reviewer, &application, &round, 3).await;
         decide(&app, &coordinator, &application, "waitlisted").await;
         let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
-        let history: Vec<Value> = app.get_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
+        let history: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
         let steps: Vec<(&str, &str)> = history.iter().map(|t| (t["to"].as_str().unwrap(), t["actor_id"].as_str().unwrap())).collect();
         assert_eq!(steps, [
             ("draft", applicant.id.as_str()),
@@ -422,6 +463,7 @@ both_backends! {
         ]);
         assert_eq!(history[3]["note"], "Thank you. Your answer about rough sleeping was powerful.");
         assert_eq!(app.get_as(&reviewer, &path).send().await.unwrap().status(), 404);
+        assert_eq!(app.get_as(&applicant, &path).send().await.unwrap().status(), 200);
     }
 
     async fn round_reports_how_many_wait_and_for_how_long(app) {
@@ -463,5 +505,129 @@ both_backends! {
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0]["id"], application["id"]);
         assert_eq!(mine[0]["round_title"], "Peer researchers 2027");
+    }
+
+    async fn access_needs_play_no_part_in_any_review_view(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let id = application["id"].as_str().unwrap();
+        let round_id = round["id"].as_str().unwrap();
+        for (who, path) in [
+            (&coordinator, format!("/api/v1/applications/{id}")),
+            (&coordinator, format!("/api/v1/rounds/{round_id}/applications")),
+            (&reviewer, format!("/api/v1/applications/{id}")),
+            (&reviewer, format!("/api/v1/rounds/{round_id}/applications?view=anonymised")),
+        ] {
+            let body = app.get_as(who, &path).send().await.unwrap().text().await.unwrap();
+            assert!(!body.contains("interpreter") && !body.contains("step_free_access") && !body.contains("bad day"), "{path}: {body}");
+        }
+    }
+
+    async fn reviewers_never_see_a_draft_even_a_withdrawn_one(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        put(&app, &applicant, "/api/v1/me/profile", &profile_body()).await;
+        let draft: Value = start(&app, &applicant, &round).await.json().await.unwrap();
+        let id = draft["id"].as_str().unwrap();
+        let path = format!("/api/v1/applications/{id}");
+        assert_eq!(app.get_as(&reviewer, &path).send().await.unwrap().status(), 404);
+        let coordinator_view: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert!(coordinator_view.get("lived_experience").is_none(), "nobody but the person sees lived experience before they apply");
+        app.post_as(&applicant, &format!("{path}/withdraw")).send().await.unwrap();
+        assert_eq!(app.get_as(&reviewer, &path).send().await.unwrap().status(), 404);
+        let list = format!("/api/v1/rounds/{}/applications?view=anonymised", round["id"].as_str().unwrap());
+        let page: Value = app.get_as(&reviewer, &list).send().await.unwrap().json().await.unwrap();
+        assert_eq!(page["items"], json!([]));
+    }
+
+    async fn reading_through_the_list_is_audited_too(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, _) = submitted(&app, &round).await;
+        let list = format!("/api/v1/rounds/{}/applications", round["id"].as_str().unwrap());
+        app.get_as(&coordinator, &list).send().await.unwrap();
+        let subject = applicant.id.clone();
+        let reads = app.state.db.read(move |conn| Ok(coproduce::db::queries::audit::reads_of(conn, &subject)?)).await.unwrap();
+        assert_eq!(reads.len(), 1);
+        assert_eq!(reads[0].route, "GET /api/v1/rounds/{id}/applications");
+        assert_eq!(reads[0].actor_id, coordinator.id);
+    }
+
+    async fn panel_members_cannot_apply_and_coordinators_cannot_decide_their_own(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let response = start(&app, &reviewer, &round).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "on_review_panel");
+        let own: Value = start(&app, &coordinator, &round).await.json().await.unwrap();
+        let response = decide(&app, &coordinator, &own, "accepted").await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "own_application");
+    }
+
+    async fn reviewers_see_the_rounds_they_review_even_once_closed(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        app.post_as(&coordinator, &format!("/api/v1/rounds/{}/close", round["id"].as_str().unwrap())).send().await.unwrap();
+        let rounds: Vec<Value> = app.get_as(&reviewer, "/api/v1/rounds").send().await.unwrap().json().await.unwrap();
+        assert_eq!(rounds.len(), 1);
+        assert_eq!(rounds[0]["status"], "closed");
+        let public: Vec<Value> = app.get("/api/v1/rounds").await.json().await.unwrap();
+        assert!(public.is_empty());
+    }
+
+    async fn applicants_see_their_own_steps_but_not_who_reviewed(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        score(&app, &reviewer, &application, &round, 3).await;
+        let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
+        let text = app.get_as(&applicant, &path).send().await.unwrap().text().await.unwrap();
+        assert!(!text.contains(&reviewer.id), "{text}");
+        let staff: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(staff[2]["actor_id"], reviewer.id.as_str());
+    }
+
+    async fn the_promised_answer_date_does_not_move_when_the_round_changes(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, _) = submitted(&app, &round).await;
+        let before: Vec<Value> = app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap().json().await.unwrap();
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        let changed = app.patch_as(&coordinator, &path).json(&json!({"answer_by_days": 60})).send().await.unwrap();
+        assert_eq!(changed.status(), 200);
+        assert_eq!(changed.json::<Value>().await.unwrap()["answer_by_days"], 60);
+        let after: Vec<Value> = app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap().json().await.unwrap();
+        assert_eq!(before[0]["answer_by"], after[0]["answer_by"]);
+    }
+
+    async fn only_reviewers_can_sit_on_a_panel(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let path = format!("/api/v1/rounds/{}/reviewers", round["id"].as_str().unwrap());
+        let response = app.client.put(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"user_ids": [applicant.id]})).send().await.unwrap();
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["user_ids[0]"]);
+        assert_eq!(body["errors"][0]["code"], "not_a_reviewer");
+    }
+
+    async fn admins_are_reminded_as_well_as_coordinators(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let admin = app.signed_in(Role::Admin).await;
+        let round = create_round(&app, &coordinator).await;
+        submitted(&app, &round).await;
+        let near = Utc::now().naive_utc() + Duration::days(31);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 1);
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to(&admin.email).len(), 1);
+        assert_eq!(app.emails_to(&coordinator.email).len(), 1);
     }
 }

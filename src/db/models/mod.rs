@@ -2,5 +2,6 @@
 
 pub mod auth;
 pub mod outbox;
+pub mod partnership;
 pub mod recruitment;
 pub mod user;

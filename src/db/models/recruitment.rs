@@ -47,6 +47,8 @@ pub struct ApplicationRow {
     pub decided_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// Promised at submission; later changes to the round do not move it.
+    pub answer_by: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod auth;
 pub mod organisations;
 pub mod outbox;
+pub mod partnership;
 pub mod people;
 pub mod recruitment;
 pub mod users;

@@ -231,24 +231,38 @@ pub fn all_ciphertexts(
     Ok(all)
 }
 
-/// Replaces one stored ciphertext (key rotation).
+/// Replaces one stored ciphertext if it is still `old` (key rotation must not overwrite a value
+/// saved since it was read); false when it changed.
 pub fn replace_ciphertext(
     conn: &mut DbConn,
     field: crate::crypto::Field,
     user_id: &str,
-    bytes: &[u8],
-) -> QueryResult<()> {
+    old: &[u8],
+    new: &[u8],
+) -> QueryResult<bool> {
     use crate::crypto::Field;
-    match field {
-        Field::LivedExperience => diesel::update(profiles::table.find(user_id))
-            .set(profiles::lived_experience.eq(bytes))
-            .execute(conn),
-        Field::AccessPassport => diesel::update(access_passports::table.find(user_id))
-            .set(access_passports::ciphertext.eq(bytes))
-            .execute(conn),
-        Field::EqualOpportunities => diesel::update(equal_opportunities::table.find(user_id))
-            .set(equal_opportunities::ciphertext.eq(bytes))
-            .execute(conn),
-    }
-    .map(drop)
+    let changed = match field {
+        Field::LivedExperience => diesel::update(
+            profiles::table
+                .find(user_id)
+                .filter(profiles::lived_experience.eq(old)),
+        )
+        .set(profiles::lived_experience.eq(new))
+        .execute(conn),
+        Field::AccessPassport => diesel::update(
+            access_passports::table
+                .find(user_id)
+                .filter(access_passports::ciphertext.eq(old)),
+        )
+        .set(access_passports::ciphertext.eq(new))
+        .execute(conn),
+        Field::EqualOpportunities => diesel::update(
+            equal_opportunities::table
+                .find(user_id)
+                .filter(equal_opportunities::ciphertext.eq(old)),
+        )
+        .set(equal_opportunities::ciphertext.eq(new))
+        .execute(conn),
+    }?;
+    Ok(changed == 1)
 }

@@ -201,9 +201,17 @@ pub fn record_transition(
         .map(drop)
 }
 
-pub fn set_submitted(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<()> {
+pub fn set_submitted(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    answer_by: NaiveDateTime,
+) -> QueryResult<()> {
     diesel::update(applications::table.find(id))
-        .set(applications::submitted_at.eq(now))
+        .set((
+            applications::submitted_at.eq(now),
+            applications::answer_by.eq(answer_by),
+        ))
         .execute(conn)
         .map(drop)
 }
@@ -342,4 +350,32 @@ pub fn mark_reminded(conn: &mut DbConn, round_id: &str, day: &str) -> QueryResul
         .on_conflict_do_nothing()
         .execute(c))?;
     Ok(inserted == 1)
+}
+
+/// Touches the application if its status is one of `statuses`, taking its row lock on
+/// PostgreSQL for the rest of the transaction; false when the status is something else now.
+pub fn lock_if_status(
+    conn: &mut DbConn,
+    id: &str,
+    statuses: &[&str],
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        applications::table
+            .find(id)
+            .filter(applications::status.eq_any(statuses)),
+    )
+    .set(applications::updated_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Rounds whose review panel includes `user_id`.
+pub fn rounds_reviewed_by(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<RoundRow>> {
+    rounds::table
+        .inner_join(round_reviewers::table)
+        .filter(round_reviewers::user_id.eq(user_id))
+        .order((rounds::closes_at, rounds::id))
+        .select(RoundRow::as_select())
+        .load(conn)
 }

@@ -148,14 +148,20 @@ pub fn viewer_of(
     if user.has_role(Role::Coordinator) {
         return Ok(Viewer::Coordinator);
     }
-    let submitted = application.status != ApplicationStatus::Draft.as_str();
-    if submitted
+    if is_under_consideration(application)
         && user.has_role(Role::Reviewer)
         && queries::is_reviewer(conn, &application.round_id, &user.id)?
     {
         return Ok(Viewer::Reviewer);
     }
     Err(AppError::NotFound)
+}
+
+/// Submitted and not withdrawn: the person has asked to be considered. Only then do reviewers
+/// see it, and only then does anyone but the person see their lived experience.
+pub fn is_under_consideration(application: &ApplicationRow) -> bool {
+    application.submitted_at.is_some()
+        && application.status != ApplicationStatus::Withdrawn.as_str()
 }
 
 /// An application with its round, questions and answers.
@@ -260,7 +266,10 @@ impl Loaded {
                 preferred_name: person.preferred_name,
                 email: person.email,
             });
-            view.lived_experience = Some(lived_experience(conn, state, &a.user_id, actor, route)?);
+            if is_under_consideration(a) {
+                view.lived_experience =
+                    Some(lived_experience(conn, state, &a.user_id, actor, route)?);
+            }
             view.review_summary = Some(summarise(queries::scores_of(conn, &a.id)?));
         }
         Ok(ApplicationResponse::Full(Box::new(view)))

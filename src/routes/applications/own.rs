@@ -20,6 +20,8 @@ use crate::state::AppState;
 
 const GET_ROUTE: &str = "GET /api/v1/applications/{id}";
 
+pub const CHANGED_MEANWHILE: &str = "Someone changed this application while you were working on it. Reload it to see the latest version.";
+
 /// An application: in full for its owner and coordinators, anonymised for the round's reviewers.
 #[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = ApplicationResponse),
@@ -91,13 +93,22 @@ pub async fn update_draft(
         .db
         .write(move |conn| {
             let loaded = owned_draft_in_open_round(conn, &id, &user)?;
+            let now = Utc::now().naive_utc();
+            // Still a draft when we write (a submit may have landed since we read it).
+            if !queries::lock_if_status(
+                conn,
+                &loaded.application.id,
+                &[ApplicationStatus::Draft.as_str()],
+                now,
+            )? {
+                return Err(AppError::conflict("not_a_draft", CHANGED_MEANWHILE));
+            }
             let answers: Vec<(String, String)> = changes
                 .answers
                 .into_iter()
                 .map(|a| (a.question_id, a.text))
                 .collect();
             reject_problems(answer_problems(&loaded.rules(), &answers))?;
-            let now = Utc::now().naive_utc();
             queries::save_answers(conn, &loaded.application.id, &answers)?;
             if let Some(consents) = changes.consents {
                 let json =
@@ -147,20 +158,16 @@ pub async fn submit(
                 None,
                 now,
             )? {
-                return Err(AppError::conflict(
-                    "invalid_transition",
-                    "This application changed meanwhile; reload it.",
-                ));
+                return Err(AppError::conflict("invalid_transition", CHANGED_MEANWHILE));
             }
-            queries::set_submitted(conn, &loaded.application.id, now)?;
-            let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let round = &loaded.round;
+            let promised = answer_by(round.closes_at, round.closed_at, round.answer_by_days);
+            queries::set_submitted(conn, &loaded.application.id, now, promised)?;
+            let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let email = Email::ApplicationReceived {
                 name: person.display_name().to_string(),
                 round_title: round.title.clone(),
-                answer_by: answer_by(round.closes_at, round.closed_at, round.answer_by_days)
-                    .format("%-d %B %Y")
-                    .to_string(),
+                answer_by: promised.format("%-d %B %Y").to_string(),
                 link: format!(
                     "{}/applications/{}",
                     app.settings.server.public_url.trim_end_matches('/'),
@@ -219,10 +226,7 @@ pub async fn withdraw(
                 None,
                 now,
             )? {
-                return Err(AppError::conflict(
-                    "invalid_transition",
-                    "This application changed meanwhile; reload it.",
-                ));
+                return Err(AppError::conflict("invalid_transition", CHANGED_MEANWHILE));
             }
             Loaded::load(conn, &loaded.application.id)?.view(
                 conn,
@@ -240,7 +244,8 @@ pub async fn withdraw(
 pub struct Transition {
     pub from: Option<String>,
     pub to: String,
-    pub actor_id: String,
+    /// Who made the change: shown to coordinators, and to the applicant for their own steps.
+    pub actor_id: Option<String>,
     pub at: DateTime<Utc>,
     pub note: Option<String>,
 }
@@ -260,7 +265,8 @@ pub async fn history(
         .db
         .read(move |conn| {
             let application = queries::find_application(conn, &id)?.ok_or(AppError::NotFound)?;
-            if viewer_of(conn, &user, &application)? == Viewer::Reviewer {
+            let viewer = viewer_of(conn, &user, &application)?;
+            if viewer == Viewer::Reviewer {
                 return Err(AppError::NotFound);
             }
             Ok(queries::history(conn, &application.id)?
@@ -268,7 +274,8 @@ pub async fn history(
                 .map(|t| Transition {
                     from: t.from_status,
                     to: t.to_status,
-                    actor_id: t.actor_id,
+                    actor_id: (viewer == Viewer::Coordinator || t.actor_id == user.id)
+                        .then_some(t.actor_id),
                     at: t.at.and_utc(),
                     note: t.note,
                 })

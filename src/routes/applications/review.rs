@@ -114,6 +114,17 @@ pub async fn review(
             }
             errors.finish(()).map_err(AppError::Validation)?;
             let now = Utc::now().naive_utc();
+            // Still under review when we write (a withdrawal may have landed since we read it).
+            let reviewable = [
+                ApplicationStatus::Submitted.as_str(),
+                ApplicationStatus::InReview.as_str(),
+            ];
+            if !queries::lock_if_status(conn, &loaded.application.id, &reviewable, now)? {
+                return Err(AppError::conflict(
+                    "invalid_transition",
+                    super::own::CHANGED_MEANWHILE,
+                ));
+            }
             let scores: Vec<(String, i32, Option<String>)> = input
                 .scores
                 .into_iter()
@@ -138,7 +149,7 @@ pub async fn review(
             {
                 return Err(AppError::conflict(
                     "invalid_transition",
-                    "This application changed meanwhile; reload it.",
+                    super::own::CHANGED_MEANWHILE,
                 ));
             }
             Ok(ReviewView {
@@ -222,7 +233,7 @@ pub async fn decide(
             )? {
                 return Err(AppError::conflict(
                     "invalid_transition",
-                    "This application changed meanwhile; reload it.",
+                    super::own::CHANGED_MEANWHILE,
                 ));
             }
             queries::set_decision(
@@ -256,12 +267,13 @@ pub async fn decide(
                 format: EmailFormat::from_stored(&applicant.email_format),
             };
             app.outbox.enqueue(conn, &to, &email)?;
+            // The answer confirms the decision; it carries no special-category data (nobody asked to read it).
             Loaded::load(conn, &loaded.application.id)?.view(
                 conn,
                 &app,
-                Viewer::Coordinator,
+                Viewer::Owner,
                 &user.id,
-                "POST /api/v1/applications/{id}/decision",
+                "",
             )
         })
         .await?;

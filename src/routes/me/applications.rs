@@ -37,7 +37,11 @@ pub async fn my_applications(
                 items.push(MyApplication {
                     status: ApplicationStatus::parse(&application.status),
                     submitted_at: application.submitted_at.map(|at| at.and_utc()),
-                    answer_by: answer_by(round.closes_at, round.closed_at, round.answer_by_days)
+                    answer_by: application
+                        .answer_by
+                        .unwrap_or_else(|| {
+                            answer_by(round.closes_at, round.closed_at, round.answer_by_days)
+                        })
                         .and_utc(),
                     round_title: round.title,
                     round_id: application.round_id,

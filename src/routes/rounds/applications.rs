@@ -13,7 +13,7 @@ use crate::domain::Invalid;
 use crate::domain::recruitment::{ApplicationStatus, RoundStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
-use crate::routes::applications::{ApplicationResponse, Loaded, Viewer};
+use crate::routes::applications::{ApplicationResponse, Loaded, Viewer, is_under_consideration};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -52,6 +52,12 @@ pub async fn start_application(
                     ));
                 }
             }
+                        if queries::is_reviewer(conn, &round.id, &user.id)? {
+                return Err(AppError::conflict(
+                    "on_review_panel",
+                    "You are on this round's review panel, so you cannot apply to it. Ask a coordinator to take you off the panel first.",
+                ));
+            }
             let row = ApplicationRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 round_id: round.id.clone(),
@@ -62,8 +68,9 @@ pub async fn start_application(
                 feedback: None,
                 submitted_at: None,
                 decided_at: None,
-                created_at: now,
+                                created_at: now,
                 updated_at: now,
+                answer_by: None,
             };
             if !queries::insert_application_if_new(conn, &row)? {
                 let existing = queries::application_of(conn, &round.id, &user.id)?
@@ -154,10 +161,7 @@ pub async fn list_applications(
             let rows: Vec<ApplicationRow> =
                 queries::applications_in_round(conn, &round.id, filter.status.as_deref())?
                     .into_iter()
-                    .filter(|a| {
-                        viewer == Viewer::Coordinator
-                            || a.status != ApplicationStatus::Draft.as_str()
-                    })
+                    .filter(|a| viewer == Viewer::Coordinator || is_under_consideration(a))
                     .filter(|a| a.user_id != user.id)
                     .filter(|a| cursor.as_deref().is_none_or(|c| a.id.as_str() > c))
                     .take(usize::try_from(limit + 1).unwrap_or(usize::MAX))

@@ -51,7 +51,18 @@ pub async fn list_rounds(
         .db
         .read(move |conn| {
             let now = Utc::now().naive_utc();
-            let rounds = queries::list_rounds(conn, (!coordinator).then_some(now))?;
+            let mut rounds = queries::list_rounds(conn, (!coordinator).then_some(now))?;
+            // Reviewers also see every round they review, open or closed.
+            if let Some(reviewer) = user
+                .as_ref()
+                .filter(|u| !coordinator && u.has_role(Role::Reviewer))
+            {
+                for round in queries::rounds_reviewed_by(conn, &reviewer.id)? {
+                    if !rounds.iter().any(|r| r.id == round.id) {
+                        rounds.push(round);
+                    }
+                }
+            }
             rounds
                 .iter()
                 .filter(|round| wanted.is_none_or(|w| status_of(round, now) == w))

@@ -1,0 +1,46 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{elements, partner_requests, projects};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = partner_requests)]
+pub struct RequestRow {
+    pub id: String,
+    pub organisation_id: String,
+    pub submitted_by: String,
+    pub title: String,
+    pub summary: String,
+    pub engagement_level: String,
+    pub budget_pence: Option<i64>,
+    pub access_budget_pence: Option<i64>,
+    pub elements: String,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = projects)]
+pub struct ProjectRow {
+    pub id: String,
+    pub request_id: String,
+    pub organisation_id: String,
+    pub title: String,
+    pub summary: String,
+    pub created_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = elements)]
+pub struct ElementRow {
+    pub id: String,
+    pub project_id: String,
+    pub position: i32,
+    pub spec: String,
+    pub mode: String,
+    pub people_needed: i32,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

@@ -1,0 +1,352 @@
+//! Organisations, partner requests, projects, elements and their sessions; conflicts of interest.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::models::partnership::{ElementRow, ProjectRow, RequestRow};
+use crate::db::schema::{
+    conflicts_of_interest, element_sessions, elements, organisation_members, organisations,
+    partner_requests, projects, request_events,
+};
+use crate::per_backend;
+
+pub type OrganisationRow = (String, String, String, String, NaiveDateTime);
+
+pub fn insert_organisation(
+    conn: &mut DbConn,
+    id: &str,
+    name: &str,
+    kind: &str,
+    contact_email: &str,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(organisations::table)
+        .values((
+            organisations::id.eq(id),
+            organisations::name.eq(name),
+            organisations::kind.eq(kind),
+            organisations::contact_email.eq(contact_email),
+            organisations::created_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn list_organisations(
+    conn: &mut DbConn,
+    only: Option<&[String]>,
+) -> QueryResult<Vec<OrganisationRow>> {
+    let mut query = organisations::table
+        .select((
+            organisations::id,
+            organisations::name,
+            organisations::kind,
+            organisations::contact_email,
+            organisations::created_at,
+        ))
+        .into_boxed();
+    if let Some(ids) = only {
+        query = query.filter(organisations::id.eq_any(ids.to_vec()));
+    }
+    query.order(organisations::name).load(conn)
+}
+
+/// Organisations the user is a partner contact of.
+pub fn memberships(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<String>> {
+    organisation_members::table
+        .filter(organisation_members::user_id.eq(user_id))
+        .order(organisation_members::organisation_id)
+        .select(organisation_members::organisation_id)
+        .load(conn)
+}
+
+pub fn organisation_exists(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(organisations::table.find(id))).get_result(conn)
+}
+
+pub fn insert_request(conn: &mut DbConn, row: &RequestRow) -> QueryResult<()> {
+    diesel::insert_into(partner_requests::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_request(conn: &mut DbConn, id: &str) -> QueryResult<Option<RequestRow>> {
+    partner_requests::table
+        .find(id)
+        .select(RequestRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list_requests(
+    conn: &mut DbConn,
+    organisations: Option<&[String]>,
+    status: Option<&str>,
+) -> QueryResult<Vec<RequestRow>> {
+    let mut query = partner_requests::table
+        .select(RequestRow::as_select())
+        .into_boxed();
+    if let Some(ids) = organisations {
+        query = query.filter(partner_requests::organisation_id.eq_any(ids.to_vec()));
+    }
+    if let Some(status) = status {
+        query = query.filter(partner_requests::status.eq(status.to_string()));
+    }
+    query.order(partner_requests::id).load(conn)
+}
+
+/// Replaces a request's content (the partner's edit after `needs_info`).
+pub fn update_request_content(conn: &mut DbConn, row: &RequestRow) -> QueryResult<()> {
+    diesel::update(partner_requests::table.find(&row.id))
+        .set((
+            partner_requests::title.eq(&row.title),
+            partner_requests::summary.eq(&row.summary),
+            partner_requests::engagement_level.eq(&row.engagement_level),
+            partner_requests::budget_pence.eq(row.budget_pence),
+            partner_requests::access_budget_pence.eq(row.access_budget_pence),
+            partner_requests::elements.eq(&row.elements),
+            partner_requests::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Moves the request from `from` to `to`, recording the step; false if it changed meanwhile.
+pub fn move_request(
+    conn: &mut DbConn,
+    id: &str,
+    from: &str,
+    to: &str,
+    actor: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        partner_requests::table
+            .find(id)
+            .filter(partner_requests::status.eq(from)),
+    )
+    .set((
+        partner_requests::status.eq(to),
+        partner_requests::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if changed != 1 {
+        return Ok(false);
+    }
+    record_request_event(conn, id, to, actor, note, now)?;
+    Ok(true)
+}
+
+pub fn record_request_event(
+    conn: &mut DbConn,
+    request_id: &str,
+    status: &str,
+    actor: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(request_events::table)
+        .values((
+            request_events::id.eq(uuid::Uuid::now_v7().to_string()),
+            request_events::request_id.eq(request_id),
+            request_events::status.eq(status),
+            request_events::actor_id.eq(actor),
+            request_events::note.eq(note),
+            request_events::at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// (status, actor, note, at): one step of a request.
+pub type RequestEvent = (String, String, Option<String>, NaiveDateTime);
+
+pub fn request_events(conn: &mut DbConn, request_id: &str) -> QueryResult<Vec<RequestEvent>> {
+    request_events::table
+        .filter(request_events::request_id.eq(request_id))
+        .order((request_events::at, request_events::id))
+        .select((
+            request_events::status,
+            request_events::actor_id,
+            request_events::note,
+            request_events::at,
+        ))
+        .load(conn)
+}
+
+pub fn insert_project(conn: &mut DbConn, row: &ProjectRow) -> QueryResult<()> {
+    diesel::insert_into(projects::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_project(conn: &mut DbConn, id: &str) -> QueryResult<Option<ProjectRow>> {
+    projects::table
+        .find(id)
+        .select(ProjectRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn project_of_request(conn: &mut DbConn, request_id: &str) -> QueryResult<Option<String>> {
+    projects::table
+        .filter(projects::request_id.eq(request_id))
+        .select(projects::id)
+        .first(conn)
+        .optional()
+}
+
+pub fn list_projects(
+    conn: &mut DbConn,
+    organisations: Option<&[String]>,
+) -> QueryResult<Vec<ProjectRow>> {
+    let mut query = projects::table.select(ProjectRow::as_select()).into_boxed();
+    if let Some(ids) = organisations {
+        query = query.filter(projects::organisation_id.eq_any(ids.to_vec()));
+    }
+    query.order(projects::id).load(conn)
+}
+
+/// Stores an element and its sessions.
+pub fn insert_element(
+    conn: &mut DbConn,
+    row: &ElementRow,
+    sessions: &[(NaiveDateTime, NaiveDateTime)],
+) -> QueryResult<()> {
+    diesel::insert_into(elements::table)
+        .values(row)
+        .execute(conn)?;
+    replace_sessions(conn, &row.id, sessions)
+}
+
+pub fn replace_sessions(
+    conn: &mut DbConn,
+    element_id: &str,
+    sessions: &[(NaiveDateTime, NaiveDateTime)],
+) -> QueryResult<()> {
+    diesel::delete(element_sessions::table.filter(element_sessions::element_id.eq(element_id)))
+        .execute(conn)?;
+    for (starts_at, ends_at) in sessions {
+        diesel::insert_into(element_sessions::table)
+            .values((
+                element_sessions::id.eq(uuid::Uuid::now_v7().to_string()),
+                element_sessions::element_id.eq(element_id),
+                element_sessions::starts_at.eq(starts_at),
+                element_sessions::ends_at.eq(ends_at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn find_element(conn: &mut DbConn, id: &str) -> QueryResult<Option<ElementRow>> {
+    elements::table
+        .find(id)
+        .select(ElementRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn elements_of(conn: &mut DbConn, project_id: &str) -> QueryResult<Vec<ElementRow>> {
+    elements::table
+        .filter(elements::project_id.eq(project_id))
+        .order((elements::position, elements::id))
+        .select(ElementRow::as_select())
+        .load(conn)
+}
+
+pub fn next_position(conn: &mut DbConn, project_id: &str) -> QueryResult<i32> {
+    let positions: Vec<i32> = elements::table
+        .filter(elements::project_id.eq(project_id))
+        .select(elements::position)
+        .load(conn)?;
+    Ok(positions.into_iter().max().map_or(0, |p| p + 1))
+}
+
+pub fn update_element(conn: &mut DbConn, row: &ElementRow) -> QueryResult<()> {
+    diesel::update(elements::table.find(&row.id))
+        .set((
+            elements::spec.eq(&row.spec),
+            elements::mode.eq(&row.mode),
+            elements::people_needed.eq(row.people_needed),
+            elements::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Changes the status if it is still `from`; false if it changed meanwhile.
+pub fn move_element(
+    conn: &mut DbConn,
+    id: &str,
+    from: &str,
+    to: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(elements::table.find(id).filter(elements::status.eq(from)))
+        .set((elements::status.eq(to), elements::updated_at.eq(now)))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn declare_conflict(
+    conn: &mut DbConn,
+    user_id: &str,
+    organisation_id: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    let row = (
+        conflicts_of_interest::user_id.eq(user_id),
+        conflicts_of_interest::organisation_id.eq(organisation_id),
+        conflicts_of_interest::note.eq(note),
+        conflicts_of_interest::declared_at.eq(now),
+    );
+    per_backend!(conn, |c| diesel::insert_into(conflicts_of_interest::table)
+        .values(row)
+        .on_conflict((
+            conflicts_of_interest::user_id,
+            conflicts_of_interest::organisation_id
+        ))
+        .do_update()
+        .set((
+            conflicts_of_interest::note.eq(note),
+            conflicts_of_interest::declared_at.eq(now)
+        ))
+        .execute(c))
+    .map(drop)
+}
+
+pub fn withdraw_conflict(
+    conn: &mut DbConn,
+    user_id: &str,
+    organisation_id: &str,
+) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        conflicts_of_interest::table
+            .filter(conflicts_of_interest::user_id.eq(user_id))
+            .filter(conflicts_of_interest::organisation_id.eq(organisation_id)),
+    )
+    .execute(conn)?;
+    Ok(removed == 1)
+}
+
+/// (organisation, note, declared_at) for each of the user's declarations.
+pub fn conflicts_of(
+    conn: &mut DbConn,
+    user_id: &str,
+) -> QueryResult<Vec<(String, Option<String>, NaiveDateTime)>> {
+    conflicts_of_interest::table
+        .filter(conflicts_of_interest::user_id.eq(user_id))
+        .order(conflicts_of_interest::organisation_id)
+        .select((
+            conflicts_of_interest::organisation_id,
+            conflicts_of_interest::note,
+            conflicts_of_interest::declared_at,
+        ))
+        .load(conn)
+}
