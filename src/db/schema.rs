@@ -360,6 +360,7 @@ diesel::joinable!(review_scores -> reviews (review_id));
 diesel::joinable!(reviews -> applications (application_id));
 diesel::joinable!(elements -> projects (project_id));
 diesel::joinable!(round_reviewers -> rounds (round_id));
+diesel::joinable!(coproducers -> users (user_id));
 diesel::joinable!(element_sessions -> elements (element_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,

@@ -505,3 +505,64 @@ mod tests {
         assert!(!E::Cancelled.can_become(E::Open));
     }
 }
+
+/// A co-producer's place in the pool (DOMAIN.md: `active ⇄ paused`, `archived`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CoproducerStatus {
+    Active,
+    Paused,
+    Archived,
+}
+
+impl CoproducerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Paused => "paused",
+            Self::Archived => "archived",
+        }
+    }
+
+    /// The status as it stands at `now`: a pause whose end date has passed is over.
+    pub fn effective(
+        stored: &str,
+        paused_until: Option<chrono::NaiveDateTime>,
+        now: chrono::NaiveDateTime,
+    ) -> Self {
+        match stored {
+            "archived" => Self::Archived,
+            "paused" if paused_until.is_none_or(|until| until > now) => Self::Paused,
+            _ => Self::Active,
+        }
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn a_pause_ends_on_its_date() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 21)
+            .and_then(|d| d.and_hms_opt(12, 0, 0))
+            .unwrap_or_default();
+        let later = now + Duration::days(3);
+        assert_eq!(
+            CoproducerStatus::effective("paused", Some(later), now),
+            CoproducerStatus::Paused
+        );
+        assert_eq!(
+            CoproducerStatus::effective("paused", Some(now - Duration::days(1)), now),
+            CoproducerStatus::Active
+        );
+        assert_eq!(
+            CoproducerStatus::effective("paused", None, now),
+            CoproducerStatus::Paused
+        );
+        assert_eq!(
+            CoproducerStatus::effective("archived", None, now),
+            CoproducerStatus::Archived
+        );
+    }
+}

@@ -10,9 +10,13 @@ pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod catalogue;
+pub mod coproducers;
 pub mod extract;
 pub mod me;
+pub mod organisations;
 pub mod pagination;
+pub mod projects;
+pub mod requests;
 pub mod rounds;
 pub mod service;
 pub mod users;
@@ -57,6 +61,22 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(applications::own::history)
                 .service(applications::review::review)
                 .service(applications::review::decide)
+                .service(organisations::create_organisation)
+                .service(organisations::list_organisations)
+                .service(requests::create::create_request)
+                .service(requests::create::resubmit_request)
+                .service(requests::read::list_requests)
+                .service(requests::read::get_request)
+                .service(requests::triage::triage)
+                .service(projects::read::list_projects)
+                .service(projects::read::get_project)
+                .service(projects::elements::add_element)
+                .service(projects::elements::update_element)
+                .service(coproducers::list_pool)
+                .service(coproducers::archive)
+                .service(me::conflicts::list_conflicts)
+                .service(me::conflicts::declare_conflict)
+                .service(me::conflicts::withdraw_conflict)
                 .service(users::invitations::create_invitation)
                 .service(users::invitations::accept_invitation)
                 .service(admin::outbox::list_outbox)

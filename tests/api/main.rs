@@ -13,6 +13,7 @@ mod invitations;
 mod me;
 mod migrations;
 mod openapi;
+mod partners;
 mod people;
 mod recruitment;
 mod service;

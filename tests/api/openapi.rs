@@ -14,6 +14,9 @@ both_backends! {
             "/api/v1/rounds/{id}/reviewers", "/api/v1/rounds/{id}/applications", "/api/v1/applications/{id}",
             "/api/v1/applications/{id}/submit", "/api/v1/applications/{id}/withdraw", "/api/v1/applications/{id}/history",
             "/api/v1/applications/{id}/reviews", "/api/v1/applications/{id}/decision",
+            "/api/v1/organisations", "/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/triage",
+            "/api/v1/projects", "/api/v1/projects/{id}", "/api/v1/projects/{id}/elements", "/api/v1/elements/{id}",
+            "/api/v1/coproducers", "/api/v1/coproducers/{id}/archive", "/api/v1/me/conflicts", "/api/v1/me/conflicts/{organisation_id}",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing from the OpenAPI document");
         }

@@ -6,5 +6,6 @@ pub mod organisations;
 pub mod outbox;
 pub mod partnership;
 pub mod people;
+pub mod pool;
 pub mod recruitment;
 pub mod users;

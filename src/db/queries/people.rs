@@ -193,14 +193,6 @@ pub fn make_coproducer(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> 
     .map(drop)
 }
 
-pub fn coproducer_status(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<String>> {
-    coproducers::table
-        .find(user_id)
-        .select(coproducers::status)
-        .first(conn)
-        .optional()
-}
-
 /// Every stored special-category value: (table, owner, ciphertext), for key rotation.
 pub fn all_ciphertexts(
     conn: &mut DbConn,

@@ -1,0 +1,58 @@
+use actix_web::{get, web};
+
+use super::{ProjectView, project_view, visible_project};
+use crate::auth::AuthUser;
+use crate::db::queries::partnership as queries;
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::state::AppState;
+
+/// Projects: your organisation's if you are a partner contact; all of them for coordinators.
+#[utoipa::path(tag = "projects", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<ProjectView>),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/projects")]
+pub async fn list_projects(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<web::Json<Vec<ProjectView>>, AppError> {
+    user.require_any(&[Role::Coordinator, Role::Partner])?;
+    let views = state
+        .db
+        .read(move |conn| {
+            let projects = if user.has_role(Role::Coordinator) {
+                queries::list_projects(conn, None)?
+            } else {
+                let mine = queries::memberships(conn, &user.id)?;
+                queries::list_projects(conn, Some(&mine))?
+            };
+            projects
+                .into_iter()
+                .map(|p| project_view(conn, p))
+                .collect()
+        })
+        .await?;
+    Ok(web::Json(views))
+}
+
+/// One project with its elements.
+#[utoipa::path(tag = "projects", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = ProjectView),
+    (status = 404, description = "No such project, or not your organisation's", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/projects/{id}")]
+pub async fn get_project(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<ProjectView>, AppError> {
+    let view = state
+        .db
+        .read(move |conn| {
+            let project = visible_project(conn, &user, &id)?;
+            project_view(conn, project)
+        })
+        .await?;
+    Ok(web::Json(view))
+}

@@ -1,0 +1,227 @@
+//! Partner requests: a partner organisation asks for co-producers for the elements of a project.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::db::DbConn;
+use crate::db::models::partnership::RequestRow;
+use crate::db::queries::{partnership as queries, users};
+use crate::domain::email_format::EmailFormat;
+use crate::domain::partnership::{
+    ElementSpec, EngagementLevel, QualityRules, RequestStatus, Warning, quality_warnings,
+};
+use crate::domain::role::Role;
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError};
+use crate::routes::extract::{FieldErrors, Validate};
+use crate::state::AppState;
+
+pub mod create;
+pub mod read;
+pub mod triage;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestInput {
+    #[schema(min_length = 1, max_length = 200)]
+    pub title: String,
+    #[schema(min_length = 1, max_length = 2000)]
+    pub summary: String,
+    pub engagement_level: EngagementLevel,
+    /// The whole budget, in pence.
+    #[schema(minimum = 0)]
+    pub budget_pence: Option<i64>,
+    /// Money set aside for access adjustments (interpreters, taxis, support workers), in pence.
+    #[schema(minimum = 0)]
+    pub access_budget_pence: Option<i64>,
+    /// Needed only if you are a contact of more than one organisation.
+    pub organisation_id: Option<String>,
+    #[schema(min_items = 1)]
+    pub elements: Vec<ElementSpec>,
+}
+
+impl Validate for RequestInput {
+    type Valid = Self;
+
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        errors.text("title", &self.title, 200);
+        errors.text("summary", &self.summary, 2000);
+        for (field, value) in [
+            ("budget_pence", self.budget_pence),
+            ("access_budget_pence", self.access_budget_pence),
+        ] {
+            if value.is_some_and(|v| v < 0) {
+                errors.add(
+                    field,
+                    crate::domain::Invalid::new("out_of_range", "Amounts cannot be below zero."),
+                );
+            }
+        }
+        if self.elements.is_empty() {
+            errors.add(
+                "elements",
+                crate::domain::Invalid::new(
+                    "required",
+                    "Describe at least one element: a part of the project co-producers would do.",
+                ),
+            );
+        }
+        errors.finish(self)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RequestStep {
+    pub status: String,
+    pub note: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub organisation_id: String,
+    pub title: String,
+    pub summary: String,
+    pub engagement_level: EngagementLevel,
+    pub budget_pence: Option<i64>,
+    pub access_budget_pence: Option<i64>,
+    pub elements: Vec<ElementSpec>,
+    pub status: RequestStatus,
+    /// Suggestions from the quality check; they never stop a request.
+    pub quality_warnings: Vec<Warning>,
+    /// Set once the request is accepted.
+    pub project_id: Option<String>,
+    pub history: Vec<RequestStep>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+pub fn rules(state: &AppState) -> QualityRules {
+    let s = &state.settings.requests;
+    QualityRules {
+        minimum_hourly_rate_pence: s.minimum_hourly_rate_pence,
+        notice_days: s.notice_days,
+        long_commitment_hours: s.long_commitment_hours,
+    }
+}
+
+/// Problems with the elements against the catalogue, as one 422.
+pub fn check_elements(state: &AppState, elements: &[ElementSpec]) -> Result<(), AppError> {
+    let problems = elements
+        .iter()
+        .enumerate()
+        .flat_map(|(i, element)| element.problems(&state.catalogue, &format!("elements[{i}]")))
+        .collect();
+    crate::routes::extract::reject_problems(problems)
+}
+
+pub fn elements_of(row: &RequestRow) -> Result<Vec<ElementSpec>, AppError> {
+    serde_json::from_str(&row.elements).map_err(|e| AppError::Internal(e.into()))
+}
+
+pub fn view(conn: &mut DbConn, state: &AppState, row: RequestRow) -> Result<RequestView, AppError> {
+    let elements = elements_of(&row)?;
+    let warnings = quality_warnings(
+        &elements,
+        row.access_budget_pence,
+        &rules(state),
+        Utc::now(),
+    );
+    let history = queries::request_events(conn, &row.id)?
+        .into_iter()
+        .map(|(status, _actor, note, at)| RequestStep {
+            status,
+            note,
+            at: at.and_utc(),
+        })
+        .collect();
+    Ok(RequestView {
+        project_id: queries::project_of_request(conn, &row.id)?,
+        engagement_level: serde_json::from_value(serde_json::Value::String(
+            row.engagement_level.clone(),
+        ))
+        .map_err(|e| AppError::Internal(e.into()))?,
+        status: RequestStatus::parse(&row.status)
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown request status")))?,
+        id: row.id,
+        organisation_id: row.organisation_id,
+        title: row.title,
+        summary: row.summary,
+        budget_pence: row.budget_pence,
+        access_budget_pence: row.access_budget_pence,
+        elements,
+        quality_warnings: warnings,
+        history,
+        created_at: row.created_at.and_utc(),
+        updated_at: row.updated_at.and_utc(),
+    })
+}
+
+/// The request, if `user` may see it: coordinators see all; partners their organisations'. 404 otherwise.
+pub fn visible_request(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+) -> Result<RequestRow, AppError> {
+    let row = queries::find_request(conn, id)?.ok_or(AppError::NotFound)?;
+    if user.has_role(Role::Coordinator)
+        || queries::memberships(conn, &user.id)?.contains(&row.organisation_id)
+    {
+        Ok(row)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Emails the partner who submitted the request about a step.
+pub fn tell_partner(
+    conn: &mut DbConn,
+    state: &AppState,
+    row: &RequestRow,
+    step: &str,
+    note: &str,
+    link: String,
+) -> Result<(), AppError> {
+    let Some(partner) = users::find_by_id(conn, &row.submitted_by)? else {
+        return Ok(());
+    };
+    let warnings = if step == "received" {
+        quality_warnings(
+            &elements_of(row)?,
+            row.access_budget_pence,
+            &rules(state),
+            Utc::now(),
+        )
+        .into_iter()
+        .map(|w| w.message)
+        .collect()
+    } else {
+        Vec::new()
+    };
+    let email = Email::RequestUpdate {
+        name: partner.display_name().to_string(),
+        request_title: row.title.clone(),
+        step: step.into(),
+        note: note.into(),
+        warnings,
+        link,
+    };
+    let to = Recipient {
+        user_id: Some(&partner.id),
+        address: &partner.email,
+        format: EmailFormat::from_stored(&partner.email_format),
+    };
+    state.outbox.enqueue(conn, &to, &email)?;
+    Ok(())
+}
+
+pub fn public_link(state: &AppState, path: &str) -> String {
+    format!(
+        "{}{path}",
+        state.settings.server.public_url.trim_end_matches('/')
+    )
+}
