@@ -11,6 +11,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod jobs;
+pub mod matching;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

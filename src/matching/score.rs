@@ -1,0 +1,441 @@
+//! Hard constraints and the soft score.
+
+use chrono::Datelike;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::model::{Candidate, Element, Weights};
+use crate::domain::partnership::Mode;
+
+/// Why someone cannot take an element. Codes are stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Exclusion {
+    AlreadyOnElement,
+    NotActive,
+    ModeMismatch,
+    ConflictOfInterest,
+    SessionClash,
+    NoCapacity,
+    EarningsLimit,
+}
+
+impl Exclusion {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::AlreadyOnElement => "already_on_element",
+            Self::NotActive => "not_active",
+            Self::ModeMismatch => "mode_mismatch",
+            Self::ConflictOfInterest => "conflict_of_interest",
+            Self::SessionClash => "session_clash",
+            Self::NoCapacity => "no_capacity",
+            Self::EarningsLimit => "earnings_limit",
+        }
+    }
+}
+
+/// The first hard constraint `candidate` fails for `element`, if any.
+pub fn exclusion(candidate: &Candidate, element: &Element) -> Option<Exclusion> {
+    if element.already_on.contains(&candidate.id) {
+        return Some(Exclusion::AlreadyOnElement);
+    }
+    if !candidate.active {
+        return Some(Exclusion::NotActive);
+    }
+    let mode_ok = match element.mode {
+        Mode::InPerson => candidate.in_person,
+        Mode::Remote => candidate.remote,
+        Mode::Hybrid => candidate.in_person || candidate.remote,
+    };
+    if !mode_ok {
+        return Some(Exclusion::ModeMismatch);
+    }
+    if candidate.conflicts.contains(&element.organisation_id) {
+        return Some(Exclusion::ConflictOfInterest);
+    }
+    let clash = element.sessions.iter().any(|(start, end)| {
+        candidate
+            .busy
+            .iter()
+            .any(|(b_start, b_end)| start < b_end && b_start < end)
+    });
+    if clash {
+        return Some(Exclusion::SessionClash);
+    }
+    if candidate.hours_committed + element.hours > candidate.hours_per_month {
+        return Some(Exclusion::NoCapacity);
+    }
+    if let Some(limit) = candidate.earnings_limit_pence {
+        let pay = element
+            .pay_rate_pence_per_hour
+            .saturating_mul(i64::from(element.hours));
+        if candidate.earned_pence.saturating_add(pay) > limit {
+            return Some(Exclusion::EarningsLimit);
+        }
+    }
+    None
+}
+
+/// One factor of the score, explained.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Factor {
+    pub factor: &'static str,
+    pub points: f64,
+    pub max: f64,
+    pub reason: String,
+}
+
+/// The soft score: the sum of the factors, with each factor's explanation.
+pub fn score(candidate: &Candidate, element: &Element, weights: &Weights) -> (f64, Vec<Factor>) {
+    let factors = vec![
+        required_skills(candidate, element, weights.required_skills),
+        desired_skills(candidate, element, weights.desired_skills),
+        lived_experience(candidate, element, weights.lived_experience),
+        interests(candidate, element, weights.interests),
+        availability(candidate, element, weights.availability),
+        fairness(candidate, weights.fairness),
+    ];
+    let total = factors.iter().map(|f| f.points).sum::<f64>();
+    (round(total), factors)
+}
+
+fn round(points: f64) -> f64 {
+    (points * 100.0).round() / 100.0
+}
+
+fn factor(name: &'static str, share: f64, max: f64, reason: String) -> Factor {
+    Factor {
+        factor: name,
+        points: round(share.clamp(0.0, 1.0) * max),
+        max,
+        reason,
+    }
+}
+
+fn level_word(level: u8) -> &'static str {
+    match level {
+        3 => "experienced",
+        2 => "some experience",
+        _ => "interested",
+    }
+}
+
+fn required_skills(c: &Candidate, e: &Element, max: f64) -> Factor {
+    if e.skills_required.is_empty() {
+        return factor(
+            "required_skills",
+            1.0,
+            max,
+            "No particular skills are required.".into(),
+        );
+    }
+    let held: Vec<(&String, u8)> = e
+        .skills_required
+        .iter()
+        .filter_map(|s| c.skills.get(s).map(|l| (s, *l)))
+        .collect();
+    let share = held
+        .iter()
+        .map(|(_, level)| f64::from(*level) / 3.0)
+        .sum::<f64>()
+        / e.skills_required.len() as f64;
+    let reason = if held.is_empty() {
+        format!(
+            "Has none of the {} required skills.",
+            e.skills_required.len()
+        )
+    } else {
+        let list: Vec<String> = held
+            .iter()
+            .map(|(skill, level)| format!("{} ({})", skill.replace('_', " "), level_word(*level)))
+            .collect();
+        format!(
+            "Has {} of {} required skills: {}.",
+            held.len(),
+            e.skills_required.len(),
+            list.join(", ")
+        )
+    };
+    factor("required_skills", share, max, reason)
+}
+
+fn desired_skills(c: &Candidate, e: &Element, max: f64) -> Factor {
+    if e.skills_desired.is_empty() {
+        return factor(
+            "desired_skills",
+            1.0,
+            max,
+            "No extra skills are asked for.".into(),
+        );
+    }
+    let held = e
+        .skills_desired
+        .iter()
+        .filter(|s| c.skills.contains_key(*s))
+        .count();
+    let share = held as f64 / e.skills_desired.len() as f64;
+    factor(
+        "desired_skills",
+        share,
+        max,
+        format!(
+            "Has {held} of {} skills that would help.",
+            e.skills_desired.len()
+        ),
+    )
+}
+
+fn lived_experience(c: &Candidate, e: &Element, max: f64) -> Factor {
+    if e.lived_experience_wanted.is_empty() {
+        return factor(
+            "lived_experience",
+            1.0,
+            max,
+            "No particular lived experience is asked for.".into(),
+        );
+    }
+    let held = e
+        .lived_experience_wanted
+        .iter()
+        .filter(|x| c.lived_experience.contains(*x))
+        .count();
+    let share = held as f64 / e.lived_experience_wanted.len() as f64;
+    factor(
+        "lived_experience",
+        share,
+        max,
+        format!(
+            "Shares {held} of {} kinds of lived experience the element asks for.",
+            e.lived_experience_wanted.len()
+        ),
+    )
+}
+
+fn interests(c: &Candidate, e: &Element, max: f64) -> Factor {
+    if e.interests.is_empty() {
+        return factor(
+            "interests",
+            1.0,
+            max,
+            "The element has no particular themes.".into(),
+        );
+    }
+    let shared: Vec<&String> = e
+        .interests
+        .iter()
+        .filter(|t| c.interests.contains(*t))
+        .collect();
+    let share = shared.len() as f64 / e.interests.len() as f64;
+    let reason = if shared.is_empty() {
+        "None of the element's themes are among their interests.".to_string()
+    } else {
+        let names: Vec<String> = shared.iter().map(|t| t.replace('_', " ")).collect();
+        format!("Interested in {}.", names.join(", "))
+    };
+    factor("interests", share, max, reason)
+}
+
+fn availability(c: &Candidate, e: &Element, max: f64) -> Factor {
+    if e.sessions.is_empty() {
+        return factor(
+            "availability",
+            1.0,
+            max,
+            "No sessions are fixed yet.".into(),
+        );
+    }
+    let fits = e
+        .sessions
+        .iter()
+        .filter(|(start, end)| {
+            start.date() == end.date()
+                && c.weekly.iter().any(|(day, from, to)| {
+                    *day == start.weekday() && *from <= start.time() && end.time() <= *to
+                })
+        })
+        .count();
+    let share = fits as f64 / e.sessions.len() as f64;
+    factor(
+        "availability",
+        share,
+        max,
+        format!(
+            "{fits} of {} sessions fall in the times they said they are free.",
+            e.sessions.len()
+        ),
+    )
+}
+
+fn fairness(c: &Candidate, max: f64) -> Factor {
+    if !c.ever_placed {
+        return factor(
+            "fairness",
+            1.0,
+            max,
+            "Has not been placed yet: newcomers come first.".into(),
+        );
+    }
+    let share = 0.8 / (1.0 + f64::from(c.offers_90d) + f64::from(c.paid_hours_90d.max(0)) / 10.0);
+    factor(
+        "fairness",
+        share,
+        max,
+        format!(
+            "{} offers and {} paid hours in the last 90 days.",
+            c.offers_90d, c.paid_hours_90d
+        ),
+    )
+}
+
+#[cfg(test)]
+pub mod tests {
+    use std::collections::{HashMap, HashSet};
+
+    use chrono::{NaiveDate, NaiveTime, Weekday};
+
+    use super::*;
+
+    pub fn at(day: u32, hour: u32) -> chrono::NaiveDateTime {
+        // 2026-11-23 is a Monday.
+        NaiveDate::from_ymd_opt(2026, 11, day)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .unwrap_or_default()
+    }
+
+    pub fn element() -> Element {
+        Element {
+            id: "e1".into(),
+            organisation_id: "org".into(),
+            mode: Mode::Hybrid,
+            sessions: vec![(at(23, 10), at(23, 12))],
+            hours: 6,
+            skills_required: vec!["interviewing".into(), "writing".into()],
+            skills_desired: vec!["facilitation".into()],
+            lived_experience_wanted: vec!["homelessness".into()],
+            interests: vec!["housing".into()],
+            features: vec!["step_free_access".into()],
+            pay_rate_pence_per_hour: 2500,
+            seats_left: 2,
+            already_on: HashSet::new(),
+        }
+    }
+
+    pub fn candidate(id: &str) -> Candidate {
+        Candidate {
+            id: id.into(),
+            display_name: id.into(),
+            active: true,
+            remote: true,
+            in_person: true,
+            weekly: vec![(
+                Weekday::Mon,
+                NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+                NaiveTime::from_hms_opt(13, 0, 0).unwrap_or_default(),
+            )],
+            hours_per_month: 20,
+            skills: HashMap::from([
+                ("interviewing".to_string(), 3),
+                ("writing".to_string(), 3),
+                ("facilitation".to_string(), 1),
+            ]),
+            interests: HashSet::from(["housing".to_string()]),
+            lived_experience: HashSet::from(["homelessness".to_string()]),
+            ..Candidate::default()
+        }
+    }
+
+    #[test]
+    fn a_perfect_newcomer_scores_the_full_hundred() {
+        let (total, factors) = score(&candidate("a"), &element(), &Weights::default());
+        assert_eq!(total, 100.0, "{factors:?}");
+        assert_eq!(factors.len(), 6);
+        assert!(factors.iter().all(|f| f.points <= f.max));
+    }
+
+    #[test]
+    fn required_skills_are_weighted_by_level() {
+        let mut c = candidate("a");
+        c.skills.insert("writing".into(), 1);
+        let (_, factors) = score(&c, &element(), &Weights::default());
+        // (3/3 + 1/3) / 2 × 35
+        assert_eq!(factors[0].points, 23.33);
+        assert!(
+            factors[0].reason.contains("writing (interested)"),
+            "{}",
+            factors[0].reason
+        );
+    }
+
+    #[test]
+    fn access_needs_never_change_the_score() {
+        let mut needs = candidate("a");
+        needs.needs = vec![
+            "bsl_interpreter".into(),
+            "step_free_access".into(),
+            "taxi".into(),
+        ];
+        assert_eq!(
+            score(&needs, &element(), &Weights::default()).0,
+            score(&candidate("a"), &element(), &Weights::default()).0
+        );
+    }
+
+    #[test]
+    fn fewer_recent_offers_score_higher_and_newcomers_highest() {
+        let mut busy = candidate("busy");
+        busy.ever_placed = true;
+        busy.offers_90d = 4;
+        let mut quiet = candidate("quiet");
+        quiet.ever_placed = true;
+        let w = Weights::default();
+        let (busy_score, _) = score(&busy, &element(), &w);
+        let (quiet_score, _) = score(&quiet, &element(), &w);
+        let (new_score, _) = score(&candidate("new"), &element(), &w);
+        assert!(new_score > quiet_score && quiet_score > busy_score);
+    }
+
+    #[test]
+    fn each_hard_constraint_excludes_with_its_reason() {
+        let e = element();
+        let mut cases: Vec<(Candidate, Exclusion)> = Vec::new();
+        let mut c = candidate("on");
+        c.id = "on".into();
+        let mut on = e.clone();
+        on.already_on.insert("on".into());
+        assert_eq!(exclusion(&c, &on), Some(Exclusion::AlreadyOnElement));
+        let mut paused = candidate("p");
+        paused.active = false;
+        cases.push((paused, Exclusion::NotActive));
+        let mut neither = candidate("m");
+        neither.remote = false;
+        neither.in_person = false;
+        cases.push((neither, Exclusion::ModeMismatch));
+        let mut conflicted = candidate("c");
+        conflicted.conflicts.insert("org".into());
+        cases.push((conflicted, Exclusion::ConflictOfInterest));
+        let mut clash = candidate("s");
+        clash.busy = vec![(at(23, 11), at(23, 13))];
+        cases.push((clash, Exclusion::SessionClash));
+        let mut full = candidate("f");
+        full.hours_committed = 16;
+        cases.push((full, Exclusion::NoCapacity));
+        let mut limited = candidate("l");
+        limited.earnings_limit_pence = Some(10_000);
+        cases.push((limited, Exclusion::EarningsLimit));
+        for (candidate, reason) in cases {
+            assert_eq!(exclusion(&candidate, &e), Some(reason), "{}", candidate.id);
+        }
+        assert_eq!(exclusion(&candidate("ok"), &e), None);
+    }
+
+    #[test]
+    fn remote_elements_need_remote_people_and_in_person_need_in_person() {
+        let mut remote_only = candidate("r");
+        remote_only.in_person = false;
+        let mut e = element();
+        e.mode = Mode::InPerson;
+        assert_eq!(exclusion(&remote_only, &e), Some(Exclusion::ModeMismatch));
+        e.mode = Mode::Remote;
+        assert_eq!(exclusion(&remote_only, &e), None);
+    }
+}
