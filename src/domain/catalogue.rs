@@ -176,7 +176,7 @@ impl Catalogue {
             Err(super::Invalid::new(
                 "unknown_code",
                 format!(
-                    "`{code}` is not {} we know. The catalogue lists every code we use.",
+                    "“{code}” is not {} we know. The catalogue lists every code we use.",
                     with_article(list.noun())
                 ),
             ))
@@ -278,7 +278,7 @@ mod tests {
             .err()
             .map(|e| e.message)
             .unwrap_or_default();
-        assert!(error.contains("`juggling` is not a skill"), "{error}");
+        assert!(error.contains("“juggling” is not a skill"), "{error}");
         let need = built_in()
             .check_code(List::AccessNeeds, "x")
             .err()

@@ -109,7 +109,7 @@ impl ElementSpec {
                 } else if !seen.insert(code) {
                     add(
                         format!("{}[{i}]", field(name)),
-                        Invalid::new("duplicate", format!("`{code}` is listed twice.")),
+                        Invalid::new("duplicate", format!("“{code}” is listed twice.")),
                     );
                 }
             }

@@ -144,7 +144,7 @@ impl Profile {
             } else if !seen.insert(skill.code.as_str()) {
                 add(
                     format!("skills[{i}].code"),
-                    Invalid::new("duplicate", format!("`{}` is listed twice.", skill.code)),
+                    Invalid::new("duplicate", format!("“{}” is listed twice.", skill.code)),
                 );
             }
             if catalogue.skill_level(skill.level).is_none() {
@@ -269,7 +269,7 @@ impl AccessPassport {
                     Invalid::new(
                         "duplicate",
                         format!(
-                            "`{}` is listed twice; put everything in one detail.",
+                            "“{}” is listed twice; put everything in one detail.",
                             need.code
                         ),
                     ),
@@ -304,11 +304,11 @@ pub fn equal_opportunities_problems(
         match catalogue.eo_question(question) {
             None => problems.push((
                 question.clone(),
-                Invalid::new("unknown_field", format!("`{question}` is not one of the equal-opportunities questions. The catalogue lists them.")),
+                Invalid::new("unknown_field", format!("“{question}” is not one of the equal-opportunities questions. The catalogue lists them.")),
             )),
             Some(q) if !q.options.iter().any(|o| &o.code == answer) => problems.push((
                 question.clone(),
-                Invalid::new("unknown_code", format!("`{answer}` is not one of the answers to this question.")),
+                Invalid::new("unknown_code", format!("“{answer}” is not one of the answers to this question.")),
             )),
             Some(_) => {}
         }
@@ -330,7 +330,7 @@ fn check_codes(
         } else if !seen.insert(code.as_str()) {
             add(
                 format!("{field}[{i}]"),
-                Invalid::new("duplicate", format!("`{code}` is listed twice.")),
+                Invalid::new("duplicate", format!("“{code}” is listed twice.")),
             );
         }
     }

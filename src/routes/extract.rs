@@ -218,13 +218,13 @@ fn describe_data_error(path: &str, message: &str) -> FieldError {
         return FieldError::new(
             field,
             "unknown_field",
-            format!("`{name}` is not a field we accept here. Check the spelling."),
+            format!("“{name}” is not a field we accept here. Check the spelling."),
         );
     }
     if message.starts_with("missing field") {
         let name = quoted(message).unwrap_or_default();
         let field = join(path, &name);
-        return FieldError::new(field, "required", format!("`{name}` is required."));
+        return FieldError::new(field, "required", format!("“{name}” is required."));
     }
     if message.starts_with("unknown variant") {
         let allowed = message

@@ -12,6 +12,7 @@ use crate::domain::email_address::EmailAddress;
 use crate::domain::role::Role;
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
+use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -94,36 +95,38 @@ pub async fn create_organisation(
     Ok(HttpResponse::Created().json(organisation))
 }
 
-/// Organisations: all of them for coordinators, your own for partner contacts.
-#[utoipa::path(tag = "partners", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<Organisation>),
+/// Organisations: all of them for coordinators and co-producers (to declare conflicts of
+/// interest), your own for partner contacts.
+#[utoipa::path(tag = "partners", security(("bearer" = [])), params(PageQuery), responses(
+    (status = 200, body = Page<Organisation>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/organisations")]
 pub async fn list_organisations(
     state: web::Data<AppState>,
     user: AuthUser,
-) -> Result<web::Json<Vec<Organisation>>, AppError> {
-    user.require_any(&[Role::Coordinator, Role::Partner])?;
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<Organisation>>, AppError> {
+    user.require_any(&[Role::Coordinator, Role::Partner, Role::Coproducer])?;
     let rows = state
         .db
         .read(move |conn| {
-            if user.has_role(Role::Coordinator) {
+            if user.has_role(Role::Coordinator) || user.has_role(Role::Coproducer) {
                 return Ok(queries::list_organisations(conn, None)?);
             }
             let mine = queries::memberships(conn, &user.id)?;
             Ok(queries::list_organisations(conn, Some(&mine))?)
         })
         .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|(id, name, kind, contact_email, created_at)| Organisation {
-                id,
-                name,
-                kind,
-                contact_email,
-                created_at: created_at.and_utc(),
-            })
-            .collect(),
-    ))
+    let all = rows
+        .into_iter()
+        .map(|(id, name, kind, contact_email, created_at)| Organisation {
+            id,
+            name,
+            kind,
+            contact_email,
+            created_at: created_at.and_utc(),
+        })
+        .collect();
+    Ok(web::Json(Page::of(all, &page, |o| o.id.clone())?))
 }

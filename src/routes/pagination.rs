@@ -42,6 +42,29 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    /// Pages a list already sorted by `key` (ids are UUIDv7, so id order is creation order).
+    pub fn of(
+        items: Vec<T>,
+        query: &PageQuery,
+        key: impl Fn(&T) -> String,
+    ) -> Result<Self, AppError> {
+        let limit = query.limit()?;
+        let take = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .saturating_add(1);
+        let rows: Vec<T> = items
+            .into_iter()
+            .filter(|item| {
+                query
+                    .cursor
+                    .as_deref()
+                    .is_none_or(|cursor| key(item).as_str() > cursor)
+            })
+            .take(take)
+            .collect();
+        Ok(Page::from_rows(rows, limit, key))
+    }
+
     /// `rows` were fetched with `limit + 1`: the extra row only says another page exists.
     pub fn from_rows(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Self {
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);

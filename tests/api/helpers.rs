@@ -335,3 +335,10 @@ pub fn token_in(text: &str) -> String {
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect()
 }
+
+/// The `items` of a paged list answer (`{"items": [...], "next_cursor": ...}`).
+pub async fn items(response: reqwest::Response) -> Vec<Value> {
+    let page: Value = response.json().await.expect("a page");
+    assert!(page.get("next_cursor").is_some(), "a paged list: {page}");
+    page["items"].as_array().cloned().unwrap_or_default()
+}

@@ -165,10 +165,10 @@ both_backends! {
         let mine = organisation(&app, &coordinator, "Northside Housing").await;
         organisation(&app, &coordinator, "Southside Health").await;
         let partner = partner_of(&app, &mine).await;
-        let listed: Vec<Value> = app.get_as(&partner, "/api/v1/organisations").send().await.unwrap().json().await.unwrap();
+        let listed = items(app.get_as(&partner, "/api/v1/organisations").send().await.unwrap()).await;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0]["id"], mine.as_str());
-        let all: Vec<Value> = app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap().json().await.unwrap();
+        let all = items(app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap()).await;
         assert_eq!(all.len(), 2);
         let applicant = app.signed_in(Role::Applicant).await;
         assert_eq!(app.get_as(&applicant, "/api/v1/organisations").send().await.unwrap().status(), 403);
@@ -252,9 +252,9 @@ both_backends! {
         let path = format!("/api/v1/requests/{}", request["id"].as_str().unwrap());
         assert_eq!(app.get_as(&south_partner, &path).send().await.unwrap().status(), 404);
         assert_eq!(app.get_as(&north_partner, &path).send().await.unwrap().status(), 200);
-        let listed: Vec<Value> = app.get_as(&south_partner, "/api/v1/requests").send().await.unwrap().json().await.unwrap();
+        let listed = items(app.get_as(&south_partner, "/api/v1/requests").send().await.unwrap()).await;
         assert!(listed.is_empty());
-        let all: Vec<Value> = app.get_as(&coordinator, "/api/v1/requests?status=submitted").send().await.unwrap().json().await.unwrap();
+        let all = items(app.get_as(&coordinator, "/api/v1/requests?status=submitted").send().await.unwrap()).await;
         assert_eq!(all.len(), 1);
         let lonely = app.signed_in(Role::Partner).await;
         assert_eq!(submit_request(&app, &lonely, &request_body()).await.status(), 403);
@@ -308,13 +308,13 @@ both_backends! {
         app.drain_outbox().await;
         let email = app.emails_to(&partner.email).pop().unwrap();
         assert!(email.text.contains(&format!("/projects/{}", project["id"].as_str().unwrap())), "{}", email.text);
-        let seen: Vec<Value> = app.get_as(&partner, "/api/v1/projects").send().await.unwrap().json().await.unwrap();
+        let seen = items(app.get_as(&partner, "/api/v1/projects").send().await.unwrap()).await;
         assert_eq!(seen.len(), 1);
         let other_org = organisation(&app, &coordinator, "Elsewhere").await;
         let outsider = partner_of(&app, &other_org).await;
         let path = format!("/api/v1/projects/{}", project["id"].as_str().unwrap());
         assert_eq!(app.get_as(&outsider, &path).send().await.unwrap().status(), 404);
-        let listed: Vec<Value> = app.get_as(&outsider, "/api/v1/projects").send().await.unwrap().json().await.unwrap();
+        let listed = items(app.get_as(&outsider, "/api/v1/projects").send().await.unwrap()).await;
         assert!(listed.is_empty());
     }
 
@@ -448,5 +448,84 @@ both_backends! {
         assert_eq!(unknown.status(), 404);
         let applicant = app.signed_in(Role::Applicant).await;
         assert_eq!(app.get_as(&applicant, "/api/v1/me/conflicts").send().await.unwrap().status(), 403);
+    }
+
+    async fn partners_cannot_change_status_and_edit_only_while_open(app) {
+        let (coordinator, partner, project) = project(&app).await;
+        let id = project["elements"][0]["id"].as_str().unwrap();
+        let status_change = patch_element(&app, &partner, id, json!({"status": "cancelled"})).await;
+        assert_eq!(status_change.status(), 403);
+        assert_eq!(patch_element(&app, &coordinator, id, json!({"status": "filled"})).await.status(), 200);
+        let late_edit = patch_element(&app, &partner, id, json!({"people_needed": 4})).await;
+        assert_eq!(late_edit.status(), 409);
+        let body = problem(late_edit).await;
+        assert_eq!(body["code"], "element_not_open");
+        assert_eq!(body["detail"], "This element is filled, so only coordinators can change it now.");
+    }
+
+    async fn a_bad_spec_and_an_illegal_status_change_roll_back_together(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let id = project["elements"][0]["id"].as_str().unwrap();
+        let response = patch_element(&app, &coordinator, id, json!({"people_needed": 6, "status": "completed"})).await;
+        assert_eq!(response.status(), 409);
+        let path = format!("/api/v1/projects/{}", project["id"].as_str().unwrap());
+        let after: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(after["elements"][0]["people_needed"], 3, "nothing half-written");
+        assert_eq!(after["elements"][0]["status"], "open");
+    }
+
+    async fn request_fields_and_element_fields_are_reported_together_in_plain_words(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let partner = partner_of(&app, &org).await;
+        let mut body = request_body();
+        body["title"] = json!("");
+        body["elements"][0]["skills_required"] = json!(["juggling"]);
+        let refused = problem(submit_request(&app, &partner, &body).await).await;
+        assert_eq!(error_fields(&refused), ["title", "elements[0].skills_required[0]"]);
+        assert_eq!(refused["errors"][0]["message"], "This cannot be empty.");
+        assert_eq!(
+            refused["errors"][1]["message"],
+            "\u{201c}juggling\u{201d} is not a skill we know. The catalogue lists every code we use."
+        );
+    }
+
+    async fn another_organisations_partner_can_change_nothing(app) {
+        let (coordinator, partner, project) = project(&app).await;
+        let other = organisation(&app, &coordinator, "Elsewhere").await;
+        let outsider = partner_of(&app, &other).await;
+        let element_id = project["elements"][0]["id"].as_str().unwrap();
+        assert_eq!(patch_element(&app, &outsider, element_id, json!({"people_needed": 9})).await.status(), 404);
+        let add = app.post_as(&outsider, &format!("/api/v1/projects/{}/elements", project["id"].as_str().unwrap())).json(&element("Mine now")).send().await.unwrap();
+        assert_eq!(add.status(), 404);
+        let request: Value = submit_request(&app, &partner, &request_body()).await.json().await.unwrap();
+        let id = request["id"].as_str().unwrap();
+        triage(&app, &coordinator, id, "needs_info", "More detail please").await;
+        let put = app.client.put(app.url(&format!("/api/v1/requests/{id}"))).bearer_auth(&outsider.token).json(&request_body()).send().await.unwrap();
+        assert_eq!(put.status(), 404);
+    }
+
+    async fn a_pause_that_has_ended_counts_as_active(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = coproducer(&app, profile_body()).await;
+        let id = person.id.clone();
+        app.state.db.write(move |conn| {
+            let yesterday = Utc::now().naive_utc() - Duration::days(1);
+            Ok(coproduce::db::queries::pool::set_status(conn, &id, "paused", Some(yesterday), None, Utc::now().naive_utc())?)
+        }).await.unwrap();
+        let me: Value = app.get_as(&person, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["coproducer_status"], "active");
+        let active: Value = app.get_as(&coordinator, "/api/v1/coproducers?status=active").send().await.unwrap().json().await.unwrap();
+        assert_eq!(active["items"][0]["user_id"], person.id.as_str());
+        assert_eq!(active["items"][0]["status"], "active");
+    }
+
+    async fn coproducers_can_find_organisations_to_declare_conflicts(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        organisation(&app, &coordinator, "Northside Housing").await;
+        let person = coproducer(&app, profile_body()).await;
+        let listed = items(app.get_as(&person, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["name"], "Northside Housing");
     }
 }

@@ -100,7 +100,7 @@ both_backends! {
             error_fields(&problem),
             ["contact.phone", "skills[0].code", "skills[1].level", "availability.weekly[0].to", "payment.method"]
         );
-        assert!(problem["errors"][1]["message"].as_str().unwrap().contains("`juggling` is not a skill"));
+        assert!(problem["errors"][1]["message"].as_str().unwrap().contains("“juggling” is not a skill"));
     }
 
     async fn access_passport_is_recorded_and_read_back(app) {

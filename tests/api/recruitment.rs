@@ -205,13 +205,13 @@ both_backends! {
         let open = create_round(&app, &coordinator).await;
         let closed = create_round(&app, &coordinator).await;
         app.post_as(&coordinator, &format!("/api/v1/rounds/{}/close", closed["id"].as_str().unwrap())).send().await.unwrap();
-        let public: Vec<Value> = app.get("/api/v1/rounds").await.json().await.unwrap();
+        let public = items(app.get("/api/v1/rounds").await).await;
         assert_eq!(public.len(), 1);
         assert_eq!(public[0]["id"], open["id"]);
         assert!(public[0].get("waiting").is_none());
-        let all: Vec<Value> = app.get_as(&coordinator, "/api/v1/rounds").send().await.unwrap().json().await.unwrap();
+        let all = items(app.get_as(&coordinator, "/api/v1/rounds").send().await.unwrap()).await;
         assert_eq!(all.len(), 2);
-        let only_closed: Vec<Value> = app.get_as(&coordinator, "/api/v1/rounds?status=closed").send().await.unwrap().json().await.unwrap();
+        let only_closed = items(app.get_as(&coordinator, "/api/v1/rounds?status=closed").send().await.unwrap()).await;
         assert_eq!(only_closed[0]["id"], closed["id"]);
     }
 
@@ -501,7 +501,7 @@ both_backends! {
         let round = create_round(&app, &coordinator).await;
         let (applicant, application) = submitted(&app, &round).await;
         submitted(&app, &round).await;
-        let mine: Vec<Value> = app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap().json().await.unwrap();
+        let mine = items(app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap()).await;
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0]["id"], application["id"]);
         assert_eq!(mine[0]["round_title"], "Peer researchers 2027");
@@ -575,10 +575,10 @@ both_backends! {
         let round = create_round(&app, &coordinator).await;
         let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
         app.post_as(&coordinator, &format!("/api/v1/rounds/{}/close", round["id"].as_str().unwrap())).send().await.unwrap();
-        let rounds: Vec<Value> = app.get_as(&reviewer, "/api/v1/rounds").send().await.unwrap().json().await.unwrap();
+        let rounds = items(app.get_as(&reviewer, "/api/v1/rounds").send().await.unwrap()).await;
         assert_eq!(rounds.len(), 1);
         assert_eq!(rounds[0]["status"], "closed");
-        let public: Vec<Value> = app.get("/api/v1/rounds").await.json().await.unwrap();
+        let public = items(app.get("/api/v1/rounds").await).await;
         assert!(public.is_empty());
     }
 
@@ -599,12 +599,12 @@ both_backends! {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
         let (applicant, _) = submitted(&app, &round).await;
-        let before: Vec<Value> = app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap().json().await.unwrap();
+        let before = items(app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap()).await;
         let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
         let changed = app.patch_as(&coordinator, &path).json(&json!({"answer_by_days": 60})).send().await.unwrap();
         assert_eq!(changed.status(), 200);
         assert_eq!(changed.json::<Value>().await.unwrap()["answer_by_days"], 60);
-        let after: Vec<Value> = app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap().json().await.unwrap();
+        let after = items(app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap()).await;
         assert_eq!(before[0]["answer_by"], after[0]["answer_by"]);
     }
 

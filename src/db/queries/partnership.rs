@@ -49,7 +49,7 @@ pub fn list_organisations(
     if let Some(ids) = only {
         query = query.filter(organisations::id.eq_any(ids.to_vec()));
     }
-    query.order(organisations::name).load(conn)
+    query.order(organisations::id).load(conn)
 }
 
 /// Organisations the user is a partner contact of.
@@ -267,16 +267,21 @@ pub fn next_position(conn: &mut DbConn, project_id: &str) -> QueryResult<i32> {
     Ok(positions.into_iter().max().map_or(0, |p| p + 1))
 }
 
-pub fn update_element(conn: &mut DbConn, row: &ElementRow) -> QueryResult<()> {
-    diesel::update(elements::table.find(&row.id))
-        .set((
-            elements::spec.eq(&row.spec),
-            elements::mode.eq(&row.mode),
-            elements::people_needed.eq(row.people_needed),
-            elements::updated_at.eq(row.updated_at),
-        ))
-        .execute(conn)
-        .map(drop)
+/// Saves the element's spec if its status is still `row.status`; false when it changed.
+pub fn update_element(conn: &mut DbConn, row: &ElementRow) -> QueryResult<bool> {
+    diesel::update(
+        elements::table
+            .find(&row.id)
+            .filter(elements::status.eq(&row.status)),
+    )
+    .set((
+        elements::spec.eq(&row.spec),
+        elements::mode.eq(&row.mode),
+        elements::people_needed.eq(row.people_needed),
+        elements::updated_at.eq(row.updated_at),
+    ))
+    .execute(conn)
+    .map(|changed| changed == 1)
 }
 
 /// Changes the status if it is still `from`; false if it changed meanwhile.

@@ -159,6 +159,8 @@ pub fn status_of(
         .optional()
 }
 
+/// Sets the status unless the co-producer is archived (checked in the same statement, so a
+/// concurrent archive wins); false when nothing changed.
 pub fn set_status(
     conn: &mut DbConn,
     user_id: &str,
@@ -167,13 +169,18 @@ pub fn set_status(
     archived_reason: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let changed = diesel::update(coproducers::table.find(user_id))
-        .set((
-            coproducers::status.eq(status),
-            coproducers::paused_until.eq(paused_until),
-            coproducers::archived_reason.eq(archived_reason),
-            coproducers::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    // Never over an archive: only a coordinator's reinstatement could undo that.
+    let changed = diesel::update(
+        coproducers::table
+            .find(user_id)
+            .filter(coproducers::status.ne("archived")),
+    )
+    .set((
+        coproducers::status.eq(status),
+        coproducers::paused_until.eq(paused_until),
+        coproducers::archived_reason.eq(archived_reason),
+        coproducers::updated_at.eq(now),
+    ))
+    .execute(conn)?;
     Ok(changed == 1)
 }

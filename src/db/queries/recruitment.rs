@@ -54,7 +54,7 @@ pub fn list_rounds(
             .filter(rounds::closes_at.gt(now))
             .filter(rounds::closed_at.is_null());
     }
-    query.order((rounds::closes_at, rounds::id)).load(conn)
+    query.order(rounds::id).load(conn)
 }
 
 pub fn questions_of(conn: &mut DbConn, round_id: &str) -> QueryResult<Vec<QuestionRow>> {

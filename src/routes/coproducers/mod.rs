@@ -114,7 +114,7 @@ pub async fn list_pool(
     let app = state.clone();
     let page = state
         .db
-        .read(move |conn| {
+        .write(move |conn| {
             let now = Utc::now().naive_utc();
             let by_lived_experience = query.lived_experience.clone();
             let filter = PoolFilter {
@@ -252,14 +252,19 @@ pub async fn archive(
                     "This co-producer is already archived.",
                 ));
             }
-            pool::set_status(
+            if !pool::set_status(
                 conn,
                 &id,
                 CoproducerStatus::Archived.as_str(),
                 None,
                 Some(&reason),
                 Utc::now().naive_utc(),
-            )?;
+            )? {
+                return Err(AppError::conflict(
+                    "already_archived",
+                    "This co-producer is already archived.",
+                ));
+            }
             Ok(StatusView {
                 user_id: id.to_string(),
                 status: CoproducerStatus::Archived,

@@ -7,6 +7,7 @@ use crate::auth::AuthUser;
 use crate::db::queries::recruitment as queries;
 use crate::domain::recruitment::{ApplicationStatus, answer_by};
 use crate::error::AppError;
+use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -21,12 +22,13 @@ pub struct MyApplication {
 }
 
 /// Your applications, oldest first.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<MyApplication>)))]
+#[utoipa::path(tag = "me", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Page<MyApplication>)))]
 #[get("/me/applications")]
 pub async fn my_applications(
     state: web::Data<AppState>,
     user: AuthUser,
-) -> Result<web::Json<Vec<MyApplication>>, AppError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<MyApplication>>, AppError> {
     let items = state
         .db
         .read(move |conn| {
@@ -51,5 +53,5 @@ pub async fn my_applications(
             Ok(items)
         })
         .await?;
-    Ok(web::Json(items))
+    Ok(web::Json(Page::of(items, &page, |a| a.id.clone())?))
 }

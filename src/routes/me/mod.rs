@@ -184,14 +184,19 @@ fn set_pool_status(
             until.and_then(|day| day.and_hms_opt(0, 0, 0)),
         ),
     };
-    pool::set_status(
+    if !pool::set_status(
         conn,
         user_id,
         status.as_str(),
         paused_until,
         None,
         Utc::now().naive_utc(),
-    )?;
+    )? {
+        return Err(AppError::conflict(
+            "archived",
+            "Your place in the pool is archived, so you cannot resume it yourself. Please talk to a coordinator.",
+        ));
+    }
     Ok(())
 }
 

@@ -105,8 +105,14 @@ pub async fn update_element(
             visible_project(conn, &user, &element.project_id)?;
             let current = ElementStatus::parse(&element.status).ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown element status")))?;
             let coordinator = user.has_role(Role::Coordinator);
-            if !coordinator && (new_status.is_some() || current != ElementStatus::Open) {
+                        if !coordinator && new_status.is_some() {
                 return Err(AppError::Forbidden);
+            }
+            if !coordinator && current != ElementStatus::Open {
+                return Err(AppError::conflict(
+                    "element_not_open",
+                    format!("This element is {}, so only coordinators can change it now.", current.as_str().replace('_', " ")),
+                ));
             }
             let now = Utc::now().naive_utc();
             if !changes.is_empty() {
@@ -119,7 +125,9 @@ pub async fn update_element(
                 element.mode = spec.mode.as_str().into();
                 element.people_needed = spec.people_needed;
                 element.updated_at = now;
-                queries::update_element(conn, &element)?;
+                                if !queries::update_element(conn, &element)? {
+                    return Err(AppError::conflict("element_changed", "Someone changed this element meanwhile. Reload it to see the latest version."));
+                }
                 let sessions: Vec<_> = spec.sessions.iter().map(|s| (s.starts_at.naive_utc(), s.ends_at.naive_utc())).collect();
                 queries::replace_sessions(conn, &element.id, &sessions)?;
             }

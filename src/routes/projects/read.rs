@@ -5,18 +5,20 @@ use crate::auth::AuthUser;
 use crate::db::queries::partnership as queries;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 /// Projects: your organisation's if you are a partner contact; all of them for coordinators.
-#[utoipa::path(tag = "projects", security(("bearer" = [])), responses(
-    (status = 200, body = Vec<ProjectView>),
+#[utoipa::path(tag = "projects", security(("bearer" = [])), params(PageQuery), responses(
+    (status = 200, body = Page<ProjectView>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/projects")]
 pub async fn list_projects(
     state: web::Data<AppState>,
     user: AuthUser,
-) -> Result<web::Json<Vec<ProjectView>>, AppError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<ProjectView>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner])?;
     let views = state
         .db
@@ -27,10 +29,16 @@ pub async fn list_projects(
                 let mine = queries::memberships(conn, &user.id)?;
                 queries::list_projects(conn, Some(&mine))?
             };
-            projects
+            let projects = Page::of(projects, &page, |p| p.id.clone())?;
+            let items = projects
+                .items
                 .into_iter()
                 .map(|p| project_view(conn, p))
-                .collect()
+                .collect::<Result<_, AppError>>()?;
+            Ok(Page {
+                items,
+                next_cursor: projects.next_cursor,
+            })
         })
         .await?;
     Ok(web::Json(views))

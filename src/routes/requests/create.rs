@@ -2,7 +2,7 @@ use actix_web::{HttpResponse, post, put, web};
 use chrono::Utc;
 
 use super::{
-    RequestInput, RequestView, check_elements, public_link, tell_partner, view, visible_request,
+    RequestInput, RequestView, check_request, public_link, tell_partner, view, visible_request,
 };
 use crate::auth::AuthUser;
 use crate::db::models::partnership::RequestRow;
@@ -29,7 +29,7 @@ pub async fn create_request(
 ) -> Result<HttpResponse, AppError> {
     user.require_any(&[Role::Partner])?;
     let input = body.0;
-    check_elements(&state, &input.elements)?;
+    check_request(&state, &input)?;
     let app = state.clone();
     let created = state
         .db
@@ -84,7 +84,7 @@ pub async fn resubmit_request(
 ) -> Result<web::Json<RequestView>, AppError> {
     user.require_any(&[Role::Partner])?;
     let input = body.0;
-    check_elements(&state, &input.elements)?;
+    check_request(&state, &input)?;
     let app = state.clone();
     let updated = state
         .db

@@ -8,6 +8,7 @@ use crate::auth::AuthUser;
 use crate::db::DbConn;
 use crate::db::models::partnership::RequestRow;
 use crate::db::queries::{partnership as queries, users};
+use crate::domain::Invalid;
 use crate::domain::email_format::EmailFormat;
 use crate::domain::partnership::{
     ElementSpec, EngagementLevel, QualityRules, RequestStatus, Warning, quality_warnings,
@@ -15,7 +16,7 @@ use crate::domain::partnership::{
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError};
-use crate::routes::extract::{FieldErrors, Validate};
+use crate::routes::extract::FieldErrors;
 use crate::state::AppState;
 
 pub mod create;
@@ -42,35 +43,33 @@ pub struct RequestInput {
     pub elements: Vec<ElementSpec>,
 }
 
-impl Validate for RequestInput {
-    type Valid = Self;
+crate::checked_in_handler!(RequestInput);
 
-    fn validate(self) -> Result<Self, Vec<FieldError>> {
-        let mut errors = FieldErrors::default();
-        errors.text("title", &self.title, 200);
-        errors.text("summary", &self.summary, 2000);
-        for (field, value) in [
-            ("budget_pence", self.budget_pence),
-            ("access_budget_pence", self.access_budget_pence),
-        ] {
-            if value.is_some_and(|v| v < 0) {
-                errors.add(
-                    field,
-                    crate::domain::Invalid::new("out_of_range", "Amounts cannot be below zero."),
-                );
-            }
-        }
-        if self.elements.is_empty() {
+fn top_level_errors(input: &RequestInput) -> Vec<FieldError> {
+    let mut errors = FieldErrors::default();
+    errors.text("title", &input.title, 200);
+    errors.text("summary", &input.summary, 2000);
+    for (field, value) in [
+        ("budget_pence", input.budget_pence),
+        ("access_budget_pence", input.access_budget_pence),
+    ] {
+        if value.is_some_and(|v| v < 0) {
             errors.add(
-                "elements",
-                crate::domain::Invalid::new(
-                    "required",
-                    "Describe at least one element: a part of the project co-producers would do.",
-                ),
+                field,
+                Invalid::new("out_of_range", "Amounts cannot be below zero."),
             );
         }
-        errors.finish(self)
     }
+    if input.elements.is_empty() {
+        errors.add(
+            "elements",
+            Invalid::new(
+                "required",
+                "Describe at least one element: a part of the project co-producers would do.",
+            ),
+        );
+    }
+    errors.into_vec()
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -109,14 +108,22 @@ pub fn rules(state: &AppState) -> QualityRules {
     }
 }
 
-/// Problems with the elements against the catalogue, as one 422.
-pub fn check_elements(state: &AppState, elements: &[ElementSpec]) -> Result<(), AppError> {
-    let problems = elements
-        .iter()
-        .enumerate()
-        .flat_map(|(i, element)| element.problems(&state.catalogue, &format!("elements[{i}]")))
-        .collect();
-    crate::routes::extract::reject_problems(problems)
+/// Every problem with a request, its fields and its elements (against the catalogue), as one 422.
+pub fn check_request(state: &AppState, input: &RequestInput) -> Result<(), AppError> {
+    let mut errors = top_level_errors(input);
+    errors.extend(
+        input
+            .elements
+            .iter()
+            .enumerate()
+            .flat_map(|(i, element)| element.problems(&state.catalogue, &format!("elements[{i}]")))
+            .map(|(field, invalid)| FieldError::from_invalid(field, invalid)),
+    );
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
 }
 
 pub fn elements_of(row: &RequestRow) -> Result<Vec<ElementSpec>, AppError> {
@@ -125,11 +132,12 @@ pub fn elements_of(row: &RequestRow) -> Result<Vec<ElementSpec>, AppError> {
 
 pub fn view(conn: &mut DbConn, state: &AppState, row: RequestRow) -> Result<RequestView, AppError> {
     let elements = elements_of(&row)?;
+    // Measured from the (re)submission, so the hints match what the partner was emailed.
     let warnings = quality_warnings(
         &elements,
         row.access_budget_pence,
         &rules(state),
-        Utc::now(),
+        row.updated_at.and_utc(),
     );
     let history = queries::request_events(conn, &row.id)?
         .into_iter()
@@ -194,7 +202,7 @@ pub fn tell_partner(
             &elements_of(row)?,
             row.access_budget_pence,
             &rules(state),
-            Utc::now(),
+            row.updated_at.and_utc(),
         )
         .into_iter()
         .map(|w| w.message)

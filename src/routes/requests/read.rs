@@ -9,6 +9,7 @@ use crate::domain::Invalid;
 use crate::domain::partnership::RequestStatus;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -19,8 +20,8 @@ pub struct RequestFilter {
 }
 
 /// Requests: your organisation's if you are a partner contact; all of them for coordinators.
-#[utoipa::path(tag = "partners", security(("bearer" = [])), params(RequestFilter), responses(
-    (status = 200, body = Vec<RequestView>),
+#[utoipa::path(tag = "partners", security(("bearer" = [])), params(RequestFilter, PageQuery), responses(
+    (status = 200, body = Page<RequestView>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/requests")]
@@ -28,7 +29,8 @@ pub async fn list_requests(
     state: web::Data<AppState>,
     user: AuthUser,
     filter: web::Query<RequestFilter>,
-) -> Result<web::Json<Vec<RequestView>>, AppError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<RequestView>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner])?;
     let status = filter.into_inner().status;
     if status
@@ -53,7 +55,16 @@ pub async fn list_requests(
                 let mine = queries::memberships(conn, &user.id)?;
                 queries::list_requests(conn, Some(&mine), status.as_deref())?
             };
-            rows.into_iter().map(|row| view(conn, &app, row)).collect()
+            let rows = Page::of(rows, &page, |r| r.id.clone())?;
+            let items = rows
+                .items
+                .into_iter()
+                .map(|row| view(conn, &app, row))
+                .collect::<Result<_, AppError>>()?;
+            Ok(Page {
+                items,
+                next_cursor: rows.next_cursor,
+            })
         })
         .await?;
     Ok(web::Json(views))

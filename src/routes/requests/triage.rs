@@ -82,6 +82,8 @@ pub async fn triage(
                     "Someone changed this request meanwhile. Reload it to see the latest version.",
                 ));
             }
+            // Build from the request as it stands now that we hold it (it may have been resubmitted).
+            let row = queries::find_request(conn, &row.id)?.ok_or(AppError::NotFound)?;
             let project_id = if to == RequestStatus::Accepted {
                 Some(create_project(conn, &row, now)?)
             } else {

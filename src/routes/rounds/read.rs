@@ -14,6 +14,7 @@ use crate::domain::Invalid;
 use crate::domain::recruitment::RoundStatus;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -24,8 +25,8 @@ pub struct RoundFilter {
 }
 
 /// Recruitment rounds: open ones for everyone; all of them for coordinators.
-#[utoipa::path(tag = "rounds", params(RoundFilter), responses(
-    (status = 200, body = Vec<RoundView>),
+#[utoipa::path(tag = "rounds", params(RoundFilter, PageQuery), responses(
+    (status = 200, body = Page<RoundView>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/rounds")]
@@ -33,7 +34,8 @@ pub async fn list_rounds(
     state: web::Data<AppState>,
     user: Option<AuthUser>,
     filter: web::Query<RoundFilter>,
-) -> Result<web::Json<Vec<RoundView>>, AppError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<RoundView>>, AppError> {
     let coordinator = user.as_ref().is_some_and(|u| u.has_role(Role::Coordinator));
     let wanted = match filter.into_inner().status.as_deref() {
         None => None,
@@ -62,6 +64,7 @@ pub async fn list_rounds(
                         rounds.push(round);
                     }
                 }
+                rounds.sort_by(|a, b| a.id.cmp(&b.id));
             }
             rounds
                 .iter()
@@ -70,7 +73,7 @@ pub async fn list_rounds(
                 .collect::<Result<Vec<_>, AppError>>()
         })
         .await?;
-    Ok(web::Json(views))
+    Ok(web::Json(Page::of(views, &page, |v| v.id.clone())?))
 }
 
 /// One round. Coordinators also see how many applications wait for an answer, and for how long.
