@@ -80,12 +80,30 @@ pub async fn send_decision_reminders(
     Ok(reminded)
 }
 
+/// Expires unanswered invitations and tells coordinators; returns how many expired.
+pub async fn expire_invitations(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
+    let app = state.clone();
+    let expired = state
+        .db
+        .write(move |conn| {
+            crate::routes::matching::invitations::expire_invitations(conn, &app, now)
+        })
+        .await?;
+    if expired > 0 {
+        state.outbox.wake();
+    }
+    Ok(expired)
+}
+
 /// Runs the reminder check every `rounds.reminder_check_secs`.
 pub async fn run(state: AppState) {
     let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
     loop {
         if let Err(error) = send_decision_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "decision reminders failed; will try again");
+        }
+        if let Err(error) = expire_invitations(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "expiring invitations failed; will try again");
         }
         tokio::time::sleep(every).await;
     }

@@ -31,6 +31,7 @@ pub struct Settings {
     pub catalogue: CatalogueSettings,
     pub rounds: RoundSettings,
     pub requests: RequestSettings,
+    pub matching: MatchingSettings,
     pub log: LogSettings,
 }
 
@@ -253,6 +254,26 @@ impl Default for RequestSettings {
             minimum_hourly_rate_pence: 1500,
             notice_days: 14,
             long_commitment_hours: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MatchingSettings {
+    pub weights: crate::matching::Weights,
+    /// Seats one person may take in one plan.
+    pub per_person_limit: u32,
+    /// Points a person's second seat in one plan costs; the third costs twice that, and so on.
+    pub extra_seat_penalty: f64,
+}
+
+impl Default for MatchingSettings {
+    fn default() -> Self {
+        Self {
+            weights: crate::matching::Weights::default(),
+            per_person_limit: 1,
+            extra_seat_penalty: 15.0,
         }
     }
 }

@@ -347,6 +347,35 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invitations (id) {
+        id -> Text,
+        element_id -> Text,
+        coproducer_id -> Text,
+        status -> Text,
+        respond_by -> Timestamp,
+        message -> Nullable<Text>,
+        score_hundredths -> Integer,
+        breakdown -> Text,
+        invited_by -> Text,
+        decline_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        responded_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    assignments (id) {
+        id -> Text,
+        element_id -> Text,
+        coproducer_id -> Text,
+        invitation_id -> Text,
+        status -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -361,6 +390,8 @@ diesel::joinable!(reviews -> applications (application_id));
 diesel::joinable!(elements -> projects (project_id));
 diesel::joinable!(round_reviewers -> rounds (round_id));
 diesel::joinable!(coproducers -> users (user_id));
+diesel::joinable!(invitations -> elements (element_id));
+diesel::joinable!(assignments -> elements (element_id));
 diesel::joinable!(element_sessions -> elements (element_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -394,4 +425,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     elements,
     element_sessions,
     conflicts_of_interest,
+    invitations,
+    assignments,
 );

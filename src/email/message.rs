@@ -48,6 +48,37 @@ pub enum Email {
         warnings: Vec<String>,
         link: String,
     },
+    ElementInvitation {
+        name: String,
+        project_title: String,
+        element_title: String,
+        description: String,
+        /// Why they were suggested, factor by factor.
+        reasons: Vec<String>,
+        /// Already formatted, e.g. "£25.00 an hour".
+        pay: String,
+        hours: i32,
+        sessions: Vec<String>,
+        /// Access adjustments already planned for them.
+        adjustments: Vec<String>,
+        respond_by: String,
+        message: String,
+        link: String,
+    },
+    InvitationOutcome {
+        name: String,
+        element_title: String,
+        /// `confirmed` or `waitlisted`.
+        outcome: String,
+        sessions: Vec<String>,
+        link: String,
+    },
+    InvitationsExpired {
+        name: String,
+        element_title: String,
+        expired: usize,
+        link: String,
+    },
     DecisionReminder {
         name: String,
         round_title: String,
@@ -68,6 +99,9 @@ impl Email {
             Email::ApplicationDecision { .. } => "application_decision",
             Email::DecisionReminder { .. } => "decision_reminder",
             Email::RequestUpdate { .. } => "request_update",
+            Email::ElementInvitation { .. } => "element_invitation",
+            Email::InvitationOutcome { .. } => "invitation_outcome",
+            Email::InvitationsExpired { .. } => "invitations_expired",
         }
     }
 
@@ -112,6 +146,33 @@ impl Email {
                 note: String::new(),
                 warnings: vec!["There is no budget for access adjustments.".into()],
                 link: "https://coproduce.example/requests/0190".into(),
+            },
+                        Email::ElementInvitation {
+                name: "Sam".into(),
+                project_title: "Housing support review".into(),
+                element_title: "Peer interviews".into(),
+                description: "Interview people about housing support.".into(),
+                reasons: vec!["Has 2 of 2 required skills: interviewing (experienced), writing (some experience).".into()],
+                pay: "£25.00 an hour".into(),
+                hours: 12,
+                sessions: vec!["Monday 7 December 2026, 10:00 to 12:00".into()],
+                adjustments: vec!["Step-free access: the venue has it.".into()],
+                respond_by: "Friday 27 November 2026".into(),
+                message: String::new(),
+                link: "https://coproduce.example/invitations/0190".into(),
+            },
+            Email::InvitationOutcome {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "confirmed".into(),
+                sessions: vec!["Monday 7 December 2026, 10:00 to 12:00".into()],
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::InvitationsExpired {
+                name: "Priya".into(),
+                element_title: "Peer interviews".into(),
+                expired: 2,
+                link: "https://coproduce.example/elements/0190".into(),
             },
             Email::DecisionReminder {
                 name: "Priya".into(),

@@ -99,8 +99,9 @@ pub fn score(candidate: &Candidate, element: &Element, weights: &Weights) -> (f6
     (round(total), factors)
 }
 
+/// To hundredths; `+ 0.0` turns the `-0.0` an empty float sum gives into `0.0`.
 fn round(points: f64) -> f64 {
-    (points * 100.0).round() / 100.0
+    (points * 100.0).round() / 100.0 + 0.0
 }
 
 fn factor(name: &'static str, share: f64, max: f64, reason: String) -> Factor {
@@ -363,6 +364,17 @@ pub mod tests {
             factors[0].reason.contains("writing (interested)"),
             "{}",
             factors[0].reason
+        );
+    }
+
+    #[test]
+    fn no_factor_shows_negative_zero() {
+        let mut none = candidate("none");
+        none.skills.clear();
+        let (_, factors) = score(&none, &element(), &Weights::default());
+        assert!(
+            factors.iter().all(|f| f.points.is_sign_positive()),
+            "{factors:?}"
         );
     }
 

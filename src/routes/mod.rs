@@ -12,6 +12,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod coproducers;
 pub mod extract;
+pub mod matching;
 pub mod me;
 pub mod organisations;
 pub mod pagination;
@@ -77,6 +78,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(me::conflicts::list_conflicts)
                 .service(me::conflicts::declare_conflict)
                 .service(me::conflicts::withdraw_conflict)
+                .service(matching::candidates::candidates)
+                .service(matching::plan::match_plan)
+                .service(matching::invitations::invite)
+                .service(matching::invitations::accept)
+                .service(matching::invitations::decline)
+                .service(matching::invitations::my_invitations)
+                .service(matching::invitations::my_assignments)
+                .service(matching::invitations::element_assignments)
                 .service(users::invitations::create_invitation)
                 .service(users::invitations::accept_invitation)
                 .service(admin::outbox::list_outbox)

@@ -10,6 +10,7 @@ mod cli;
 mod email;
 mod errors;
 mod invitations;
+mod matching;
 mod me;
 mod migrations;
 mod openapi;

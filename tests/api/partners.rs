@@ -8,8 +8,10 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::people::{profile_body, put};
 
-fn element(title: &str) -> Value {
-    let start = Utc::now() + Duration::days(40);
+pub fn element(title: &str) -> Value {
+    // 10:00 UTC on a day 40 days ahead: inside every matching test profile's free time.
+    let day = (Utc::now() + Duration::days(40)).date_naive();
+    let start = day.and_hms_opt(10, 0, 0).unwrap().and_utc();
     json!({
         "title": title,
         "description": "Interview people who use housing support.",
@@ -28,7 +30,7 @@ fn element(title: &str) -> Value {
     })
 }
 
-fn request_body() -> Value {
+pub fn request_body() -> Value {
     json!({
         "title": "Housing support review",
         "summary": "We want people with lived experience to shape our review.",
@@ -39,7 +41,7 @@ fn request_body() -> Value {
     })
 }
 
-async fn organisation(app: &TestApp, coordinator: &TestUser, name: &str) -> String {
+pub async fn organisation(app: &TestApp, coordinator: &TestUser, name: &str) -> String {
     let body = json!({"name": name, "kind": "charity", "contact_email": "hello@org.example"});
     let response = app
         .post_as(coordinator, "/api/v1/organisations")
@@ -54,7 +56,7 @@ async fn organisation(app: &TestApp, coordinator: &TestUser, name: &str) -> Stri
         .to_string()
 }
 
-async fn partner_of(app: &TestApp, organisation_id: &str) -> TestUser {
+pub async fn partner_of(app: &TestApp, organisation_id: &str) -> TestUser {
     let partner = app.signed_in(Role::Partner).await;
     let (org, user) = (organisation_id.to_string(), partner.id.clone());
     app.state
@@ -72,7 +74,7 @@ async fn partner_of(app: &TestApp, organisation_id: &str) -> TestUser {
     partner
 }
 
-async fn submit_request(app: &TestApp, partner: &TestUser, body: &Value) -> reqwest::Response {
+pub async fn submit_request(app: &TestApp, partner: &TestUser, body: &Value) -> reqwest::Response {
     app.post_as(partner, "/api/v1/requests")
         .json(body)
         .send()
@@ -80,7 +82,7 @@ async fn submit_request(app: &TestApp, partner: &TestUser, body: &Value) -> reqw
         .unwrap()
 }
 
-async fn triage(
+pub async fn triage(
     app: &TestApp,
     coordinator: &TestUser,
     id: &str,
@@ -95,7 +97,7 @@ async fn triage(
 }
 
 /// A coordinator, a partner, and an accepted request's project.
-async fn project(app: &TestApp) -> (TestUser, TestUser, Value) {
+pub async fn project(app: &TestApp) -> (TestUser, TestUser, Value) {
     let coordinator = app.signed_in(Role::Coordinator).await;
     let org = organisation(app, &coordinator, "Northside Housing").await;
     let partner = partner_of(app, &org).await;
@@ -132,7 +134,7 @@ async fn project(app: &TestApp) -> (TestUser, TestUser, Value) {
     (coordinator, partner, project)
 }
 
-async fn coproducer(app: &TestApp, profile: Value) -> TestUser {
+pub async fn coproducer(app: &TestApp, profile: Value) -> TestUser {
     let user = app.signed_in(Role::Coproducer).await;
     assert_eq!(
         put(app, &user, "/api/v1/me/profile", &profile)

@@ -17,10 +17,10 @@ checked_in_handler!(Profile);
 
 /// The non-sensitive part, stored as one JSON document.
 #[derive(Serialize, Deserialize)]
-struct Document {
-    contact: Contact,
-    availability: Availability,
-    payment: Payment,
+pub struct Document {
+    pub contact: Contact,
+    pub availability: Availability,
+    pub payment: Payment,
 }
 
 /// Your profile.

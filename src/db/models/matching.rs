@@ -1,0 +1,33 @@
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::schema::{assignments, invitations};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = invitations)]
+pub struct InvitationRow {
+    pub id: String,
+    pub element_id: String,
+    pub coproducer_id: String,
+    pub status: String,
+    pub respond_by: NaiveDateTime,
+    pub message: Option<String>,
+    pub score_hundredths: i32,
+    pub breakdown: String,
+    pub invited_by: String,
+    pub decline_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub responded_at: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = assignments)]
+pub struct AssignmentRow {
+    pub id: String,
+    pub element_id: String,
+    pub coproducer_id: String,
+    pub invitation_id: String,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

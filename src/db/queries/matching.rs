@@ -1,0 +1,238 @@
+//! Invitations and assignments, and the bulk reads that give the matcher its candidates.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::models::matching::{AssignmentRow, InvitationRow};
+use crate::db::schema::{
+    access_passports, assignments, conflicts_of_interest, coproducers, element_sessions, elements,
+    invitations, profile_interests, profile_skills, profiles, users,
+};
+use crate::per_backend;
+
+/// Inserts unless the person was already invited to the element; true when inserted.
+pub fn insert_invitation(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(invitations::table)
+        .values(row)
+        .on_conflict((invitations::element_id, invitations::coproducer_id))
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
+pub fn find_invitation(conn: &mut DbConn, id: &str) -> QueryResult<Option<InvitationRow>> {
+    invitations::table
+        .find(id)
+        .select(InvitationRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn invitations_of_element(
+    conn: &mut DbConn,
+    element_id: &str,
+) -> QueryResult<Vec<InvitationRow>> {
+    invitations::table
+        .filter(invitations::element_id.eq(element_id))
+        .order(invitations::id)
+        .select(InvitationRow::as_select())
+        .load(conn)
+}
+
+pub fn invitations_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<InvitationRow>> {
+    invitations::table
+        .filter(invitations::coproducer_id.eq(user_id))
+        .order(invitations::id)
+        .select(InvitationRow::as_select())
+        .load(conn)
+}
+
+/// Moves an invitation out of `from`; false when its status is something else now.
+pub fn respond(
+    conn: &mut DbConn,
+    id: &str,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::status.eq(from)),
+    )
+    .set((
+        invitations::status.eq(to),
+        invitations::decline_reason.eq(reason),
+        invitations::responded_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Takes the element's row lock for the rest of the transaction (PostgreSQL), so seat counts
+/// and the assignment that follows them cannot interleave with another accept.
+pub fn lock_element(conn: &mut DbConn, element_id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(elements::table.find(element_id))
+        .set(elements::updated_at.eq(now))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
+pub fn confirmed_count(conn: &mut DbConn, element_id: &str) -> QueryResult<i64> {
+    assignments::table
+        .filter(assignments::element_id.eq(element_id))
+        .filter(assignments::status.eq("confirmed"))
+        .count()
+        .get_result(conn)
+}
+
+pub fn insert_assignment(conn: &mut DbConn, row: &AssignmentRow) -> QueryResult<()> {
+    diesel::insert_into(assignments::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn assignments_of_element(
+    conn: &mut DbConn,
+    element_id: &str,
+) -> QueryResult<Vec<AssignmentRow>> {
+    assignments::table
+        .filter(assignments::element_id.eq(element_id))
+        .order(assignments::id)
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
+pub fn assignments_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<AssignmentRow>> {
+    assignments::table
+        .filter(assignments::coproducer_id.eq(user_id))
+        .order(assignments::id)
+        .select(AssignmentRow::as_select())
+        .load(conn)
+}
+
+/// Marks invitations still unanswered after their respond-by time as expired; returns them.
+pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<InvitationRow>> {
+    let due: Vec<InvitationRow> = invitations::table
+        .filter(invitations::status.eq("invited"))
+        .filter(invitations::respond_by.lt(now))
+        .select(InvitationRow::as_select())
+        .load(conn)?;
+    let mut expired = Vec::new();
+    for invitation in due {
+        if respond(conn, &invitation.id, "invited", "expired", None, now)? {
+            expired.push(invitation);
+        }
+    }
+    Ok(expired)
+}
+
+/// (user id, full name, preferred name, status, paused until) of every co-producer.
+pub type CoproducerRow = (
+    String,
+    String,
+    Option<String>,
+    String,
+    Option<NaiveDateTime>,
+);
+
+pub fn coproducers(conn: &mut DbConn) -> QueryResult<Vec<CoproducerRow>> {
+    coproducers::table
+        .inner_join(users::table)
+        .order(coproducers::user_id)
+        .select((
+            coproducers::user_id,
+            users::full_name,
+            users::preferred_name,
+            coproducers::status,
+            coproducers::paused_until,
+        ))
+        .load(conn)
+}
+
+/// (user id, profile document, encrypted lived experience) of every profile.
+pub fn profiles(conn: &mut DbConn) -> QueryResult<Vec<(String, String, Vec<u8>)>> {
+    profiles::table
+        .select((
+            profiles::user_id,
+            profiles::document,
+            profiles::lived_experience,
+        ))
+        .load(conn)
+}
+
+pub fn skills(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i32)>> {
+    profile_skills::table
+        .select((
+            profile_skills::user_id,
+            profile_skills::code,
+            profile_skills::level,
+        ))
+        .load(conn)
+}
+
+pub fn interests(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
+    profile_interests::table
+        .select((profile_interests::user_id, profile_interests::code))
+        .load(conn)
+}
+
+pub fn passports(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>, bool)>> {
+    access_passports::table
+        .select((
+            access_passports::user_id,
+            access_passports::ciphertext,
+            access_passports::share_with_project_teams,
+        ))
+        .load(conn)
+}
+
+pub fn conflicts(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
+    conflicts_of_interest::table
+        .select((
+            conflicts_of_interest::user_id,
+            conflicts_of_interest::organisation_id,
+        ))
+        .load(conn)
+}
+
+/// (co-producer, element id, element spec, assignment status, created): one assignment.
+pub type AssignmentFacts = (String, String, String, String, NaiveDateTime);
+
+pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
+    assignments::table
+        .inner_join(elements::table)
+        .select((
+            assignments::coproducer_id,
+            assignments::element_id,
+            elements::spec,
+            assignments::status,
+            assignments::created_at,
+        ))
+        .load(conn)
+}
+
+/// (co-producer, created) of every invitation since `since`.
+pub fn offers_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<String>> {
+    invitations::table
+        .filter(invitations::created_at.ge(since))
+        .select(invitations::coproducer_id)
+        .load(conn)
+}
+
+pub fn sessions_of(
+    conn: &mut DbConn,
+    element_ids: &[String],
+) -> QueryResult<Vec<(String, NaiveDateTime, NaiveDateTime)>> {
+    element_sessions::table
+        .filter(element_sessions::element_id.eq_any(element_ids))
+        .select((
+            element_sessions::element_id,
+            element_sessions::starts_at,
+            element_sessions::ends_at,
+        ))
+        .load(conn)
+}

@@ -1,0 +1,651 @@
+//! Invitations and assignments. Accepting counts seats under the element's lock, so however
+//! many accept at once, an element never has more confirmed people than seats, and one
+//! invitation never makes two assignments (a unique key backs this up).
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{load_candidates, load_element, open, spec_of};
+use crate::auth::AuthUser;
+use crate::crypto::Field;
+use crate::db::DbConn;
+use crate::db::models::matching::{AssignmentRow, InvitationRow};
+use crate::db::queries::{audit, matching as queries, partnership, users};
+use crate::domain::Invalid;
+use crate::domain::email_format::EmailFormat;
+use crate::domain::partnership::{ElementSpec, ElementStatus};
+use crate::domain::profile::AccessPassport;
+use crate::domain::role::Role;
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError, Problem};
+use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
+use crate::matching::score::{exclusion, score};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::projects::visible_project;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InviteInput {
+    #[schema(min_items = 1)]
+    pub coproducer_ids: Vec<String>,
+    /// When they must answer by.
+    pub respond_by: DateTime<Utc>,
+    /// A personal note, included in each email.
+    #[schema(max_length = 2000)]
+    pub message: Option<String>,
+}
+
+impl Validate for InviteInput {
+    type Valid = Self;
+
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        if self.coproducer_ids.is_empty() {
+            errors.add(
+                "coproducer_ids",
+                Invalid::new("required", "Choose at least one person to invite."),
+            );
+        }
+        if self.respond_by <= Utc::now() {
+            errors.add(
+                "respond_by",
+                Invalid::new(
+                    "in_the_past",
+                    "Give people time to answer: choose a time in the future.",
+                ),
+            );
+        }
+        errors.optional_text("message", self.message.as_deref(), 2000);
+        errors.finish(self)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct InvitationView {
+    pub id: String,
+    pub element_id: String,
+    pub coproducer_id: String,
+    /// `invited`, `accepted`, `waitlisted`, `declined` or `expired`.
+    pub status: String,
+    pub respond_by: DateTime<Utc>,
+    /// The score when invited.
+    pub score: f64,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<InvitationRow> for InvitationView {
+    fn from(row: InvitationRow) -> Self {
+        Self {
+            id: row.id,
+            element_id: row.element_id,
+            coproducer_id: row.coproducer_id,
+            status: row.status,
+            respond_by: row.respond_by.and_utc(),
+            score: f64::from(row.score_hundredths) / 100.0,
+            created_at: row.created_at.and_utc(),
+        }
+    }
+}
+
+/// Invite chosen co-producers to an element. Each is emailed why they were suggested, what it
+/// involves, the pay, and the access adjustments already planned for them.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = InviteInput, responses(
+    (status = 201, body = Vec<InvitationView>),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "The element is not open", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Someone cannot take the element (the reason is named), or was invited already", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/elements/{id}/invitations")]
+pub async fn invite(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<InviteInput>,
+) -> Result<HttpResponse, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    let input = body.0;
+    let app = state.clone();
+    let created = state
+        .db
+        .write(move |conn| {
+            let row = partnership::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
+            if !open(&row) {
+                return Err(AppError::conflict(
+                    "element_not_open",
+                    format!(
+                        "This element is {}, so nobody can be invited to it.",
+                        row.status.replace('_', " ")
+                    ),
+                ));
+            }
+            let project =
+                partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
+            let element = load_element(conn, &row)?;
+            let spec = spec_of(&row)?;
+            let now = Utc::now().naive_utc();
+            let pool = load_candidates(conn, &app, now)?;
+            let mut errors = FieldErrors::default();
+            let mut invitations = Vec::new();
+            for (i, coproducer_id) in input.coproducer_ids.iter().enumerate() {
+                let field = format!("coproducer_ids[{i}]");
+                let Some(candidate) = pool.iter().find(|c| &c.id == coproducer_id) else {
+                    errors.add(
+                        &field,
+                        Invalid::new(
+                            "not_a_coproducer",
+                            "This person is not in the co-producer pool.",
+                        ),
+                    );
+                    continue;
+                };
+                if let Some(reason) = exclusion(candidate, &element) {
+                    errors.add(
+                        &field,
+                        Invalid::new(
+                            reason.code(),
+                            format!(
+                                "{} cannot take this element: {}.",
+                                candidate.display_name,
+                                explain(reason.code())
+                            ),
+                        ),
+                    );
+                    continue;
+                }
+                if invitations
+                    .iter()
+                    .any(|(inv, _): &(InvitationRow, _)| &inv.coproducer_id == coproducer_id)
+                {
+                    errors.add(
+                        &field,
+                        Invalid::new("duplicate", "This person is listed twice."),
+                    );
+                    continue;
+                }
+                let (total, breakdown) = score(candidate, &element, &app.settings.matching.weights);
+                let invitation = InvitationRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    element_id: row.id.clone(),
+                    coproducer_id: candidate.id.clone(),
+                    status: "invited".into(),
+                    respond_by: input.respond_by.naive_utc(),
+                    message: input
+                        .message
+                        .clone()
+                        .map(|m| m.trim().to_string())
+                        .filter(|m| !m.is_empty()),
+                    score_hundredths: (total * 100.0).round() as i32,
+                    breakdown: serde_json::to_string(&breakdown)
+                        .map_err(|e| AppError::Internal(e.into()))?,
+                    invited_by: user.id.clone(),
+                    decline_reason: None,
+                    created_at: now,
+                    responded_at: None,
+                };
+                let planned = adjustments(&candidate.needs, &element, &app.catalogue);
+                invitations.push((invitation, (breakdown, planned)));
+            }
+            errors.finish(()).map_err(AppError::Validation)?;
+            let mut views = Vec::new();
+            for (invitation, (breakdown, planned)) in invitations {
+                if !queries::insert_invitation(conn, &invitation)? {
+                    return Err(AppError::conflict(
+                        "already_invited",
+                        "Someone on the list was invited meanwhile. Reload and try again.",
+                    ));
+                }
+                let person = users::find_by_id(conn, &invitation.coproducer_id)?
+                    .ok_or(AppError::NotFound)?;
+                let email = Email::ElementInvitation {
+                    name: person.display_name().to_string(),
+                    project_title: project.title.clone(),
+                    element_title: spec.title.clone(),
+                    description: spec.description.clone(),
+                    reasons: breakdown
+                        .iter()
+                        .filter(|f| f.points > 0.0)
+                        .map(|f| f.reason.clone())
+                        .collect(),
+                    pay: format!(
+                        "£{}.{:02} an hour",
+                        spec.pay_rate_pence_per_hour / 100,
+                        spec.pay_rate_pence_per_hour % 100
+                    ),
+                    hours: spec.hours_estimate,
+                    sessions: session_lines(&spec),
+                    adjustments: planned.iter().map(|a| adjustment_line(a, &app)).collect(),
+                    respond_by: input.respond_by.format("%A %-d %B %Y, %H:%M").to_string(),
+                    message: invitation.message.clone().unwrap_or_default(),
+                    link: format!(
+                        "{}/invitations/{}",
+                        app.settings.server.public_url.trim_end_matches('/'),
+                        invitation.id
+                    ),
+                };
+                app.outbox.enqueue(conn, &recipient(&person), &email)?;
+                views.push(InvitationView::from(invitation));
+            }
+            Ok(views)
+        })
+        .await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Created().json(created))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AssignmentRef {
+    pub id: String,
+    /// `confirmed`.
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AcceptResult {
+    /// `accepted` (with the assignment) or `waitlisted` (every seat was taken).
+    pub status: String,
+    pub assignment: Option<AssignmentRef>,
+}
+
+enum Acceptance {
+    Confirmed(String),
+    Waitlisted,
+    Expired,
+}
+
+/// Accept an invitation: a confirmed place while seats remain, otherwise the waiting list.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = AcceptResult),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invitation_expired`, already answered, or the element closed", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/invitations/{id}/accept")]
+pub async fn accept(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<AcceptResult>, AppError> {
+    let app = state.clone();
+    let outcome = state
+        .db
+        .write(move |conn| {
+            let invitation = own_invitation(conn, &user, &id)?;
+            let now = Utc::now().naive_utc();
+            if invitation.status != "invited" {
+                return Err(already_answered(&invitation));
+            }
+            if now > invitation.respond_by {
+                // Recorded even though the answer is an error.
+                queries::respond(conn, &invitation.id, "invited", "expired", None, now)?;
+                return Ok(Acceptance::Expired);
+            }
+            queries::lock_element(conn, &invitation.element_id, now)?;
+            let element = partnership::find_element(conn, &invitation.element_id)?
+                .ok_or(AppError::NotFound)?;
+            if !matches!(
+                ElementStatus::parse(&element.status),
+                Some(ElementStatus::Open | ElementStatus::Filled)
+            ) {
+                return Err(AppError::conflict(
+                    "element_closed",
+                    "This element is no longer taking people.",
+                ));
+            }
+            let confirmed = queries::confirmed_count(conn, &element.id)?;
+            let seats = i64::from(element.people_needed);
+            let acceptance = if confirmed < seats {
+                if !queries::respond(conn, &invitation.id, "invited", "accepted", None, now)? {
+                    return Err(already_answered(&invitation));
+                }
+                let assignment = AssignmentRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    element_id: element.id.clone(),
+                    coproducer_id: user.id.clone(),
+                    invitation_id: invitation.id.clone(),
+                    status: "confirmed".into(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                queries::insert_assignment(conn, &assignment)?;
+                if confirmed + 1 == seats {
+                    partnership::move_element(
+                        conn,
+                        &element.id,
+                        ElementStatus::Open.as_str(),
+                        ElementStatus::Filled.as_str(),
+                        now,
+                    )?;
+                }
+                Acceptance::Confirmed(assignment.id)
+            } else {
+                if !queries::respond(conn, &invitation.id, "invited", "waitlisted", None, now)? {
+                    return Err(already_answered(&invitation));
+                }
+                Acceptance::Waitlisted
+            };
+            let outcome = if matches!(acceptance, Acceptance::Confirmed(_)) {
+                "confirmed"
+            } else {
+                "waitlisted"
+            };
+            let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
+            let spec = spec_of(&element)?;
+            let email = Email::InvitationOutcome {
+                name: person.display_name().to_string(),
+                element_title: spec.title.clone(),
+                outcome: outcome.into(),
+                sessions: session_lines(&spec),
+                link: format!(
+                    "{}/me/assignments",
+                    app.settings.server.public_url.trim_end_matches('/')
+                ),
+            };
+            app.outbox.enqueue(conn, &recipient(&person), &email)?;
+            Ok(acceptance)
+        })
+        .await?;
+    state.outbox.wake();
+    match outcome {
+        Acceptance::Confirmed(id) => Ok(web::Json(AcceptResult {
+            status: "accepted".into(),
+            assignment: Some(AssignmentRef {
+                id,
+                status: "confirmed".into(),
+            }),
+        })),
+        Acceptance::Waitlisted => Ok(web::Json(AcceptResult {
+            status: "waitlisted".into(),
+            assignment: None,
+        })),
+        Acceptance::Expired => Err(AppError::conflict(
+            "invitation_expired",
+            "The time to answer this invitation has passed.",
+        )),
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeclineInput {
+    /// Optional, and never held against you.
+    #[schema(max_length = 2000)]
+    pub reason: Option<String>,
+}
+
+impl Validate for DeclineInput {
+    type Valid = Self;
+
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        errors.optional_text("reason", self.reason.as_deref(), 2000);
+        errors.finish(self)
+    }
+}
+
+/// Say no to an invitation, with a reason if you like.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = DeclineInput, responses(
+    (status = 200, body = InvitationView),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/invitations/{id}/decline")]
+pub async fn decline(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<DeclineInput>,
+) -> Result<web::Json<InvitationView>, AppError> {
+    let reason = body
+        .0
+        .reason
+        .map(|r| r.trim().to_string())
+        .filter(|r| !r.is_empty());
+    let view = state
+        .db
+        .write(move |conn| {
+            let invitation = own_invitation(conn, &user, &id)?;
+            if !queries::respond(
+                conn,
+                &invitation.id,
+                "invited",
+                "declined",
+                reason.as_deref(),
+                Utc::now().naive_utc(),
+            )? {
+                return Err(already_answered(&invitation));
+            }
+            Ok(InvitationView::from(
+                queries::find_invitation(conn, &invitation.id)?.ok_or(AppError::NotFound)?,
+            ))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+/// Your invitations.
+#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<InvitationView>)))]
+#[get("/me/invitations")]
+pub async fn my_invitations(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<web::Json<Vec<InvitationView>>, AppError> {
+    let rows = state
+        .db
+        .read(move |conn| Ok(queries::invitations_of_user(conn, &user.id)?))
+        .await?;
+    Ok(web::Json(
+        rows.into_iter().map(InvitationView::from).collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyAssignment {
+    pub id: String,
+    pub element_id: String,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Your assignments.
+#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<MyAssignment>)))]
+#[get("/me/assignments")]
+pub async fn my_assignments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<web::Json<Vec<MyAssignment>>, AppError> {
+    let rows = state
+        .db
+        .read(move |conn| Ok(queries::assignments_of_user(conn, &user.id)?))
+        .await?;
+    Ok(web::Json(
+        rows.into_iter()
+            .map(|a| MyAssignment {
+                id: a.id,
+                element_id: a.element_id,
+                status: a.status,
+                created_at: a.created_at.and_utc(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentView {
+    pub id: String,
+    /// Coordinators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coproducer_id: Option<String>,
+    pub display_name: String,
+    pub status: String,
+    /// For partners: only when the person agreed to share their access needs with project teams.
+    pub adjustments: Option<Vec<Adjustment>>,
+}
+
+const ASSIGNMENTS_ROUTE: &str = "GET /api/v1/elements/{id}/assignments";
+
+/// Who is confirmed on an element. Partners of the project see display names, and the access
+/// adjustments of those who agreed to share them.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Vec<AssignmentView>),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/elements/{id}/assignments")]
+pub async fn element_assignments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<AssignmentView>>, AppError> {
+    user.require_any(&[Role::Coordinator, Role::Partner])?;
+    let app = state.clone();
+    let views = state
+        .db
+        .write(move |conn| {
+            let row = partnership::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
+            visible_project(conn, &user, &row.project_id)?;
+            let coordinator = user.has_role(Role::Coordinator);
+            let element = load_element(conn, &row)?;
+            let passports = queries::passports(conn)?;
+            let mut views = Vec::new();
+            for assignment in queries::assignments_of_element(conn, &row.id)?
+                .into_iter()
+                .filter(|a| a.status == "confirmed")
+            {
+                let person = users::find_by_id(conn, &assignment.coproducer_id)?
+                    .ok_or(AppError::NotFound)?;
+                let passport = passports.iter().find(|(owner, ..)| *owner == person.id);
+                let shown = passport.filter(|(_, _, share)| coordinator || *share);
+                let adjustments = match shown {
+                    Some((owner, ciphertext, _)) => {
+                        audit::record_read(
+                            conn,
+                            &user.id,
+                            owner,
+                            Field::AccessPassport,
+                            ASSIGNMENTS_ROUTE,
+                        )?;
+                        let passport: AccessPassport = app
+                            .cipher
+                            .decrypt_json(owner, Field::AccessPassport, ciphertext)
+                            .map_err(|e| AppError::Internal(e.into()))?;
+                        let needs: Vec<String> =
+                            passport.needs.into_iter().map(|n| n.code).collect();
+                        Some(adjustments(&needs, &element, &app.catalogue))
+                    }
+                    None if coordinator => Some(Vec::new()),
+                    None => None,
+                };
+                views.push(AssignmentView {
+                    id: assignment.id,
+                    coproducer_id: coordinator.then_some(person.id.clone()),
+                    display_name: person.display_name().to_string(),
+                    status: assignment.status,
+                    adjustments,
+                });
+            }
+            Ok(views)
+        })
+        .await?;
+    Ok(web::Json(views))
+}
+
+fn own_invitation(conn: &mut DbConn, user: &AuthUser, id: &str) -> Result<InvitationRow, AppError> {
+    queries::find_invitation(conn, id)?
+        .filter(|i| i.coproducer_id == user.id)
+        .ok_or(AppError::NotFound)
+}
+
+fn already_answered(invitation: &InvitationRow) -> AppError {
+    AppError::conflict(
+        "already_answered",
+        format!("This invitation is already {}.", invitation.status),
+    )
+}
+
+fn recipient(person: &crate::db::models::user::UserRow) -> Recipient<'_> {
+    Recipient {
+        user_id: Some(&person.id),
+        address: &person.email,
+        format: EmailFormat::from_stored(&person.email_format),
+    }
+}
+
+fn session_lines(spec: &ElementSpec) -> Vec<String> {
+    spec.sessions
+        .iter()
+        .map(|s| {
+            format!(
+                "{}, {} to {}",
+                s.starts_at.format("%A %-d %B %Y"),
+                s.starts_at.format("%H:%M"),
+                s.ends_at.format("%H:%M")
+            )
+        })
+        .collect()
+}
+
+fn adjustment_line(adjustment: &Adjustment, state: &AppState) -> String {
+    let label = state
+        .catalogue
+        .access_need(&adjustment.need)
+        .map_or(adjustment.need.clone(), |n| n.label.clone());
+    match (&adjustment.status, &adjustment.action) {
+        (AdjustmentStatus::Met, _) => format!("{label}: already in place."),
+        (AdjustmentStatus::ToArrange, Some(action)) => format!("{label}: {action}."),
+        (AdjustmentStatus::ToArrange, None) => format!("{label}: we will arrange it."),
+    }
+}
+
+fn explain(code: &str) -> &'static str {
+    match code {
+        "already_on_element" => "they were already invited to it",
+        "not_active" => "they are paused or archived",
+        "mode_mismatch" => "they cannot take part in the way it runs (remote or in person)",
+        "conflict_of_interest" => "they declared a conflict of interest with this organisation",
+        "session_clash" => "its sessions clash with work they already have",
+        "no_capacity" => "it needs more hours than they have left this month",
+        "earnings_limit" => "the pay would take them over their earnings limit",
+        _ => "it does not fit",
+    }
+}
+
+/// Expires unanswered invitations and tells coordinators, element by element.
+pub fn expire_invitations(
+    conn: &mut DbConn,
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let expired = queries::expire_due(conn, now)?;
+    let mut by_element: std::collections::BTreeMap<String, usize> =
+        std::collections::BTreeMap::new();
+    for invitation in &expired {
+        *by_element.entry(invitation.element_id.clone()).or_default() += 1;
+    }
+    let mut staff = users::with_role(conn, Role::Coordinator)?;
+    for admin in users::with_role(conn, Role::Admin)? {
+        if !staff.iter().any(|s| s.id == admin.id) {
+            staff.push(admin);
+        }
+    }
+    for (element_id, count) in by_element {
+        let Some(element) = partnership::find_element(conn, &element_id)? else {
+            continue;
+        };
+        let title = spec_of(&element)?.title;
+        for person in &staff {
+            let email = Email::InvitationsExpired {
+                name: person.display_name().to_string(),
+                element_title: title.clone(),
+                expired: count,
+                link: format!(
+                    "{}/elements/{}",
+                    state.settings.server.public_url.trim_end_matches('/'),
+                    element_id
+                ),
+            };
+            state.outbox.enqueue(conn, &recipient(person), &email)?;
+        }
+    }
+    Ok(expired.len())
+}

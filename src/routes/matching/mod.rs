@@ -1,0 +1,220 @@
+//! Matching over HTTP: loads the pool and elements into the matcher's model (src/matching),
+//! which does the ranking and planning with no IO.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+
+use crate::crypto::Field;
+use crate::db::DbConn;
+use crate::db::models::partnership::ElementRow;
+use crate::db::queries::{matching as queries, partnership};
+use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
+use crate::domain::profile::Day;
+use crate::error::AppError;
+use crate::matching::{Candidate, Element};
+use crate::routes::me::profile::Document;
+use crate::state::AppState;
+
+pub mod candidates;
+pub mod invitations;
+pub mod plan;
+
+fn internal(error: impl std::fmt::Display) -> AppError {
+    AppError::Internal(anyhow::anyhow!("{error}"))
+}
+
+pub fn spec_of(row: &ElementRow) -> Result<ElementSpec, AppError> {
+    serde_json::from_str(&row.spec).map_err(internal)
+}
+
+/// The element as the matcher sees it: its seats left and who is already on it.
+pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppError> {
+    let spec = spec_of(row)?;
+    let project = partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
+    let confirmed = queries::confirmed_count(conn, &row.id)?;
+    let already_on = queries::invitations_of_element(conn, &row.id)?
+        .into_iter()
+        .map(|i| i.coproducer_id)
+        .collect();
+    Ok(Element {
+        id: row.id.clone(),
+        organisation_id: project.organisation_id,
+        mode: spec.mode,
+        sessions: spec
+            .sessions
+            .iter()
+            .map(|s| (s.starts_at.naive_utc(), s.ends_at.naive_utc()))
+            .collect(),
+        hours: spec.hours_estimate,
+        skills_required: spec.skills_required,
+        skills_desired: spec.skills_desired,
+        lived_experience_wanted: spec.lived_experience_wanted,
+        interests: spec.interests,
+        features: spec.features,
+        pay_rate_pence_per_hour: spec.pay_rate_pence_per_hour,
+        seats_left: u32::try_from(i64::from(row.people_needed) - confirmed).unwrap_or(0),
+        already_on,
+    })
+}
+
+pub fn open(row: &ElementRow) -> bool {
+    row.status == ElementStatus::Open.as_str()
+}
+
+/// Every co-producer, with what the hard constraints and the score need. Decrypts lived
+/// experience and access needs in memory; the caller audits what it shows.
+pub fn load_candidates(
+    conn: &mut DbConn,
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<Vec<Candidate>, AppError> {
+    let mut by_id: HashMap<String, Candidate> = HashMap::new();
+    for (id, full_name, preferred_name, status, paused_until) in queries::coproducers(conn)? {
+        let active =
+            CoproducerStatus::effective(&status, paused_until, now) == CoproducerStatus::Active;
+        by_id.insert(
+            id.clone(),
+            Candidate {
+                id,
+                display_name: preferred_name.unwrap_or(full_name),
+                active,
+                ..Candidate::default()
+            },
+        );
+    }
+    for (id, document, lived) in queries::profiles(conn)? {
+        let Some(candidate) = by_id.get_mut(&id) else {
+            continue;
+        };
+        let document: Document = serde_json::from_str(&document).map_err(internal)?;
+        let availability = document.availability;
+        candidate.remote = availability.remote;
+        candidate.in_person = availability.in_person;
+        candidate.hours_per_month = i32::try_from(availability.hours_per_month).unwrap_or(i32::MAX);
+        candidate.weekly = availability
+            .weekly
+            .iter()
+            .filter_map(|slot| {
+                let from = NaiveTime::parse_from_str(&slot.from, "%H:%M").ok()?;
+                let to = NaiveTime::parse_from_str(&slot.to, "%H:%M").ok()?;
+                Some((weekday(slot.day), from, to))
+            })
+            .collect();
+        candidate.earnings_limit_pence = document.payment.earnings_limit_pence;
+        candidate.lived_experience = state
+            .cipher
+            .decrypt_json::<Vec<String>>(&id, Field::LivedExperience, &lived)
+            .map_err(internal)?
+            .into_iter()
+            .collect();
+    }
+    for (id, code, level) in queries::skills(conn)? {
+        if let Some(candidate) = by_id.get_mut(&id) {
+            candidate
+                .skills
+                .insert(code, u8::try_from(level).unwrap_or(1));
+        }
+    }
+    for (id, code) in queries::interests(conn)? {
+        if let Some(candidate) = by_id.get_mut(&id) {
+            candidate.interests.insert(code);
+        }
+    }
+    for (id, ciphertext, _share) in queries::passports(conn)? {
+        if let Some(candidate) = by_id.get_mut(&id) {
+            let passport: crate::domain::profile::AccessPassport = state
+                .cipher
+                .decrypt_json(&id, Field::AccessPassport, &ciphertext)
+                .map_err(internal)?;
+            candidate.needs = passport.needs.into_iter().map(|n| n.code).collect();
+        }
+    }
+    for (id, organisation) in queries::conflicts(conn)? {
+        if let Some(candidate) = by_id.get_mut(&id) {
+            candidate.conflicts.insert(organisation);
+        }
+    }
+    let tax_year_start = tax_year_start(now.date());
+    let recent = now - Duration::days(90);
+    let assignments = queries::all_assignments(conn)?;
+    let confirmed_elements: Vec<String> = assignments
+        .iter()
+        .filter(|a| a.3 == "confirmed")
+        .map(|a| a.1.clone())
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let mut sessions: HashMap<String, Vec<(NaiveDateTime, NaiveDateTime)>> = HashMap::new();
+    for (element, start, end) in queries::sessions_of(conn, &confirmed_elements)? {
+        sessions.entry(element).or_default().push((start, end));
+    }
+    for (id, element, spec, status, created) in assignments {
+        let Some(candidate) = by_id.get_mut(&id) else {
+            continue;
+        };
+        let spec: ElementSpec = serde_json::from_str(&spec).map_err(internal)?;
+        let placed = status == "confirmed" || status == "completed";
+        if !placed {
+            continue;
+        }
+        candidate.ever_placed = true;
+        if status == "confirmed" {
+            candidate.hours_committed += spec.hours_estimate;
+            candidate
+                .busy
+                .extend(sessions.get(&element).into_iter().flatten().copied());
+        }
+        if created.date() >= tax_year_start {
+            candidate.earned_pence += spec
+                .pay_rate_pence_per_hour
+                .saturating_mul(i64::from(spec.hours_estimate));
+        }
+        if created >= recent {
+            candidate.paid_hours_90d += spec.hours_estimate;
+        }
+    }
+    for id in queries::offers_since(conn, recent)? {
+        if let Some(candidate) = by_id.get_mut(&id) {
+            candidate.offers_90d += 1;
+        }
+    }
+    let mut candidates: Vec<Candidate> = by_id.into_values().collect();
+    candidates.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(candidates)
+}
+
+fn weekday(day: Day) -> Weekday {
+    match day {
+        Day::Mon => Weekday::Mon,
+        Day::Tue => Weekday::Tue,
+        Day::Wed => Weekday::Wed,
+        Day::Thu => Weekday::Thu,
+        Day::Fri => Weekday::Fri,
+        Day::Sat => Weekday::Sat,
+        Day::Sun => Weekday::Sun,
+    }
+}
+
+/// UK tax years start on 6 April.
+fn tax_year_start(today: NaiveDate) -> NaiveDate {
+    let this_year = NaiveDate::from_ymd_opt(today.year(), 4, 6).unwrap_or(today);
+    if today >= this_year {
+        this_year
+    } else {
+        NaiveDate::from_ymd_opt(today.year() - 1, 4, 6).unwrap_or(today)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tax_year_starts_on_the_sixth_of_april() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
+        assert_eq!(tax_year_start(day(2026, 11, 21)), day(2026, 4, 6));
+        assert_eq!(tax_year_start(day(2027, 4, 5)), day(2026, 4, 6));
+        assert_eq!(tax_year_start(day(2027, 4, 6)), day(2027, 4, 6));
+    }
+}

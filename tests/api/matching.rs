@@ -1,0 +1,369 @@
+//! Candidates, the optimal plan, invitations and assignments.
+
+use chrono::{Duration, Utc};
+use coproduce::domain::role::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::partners::{
+    coproducer, organisation, partner_of, project, request_body, submit_request, triage,
+};
+use crate::people::{passport_body, profile_body, put};
+
+/// A profile that fits the test element perfectly: required and desired skills, its lived
+/// experience and theme, and free every morning.
+fn fitting_profile() -> Value {
+    let mut profile = profile_body();
+    profile["skills"] =
+        json!([{"code": "interviewing", "level": 3}, {"code": "writing", "level": 2}]);
+    let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    profile["availability"]["weekly"] = days
+        .iter()
+        .map(|d| json!({"day": d, "from": "09:00", "to": "13:00"}))
+        .collect();
+    profile["availability"]["hours_per_month"] = json!(40);
+    profile
+}
+
+async fn candidates(app: &TestApp, coordinator: &TestUser, element_id: &str) -> Value {
+    let response = app
+        .get_as(
+            coordinator,
+            &format!("/api/v1/elements/{element_id}/candidates?limit=20"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn invite(
+    app: &TestApp,
+    coordinator: &TestUser,
+    element_id: &str,
+    ids: &[&str],
+) -> reqwest::Response {
+    let body = json!({"coproducer_ids": ids, "respond_by": (Utc::now() + Duration::days(5)).to_rfc3339(), "message": "We would love you on board."});
+    app.post_as(
+        coordinator,
+        &format!("/api/v1/elements/{element_id}/invitations"),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn accept(app: &TestApp, who: &TestUser, invitation_id: &str) -> reqwest::Response {
+    app.post_as(who, &format!("/api/v1/invitations/{invitation_id}/accept"))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn first_element(project: &Value) -> String {
+    project["elements"][0]["id"].as_str().unwrap().to_string()
+}
+
+both_backends! {
+    async fn candidates_come_ranked_with_reasons_adjustments_and_exclusion_counts(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let strong = coproducer(&app, fitting_profile()).await;
+        put(&app, &strong, "/api/v1/me/access-passport", &passport_body()).await;
+        let mut thin = fitting_profile();
+        thin["skills"] = json!([]);
+        let weak = coproducer(&app, thin).await;
+        let paused = coproducer(&app, fitting_profile()).await;
+        let until = (Utc::now() + Duration::days(20)).date_naive().to_string();
+        app.patch_as(&paused, "/api/v1/me").json(&json!({"coproducer_status": "paused", "paused_until": until})).send().await.unwrap();
+
+        let result = candidates(&app, &coordinator, &element).await;
+        let ids: Vec<&str> = result["items"].as_array().unwrap().iter().map(|c| c["coproducer_id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [strong.id.as_str(), weak.id.as_str()]);
+        assert_eq!(result["excluded"]["not_active"], 1);
+        let best = &result["items"][0];
+        assert_eq!(best["breakdown"].as_array().unwrap().len(), 6);
+        assert!(best["breakdown"][0]["reason"].as_str().unwrap().contains("interviewing"), "{best}");
+        let adjustments = best["adjustments"].as_array().unwrap();
+        assert!(adjustments.iter().any(|a| a["need"] == "bsl_interpreter" && a["status"] == "to_arrange" && a["action"].is_string()));
+        assert!(adjustments.iter().any(|a| a["need"] == "step_free_access" && a["status"] == "met"));
+        let applicant = app.signed_in(Role::Applicant).await;
+        assert_eq!(app.get_as(&applicant, &format!("/api/v1/elements/{element}/candidates")).send().await.unwrap().status(), 403);
+    }
+
+    async fn access_needs_never_change_a_score(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let with_needs = coproducer(&app, fitting_profile()).await;
+        put(&app, &with_needs, "/api/v1/me/access-passport", &passport_body()).await;
+        coproducer(&app, fitting_profile()).await;
+        let result = candidates(&app, &coordinator, &element).await;
+        let scores: Vec<f64> = result["items"].as_array().unwrap().iter().map(|c| c["score"].as_f64().unwrap()).collect();
+        assert_eq!(scores.len(), 2);
+        assert_eq!(scores[0], scores[1]);
+    }
+
+    async fn showing_candidates_is_audited(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        candidates(&app, &coordinator, &first_element(&project)).await;
+        let subject = person.id.clone();
+        let reads = app.state.db.read(move |conn| Ok(coproduce::db::queries::audit::reads_of(conn, &subject)?)).await.unwrap();
+        let data: Vec<&str> = reads.iter().map(|r| r.data.as_str()).collect();
+        assert_eq!(data, ["lived_experience", "access_passport"]);
+    }
+
+    async fn conflicts_of_interest_exclude(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let organisation = project["organisation_id"].as_str().unwrap();
+        app.client.put(app.url(&format!("/api/v1/me/conflicts/{organisation}"))).bearer_auth(&person.token).json(&json!({})).send().await.unwrap();
+        let result = candidates(&app, &coordinator, &first_element(&project)).await;
+        assert_eq!(result["items"], json!([]));
+        assert_eq!(result["excluded"]["conflict_of_interest"], 1);
+    }
+
+    async fn the_plan_fills_seats_best_first_and_reports_what_is_left(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let a = coproducer(&app, fitting_profile()).await;
+        let b = coproducer(&app, fitting_profile()).await;
+        let response = app.post_as(&coordinator, &format!("/api/v1/projects/{}/match-plan", project["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let plan: Value = response.json().await.unwrap();
+        let proposed = plan["proposals"][0]["coproducer_ids"].as_array().unwrap();
+        assert_eq!(proposed.len(), 2, "two people for three seats");
+        assert!(proposed.contains(&json!(a.id)) && proposed.contains(&json!(b.id)));
+        assert_eq!(plan["unfilled"][0]["seats_left"], 1);
+        assert_eq!(plan["total_score"], 200.0);
+        assert!(app.emails_to(&a.email).is_empty(), "nothing is sent until a coordinator invites");
+    }
+
+    async fn invitations_explain_the_choice_and_record_the_score(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await;
+        let response = invite(&app, &coordinator, &element, &[&person.id]).await;
+        assert_eq!(response.status(), 201);
+        let invitations: Vec<Value> = response.json().await.unwrap();
+        assert_eq!(invitations[0]["status"], "invited");
+        assert_eq!(invitations[0]["score"], 100.0);
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        for words in ["Peer interviews", "£25.00 an hour", "interviewing", "We would love you on board.", "British Sign Language"] {
+            assert!(email.text.contains(words), "{words:?} missing from: {}", email.text);
+        }
+        let again = invite(&app, &coordinator, &element, &[&person.id]).await;
+        let body = problem(again).await;
+        assert_eq!(error_fields(&body), ["coproducer_ids[0]"]);
+        assert_eq!(body["errors"][0]["code"], "already_on_element");
+    }
+
+    async fn people_who_cannot_take_an_element_cannot_be_invited(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let mut nowhere = fitting_profile();
+        nowhere["availability"]["remote"] = json!(true);
+        nowhere["availability"]["hours_per_month"] = json!(2);
+        let short_of_time = coproducer(&app, nowhere).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let response = invite(&app, &coordinator, &element, &[&short_of_time.id, &applicant.id]).await;
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["coproducer_ids[0]", "coproducer_ids[1]"]);
+        assert_eq!(body["errors"][0]["code"], "no_capacity");
+        assert_eq!(body["errors"][1]["code"], "not_a_coproducer");
+    }
+
+    async fn accepting_confirms_a_seat_then_the_waiting_list_takes_over(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let mut people = Vec::new();
+        for _ in 0..4 {
+            people.push(coproducer(&app, fitting_profile()).await);
+        }
+        let ids: Vec<&str> = people.iter().map(|p| p.id.as_str()).collect();
+        let invitations: Vec<Value> = invite(&app, &coordinator, &element, &ids).await.json().await.unwrap();
+        for (i, person) in people.iter().enumerate() {
+            let response = accept(&app, person, invitations[i]["id"].as_str().unwrap()).await;
+            assert_eq!(response.status(), 200);
+            let result: Value = response.json().await.unwrap();
+            if i < 3 {
+                assert_eq!(result["status"], "accepted");
+                assert_eq!(result["assignment"]["status"], "confirmed");
+            } else {
+                assert_eq!(result["status"], "waitlisted");
+            }
+        }
+        let again = accept(&app, &people[0], invitations[0]["id"].as_str().unwrap()).await;
+        assert_eq!(problem(again).await["code"], "already_answered");
+        let view: Value = app.get_as(&coordinator, &format!("/api/v1/projects/{}", project["id"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
+        assert_eq!(view["elements"][0]["status"], "filled");
+        let stranger = app.signed_in(Role::Coproducer).await;
+        assert_eq!(accept(&app, &stranger, invitations[0]["id"].as_str().unwrap()).await.status(), 404);
+        app.drain_outbox().await;
+        let confirmation = app.emails_to(&people[0].email).pop().unwrap();
+        assert!(confirmation.text.contains("Peer interviews"), "{}", confirmation.text);
+    }
+
+    async fn declining_is_recorded_with_its_reason(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
+        let id = invitations[0]["id"].as_str().unwrap();
+        let response = app.post_as(&person, &format!("/api/v1/invitations/{id}/decline")).json(&json!({"reason": "Too far to travel"})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "declined");
+        assert_eq!(accept(&app, &person, id).await.status(), 409);
+    }
+
+    async fn an_answer_after_the_deadline_is_refused_and_coordinators_hear_of_expiries(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let late = coproducer(&app, fitting_profile()).await;
+        let silent = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&late.id, &silent.id]).await.json().await.unwrap();
+        app.state.db.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        let response = accept(&app, &late, invitations[0]["id"].as_str().unwrap()).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "invitation_expired");
+        let mine: Vec<Value> = app.get_as(&late, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine[0]["status"], "expired");
+        let expired = coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap();
+        assert_eq!(expired, 1, "the silent one");
+        app.drain_outbox().await;
+        assert!(app.emails_to(&coordinator.email).iter().any(|e| e.text.contains("Peer interviews")));
+    }
+
+    async fn partners_see_confirmed_names_and_only_consented_adjustments(app) {
+        let (coordinator, partner, project) = project(&app).await;
+        let element = first_element(&project);
+        let sharing = coproducer(&app, fitting_profile()).await;
+        put(&app, &sharing, "/api/v1/me/access-passport", &passport_body()).await;
+        let private = coproducer(&app, fitting_profile()).await;
+        let mut not_shared = passport_body();
+        not_shared["share_with_project_teams"] = json!(false);
+        put(&app, &private, "/api/v1/me/access-passport", &not_shared).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &element, &[&sharing.id, &private.id]).await.json().await.unwrap();
+        accept(&app, &sharing, invitations[0]["id"].as_str().unwrap()).await;
+        accept(&app, &private, invitations[1]["id"].as_str().unwrap()).await;
+        let path = format!("/api/v1/elements/{element}/assignments");
+        let seen: Vec<Value> = app.get_as(&partner, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(seen.len(), 2);
+        let text = serde_json::to_string(&seen).unwrap();
+        assert!(!text.contains(&sharing.id) && !text.contains(&private.id), "no user ids for partners");
+        let shared = seen.iter().find(|a| a["adjustments"].is_array()).unwrap();
+        assert_eq!(shared["display_name"], "Test coproducer");
+        assert_eq!(seen.iter().filter(|a| a["adjustments"].is_null()).count(), 1);
+        let outsider_org = organisation(&app, &coordinator, "Elsewhere").await;
+        let outsider = partner_of(&app, &outsider_org).await;
+        assert_eq!(app.get_as(&outsider, &path).send().await.unwrap().status(), 404);
+    }
+}
+
+/// Fifty people accept at once for three seats: exactly three confirmed, everyone else
+/// waitlisted, and the database agrees.
+async fn fifty_parallel_accepts_never_overfill(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.server.workers = 4;
+        s.database.pool_size = 8;
+        s.database.pool_timeout_ms = 10_000;
+        s.database.busy_timeout_ms = 10_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let coordinator = app.signed_in(Role::Coordinator).await;
+    let org = organisation(&app, &coordinator, "Northside Housing").await;
+    let partner = partner_of(&app, &org).await;
+    let request: Value = submit_request(&app, &partner, &request_body())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let result: Value = triage(
+        &app,
+        &coordinator,
+        request["id"].as_str().unwrap(),
+        "accept",
+        "Yes",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let project: Value = app
+        .get_as(
+            &coordinator,
+            &format!(
+                "/api/v1/projects/{}",
+                result["project_id"].as_str().unwrap()
+            ),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let element = first_element(&project);
+    let mut people = Vec::new();
+    for _ in 0..50 {
+        people.push(coproducer(&app, fitting_profile()).await);
+    }
+    let ids: Vec<&str> = people.iter().map(|p| p.id.as_str()).collect();
+    let invitations: Vec<Value> = invite(&app, &coordinator, &element, &ids)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let accepts = people
+        .iter()
+        .zip(&invitations)
+        .map(|(person, invitation)| accept(&app, person, invitation["id"].as_str().unwrap()));
+    let results = futures_util::future::join_all(accepts).await;
+    let mut confirmed = 0;
+    let mut waitlisted = 0;
+    for response in results {
+        assert_eq!(response.status(), 200);
+        match response.json::<Value>().await.unwrap()["status"]
+            .as_str()
+            .unwrap()
+        {
+            "accepted" => confirmed += 1,
+            "waitlisted" => waitlisted += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!((confirmed, waitlisted), (3, 47));
+    let element_id = element.clone();
+    let stored = app
+        .state
+        .db
+        .read(move |conn| {
+            Ok(coproduce::db::queries::matching::confirmed_count(
+                conn,
+                &element_id,
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored, 3);
+}
+
+mod fifty_parallel_accepts_never_overfill {
+    #[tokio::test]
+    async fn sqlite() {
+        super::fifty_parallel_accepts_never_overfill(crate::helpers::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::fifty_parallel_accepts_never_overfill(crate::helpers::Backend::Postgres).await;
+    }
+}
