@@ -61,6 +61,11 @@ impl MinCostFlow {
                 if d > dist[u] {
                     continue;
                 }
+                // Settled the sink: nodes further away keep their reduced costs valid with the
+                // capped update below, so the rest of the search is wasted work.
+                if u == t {
+                    break;
+                }
                 for &id in &self.adjacency[u] {
                     let edge = &self.edges[id];
                     if edge.cap <= 0 || potential[edge.to] == i64::MAX {
@@ -78,9 +83,10 @@ impl MinCostFlow {
             if dist[t] == i64::MAX {
                 break;
             }
+            let reach = dist[t];
             for v in 0..n {
-                if dist[v] != i64::MAX && potential[v] != i64::MAX {
-                    potential[v] += dist[v];
+                if potential[v] != i64::MAX {
+                    potential[v] += dist[v].min(reach);
                 }
             }
             // Real cost of the path: stop once it no longer pays.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use super::adjustments::{Adjustment, adjustments};
 use super::model::{Candidate, Element, Weights};
-use super::score::{Factor, exclusion, score};
+use super::score::{Factor, exclusion, points, score};
 use crate::domain::catalogue::Catalogue;
 
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub fn rank<'a>(
             *excluded.entry(reason.code()).or_default() += 1;
             continue;
         }
-        let (total, _) = score(candidate, element, weights);
+        let total = points(candidate, element, weights);
         eligible.push((
             total,
             candidate.offers_90d,

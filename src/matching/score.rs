@@ -85,6 +85,68 @@ pub struct Factor {
     pub reason: String,
 }
 
+/// The soft score alone, without building explanations: what ranking many people needs.
+/// Always equal to `score(..).0`.
+pub fn points(c: &Candidate, e: &Element, w: &Weights) -> f64 {
+    let required = if e.skills_required.is_empty() {
+        1.0
+    } else {
+        e.skills_required
+            .iter()
+            .filter_map(|s| c.skills.get(s))
+            .map(|l| f64::from(*l) / 3.0)
+            .sum::<f64>()
+            / e.skills_required.len() as f64
+    };
+    let share_of = |wanted: &[String], held: &dyn Fn(&String) -> bool| {
+        if wanted.is_empty() {
+            1.0
+        } else {
+            wanted.iter().filter(|x| held(x)).count() as f64 / wanted.len() as f64
+        }
+    };
+    let desired = share_of(&e.skills_desired, &|s| c.skills.contains_key(s));
+    let lived = share_of(&e.lived_experience_wanted, &|x| {
+        c.lived_experience.contains(x)
+    });
+    let themes = share_of(&e.interests, &|t| c.interests.contains(t));
+    let availability = if e.sessions.is_empty() {
+        1.0
+    } else {
+        sessions_in_availability(c, e) as f64 / e.sessions.len() as f64
+    };
+    let fairness = fairness_share(c);
+    let part = |share: f64, max: f64| round(share.clamp(0.0, 1.0) * max);
+    round(
+        part(required, w.required_skills)
+            + part(desired, w.desired_skills)
+            + part(lived, w.lived_experience)
+            + part(themes, w.interests)
+            + part(availability, w.availability)
+            + part(fairness, w.fairness),
+    )
+}
+
+fn sessions_in_availability(c: &Candidate, e: &Element) -> usize {
+    e.sessions
+        .iter()
+        .filter(|(start, end)| {
+            start.date() == end.date()
+                && c.weekly.iter().any(|(day, from, to)| {
+                    *day == start.weekday() && *from <= start.time() && end.time() <= *to
+                })
+        })
+        .count()
+}
+
+fn fairness_share(c: &Candidate) -> f64 {
+    if c.ever_placed {
+        0.8 / (1.0 + f64::from(c.offers_90d) + f64::from(c.paid_hours_90d.max(0)) / 10.0)
+    } else {
+        1.0
+    }
+}
+
 /// The soft score: the sum of the factors, with each factor's explanation.
 pub fn score(candidate: &Candidate, element: &Element, weights: &Weights) -> (f64, Vec<Factor>) {
     let factors = vec![
@@ -245,16 +307,7 @@ fn availability(c: &Candidate, e: &Element, max: f64) -> Factor {
             "No sessions are fixed yet.".into(),
         );
     }
-    let fits = e
-        .sessions
-        .iter()
-        .filter(|(start, end)| {
-            start.date() == end.date()
-                && c.weekly.iter().any(|(day, from, to)| {
-                    *day == start.weekday() && *from <= start.time() && end.time() <= *to
-                })
-        })
-        .count();
+    let fits = sessions_in_availability(c, e);
     let share = fits as f64 / e.sessions.len() as f64;
     factor(
         "availability",
@@ -276,7 +329,7 @@ fn fairness(c: &Candidate, max: f64) -> Factor {
             "Has not been placed yet: newcomers come first.".into(),
         );
     }
-    let share = 0.8 / (1.0 + f64::from(c.offers_90d) + f64::from(c.paid_hours_90d.max(0)) / 10.0);
+    let share = fairness_share(c);
     factor(
         "fairness",
         share,
@@ -365,6 +418,22 @@ pub mod tests {
             "{}",
             factors[0].reason
         );
+    }
+
+    #[test]
+    fn points_alone_equal_the_explained_score() {
+        let mut varied = candidate("v");
+        varied.skills.insert("writing".into(), 1);
+        varied.ever_placed = true;
+        varied.offers_90d = 3;
+        varied.paid_hours_90d = 17;
+        varied.interests.clear();
+        for c in [candidate("a"), varied] {
+            assert_eq!(
+                points(&c, &element(), &Weights::default()),
+                score(&c, &element(), &Weights::default()).0
+            );
+        }
     }
 
     #[test]
