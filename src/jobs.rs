@@ -6,7 +6,6 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, Utc};
 
 use crate::db::queries::{recruitment as queries, users};
-use crate::domain::email_format::EmailFormat;
 use crate::domain::recruitment::answer_by;
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
@@ -62,11 +61,7 @@ pub async fn send_decision_reminders(
                             round.id
                         ),
                     };
-                    let to = Recipient {
-                        user_id: Some(&coordinator.id),
-                        address: &coordinator.email,
-                        format: EmailFormat::from_stored(&coordinator.email_format),
-                    };
+                    let to = Recipient::user(coordinator);
                     app.outbox.enqueue(conn, &to, &email)?;
                 }
                 reminded += 1;

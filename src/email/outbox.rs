@@ -25,6 +25,17 @@ pub struct Recipient<'a> {
     pub format: EmailFormat,
 }
 
+impl<'a> Recipient<'a> {
+    /// A registered person, in the format they chose.
+    pub fn user(user: &'a crate::db::models::user::UserRow) -> Self {
+        Self {
+            user_id: Some(&user.id),
+            address: &user.email,
+            format: EmailFormat::from_stored(&user.email_format),
+        }
+    }
+}
+
 /// Renders and queues email; wakes the worker.
 pub struct Outbox {
     templates: Templates,

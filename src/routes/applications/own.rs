@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use super::{ApplicationResponse, Consents, Loaded, Viewer, viewer_of};
 use crate::auth::AuthUser;
 use crate::db::queries::{people, recruitment as queries, users};
-use crate::domain::email_format::EmailFormat;
 use crate::domain::recruitment::{
     ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
 };
@@ -174,11 +173,7 @@ pub async fn submit(
                     loaded.application.id
                 ),
             };
-            let to = Recipient {
-                user_id: Some(&person.id),
-                address: &person.email,
-                format: EmailFormat::from_stored(&person.email_format),
-            };
+            let to = Recipient::user(&person);
             app.outbox.enqueue(conn, &to, &email)?;
             Loaded::load(conn, &loaded.application.id)?.view(
                 conn,

@@ -9,7 +9,6 @@ use super::{ApplicationResponse, Loaded, ScoreView, Viewer, viewer_of};
 use crate::auth::AuthUser;
 use crate::db::queries::{people, recruitment as queries, users};
 use crate::domain::Invalid;
-use crate::domain::email_format::EmailFormat;
 use crate::domain::recruitment::{ApplicationStatus, Outcome};
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
@@ -261,11 +260,7 @@ pub async fn decide(
                     loaded.application.id
                 ),
             };
-            let to = Recipient {
-                user_id: Some(&applicant.id),
-                address: &applicant.email,
-                format: EmailFormat::from_stored(&applicant.email_format),
-            };
+            let to = Recipient::user(&applicant);
             app.outbox.enqueue(conn, &to, &email)?;
             // The answer confirms the decision; it carries no special-category data (nobody asked to read it).
             Loaded::load(conn, &loaded.application.id)?.view(

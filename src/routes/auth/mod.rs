@@ -12,7 +12,6 @@ use crate::auth::session::SignedIn;
 use crate::db::DbConn;
 use crate::db::models::user::UserRow;
 use crate::db::queries::users;
-use crate::domain::email_format::EmailFormat;
 use crate::domain::role::Role;
 use crate::email::{Email, Outbox, Recipient};
 use crate::error::AppError;
@@ -89,16 +88,8 @@ pub fn queue_sign_in_email(
         link,
         settings.auth.magic_link_ttl_secs / 60,
     );
-    outbox.enqueue(conn, &recipient(user), &email)?;
+    outbox.enqueue(conn, &Recipient::user(user), &email)?;
     Ok(())
-}
-
-pub fn recipient(user: &UserRow) -> Recipient<'_> {
-    Recipient {
-        user_id: Some(&user.id),
-        address: &user.email,
-        format: EmailFormat::from_stored(&user.email_format),
-    }
 }
 
 /// The connecting peer. Forwarded headers are not trusted: they are the client's to forge.

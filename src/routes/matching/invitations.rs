@@ -14,7 +14,6 @@ use crate::db::DbConn;
 use crate::db::models::matching::{AssignmentRow, InvitationRow};
 use crate::db::queries::{audit, matching as queries, partnership, users};
 use crate::domain::Invalid;
-use crate::domain::email_format::EmailFormat;
 use crate::domain::partnership::{ElementSpec, ElementStatus};
 use crate::domain::profile::AccessPassport;
 use crate::domain::role::Role;
@@ -225,7 +224,8 @@ pub async fn invite(
                         invitation.id
                     ),
                 };
-                app.outbox.enqueue(conn, &recipient(&person), &email)?;
+                app.outbox
+                    .enqueue(conn, &Recipient::user(&person), &email)?;
                 views.push(InvitationView::from(invitation));
             }
             Ok(views)
@@ -342,7 +342,8 @@ pub async fn accept(
                     app.settings.server.public_url.trim_end_matches('/')
                 ),
             };
-            app.outbox.enqueue(conn, &recipient(&person), &email)?;
+            app.outbox
+                .enqueue(conn, &Recipient::user(&person), &email)?;
             Ok(acceptance)
         })
         .await?;
@@ -563,14 +564,6 @@ fn already_answered(invitation: &InvitationRow) -> AppError {
     )
 }
 
-fn recipient(person: &crate::db::models::user::UserRow) -> Recipient<'_> {
-    Recipient {
-        user_id: Some(&person.id),
-        address: &person.email,
-        format: EmailFormat::from_stored(&person.email_format),
-    }
-}
-
 fn session_lines(spec: &ElementSpec) -> Vec<String> {
     spec.sessions
         .iter()
@@ -644,7 +637,9 @@ pub fn expire_invitations(
                     element_id
                 ),
             };
-            state.outbox.enqueue(conn, &recipient(person), &email)?;
+            state
+                .outbox
+                .enqueue(conn, &Recipient::user(person), &email)?;
         }
     }
     Ok(expired.len())

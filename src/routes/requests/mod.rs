@@ -9,7 +9,6 @@ use crate::db::DbConn;
 use crate::db::models::partnership::RequestRow;
 use crate::db::queries::{partnership as queries, users};
 use crate::domain::Invalid;
-use crate::domain::email_format::EmailFormat;
 use crate::domain::partnership::{
     ElementSpec, EngagementLevel, QualityRules, RequestStatus, Warning, quality_warnings,
 };
@@ -218,11 +217,7 @@ pub fn tell_partner(
         warnings,
         link,
     };
-    let to = Recipient {
-        user_id: Some(&partner.id),
-        address: &partner.email,
-        format: EmailFormat::from_stored(&partner.email_format),
-    };
+    let to = Recipient::user(&partner);
     state.outbox.enqueue(conn, &to, &email)?;
     Ok(())
 }
