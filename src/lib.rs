@@ -10,6 +10,7 @@ pub mod db;
 pub mod domain;
 pub mod email;
 pub mod error;
+pub mod idempotency;
 pub mod jobs;
 pub mod matching;
 pub mod metrics;

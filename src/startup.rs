@@ -94,6 +94,8 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
+            // Inside the security headers and request id, so replayed answers get them too.
+            .wrap(from_fn(crate::idempotency::idempotency))
             .wrap(
                 DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))

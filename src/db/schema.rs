@@ -376,6 +376,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (user_id, key) {
+        user_id -> Text,
+        key -> Text,
+        request_path -> Text,
+        status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(user_roles -> users (user_id));
 diesel::joinable!(magic_links -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
@@ -427,4 +439,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     conflicts_of_interest,
     invitations,
     assignments,
+    idempotency_keys,
 );

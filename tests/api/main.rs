@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod email;
 mod errors;
+mod idempotency;
 mod invitations;
 mod matching;
 mod me;

@@ -1,0 +1,139 @@
+//! `Idempotency-Key` on creating POSTs (API.md): a retry with the same key gets the first
+//! answer back instead of creating twice. Keys belong to the signed-in user; a failed first
+//! attempt frees its key, so a corrected retry runs.
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, ResponseError, web};
+use chrono::Utc;
+
+use crate::db::queries::idempotency as queries;
+use crate::domain::Invalid;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
+const MAX_KEY_LEN: usize = 255;
+
+enum Claim {
+    First,
+    Replay(StatusCode, String, String),
+}
+
+pub async fn idempotency(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let key = req
+        .headers()
+        .get(&HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .map(str::to_string);
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let (Some(key), Some(state)) = (key.filter(|_| req.method() == Method::POST), state) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    // Only signed-in requests: the key is the user's. Others go through untouched.
+    let user = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|token| state.jwt.verify_access_token(token.trim()).ok())
+        .map(|claims| claims.sub);
+    let Some(user) = user else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
+    };
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        let error = AppError::invalid_field(
+            "Idempotency-Key",
+            Invalid::new(
+                "invalid",
+                "Send a key of 1 to 255 characters, for example a UUID.",
+            ),
+        );
+        return Ok(req.into_response(error.error_response()));
+    }
+    let path = req.path().to_string();
+    let (claim_user, claim_key, claim_path) = (user.clone(), key.clone(), path.clone());
+    let claim = state
+        .db
+        .write(move |conn| match queries::find(conn, &claim_user, &claim_key)? {
+            Some((stored_path, _, _, _)) if stored_path != claim_path => Err(AppError::invalid_field(
+                "Idempotency-Key",
+                Invalid::new("reused", "This key was already used for a different request. Use a new key for each new request."),
+            )),
+            Some((_, Some(status), content_type, body)) => Ok(Claim::Replay(
+                StatusCode::from_u16(u16::try_from(status).unwrap_or(500)).unwrap_or(StatusCode::OK),
+                content_type.unwrap_or_else(|| "application/json".into()),
+                body.unwrap_or_default(),
+            )),
+            Some((_, None, _, _)) => Err(in_progress()),
+            None if queries::claim(conn, &claim_user, &claim_key, &claim_path, Utc::now().naive_utc())? => Ok(Claim::First),
+            None => Err(in_progress()),
+        })
+        .await;
+    match claim {
+        Err(error) => Ok(req.into_response(error.error_response())),
+        Ok(Claim::Replay(status, content_type, body)) => Ok(req.into_response(
+            HttpResponse::build(status)
+                .insert_header((CONTENT_TYPE, content_type))
+                .body(body),
+        )),
+        Ok(Claim::First) => {
+            let response = next.call(req).await?;
+            let status = response.status();
+            let content_type = response
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("application/json")
+                .to_string();
+            let headers = response.headers().clone();
+            let (request, response) = response.into_parts();
+            let bytes = to_bytes(response.into_body())
+                .await
+                .map_err(|_| AppError::Internal(anyhow::anyhow!("reading the response body")))?;
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            let stored = body.clone();
+            let stored_type = content_type.clone();
+            state
+                .db
+                .write(move |conn| {
+                    if status.is_success() {
+                        Ok(queries::complete(
+                            conn,
+                            &user,
+                            &key,
+                            i32::from(status.as_u16()),
+                            &stored_type,
+                            &stored,
+                        )?)
+                    } else {
+                        Ok(queries::release(conn, &user, &key)?)
+                    }
+                })
+                .await?;
+            let mut rebuilt = HttpResponse::build(status).body(body);
+            *rebuilt.headers_mut() = headers;
+            Ok(ServiceResponse::new(request, rebuilt))
+        }
+    }
+}
+
+fn in_progress() -> AppError {
+    AppError::conflict(
+        "request_in_progress",
+        "A request with this Idempotency-Key is still being handled. Wait a moment, then retry.",
+    )
+}
