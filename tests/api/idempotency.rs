@@ -9,7 +9,13 @@ fn organisation(name: &str) -> Value {
     json!({"name": name, "kind": "charity", "contact_email": "hello@org.example"})
 }
 
-async fn post(app: &TestApp, who: &TestUser, path: &str, key: Option<&str>, body: &Value) -> reqwest::Response {
+async fn post(
+    app: &TestApp,
+    who: &TestUser,
+    path: &str,
+    key: Option<&str>,
+    body: &Value,
+) -> reqwest::Response {
     let mut request = app.post_as(who, path).json(body);
     if let Some(key) = key {
         request = request.header("Idempotency-Key", key);
@@ -18,7 +24,14 @@ async fn post(app: &TestApp, who: &TestUser, path: &str, key: Option<&str>, body
 }
 
 async fn organisations(app: &TestApp, who: &TestUser) -> usize {
-    items(app.get_as(who, "/api/v1/organisations").send().await.unwrap()).await.len()
+    items(
+        app.get_as(who, "/api/v1/organisations")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await
+    .len()
 }
 
 both_backends! {
