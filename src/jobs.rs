@@ -7,7 +7,6 @@ use chrono::{NaiveDateTime, Utc};
 
 use crate::db::queries::{recruitment as queries, users};
 use crate::domain::recruitment::answer_by;
-use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
 use crate::routes::rounds::waiting;
@@ -26,12 +25,7 @@ pub async fn send_decision_reminders(
         .write(move |conn| {
             let lead = chrono::Duration::days(i64::from(app.settings.rounds.reminder_days_before));
             let today = now.date().to_string();
-            let mut coordinators = users::with_role(conn, Role::Coordinator)?;
-            for admin in users::with_role(conn, Role::Admin)? {
-                if !coordinators.iter().any(|c| c.id == admin.id) {
-                    coordinators.push(admin);
-                }
-            }
+            let coordinators = users::staff(conn)?;
             if coordinators.is_empty() {
                 tracing::warn!(
                     "applications are waiting but there is no coordinator or admin to remind"
@@ -55,11 +49,7 @@ pub async fn send_decision_reminders(
                         waiting: waiting.applications,
                         oldest_days: waiting.oldest_wait_days.unwrap_or(0),
                         answer_by: due.format("%-d %B %Y").to_string(),
-                        link: format!(
-                            "{}/rounds/{}",
-                            app.settings.server.public_url.trim_end_matches('/'),
-                            round.id
-                        ),
+                        link: app.settings.server.link(&format!("/rounds/{}", round.id)),
                     };
                     let to = Recipient::user(coordinator);
                     app.outbox.enqueue(conn, &to, &email)?;

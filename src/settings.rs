@@ -45,6 +45,13 @@ pub struct ServerSettings {
     pub json_limit_bytes: usize,
 }
 
+impl ServerSettings {
+    /// An address people open, e.g. `link("/applications/0190")` → `https://host/applications/0190`.
+    pub fn link(&self, path: &str) -> String {
+        format!("{}{path}", self.public_url.trim_end_matches('/'))
+    }
+}
+
 impl Default for ServerSettings {
     fn default() -> Self {
         Self {
@@ -576,6 +583,20 @@ mod tests {
         let settings = Settings::load_from(&repo_config(), AppEnvironment::Production, &vars)
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.server.host, "0.0.0.0");
+    }
+
+    #[test]
+    fn links_join_the_public_url_and_the_path_with_one_slash() {
+        for public_url in ["https://coproduce.example", "https://coproduce.example/"] {
+            let server = ServerSettings {
+                public_url: public_url.into(),
+                ..ServerSettings::default()
+            };
+            assert_eq!(
+                server.link("/applications/1"),
+                "https://coproduce.example/applications/1"
+            );
+        }
     }
 
     #[test]

@@ -34,6 +34,6 @@ pub fn spend(conn: &mut DbConn, presented: &str) -> QueryResult<Option<String>> 
 }
 
 /// The address the person opens: `{public_url}/sign-in?token=…`.
-pub fn url(public_url: &str, token: &str) -> String {
-    format!("{}/sign-in?token={token}", public_url.trim_end_matches('/'))
+pub fn url(server: &crate::settings::ServerSettings, token: &str) -> String {
+    server.link(&format!("/sign-in?token={token}"))
 }

@@ -131,3 +131,14 @@ pub fn with_role(conn: &mut DbConn, role: Role) -> QueryResult<Vec<UserRow>> {
         .select(UserRow::as_select())
         .load(conn)
 }
+
+/// Active coordinators and admins, each once: who hears about work waiting for a decision.
+pub fn staff(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
+    let mut staff = with_role(conn, Role::Coordinator)?;
+    for admin in with_role(conn, Role::Admin)? {
+        if !staff.iter().any(|s| s.id == admin.id) {
+            staff.push(admin);
+        }
+    }
+    Ok(staff)
+}

@@ -167,11 +167,10 @@ pub async fn submit(
                 name: person.display_name().to_string(),
                 round_title: round.title.clone(),
                 answer_by: promised.format("%-d %B %Y").to_string(),
-                link: format!(
-                    "{}/applications/{}",
-                    app.settings.server.public_url.trim_end_matches('/'),
-                    loaded.application.id
-                ),
+                link: app
+                    .settings
+                    .server
+                    .link(&format!("/applications/{}", loaded.application.id)),
             };
             let to = Recipient::user(&person);
             app.outbox.enqueue(conn, &to, &email)?;

@@ -254,11 +254,10 @@ pub async fn decide(
                 round_title: loaded.round.title.clone(),
                 outcome: decision.outcome.as_str().into(),
                 feedback: feedback.to_string(),
-                link: format!(
-                    "{}/applications/{}",
-                    app.settings.server.public_url.trim_end_matches('/'),
-                    loaded.application.id
-                ),
+                link: app
+                    .settings
+                    .server
+                    .link(&format!("/applications/{}", loaded.application.id)),
             };
             let to = Recipient::user(&applicant);
             app.outbox.enqueue(conn, &to, &email)?;

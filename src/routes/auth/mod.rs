@@ -82,7 +82,7 @@ pub fn queue_sign_in_email(
     make: fn(String, String, u64) -> Email,
 ) -> Result<(), AppError> {
     let token = magic_link::create(conn, &user.id, settings.auth.magic_link_ttl_secs)?;
-    let link = magic_link::url(&settings.server.public_url, &token);
+    let link = magic_link::url(&settings.server, &token);
     let email = make(
         user.display_name().to_string(),
         link,

@@ -218,11 +218,10 @@ pub async fn invite(
                     adjustments: planned.iter().map(|a| adjustment_line(a, &app)).collect(),
                     respond_by: input.respond_by.format("%A %-d %B %Y, %H:%M").to_string(),
                     message: invitation.message.clone().unwrap_or_default(),
-                    link: format!(
-                        "{}/invitations/{}",
-                        app.settings.server.public_url.trim_end_matches('/'),
-                        invitation.id
-                    ),
+                    link: app
+                        .settings
+                        .server
+                        .link(&format!("/invitations/{}", invitation.id)),
                 };
                 app.outbox
                     .enqueue(conn, &Recipient::user(&person), &email)?;
@@ -337,10 +336,7 @@ pub async fn accept(
                 element_title: spec.title.clone(),
                 outcome: outcome.into(),
                 sessions: session_lines(&spec),
-                link: format!(
-                    "{}/me/assignments",
-                    app.settings.server.public_url.trim_end_matches('/')
-                ),
+                link: app.settings.server.link("/me/assignments"),
             };
             app.outbox
                 .enqueue(conn, &Recipient::user(&person), &email)?;
@@ -615,12 +611,7 @@ pub fn expire_invitations(
     for invitation in &expired {
         *by_element.entry(invitation.element_id.clone()).or_default() += 1;
     }
-    let mut staff = users::with_role(conn, Role::Coordinator)?;
-    for admin in users::with_role(conn, Role::Admin)? {
-        if !staff.iter().any(|s| s.id == admin.id) {
-            staff.push(admin);
-        }
-    }
+    let staff = users::staff(conn)?;
     for (element_id, count) in by_element {
         let Some(element) = partnership::find_element(conn, &element_id)? else {
             continue;
@@ -631,11 +622,10 @@ pub fn expire_invitations(
                 name: person.display_name().to_string(),
                 element_title: title.clone(),
                 expired: count,
-                link: format!(
-                    "{}/elements/{}",
-                    state.settings.server.public_url.trim_end_matches('/'),
-                    element_id
-                ),
+                link: state
+                    .settings
+                    .server
+                    .link(&format!("/elements/{}", element_id)),
             };
             state
                 .outbox

@@ -1,9 +1,7 @@
 use actix_web::{HttpResponse, post, put, web};
 use chrono::Utc;
 
-use super::{
-    RequestInput, RequestView, check_request, public_link, tell_partner, view, visible_request,
-};
+use super::{RequestInput, RequestView, check_request, tell_partner, view, visible_request};
 use crate::auth::AuthUser;
 use crate::db::models::partnership::RequestRow;
 use crate::db::queries::partnership as queries;
@@ -59,7 +57,7 @@ pub async fn create_request(
                 &row,
                 "received",
                 "",
-                public_link(&app, &format!("/requests/{}", row.id)),
+                app.settings.server.link(&format!("/requests/{}", row.id)),
             )?;
             view(conn, &app, row)
         })
@@ -129,7 +127,7 @@ pub async fn resubmit_request(
                 &row,
                 "received",
                 "",
-                public_link(&app, &format!("/requests/{}", row.id)),
+                app.settings.server.link(&format!("/requests/{}", row.id)),
             )?;
             view(conn, &app, row)
         })

@@ -221,10 +221,3 @@ pub fn tell_partner(
     state.outbox.enqueue(conn, &to, &email)?;
     Ok(())
 }
-
-pub fn public_link(state: &AppState, path: &str) -> String {
-    format!(
-        "{}{path}",
-        state.settings.server.public_url.trim_end_matches('/')
-    )
-}

@@ -3,7 +3,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{elements_of, public_link, tell_partner};
+use super::{elements_of, tell_partner};
 use crate::auth::AuthUser;
 use crate::db::models::partnership::{ElementRow, ProjectRow};
 use crate::db::queries::partnership as queries;
@@ -92,15 +92,15 @@ pub async fn triage(
             let (step, link) = match (&project_id, to) {
                 (Some(project), _) => (
                     "accepted",
-                    public_link(&app, &format!("/projects/{project}")),
+                    app.settings.server.link(&format!("/projects/{project}")),
                 ),
                 (None, RequestStatus::NeedsInfo) => (
                     "needs_info",
-                    public_link(&app, &format!("/requests/{}", row.id)),
+                    app.settings.server.link(&format!("/requests/{}", row.id)),
                 ),
                 _ => (
                     "declined",
-                    public_link(&app, &format!("/requests/{}", row.id)),
+                    app.settings.server.link(&format!("/requests/{}", row.id)),
                 ),
             };
             tell_partner(conn, &app, &row, step, note, link)?;

@@ -149,11 +149,10 @@ pub async fn create_invitation(
                 created_at: now,
             };
             queries::insert_invitation(conn, &row)?;
-            let link = format!(
-                "{}/accept-invitation?token={}",
-                app.settings.server.public_url.trim_end_matches('/'),
-                secret.plain
-            );
+            let link = app
+                .settings
+                .server
+                .link(&format!("/accept-invitation?token={}", secret.plain));
             let email = Email::StaffInvitation {
                 inviter: inviter.display_name().to_string(),
                 role_label: role_label(invitation.role).into(),
