@@ -1,11 +1,11 @@
 //! `AuthUser`: the signed-in user from a bearer access token, and role guards.
 
-use std::future::{Ready, ready};
-
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use futures_util::future::LocalBoxFuture;
 
+use crate::db::queries::users;
 use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -35,14 +35,30 @@ impl AuthUser {
 
 impl FromRequest for AuthUser {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let verified = verify(req);
+        Box::pin(async move {
+            let (state, user) = verified?;
+            // The token outlives a deactivation or an erasure by up to its lifetime; the
+            // account's status is the word that counts, so check it on every request.
+            let id = user.id.clone();
+            let active = state
+                .db
+                .read(move |conn| Ok(users::is_active(conn, &id)?))
+                .await?;
+            if active {
+                Ok(user)
+            } else {
+                Err(AppError::Unauthorized)
+            }
+        })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
+/// Checks the bearer token's signature and claims (no database yet).
+fn verify(req: &HttpRequest) -> Result<(web::Data<AppState>, AuthUser), AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
@@ -56,9 +72,10 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, AppError> {
         return Err(AppError::Unauthorized);
     }
     let claims = state.jwt.verify_access_token(token.trim())?;
-    Ok(AuthUser {
+    let user = AuthUser {
         id: claims.sub,
         roles: claims.roles,
         session_id: claims.sid,
-    })
+    };
+    Ok((state.clone(), user))
 }
