@@ -1,11 +1,13 @@
 //! Background jobs that close the loop: reminding coordinators about applications still
-//! waiting for an answer as a round's answer-by date nears.
+//! waiting for an answer as a round's answer-by date nears, expiring unanswered invitations,
+//! and the retention rules that remove records once they are no longer needed.
 
 use std::time::Duration;
 
-use chrono::{NaiveDateTime, Utc};
+use chrono::{Months, NaiveDateTime, Utc};
 
-use crate::db::queries::{recruitment as queries, users};
+use crate::db::DbConn;
+use crate::db::queries::{privacy, recruitment as queries, users};
 use crate::domain::recruitment::answer_by;
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
@@ -80,7 +82,132 @@ pub async fn expire_invitations(state: &AppState, now: NaiveDateTime) -> Result<
     Ok(expired)
 }
 
-/// Runs the reminder check every `rounds.reminder_check_secs`.
+/// How many rows each retention rule handled in one run.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub unsuccessful_applications_stripped: usize,
+    pub draft_applications_deleted: usize,
+    pub idempotency_keys_deleted: usize,
+    pub sent_emails_deleted: usize,
+    pub dead_emails_deleted: usize,
+    pub sign_in_links_deleted: usize,
+    pub refresh_tokens_deleted: usize,
+    pub sessions_deleted: usize,
+    pub staff_invitations_deleted: usize,
+    pub audit_rows_deleted: usize,
+}
+
+impl RetentionReport {
+    pub fn total(&self) -> usize {
+        self.unsuccessful_applications_stripped
+            + self.draft_applications_deleted
+            + self.idempotency_keys_deleted
+            + self.sent_emails_deleted
+            + self.dead_emails_deleted
+            + self.sign_in_links_deleted
+            + self.refresh_tokens_deleted
+            + self.sessions_deleted
+            + self.staff_invitations_deleted
+            + self.audit_rows_deleted
+    }
+}
+
+/// Applies every `[retention]` rule as of `now`. Each rule runs in batches of
+/// `retention.batch_size` rows, one short transaction each, until a batch comes back short;
+/// running it again changes nothing more. Logs counts only.
+pub async fn apply_retention(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<RetentionReport, AppError> {
+    let rules = &state.settings.retention;
+    let months_ago = |n: u32| now.checked_sub_months(Months::new(n)).unwrap_or(now);
+    let days_ago = |n: u32| now - chrono::Duration::days(i64::from(n));
+    let unsuccessful = months_ago(rules.unsuccessful_application_months);
+    let drafts = months_ago(rules.draft_application_months);
+    let idempotency = now - chrono::Duration::hours(i64::from(rules.idempotency_key_hours));
+    let sent = days_ago(rules.sent_email_days);
+    let dead = days_ago(rules.dead_email_days);
+    let sign_in = days_ago(rules.expired_sign_in_days);
+    let audit = months_ago(rules.audit_log_years.saturating_mul(12));
+    let report = RetentionReport {
+        unsuccessful_applications_stripped: in_batches(state, move |conn, limit| {
+            privacy::strip_unsuccessful_applications(conn, unsuccessful, limit, now)
+        })
+        .await?,
+        draft_applications_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_stale_drafts(conn, drafts, limit)
+        })
+        .await?,
+        idempotency_keys_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_idempotency_keys(conn, idempotency, limit)
+        })
+        .await?,
+        sent_emails_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_sent_email(conn, sent, limit)
+        })
+        .await?,
+        dead_emails_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_dead_email(conn, dead, limit)
+        })
+        .await?,
+        sign_in_links_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_expired_sign_in_links(conn, sign_in, limit)
+        })
+        .await?,
+        refresh_tokens_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_expired_refresh_tokens(conn, sign_in, limit)
+        })
+        .await?,
+        sessions_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_ended_sessions(conn, sign_in, limit)
+        })
+        .await?,
+        staff_invitations_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_expired_staff_invitations(conn, sign_in, limit)
+        })
+        .await?,
+        audit_rows_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_old_audit_rows(conn, audit, limit)
+        })
+        .await?,
+    };
+    if report.total() > 0 {
+        tracing::info!(
+            unsuccessful_applications_stripped = report.unsuccessful_applications_stripped,
+            draft_applications_deleted = report.draft_applications_deleted,
+            idempotency_keys_deleted = report.idempotency_keys_deleted,
+            sent_emails_deleted = report.sent_emails_deleted,
+            dead_emails_deleted = report.dead_emails_deleted,
+            sign_in_links_deleted = report.sign_in_links_deleted,
+            refresh_tokens_deleted = report.refresh_tokens_deleted,
+            sessions_deleted = report.sessions_deleted,
+            staff_invitations_deleted = report.staff_invitations_deleted,
+            audit_rows_deleted = report.audit_rows_deleted,
+            "retention rules applied"
+        );
+    }
+    Ok(report)
+}
+
+/// Runs `rule` in write transactions of at most `retention.batch_size` rows until a batch
+/// handles fewer; returns the total handled.
+async fn in_batches<F>(state: &AppState, rule: F) -> Result<usize, AppError>
+where
+    F: Fn(&mut DbConn, i64) -> diesel::QueryResult<usize> + Clone + Send + 'static,
+{
+    let limit = i64::from(state.settings.retention.batch_size.max(1));
+    let mut total = 0;
+    loop {
+        let rule = rule.clone();
+        let handled = state.db.write(move |conn| Ok(rule(conn, limit)?)).await?;
+        total += handled;
+        if i64::try_from(handled).unwrap_or(i64::MAX) < limit {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs the reminder check, invitation expiry and retention every `rounds.reminder_check_secs`.
 pub async fn run(state: AppState) {
     let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
     loop {
@@ -89,6 +216,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = expire_invitations(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "expiring invitations failed; will try again");
+        }
+        if let Err(error) = apply_retention(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "applying the retention rules failed; will try again");
         }
         tokio::time::sleep(every).await;
     }

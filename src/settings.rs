@@ -32,6 +32,7 @@ pub struct Settings {
     pub rounds: RoundSettings,
     pub requests: RequestSettings,
     pub matching: MatchingSettings,
+    pub retention: RetentionSettings,
     pub log: LogSettings,
 }
 
@@ -285,6 +286,43 @@ impl Default for MatchingSettings {
     }
 }
 
+/// How long each kind of record is kept before the retention job removes or anonymises it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Months after the decision (or withdrawal) before an unsuccessful application's content goes.
+    pub unsuccessful_application_months: u32,
+    /// Months without a change before a draft application is deleted.
+    pub draft_application_months: u32,
+    /// Hours an Idempotency-Key's stored answer is replayed for.
+    pub idempotency_key_hours: u32,
+    /// Days a sent email's row (recipient and subject; the body goes at sending) is kept.
+    pub sent_email_days: u32,
+    /// Days an email that could not be sent is kept for coordinators to retry.
+    pub dead_email_days: u32,
+    /// Days after expiry (or revocation) that sign-in links, sessions and invitations are kept.
+    pub expired_sign_in_days: u32,
+    /// Years the audit trail of special-category reads is kept.
+    pub audit_log_years: u32,
+    /// Rows changed per transaction, so the job never holds the database for long.
+    pub batch_size: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            unsuccessful_application_months: 12,
+            draft_application_months: 6,
+            idempotency_key_hours: 24,
+            sent_email_days: 30,
+            dead_email_days: 90,
+            expired_sign_in_days: 7,
+            audit_log_years: 6,
+            batch_size: 500,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -416,6 +454,11 @@ impl Settings {
         if self.rate_limit.per_ip_per_minute == 0 || self.rate_limit.per_email_per_hour == 0 {
             return Err(SettingsError(
                 "rate_limit: limits must be at least 1".into(),
+            ));
+        }
+        if self.retention.batch_size == 0 {
+            return Err(SettingsError(
+                "retention.batch_size: must be at least 1".into(),
             ));
         }
         if self.email.max_attempts == 0 {

@@ -228,6 +228,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         answer_by -> Nullable<Timestamp>,
+        content_removed_at -> Nullable<Timestamp>,
     }
 }
 
@@ -397,6 +398,8 @@ diesel::joinable!(applications -> rounds (round_id));
 diesel::joinable!(applications -> users (user_id));
 diesel::joinable!(round_questions -> rounds (round_id));
 diesel::joinable!(application_answers -> applications (application_id));
+diesel::joinable!(application_answers -> round_questions (question_id));
+diesel::joinable!(review_scores -> round_questions (question_id));
 diesel::joinable!(review_scores -> reviews (review_id));
 diesel::joinable!(reviews -> applications (application_id));
 diesel::joinable!(elements -> projects (project_id));

@@ -87,7 +87,12 @@ pub enum Email {
         answer_by: String,
         link: String,
     },
+    /// The last email to an erased account; its address is cleared once it is sent.
+    AccountDeleted { name: String },
 }
+
+/// The template of the farewell email, whose outbox row is scrubbed as it is sent.
+pub const ACCOUNT_DELETED_TEMPLATE: &str = "account_deleted";
 
 impl Email {
     pub fn template(&self) -> &'static str {
@@ -102,6 +107,7 @@ impl Email {
             Email::ElementInvitation { .. } => "element_invitation",
             Email::InvitationOutcome { .. } => "invitation_outcome",
             Email::InvitationsExpired { .. } => "invitations_expired",
+            Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
         }
     }
 
@@ -182,6 +188,7 @@ impl Email {
                 answer_by: "12 December 2026".into(),
                 link: "https://coproduce.example/rounds/0190".into(),
             },
+            Email::AccountDeleted { name: "Sam".into() },
         ]
     }
 }

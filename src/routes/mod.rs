@@ -37,6 +37,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(auth::logout::logout)
                 .service(me::get_me)
                 .service(me::patch_me)
+                .service(me::delete::delete_me)
+                .service(me::export::export)
                 .service(me::notification_preferences::get_preferences)
                 .service(me::notification_preferences::put_preferences)
                 .service(me::profile::get_profile)

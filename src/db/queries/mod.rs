@@ -9,5 +9,6 @@ pub mod outbox;
 pub mod partnership;
 pub mod people;
 pub mod pool;
+pub mod privacy;
 pub mod recruitment;
 pub mod users;

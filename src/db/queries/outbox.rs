@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::outbox::OutboxRow;
 use crate::db::schema::outbox;
+use crate::email::message::ACCOUNT_DELETED_TEMPLATE;
 use crate::per_backend;
 
 pub const PENDING: &str = "pending";
@@ -11,6 +12,8 @@ pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 pub const DEAD: &str = "dead";
 pub const STATUSES: [&str; 4] = [PENDING, SENT, FAILED, DEAD];
+/// What stands in a row's recipient once the person it went to has been erased.
+pub const ERASED_RECIPIENT: &str = "(erased)";
 
 pub fn insert(conn: &mut DbConn, row: &OutboxRow) -> QueryResult<()> {
     diesel::insert_into(outbox::table)
@@ -79,6 +82,19 @@ pub fn mark_sent(
         outbox::body_html.eq(None::<String>),
     ))
     .execute(conn)?;
+    if changed == 1 {
+        // The farewell to an erased account is the one row still holding its address.
+        diesel::update(
+            outbox::table
+                .find(id)
+                .filter(outbox::template.eq(ACCOUNT_DELETED_TEMPLATE)),
+        )
+        .set((
+            outbox::recipient.eq(ERASED_RECIPIENT),
+            outbox::last_error.eq(None::<String>),
+        ))
+        .execute(conn)?;
+    }
     Ok(changed == 1)
 }
 

@@ -3,7 +3,9 @@
 pub mod access_passport;
 pub mod applications;
 pub mod conflicts;
+pub mod delete;
 pub mod equal_opportunities;
+pub mod export;
 pub mod notification_preferences;
 pub mod profile;
 

@@ -95,7 +95,7 @@ pub async fn put_profile(
 }
 
 /// The owner's profile, decrypted (no audit: it is their own).
-fn load(
+pub(crate) fn load(
     conn: &mut crate::db::DbConn,
     state: &AppState,
     user_id: &str,

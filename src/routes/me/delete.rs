@@ -1,0 +1,105 @@
+//! `DELETE /me`: erase your account, in one transaction. What is deleted and what is kept (for
+//! counts, with nothing that names you) is decided per table in `db::queries::privacy` and
+//! written down in docs/SECURITY.md, "Data rights and retention".
+
+use actix_web::{HttpResponse, delete, web};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::AuthUser;
+use crate::db::queries::{privacy, users};
+use crate::domain::Invalid;
+use crate::domain::email_format::EmailFormat;
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError, Problem};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::state::AppState;
+
+/// The words that confirm an erasure, so it never happens by accident.
+pub const CONFIRMATION: &str = "delete my account";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccount {
+    /// Exactly `delete my account`.
+    #[schema(example = "delete my account")]
+    pub confirm: Option<String>,
+}
+
+impl Validate for DeleteAccount {
+    type Valid = ();
+
+    fn validate(self) -> Result<(), Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let confirmed = self
+            .confirm
+            .is_some_and(|words| words.trim().eq_ignore_ascii_case(CONFIRMATION));
+        if !confirmed {
+            errors.add(
+                "confirm",
+                Invalid::new(
+                    "confirmation_needed",
+                    format!(
+                        "Deleting your account cannot be undone. To go ahead, send \"confirm\": \"{CONFIRMATION}\"."
+                    ),
+                ),
+            );
+        }
+        errors.finish(())
+    }
+}
+
+/// Delete your account and everything that names you. Applications you sent stay as
+/// anonymous counts; a last email confirms it. Cannot be undone.
+#[utoipa::path(tag = "me", security(("bearer" = [])), request_body = DeleteAccount, responses(
+    (status = 204, description = "Deleted; your access token no longer works"),
+    (status = 401, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "You are the last active administrator", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "The confirmation is missing or wrong", body = Problem, content_type = "application/problem+json"),
+))]
+#[delete("/me")]
+pub async fn delete_me(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    _confirmed: ValidJson<DeleteAccount>,
+) -> Result<HttpResponse, AppError> {
+    let app = state.clone();
+    let freed = state
+        .db
+        .write(move |conn| {
+            let person = users::find_by_id(conn, &user.id)?
+                .filter(|u| u.is_active())
+                .ok_or(AppError::NotFound)?;
+            if users::roles_of(conn, &person.id)?.contains(&crate::domain::role::Role::Admin)
+                && privacy::other_active_admins(conn, &person.id)? == 0
+            {
+                return Err(AppError::conflict(
+                    "last_admin",
+                    "You are the only active administrator, so your account cannot be deleted yet. \
+                     Make someone else an administrator first, then try again.",
+                ));
+            }
+            let now = Utc::now().naive_utc();
+            let erasure = privacy::erase_person(conn, &person.id, &person.email, now)?;
+            // Queued after the scrub, which would otherwise remove it; its address is cleared
+            // when it is sent (see outbox::mark_sent), or the row deleted if it cannot be.
+            let farewell = Recipient {
+                user_id: None,
+                address: &person.email,
+                format: EmailFormat::from_stored(&person.email_format),
+            };
+            app.outbox.enqueue(
+                conn,
+                &farewell,
+                &Email::AccountDeleted {
+                    name: person.display_name().to_string(),
+                },
+            )?;
+            Ok(erasure.freed_elements.len())
+        })
+        .await?;
+    state.outbox.wake();
+    tracing::info!(freed_seats = freed, "account erased");
+    Ok(HttpResponse::NoContent().finish())
+}
