@@ -17,6 +17,7 @@ mod migrations;
 mod openapi;
 mod partners;
 mod people;
+mod privacy;
 mod recruitment;
 mod service;
 mod smtp_sink;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::people::{passport_body, profile_body, put};
 
-fn round_body(days_open: i64) -> Value {
+pub fn round_body(days_open: i64) -> Value {
     let now = Utc::now();
     json!({
         "title": "Peer researchers 2027",
@@ -24,7 +24,7 @@ fn round_body(days_open: i64) -> Value {
     })
 }
 
-async fn create_round(app: &TestApp, coordinator: &TestUser) -> Value {
+pub async fn create_round(app: &TestApp, coordinator: &TestUser) -> Value {
     let response = app
         .post_as(coordinator, "/api/v1/rounds")
         .json(&round_body(14))
@@ -35,7 +35,7 @@ async fn create_round(app: &TestApp, coordinator: &TestUser) -> Value {
     response.json().await.unwrap()
 }
 
-async fn start(app: &TestApp, user: &TestUser, round: &Value) -> reqwest::Response {
+pub async fn start(app: &TestApp, user: &TestUser, round: &Value) -> reqwest::Response {
     app.post_as(
         user,
         &format!(
@@ -49,7 +49,7 @@ async fn start(app: &TestApp, user: &TestUser, round: &Value) -> reqwest::Respon
 }
 
 /// An applicant with a complete, submitted application; returns (applicant, application).
-async fn submitted(app: &TestApp, round: &Value) -> (TestUser, Value) {
+pub async fn submitted(app: &TestApp, round: &Value) -> (TestUser, Value) {
     submitted_in_format(app, round, "standard").await
 }
 
@@ -120,7 +120,7 @@ async fn submitted_in_format(app: &TestApp, round: &Value, format: &str) -> (Tes
     (applicant, response.json().await.unwrap())
 }
 
-async fn reviewer_on_panel(app: &TestApp, coordinator: &TestUser, round: &Value) -> TestUser {
+pub async fn reviewer_on_panel(app: &TestApp, coordinator: &TestUser, round: &Value) -> TestUser {
     let reviewer = app.signed_in(Role::Reviewer).await;
     let path = format!("/api/v1/rounds/{}/reviewers", round["id"].as_str().unwrap());
     let response = app
@@ -135,7 +135,7 @@ async fn reviewer_on_panel(app: &TestApp, coordinator: &TestUser, round: &Value)
     reviewer
 }
 
-async fn score(
+pub async fn score(
     app: &TestApp,
     reviewer: &TestUser,
     application: &Value,
@@ -156,7 +156,7 @@ async fn score(
     .unwrap()
 }
 
-async fn decide(
+pub async fn decide(
     app: &TestApp,
     coordinator: &TestUser,
     application: &Value,

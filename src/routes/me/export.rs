@@ -18,6 +18,7 @@ use crate::db::queries::{
     audit, matching, organisations, partnership, people, privacy, recruitment, users,
 };
 use crate::domain::profile::{AccessPassport, EqualOpportunities, Profile};
+use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::state::AppState;
 
@@ -238,7 +239,8 @@ pub struct EmailRecord {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadOfYourData {
-    /// The reader's name, or "(erased)" if their account has since been deleted.
+    /// A coordinator's or administrator's name; for anyone else (a reviewer, a partner) only
+    /// their role, as reviewing is anonymous both ways.
     pub who: String,
     pub their_roles: Vec<String>,
     pub what: String,
@@ -495,13 +497,20 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
     let mut who_read = Vec::new();
     for row in audit::reads_of(conn, user_id)? {
         if !readers.contains_key(&row.actor_id) {
-            let name = users::find_by_id(conn, &row.actor_id)?
-                .map(|u| u.full_name)
-                .unwrap_or_else(|| privacy::ERASED_NAME.to_string());
-            let roles = users::roles_of(conn, &row.actor_id)?
-                .iter()
-                .map(|r| r.as_str().to_string())
-                .collect();
+            let roles = users::roles_of(conn, &row.actor_id)?;
+            // Staff are named; reviewers and partners stay anonymous, as in reviewing itself.
+            let staff = roles.contains(&Role::Coordinator) || roles.contains(&Role::Admin);
+            let name = match users::find_by_id(conn, &row.actor_id)? {
+                Some(reader) if staff => reader.full_name,
+                Some(_) => format!(
+                    "a {}",
+                    roles
+                        .first()
+                        .map_or("former member of staff", |r| r.as_str())
+                ),
+                None => privacy::ERASED_NAME.to_string(),
+            };
+            let roles = roles.iter().map(|r| r.as_str().to_string()).collect();
             readers.insert(row.actor_id.clone(), (name, roles));
         }
         let (who, their_roles) = readers.get(&row.actor_id).cloned().unwrap_or_default();

@@ -1,0 +1,585 @@
+//! Data rights: the export of everything held, erasure, and the retention rules.
+
+use chrono::{Duration, Months, NaiveDateTime, Utc};
+use coproduce::db::DbConn;
+use coproduce::domain::role::Role;
+use coproduce::jobs::{RetentionReport, apply_retention};
+use diesel::sql_types::{BigInt, Text};
+use diesel::{QueryableByName, RunQueryDsl};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::matching::{accept, first_element, fitting_profile, invite};
+use crate::partners::{organisation, project};
+use crate::people::put;
+use crate::recruitment::{create_round, decide, reviewer_on_panel, score, start, submitted};
+
+const FULL_NAME: &str = "Zephyrine Quillfeather";
+const PREFERRED_NAME: &str = "Zephy";
+/// A phrase only this person wrote, in free text of several kinds.
+const PHRASE: &str = "marmalade lighthouse";
+
+/// Someone with data in every table that can hold data about a person.
+struct Person {
+    user: TestUser,
+    refresh_token: String,
+    coordinator: TestUser,
+    reviewer: TestUser,
+    round_id: String,
+    element_id: String,
+}
+
+async fn person_with_data_everywhere(app: &TestApp) -> Person {
+    // Profile, access passport, equal-opportunities answers, notification preferences, and a
+    // submitted application with answers (see recruitment::submitted).
+    let coordinator = app.signed_in(Role::Coordinator).await;
+    let round = create_round(app, &coordinator).await;
+    let (mut user, application) = submitted(app, &round).await;
+    let names = json!({"full_name": FULL_NAME, "preferred_name": PREFERRED_NAME});
+    assert_eq!(
+        app.patch_as(&user, "/api/v1/me")
+            .json(&names)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let passport = json!({
+        "needs": [{"code": "bsl_interpreter", "detail": format!("My {PHRASE} interpreter, please")}],
+        "good_day_bad_day": "On a bad day I need more breaks",
+        "access_to_work": true,
+        "share_with_project_teams": true,
+        "review_by": "2027-06-01"
+    });
+    assert_eq!(
+        put(app, &user, "/api/v1/me/access-passport", &passport)
+            .await
+            .status(),
+        200
+    );
+
+    // Reviewed, then accepted with feedback: history, reviews, a co-producer record, emails.
+    let reviewer = reviewer_on_panel(app, &coordinator, &round).await;
+    assert_eq!(
+        score(app, &reviewer, &application, &round, 3)
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(
+        decide(app, &coordinator, &application, "accepted")
+            .await
+            .status(),
+        200
+    );
+
+    // A draft in a second round, started with an Idempotency-Key.
+    let second = create_round(app, &coordinator).await;
+    let draft = app
+        .post_as(
+            &user,
+            &format!(
+                "/api/v1/rounds/{}/applications",
+                second["id"].as_str().unwrap()
+            ),
+        )
+        .header("Idempotency-Key", "privacy-draft-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(draft.status(), 201);
+    let draft: Value = draft.json().await.unwrap();
+    let answers = json!({"answers": [{"question_id": second["questions"][0]["id"], "text": format!("The {PHRASE} taught me patience.")}]});
+    let path = format!("/api/v1/applications/{}", draft["id"].as_str().unwrap());
+    assert_eq!(
+        app.patch_as(&user, &path)
+            .json(&answers)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // A sign-in by emailed link: a magic link, a session and a refresh token.
+    let asked = app
+        .post_json("/api/v1/auth/magic-link", &json!({"email": user.email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), 202);
+    let link = app.link_token_sent_to(&user.email).await;
+    let signed_in: Value = app
+        .post_json(
+            "/api/v1/auth/token",
+            &json!({"grant_type": "magic_link", "token": link}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh_token = signed_in["refresh_token"].as_str().unwrap().to_string();
+    // This token carries the co-producer role the acceptance granted.
+    user.token = signed_in["access_token"].as_str().unwrap().to_string();
+
+    // Matched: shown as a candidate (audited), invited with a message, accepted.
+    assert_eq!(
+        put(app, &user, "/api/v1/me/profile", &fitting_profile())
+            .await
+            .status(),
+        200
+    );
+    let (matcher, _, project) = project(app).await;
+    let element_id = first_element(&project);
+    let shown = app
+        .get_as(
+            &matcher,
+            &format!("/api/v1/elements/{element_id}/candidates"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shown.status(), 200);
+    let invited: Value = invite(app, &matcher, &element_id, &[&user.id])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let invitation = invited[0]["id"].as_str().unwrap();
+    assert_eq!(accept(app, &user, invitation).await.status(), 200);
+
+    // A declared conflict of interest, and an invitation to join as staff sent to their address.
+    let other = organisation(app, &coordinator, "Southside Trust").await;
+    let conflict = json!({"note": format!("My cousin runs the {PHRASE} project there")});
+    assert_eq!(
+        put(
+            app,
+            &user,
+            &format!("/api/v1/me/conflicts/{other}"),
+            &conflict
+        )
+        .await
+        .status(),
+        200
+    );
+    let admin = app.signed_in(Role::Admin).await;
+    let staff = app
+        .post_as(&admin, "/api/v1/users/invitations")
+        .json(&json!({"email": user.email, "role": "reviewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(staff.status(), 201);
+    app.drain_outbox().await;
+
+    Person {
+        user,
+        refresh_token,
+        coordinator,
+        reviewer,
+        round_id: round["id"].as_str().unwrap().to_string(),
+        element_id,
+    }
+}
+
+/// (status, Content-Disposition, body) of the person's export.
+async fn export(app: &TestApp, user: &TestUser) -> (u16, String, Value) {
+    let response = app.get_as(user, "/api/v1/me/export").send().await.unwrap();
+    let status = response.status().as_u16();
+    let disposition = response
+        .headers()
+        .get("content-disposition")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (status, disposition, response.json().await.unwrap())
+}
+
+async fn delete_me(app: &TestApp, user: &TestUser, body: &Value) -> reqwest::Response {
+    app.client
+        .delete(app.url("/api/v1/me"))
+        .bearer_auth(&user.token)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn confirmed() -> Value {
+    json!({"confirm": "delete my account"})
+}
+
+#[derive(QueryableByName)]
+struct Column {
+    #[diesel(sql_type = Text)]
+    table_name: String,
+    #[diesel(sql_type = Text)]
+    column_name: String,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+/// Every `table.column` of the migrated database (listed from the database's own catalogue,
+/// so a table added later is searched too) holding `needle`, case-insensitively.
+async fn columns_containing(app: &TestApp, needle: &str) -> Vec<String> {
+    let needle = needle.to_lowercase().replace('\'', "''");
+    app.state
+        .db
+        .read(move |conn| {
+            let listing = match conn {
+                DbConn::Sqlite(_) => {
+                    "SELECT m.name AS table_name, p.name AS column_name \
+                     FROM sqlite_master m JOIN pragma_table_info(m.name) p \
+                     WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'"
+                }
+                DbConn::Postgres(_) => {
+                    "SELECT table_name::text AS table_name, column_name::text AS column_name \
+                     FROM information_schema.columns WHERE table_schema = 'public'"
+                }
+            };
+            let columns: Vec<Column> = diesel::sql_query(listing).load(conn)?;
+            let mut hits = Vec::new();
+            for Column {
+                table_name,
+                column_name,
+            } in columns
+            {
+                if table_name == "__diesel_schema_migrations" {
+                    continue;
+                }
+                let sql = format!(
+                    "SELECT COUNT(*) AS n FROM \"{table_name}\" \
+                     WHERE LOWER(CAST(\"{column_name}\" AS TEXT)) LIKE '%{needle}%'"
+                );
+                let found: Count = diesel::sql_query(sql).get_result(conn)?;
+                if found.n > 0 {
+                    hits.push(format!("{table_name}.{column_name}"));
+                }
+            }
+            Ok(hits)
+        })
+        .await
+        .unwrap()
+}
+
+async fn count(app: &TestApp, sql: String) -> i64 {
+    app.state
+        .db
+        .read(move |conn| Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n))
+        .await
+        .unwrap()
+}
+
+async fn execute(app: &TestApp, sql: String) {
+    app.state
+        .db
+        .write(move |conn| Ok(diesel::sql_query(sql).execute(conn)?))
+        .await
+        .unwrap();
+}
+
+async fn retention_at(app: &TestApp, now: NaiveDateTime) -> RetentionReport {
+    apply_retention(&app.state, now).await.unwrap()
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn months_ahead(months: u32) -> NaiveDateTime {
+    now().checked_add_months(Months::new(months)).unwrap()
+}
+
+both_backends! {
+    async fn the_export_holds_every_kind_of_data_about_the_person(app) {
+        let person = person_with_data_everywhere(&app).await;
+        let (status, disposition, export) = export(&app, &person.user).await;
+        assert_eq!(status, 200);
+        let today = Utc::now().date_naive();
+        assert_eq!(disposition, format!("attachment; filename=\"coproduce-export-{today}.json\""));
+
+        assert_eq!(export["account"]["email"], person.user.email);
+        assert_eq!(export["account"]["full_name"], FULL_NAME);
+        assert_eq!(export["account"]["preferred_name"], PREFERRED_NAME);
+        let roles: Vec<&str> = export["account"]["roles"].as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();
+        assert!(roles.contains(&"applicant") && roles.contains(&"coproducer"), "{roles:?}");
+        assert_eq!(export["email_preferences"]["format"], "standard");
+        assert_eq!(export["sign_ins"]["sessions"].as_array().unwrap().len(), 1);
+        assert!(!export["sign_ins"]["sign_in_links"].as_array().unwrap().is_empty());
+        assert_eq!(export["invitations_to_join"][0]["role"], "reviewer");
+        assert_eq!(export["profile"]["lived_experience"], json!(["homelessness", "uses_mental_health_services"]));
+        assert!(export["access_passport"]["needs"][0]["detail"].as_str().unwrap().contains(PHRASE));
+        assert_eq!(export["equal_opportunities"]["age_band"], "prefer_not_to_say");
+        assert_eq!(export["coproducer"]["status"], "active");
+        assert_eq!(export["conflicts_of_interest"][0]["organisation"], "Southside Trust");
+        assert!(export["conflicts_of_interest"][0]["note"].as_str().unwrap().contains(PHRASE));
+
+        let applications = export["applications"].as_array().unwrap();
+        assert_eq!(applications.len(), 2);
+        let decided = applications.iter().find(|a| a["status"] == "accepted").unwrap();
+        assert_eq!(decided["round"], "Peer researchers 2027");
+        assert_eq!(decided["answers"][0]["question"], "Why do you want to join?");
+        assert!(decided["answers"][0]["answer"].as_str().unwrap().contains("slept rough"));
+        assert!(decided["feedback"].as_str().unwrap().contains("rough sleeping was powerful"));
+        assert_eq!(decided["consents"]["privacy_notice"], true);
+        let by: Vec<&str> = decided["history"].as_array().unwrap().iter().map(|h| h["by"].as_str().unwrap()).collect();
+        assert!(by.contains(&"you") && by.contains(&"staff"), "{by:?}");
+        assert_eq!(decided["reviews"][0]["score"], 3);
+        assert_eq!(decided["reviews"][0]["note"], "Clear");
+        let draft = applications.iter().find(|a| a["status"] == "draft").unwrap();
+        assert!(draft["answers"][0]["answer"].as_str().unwrap().contains(PHRASE));
+
+        assert_eq!(export["work_invitations"][0]["status"], "accepted");
+        assert_eq!(export["work_invitations"][0]["element"], "Peer interviews");
+        assert_eq!(export["work_invitations"][0]["project"], "Housing support review");
+        assert_eq!(export["work_invitations"][0]["message"], "We would love you on board.");
+        assert!(export["work_invitations"][0]["why_you_were_suggested"].is_array());
+        assert_eq!(export["assignments"][0]["status"], "confirmed");
+        let kinds: Vec<&str> = export["emails_to_you"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+        for kind in ["application_received", "application_decision", "sign_in_link", "element_invitation", "staff_invitation"] {
+            assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+        }
+        let reads = export["who_read_your_sensitive_information"].as_array().unwrap();
+        assert!(reads.iter().any(|r| r["what"] == "lived experience" && r["who"] == "Test coordinator" && r["their_roles"] == json!(["coordinator"])), "{reads:?}");
+        assert!(reads.iter().all(|r| r["when"].as_str().unwrap().ends_with('Z')), "ISO 8601 in UTC");
+        assert_eq!(export["repeat_request_keys"][0]["key"], "privacy-draft-1");
+    }
+
+    async fn the_export_holds_no_secrets_and_nobody_else_s_identity(app) {
+        let person = person_with_data_everywhere(&app).await;
+        let (_, _, export) = export(&app, &person.user).await;
+        let text = export.to_string();
+        for secret in ["token_hash", "password_hash", "ciphertext", person.refresh_token.as_str(), coproduce::auth::secret_token::hash(&person.refresh_token).as_str()] {
+            assert!(!text.contains(secret), "the export holds {secret}");
+        }
+        for someone_else in [person.reviewer.id.as_str(), person.reviewer.email.as_str(), person.coordinator.id.as_str(), "Test reviewer"] {
+            assert!(!text.contains(someone_else), "the export names {someone_else}");
+        }
+    }
+
+    async fn the_export_is_for_signed_in_people_only(app) {
+        let response = app.get("/api/v1/me/export").await;
+        assert_eq!(response.status(), 401);
+    }
+
+    async fn after_deletion_nothing_of_the_person_is_left_anywhere(app) {
+        let person = person_with_data_everywhere(&app).await;
+        let needles = [person.user.email.as_str(), FULL_NAME, "Quillfeather", PREFERRED_NAME, PHRASE, "slept rough for two years", "rough sleeping was powerful", "We would love you on board"];
+        for needle in needles {
+            assert!(!columns_containing(&app, needle).await.is_empty(), "the fixture stores {needle}");
+        }
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+
+        // The farewell email keeps the address only until it is sent.
+        assert_eq!(columns_containing(&app, &person.user.email).await, ["outbox.recipient"]);
+        app.drain_outbox().await;
+        let farewell = app.emails_to(&person.user.email).pop().unwrap();
+        assert_eq!(farewell.subject, "Your coproduce account has been deleted");
+        assert!(farewell.text.contains(PREFERRED_NAME));
+
+        for needle in needles {
+            assert_eq!(columns_containing(&app, needle).await, Vec::<String>::new(), "{needle} is still stored");
+        }
+        let id = person.user.id.clone();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM audit_log WHERE subject_id = '{id}'")).await, 0);
+        assert!(count(&app, "SELECT COUNT(*) AS n FROM audit_log WHERE subject_id LIKE 'erased-%'".into()).await > 0, "reads stay counted");
+        for table in ["profiles", "access_passports", "equal_opportunities", "sessions", "magic_links", "user_roles", "coproducers", "idempotency_keys", "conflicts_of_interest"] {
+            assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = '{id}'")).await, 0, "{table}");
+        }
+    }
+
+    async fn deletion_keeps_what_the_counts_need(app) {
+        let person = person_with_data_everywhere(&app).await;
+        let round = person.round_id.clone();
+        let applications = format!("SELECT COUNT(*) AS n FROM applications WHERE round_id = '{round}'");
+        let accepted = format!("SELECT COUNT(*) AS n FROM applications WHERE round_id = '{round}' AND status = 'accepted'");
+        let scores = format!("SELECT COUNT(*) AS n FROM review_scores s JOIN reviews r ON r.id = s.review_id JOIN applications a ON a.id = r.application_id WHERE a.round_id = '{round}'");
+        let before = (count(&app, applications.clone()).await, count(&app, accepted.clone()).await, count(&app, scores.clone()).await);
+        assert_eq!(before, (1, 1, 1));
+
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+
+        let after = (count(&app, applications).await, count(&app, accepted).await, count(&app, scores).await);
+        assert_eq!(after, before);
+        let id = person.user.id.clone();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM applications WHERE user_id = '{id}' AND status = 'draft'")).await, 0, "drafts go");
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM application_answers a JOIN applications p ON p.id = a.application_id WHERE p.user_id = '{id}'")).await, 0);
+    }
+
+    async fn deletion_frees_the_person_s_confirmed_seats(app) {
+        let person = person_with_data_everywhere(&app).await;
+        let path = format!("/api/v1/elements/{}/assignments", person.element_id);
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let seated: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(seated, json!([]));
+        let element = person.element_id.clone();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM assignments WHERE element_id = '{element}' AND status = 'withdrawn'")).await, 1);
+    }
+
+    async fn after_deletion_the_tokens_stop_working(app) {
+        let person = person_with_data_everywhere(&app).await;
+        assert_eq!(app.get_as(&person.user, "/api/v1/me").send().await.unwrap().status(), 200);
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+        assert_eq!(app.get_as(&person.user, "/api/v1/me").send().await.unwrap().status(), 401);
+        assert_eq!(app.get_as(&person.user, "/api/v1/me/export").send().await.unwrap().status(), 401);
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 401, "a second delete");
+        let refresh = app
+            .post_json("/api/v1/auth/token", &json!({"grant_type": "refresh_token", "refresh_token": person.refresh_token}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refresh.status(), 401);
+    }
+
+    async fn deleting_needs_the_confirmation_words(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        for body in [json!({}), json!({"confirm": "yes"}), json!({"confirm": null})] {
+            let response = delete_me(&app, &user, &body).await;
+            assert_eq!(response.status(), 422, "{body}");
+            let problem = problem(response).await;
+            assert_eq!(error_fields(&problem), ["confirm"]);
+            assert!(problem["errors"][0]["message"].as_str().unwrap().contains("delete my account"));
+        }
+        assert_eq!(app.get_as(&user, "/api/v1/me").send().await.unwrap().status(), 200, "nothing was deleted");
+    }
+
+    async fn the_last_active_admin_cannot_delete_their_account(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        let response = delete_me(&app, &admin, &confirmed()).await;
+        assert_eq!(response.status(), 409);
+        let problem = problem(response).await;
+        assert_eq!(problem["code"], "last_admin");
+        assert!(problem["detail"].as_str().unwrap().contains("administrator"));
+        assert_eq!(app.get_as(&admin, "/api/v1/me").send().await.unwrap().status(), 200);
+
+        app.signed_in(Role::Admin).await;
+        assert_eq!(delete_me(&app, &admin, &confirmed()).await.status(), 204, "with another admin it works");
+    }
+
+    async fn unsuccessful_applications_lose_their_content_a_year_after_the_decision(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        assert_eq!(decide(&app, &coordinator, &application, "not_this_time").await.status(), 200);
+        app.drain_outbox().await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+
+        assert_eq!(retention_at(&app, months_ahead(11)).await.unsuccessful_applications_stripped, 0);
+        let view: Value = app.get_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(view["answers"].as_array().unwrap().len(), 1);
+
+        let later = months_ahead(12) + Duration::days(1);
+        assert_eq!(retention_at(&app, later).await.unsuccessful_applications_stripped, 1);
+        let view: Value = app.get_as(&applicant, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(view["status"], "not_this_time", "the outcome stays for counts");
+        assert_eq!(view["answers"], json!([]));
+        assert_eq!(columns_containing(&app, "rough sleeping was powerful").await, Vec::<String>::new());
+        assert_eq!(retention_at(&app, later).await.unsuccessful_applications_stripped, 0, "a second run changes nothing");
+    }
+
+    async fn drafts_untouched_for_six_months_are_deleted(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let draft: Value = start(&app, &applicant, &round).await.json().await.unwrap();
+        let path = format!("/api/v1/applications/{}", draft["id"].as_str().unwrap());
+
+        assert_eq!(retention_at(&app, months_ahead(5)).await.draft_applications_deleted, 0);
+        assert_eq!(app.get_as(&applicant, &path).send().await.unwrap().status(), 200);
+        assert_eq!(retention_at(&app, months_ahead(6) + Duration::days(1)).await.draft_applications_deleted, 1);
+        assert_eq!(app.get_as(&applicant, &path).send().await.unwrap().status(), 404);
+    }
+
+    async fn idempotency_keys_are_deleted_after_a_day(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let body = json!({"name": "Northside", "kind": "charity", "contact_email": "hello@org.example"});
+        let response = app.post_as(&coordinator, "/api/v1/organisations").header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201);
+
+        assert_eq!(retention_at(&app, now() + Duration::hours(23)).await.idempotency_keys_deleted, 0);
+        assert_eq!(retention_at(&app, now() + Duration::hours(25)).await.idempotency_keys_deleted, 1);
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM idempotency_keys".into()).await, 0);
+    }
+
+    async fn sent_email_rows_are_deleted_after_thirty_days(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        app.post_json("/api/v1/auth/magic-link", &json!({"email": user.email})).send().await.unwrap();
+        assert_eq!(app.drain_outbox().await, 1);
+
+        assert_eq!(retention_at(&app, now() + Duration::days(29)).await.sent_emails_deleted, 0);
+        assert_eq!(retention_at(&app, now() + Duration::days(31)).await.sent_emails_deleted, 1);
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox".into()).await, 0);
+    }
+
+    async fn dead_email_rows_are_deleted_after_ninety_days(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        app.post_json("/api/v1/auth/magic-link", &json!({"email": user.email})).send().await.unwrap();
+        execute(&app, "UPDATE outbox SET status = 'dead'".into()).await;
+
+        assert_eq!(retention_at(&app, now() + Duration::days(89)).await.dead_emails_deleted, 0);
+        assert_eq!(retention_at(&app, now() + Duration::days(91)).await.dead_emails_deleted, 1);
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM outbox".into()).await, 0);
+    }
+
+    async fn a_farewell_email_that_cannot_be_sent_is_deleted_at_once(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        assert_eq!(delete_me(&app, &user, &confirmed()).await.status(), 204);
+        execute(&app, "UPDATE outbox SET status = 'dead'".into()).await;
+        assert_eq!(retention_at(&app, now()).await.dead_emails_deleted, 1);
+        assert_eq!(columns_containing(&app, &user.email).await, Vec::<String>::new());
+    }
+
+    async fn expired_sign_in_links_and_sessions_go_a_week_after_expiry(app) {
+        app.register_and_sign_in("river@example.org").await;
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM sessions".into()).await, 1);
+
+        let early = retention_at(&app, now() + Duration::days(6)).await;
+        assert_eq!((early.sign_in_links_deleted, early.sessions_deleted), (0, 0));
+        let link_gone = retention_at(&app, now() + Duration::days(8)).await;
+        assert_eq!(link_gone.sign_in_links_deleted, 1, "the 15-minute link, a week after it expired");
+        assert_eq!((link_gone.refresh_tokens_deleted, link_gone.sessions_deleted), (0, 0), "the 30-day session lives on");
+        let session_gone = retention_at(&app, now() + Duration::days(38)).await;
+        assert_eq!((session_gone.refresh_tokens_deleted, session_gone.sessions_deleted), (1, 1));
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM sessions".into()).await, 0);
+    }
+
+    async fn unaccepted_staff_invitations_go_a_week_after_expiry(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        let sent = app.post_as(&admin, "/api/v1/users/invitations").json(&json!({"email": "new.reviewer@example.org", "role": "reviewer"})).send().await.unwrap();
+        assert_eq!(sent.status(), 201);
+        assert_eq!(retention_at(&app, now() + Duration::days(13)).await.staff_invitations_deleted, 0);
+        assert_eq!(retention_at(&app, now() + Duration::days(15)).await.staff_invitations_deleted, 1);
+    }
+
+    async fn audit_rows_are_kept_six_years(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        assert_eq!(app.get_as(&coordinator, &path).send().await.unwrap().status(), 200);
+        let rows = count(&app, "SELECT COUNT(*) AS n FROM audit_log".into()).await;
+        assert!(rows > 0, "the coordinator's read is audited");
+
+        assert_eq!(retention_at(&app, months_ahead(71)).await.audit_rows_deleted, 0);
+        assert_eq!(retention_at(&app, months_ahead(72) + Duration::days(1)).await.audit_rows_deleted as i64, rows);
+    }
+
+    async fn retention_works_through_everything_in_small_batches(app, |s| s.retention.batch_size = 1) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        for _ in 0..3 {
+            let applicant = app.signed_in(Role::Applicant).await;
+            assert_eq!(start(&app, &applicant, &round).await.status(), 201);
+        }
+        assert_eq!(retention_at(&app, months_ahead(7)).await.draft_applications_deleted, 3);
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM applications".into()).await, 0);
+    }
+}
