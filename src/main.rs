@@ -28,7 +28,7 @@ enum Command {
     /// Rewrite encrypted data under the current crypto.data_key after a key rotation
     /// (put the old key in crypto.previous_keys first).
     Reencrypt,
-    /// Send queued email and run the reminder and invitation-expiry jobs, without serving HTTP
+    /// Send queued email and run the reminder, invitation-expiry and retention jobs, without serving HTTP
     /// (run it where servers set APP_EMAIL__WORKER=false). Several may run at once on PostgreSQL.
     Worker,
     /// Create the first administrator, or make an existing account an administrator.

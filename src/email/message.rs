@@ -88,7 +88,11 @@ pub enum Email {
         link: String,
     },
     /// The last email to an erased account; its address is cleared once it is sent.
-    AccountDeleted { name: String },
+    AccountDeleted {
+        name: String,
+        /// Where to sign up again.
+        link: String,
+    },
 }
 
 /// The template of the farewell email, whose outbox row is scrubbed as it is sent.
@@ -188,7 +192,10 @@ impl Email {
                 answer_by: "12 December 2026".into(),
                 link: "https://coproduce.example/rounds/0190".into(),
             },
-            Email::AccountDeleted { name: "Sam".into() },
+            Email::AccountDeleted {
+                name: "Sam".into(),
+                link: "https://coproduce.example/".into(),
+            },
         ]
     }
 }

@@ -94,6 +94,7 @@ pub async fn delete_me(
                 &farewell,
                 &Email::AccountDeleted {
                     name: person.display_name().to_string(),
+                    link: app.settings.server.link("/"),
                 },
             )?;
             Ok(erasure.freed_elements.len())
