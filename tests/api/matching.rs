@@ -12,7 +12,7 @@ use crate::people::{passport_body, profile_body, put};
 
 /// A profile that fits the test element perfectly: required and desired skills, its lived
 /// experience and theme, and free every morning.
-fn fitting_profile() -> Value {
+pub fn fitting_profile() -> Value {
     let mut profile = profile_body();
     profile["skills"] =
         json!([{"code": "interviewing", "level": 3}, {"code": "writing", "level": 2}]);
@@ -38,7 +38,7 @@ async fn candidates(app: &TestApp, coordinator: &TestUser, element_id: &str) -> 
     response.json().await.unwrap()
 }
 
-async fn invite(
+pub async fn invite(
     app: &TestApp,
     coordinator: &TestUser,
     element_id: &str,
@@ -55,14 +55,14 @@ async fn invite(
     .unwrap()
 }
 
-async fn accept(app: &TestApp, who: &TestUser, invitation_id: &str) -> reqwest::Response {
+pub async fn accept(app: &TestApp, who: &TestUser, invitation_id: &str) -> reqwest::Response {
     app.post_as(who, &format!("/api/v1/invitations/{invitation_id}/accept"))
         .send()
         .await
         .unwrap()
 }
 
-fn first_element(project: &Value) -> String {
+pub fn first_element(project: &Value) -> String {
     project["elements"][0]["id"].as_str().unwrap().to_string()
 }
 
