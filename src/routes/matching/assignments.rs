@@ -194,7 +194,7 @@ fn offer_waiting_list(
         let Some(person) = users::find_by_id(conn, &invitation.coproducer_id)? else {
             continue;
         };
-        if !active || person.status != "active" {
+        if !active || !person.is_active() {
             continue;
         }
         if !queries::take_off_waiting_list(conn, &invitation.id)? {
