@@ -107,6 +107,9 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        attachment_filename -> Nullable<Text>,
+        attachment_content_type -> Nullable<Text>,
+        attachment_body -> Nullable<Binary>,
     }
 }
 
@@ -378,6 +381,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    assignment_events (id) {
+        id -> Text,
+        assignment_id -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor_id -> Text,
+        note -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (user_id, key) {
         user_id -> Text,
         key -> Text,
@@ -407,6 +422,7 @@ diesel::joinable!(round_reviewers -> rounds (round_id));
 diesel::joinable!(coproducers -> users (user_id));
 diesel::joinable!(invitations -> elements (element_id));
 diesel::joinable!(assignments -> elements (element_id));
+diesel::joinable!(assignment_events -> assignments (assignment_id));
 diesel::joinable!(element_sessions -> elements (element_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -442,5 +458,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     conflicts_of_interest,
     invitations,
     assignments,
+    assignment_events,
     idempotency_keys,
 );

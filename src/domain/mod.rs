@@ -1,5 +1,6 @@
 //! Pure domain types and rules ("parse, don't validate"). No actix, no diesel.
 
+pub mod assignment;
 pub mod catalogue;
 pub mod email_address;
 pub mod email_format;

@@ -4,9 +4,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
+use super::Attachment;
 use crate::settings::{EmailSettings, EmailTransport};
 
 /// One email as it leaves the outbox.
@@ -18,6 +20,7 @@ pub struct OutgoingEmail {
     pub subject: String,
     pub text: String,
     pub html: Option<String>,
+    pub attachment: Option<Attachment>,
 }
 
 #[derive(Clone)]
@@ -91,14 +94,35 @@ pub fn build_message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, S
         .to(to)
         .subject(email.subject.clone())
         .message_id(Some(email.message_id.clone()));
-    let message = match &email.html {
-        Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+    let message = match (&email.html, &email.attachment) {
+        (Some(html), None) => builder.multipart(MultiPart::alternative_plain_html(
             email.text.clone(),
             html.clone(),
         )),
-        None => builder.singlepart(SinglePart::plain(email.text.clone())),
+        (None, None) => builder.singlepart(SinglePart::plain(email.text.clone())),
+        // multipart/mixed: the words first (both forms, or plain text), then the file.
+        (html, Some(attachment)) => {
+            let file = attachment_part(attachment)?;
+            let mixed = match html {
+                Some(html) => MultiPart::mixed().multipart(MultiPart::alternative_plain_html(
+                    email.text.clone(),
+                    html.clone(),
+                )),
+                None => MultiPart::mixed().singlepart(SinglePart::plain(email.text.clone())),
+            };
+            builder.multipart(mixed.singlepart(file))
+        }
     };
     message.map_err(|e| format!("building the message failed: {e}"))
+}
+
+/// The file as a base64 part, so its bytes (and CRLF line endings) arrive exactly as made.
+fn attachment_part(attachment: &Attachment) -> Result<SinglePart, String> {
+    let content_type = ContentType::parse(&attachment.content_type)
+        .map_err(|e| format!("the attachment's content type is not valid: {e}"))?;
+    let body = Body::new_with_encoding(attachment.bytes.clone(), ContentTransferEncoding::Base64)
+        .map_err(|_| "the attachment could not be encoded".to_string())?;
+    Ok(lettre::message::Attachment::new(attachment.filename.clone()).body(body, content_type))
 }
 
 /// Replaces anything that looks like an email address, so errors can be stored and shown.
@@ -138,6 +162,7 @@ mod tests {
             subject: "Hello".into(),
             text: "plain words".into(),
             html: Some("<p>html words</p>".into()),
+            attachment: None,
         };
         let raw = String::from_utf8(
             build_message(&from, &email)
@@ -151,5 +176,50 @@ mod tests {
         );
         assert!(raw.contains("multipart/alternative"));
         assert!(raw.contains("plain words") && raw.contains("html words"));
+    }
+
+    #[test]
+    fn an_attachment_makes_a_mixed_message_with_the_words_and_the_file() {
+        let from: Mailbox = "coproduce <no-reply@coproduce.example>"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let email = OutgoingEmail {
+            message_id: "<0190@coproduce.example>".into(),
+            to: "sam@example.org".into(),
+            subject: "You are booked".into(),
+            text: "plain words".into(),
+            html: Some("<p>html words</p>".into()),
+            attachment: Some(Attachment {
+                filename: "peer-interviews.ics".into(),
+                content_type: "text/calendar; charset=utf-8; method=PUBLISH".into(),
+                bytes: b"BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".to_vec(),
+            }),
+        };
+        let raw = String::from_utf8(
+            build_message(&from, &email)
+                .unwrap_or_else(|e| panic!("{e}"))
+                .formatted(),
+        )
+        .unwrap_or_default();
+        let mixed = raw
+            .find("multipart/mixed")
+            .unwrap_or_else(|| panic!("{raw}"));
+        let alternative = raw
+            .find("multipart/alternative")
+            .unwrap_or_else(|| panic!("{raw}"));
+        let calendar = raw
+            .find("Content-Type: text/calendar")
+            .unwrap_or_else(|| panic!("{raw}"));
+        assert!(mixed < alternative && alternative < calendar, "{raw}");
+        assert!(raw.contains("method=PUBLISH"), "{raw}");
+        assert!(
+            raw.contains("Content-Disposition: attachment; filename=\"peer-interviews.ics\""),
+            "{raw}"
+        );
+        // base64 of the calendar bytes
+        assert!(
+            raw.contains("QkVHSU46VkNBTEVOREFSDQpFTkQ6VkNBTEVOREFSDQo="),
+            "{raw}"
+        );
     }
 }

@@ -3,6 +3,17 @@
 
 use serde::Serialize;
 
+use super::ics::{self, Calendar};
+
+/// A file sent with an email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    /// The full MIME type with its parameters, e.g. `text/calendar; charset=utf-8; method=PUBLISH`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Email {
@@ -68,9 +79,37 @@ pub enum Email {
     InvitationOutcome {
         name: String,
         element_title: String,
-        /// `confirmed` or `waitlisted`.
+        /// `confirmed`, `confirmed_from_waiting_list` (a seat freed up) or `waitlisted`.
         outcome: String,
         sessions: Vec<String>,
+        link: String,
+        /// The sessions as an .ics attachment (for a confirmed place with sessions).
+        #[serde(skip)]
+        calendar: Option<Calendar>,
+    },
+    /// To the co-producer: they are no longer on an element (they withdrew, or a coordinator
+    /// withdrew them).
+    AssignmentWithdrawn {
+        name: String,
+        element_title: String,
+        /// True when they withdrew themselves.
+        by_you: bool,
+        /// Their reason, or the coordinator's note.
+        note: String,
+        link: String,
+    },
+    /// To coordinators: someone left an element, and who (if anyone) took the seat.
+    SeatFreed {
+        name: String,
+        element_title: String,
+        /// The display name of who left.
+        who: String,
+        /// True when they withdrew themselves, false when a coordinator did.
+        by_themselves: bool,
+        note: String,
+        /// Display names confirmed from the waiting list in their place.
+        replacements: Vec<String>,
+        seats_left: i64,
         link: String,
     },
     InvitationsExpired {
@@ -112,6 +151,24 @@ impl Email {
             Email::InvitationOutcome { .. } => "invitation_outcome",
             Email::InvitationsExpired { .. } => "invitations_expired",
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
+            Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
+            Email::SeatFreed { .. } => "seat_freed",
+        }
+    }
+
+    /// A file sent with the email, made from the variant's data when it is queued.
+    pub fn attachment(&self) -> Option<Attachment> {
+        match self {
+            Email::InvitationOutcome {
+                element_title,
+                calendar: Some(calendar),
+                ..
+            } => Some(Attachment {
+                filename: ics::file_name(element_title),
+                content_type: ics::CONTENT_TYPE.into(),
+                bytes: calendar.to_ics().into_bytes(),
+            }),
+            _ => None,
         }
     }
 
@@ -177,6 +234,57 @@ impl Email {
                 outcome: "confirmed".into(),
                 sessions: vec!["Monday 7 December 2026, 10:00 to 12:00".into()],
                 link: "https://coproduce.example/me/assignments".into(),
+                calendar: Some(example_calendar()),
+            },
+            Email::InvitationOutcome {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "confirmed_from_waiting_list".into(),
+                sessions: vec!["Monday 7 December 2026, 10:00 to 12:00".into()],
+                link: "https://coproduce.example/me/assignments".into(),
+                calendar: Some(example_calendar()),
+            },
+            Email::InvitationOutcome {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "waitlisted".into(),
+                sessions: vec!["Monday 7 December 2026, 10:00 to 12:00".into()],
+                link: "https://coproduce.example/me/assignments".into(),
+                calendar: None,
+            },
+            Email::AssignmentWithdrawn {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                by_you: true,
+                note: "I have a hospital appointment that week.".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::AssignmentWithdrawn {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                by_you: false,
+                note: "The partner moved the sessions online.".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::SeatFreed {
+                name: "Priya".into(),
+                element_title: "Peer interviews".into(),
+                who: "Sam".into(),
+                by_themselves: true,
+                note: String::new(),
+                replacements: vec!["Alex".into()],
+                seats_left: 0,
+                link: "https://coproduce.example/elements/0190".into(),
+            },
+            Email::SeatFreed {
+                name: "Priya".into(),
+                element_title: "Peer interviews".into(),
+                who: "Sam".into(),
+                by_themselves: false,
+                note: "Moved to another project.".into(),
+                replacements: Vec::new(),
+                seats_left: 1,
+                link: "https://coproduce.example/elements/0190".into(),
             },
             Email::InvitationsExpired {
                 name: "Priya".into(),
@@ -197,5 +305,28 @@ impl Email {
                 link: "https://coproduce.example/".into(),
             },
         ]
+    }
+}
+
+/// Two sessions of an example element, for template tests and previews.
+fn example_calendar() -> Calendar {
+    let at = |day: u32, hour: u32| {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, day)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .unwrap_or_default()
+            .and_utc()
+    };
+    Calendar {
+        stamp: at(1, 9),
+        events: (1..=2)
+            .map(|n| ics::Event {
+                uid: format!("0190-{n}@coproduce.example"),
+                starts_at: at(n * 7, 10),
+                ends_at: at(n * 7, 12),
+                summary: "Peer interviews".into(),
+                location: "Leeds Central Library".into(),
+                description: format!("Session {n} of 2."),
+            })
+            .collect(),
     }
 }

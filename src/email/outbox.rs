@@ -10,7 +10,7 @@ use lettre::message::Mailbox;
 use rand::Rng;
 use tokio::sync::Notify;
 
-use super::{Email, Mailer, OutgoingEmail, Templates};
+use super::{Attachment, Email, Mailer, OutgoingEmail, Templates};
 use crate::db::models::outbox::OutboxRow;
 use crate::db::queries::outbox as queries;
 use crate::db::{Database, DbConn};
@@ -73,6 +73,7 @@ impl Outbox {
         let rendered = self.templates.render(email, to.format).map_err(|e| {
             AppError::Internal(anyhow::anyhow!("rendering {}: {e:#}", email.template()))
         })?;
+        let attachment = email.attachment();
         let id = uuid::Uuid::now_v7().to_string();
         let now = Utc::now().naive_utc();
         let row = OutboxRow {
@@ -84,6 +85,9 @@ impl Outbox {
             subject: rendered.subject,
             body_text: rendered.text,
             body_html: rendered.html,
+            attachment_filename: attachment.as_ref().map(|a| a.filename.clone()),
+            attachment_content_type: attachment.as_ref().map(|a| a.content_type.clone()),
+            attachment_body: attachment.map(|a| a.bytes),
             status: queries::PENDING.into(),
             attempts: 0,
             next_attempt_at: now,
@@ -245,6 +249,18 @@ fn outgoing(row: &OutboxRow) -> OutgoingEmail {
         subject: row.subject.clone(),
         text: row.body_text.clone(),
         html: row.body_html.clone(),
+        attachment: match (
+            &row.attachment_filename,
+            &row.attachment_content_type,
+            &row.attachment_body,
+        ) {
+            (Some(filename), Some(content_type), Some(bytes)) => Some(Attachment {
+                filename: filename.clone(),
+                content_type: content_type.clone(),
+                bytes: bytes.clone(),
+            }),
+            _ => None,
+        },
     }
 }
 

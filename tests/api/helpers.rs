@@ -270,6 +270,10 @@ impl TestApp {
         self.client.patch(self.url(path)).bearer_auth(&user.token)
     }
 
+    pub fn delete_as(&self, user: &TestUser, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(&user.token)
+    }
+
     /// A stored user holding `role`, with a valid access token: one line in a test.
     pub async fn signed_in(&self, role: Role) -> TestUser {
         let suffix = uuid::Uuid::now_v7().simple().to_string();

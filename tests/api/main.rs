@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod assignments;
 mod auth;
 mod cli;
 mod email;

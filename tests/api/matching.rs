@@ -346,7 +346,7 @@ async fn fifty_parallel_accepts_never_overfill(backend: Backend) {
         .state
         .db
         .read(move |conn| {
-            Ok(coproduce::db::queries::matching::confirmed_count(
+            Ok(coproduce::db::queries::matching::seats_taken(
                 conn,
                 &element_id,
             )?)

@@ -199,9 +199,7 @@ async fn export(app: &TestApp, user: &TestUser) -> (u16, String, Value) {
 }
 
 async fn delete_me(app: &TestApp, user: &TestUser, body: &Value) -> reqwest::Response {
-    app.client
-        .delete(app.url("/api/v1/me"))
-        .bearer_auth(&user.token)
+    app.delete_as(user, "/api/v1/me")
         .json(body)
         .send()
         .await

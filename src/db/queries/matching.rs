@@ -6,9 +6,10 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::matching::{AssignmentRow, InvitationRow};
 use crate::db::schema::{
-    access_passports, assignments, conflicts_of_interest, coproducers, element_sessions, elements,
-    invitations, profile_interests, profile_skills, profiles, users,
+    access_passports, assignment_events, assignments, conflicts_of_interest, coproducers,
+    element_sessions, elements, invitations, profile_interests, profile_skills, profiles, users,
 };
+use crate::domain::assignment::seat_holding;
 use crate::per_backend;
 
 /// Inserts unless the person was already invited to the element; true when inserted.
@@ -80,10 +81,11 @@ pub fn lock_element(conn: &mut DbConn, element_id: &str, now: NaiveDateTime) -> 
     Ok(changed == 1)
 }
 
-pub fn confirmed_count(conn: &mut DbConn, element_id: &str) -> QueryResult<i64> {
+/// Seats used on the element: every assignment but the withdrawn ones.
+pub fn seats_taken(conn: &mut DbConn, element_id: &str) -> QueryResult<i64> {
     assignments::table
         .filter(assignments::element_id.eq(element_id))
-        .filter(assignments::status.eq("confirmed"))
+        .filter(assignments::status.eq_any(seat_holding()))
         .count()
         .get_result(conn)
 }
@@ -93,6 +95,120 @@ pub fn insert_assignment(conn: &mut DbConn, row: &AssignmentRow) -> QueryResult<
         .values(row)
         .execute(conn)
         .map(drop)
+}
+
+pub fn find_assignment(conn: &mut DbConn, id: &str) -> QueryResult<Option<AssignmentRow>> {
+    assignments::table
+        .find(id)
+        .select(AssignmentRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Moves an assignment from `from` to `to` and records who did it; false (and nothing
+/// recorded) when its status is something else now.
+pub fn move_assignment(
+    conn: &mut DbConn,
+    id: &str,
+    from: &str,
+    to: &str,
+    actor: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        assignments::table
+            .find(id)
+            .filter(assignments::status.eq(from)),
+    )
+    .set((assignments::status.eq(to), assignments::updated_at.eq(now)))
+    .execute(conn)?;
+    if changed != 1 {
+        return Ok(false);
+    }
+    record_assignment_event(conn, id, Some(from), to, actor, note, now)?;
+    Ok(true)
+}
+
+pub fn record_assignment_event(
+    conn: &mut DbConn,
+    assignment_id: &str,
+    from: Option<&str>,
+    to: &str,
+    actor: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<()> {
+    diesel::insert_into(assignment_events::table)
+        .values((
+            assignment_events::id.eq(uuid::Uuid::now_v7().to_string()),
+            assignment_events::assignment_id.eq(assignment_id),
+            assignment_events::from_status.eq(from),
+            assignment_events::to_status.eq(to),
+            assignment_events::actor_id.eq(actor),
+            assignment_events::note.eq(note),
+            assignment_events::at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// (from, to, actor, note, at): one step of an assignment.
+pub type AssignmentEvent = (
+    Option<String>,
+    String,
+    String,
+    Option<String>,
+    NaiveDateTime,
+);
+
+pub fn assignment_events(conn: &mut DbConn, id: &str) -> QueryResult<Vec<AssignmentEvent>> {
+    assignment_events::table
+        .filter(assignment_events::assignment_id.eq(id))
+        .order((assignment_events::at, assignment_events::id))
+        .select((
+            assignment_events::from_status,
+            assignment_events::to_status,
+            assignment_events::actor_id,
+            assignment_events::note,
+            assignment_events::at,
+        ))
+        .load(conn)
+}
+
+/// The element's waiting list, in the order people accepted.
+pub fn waiting_list(conn: &mut DbConn, element_id: &str) -> QueryResult<Vec<InvitationRow>> {
+    invitations::table
+        .filter(invitations::element_id.eq(element_id))
+        .filter(invitations::status.eq("waitlisted"))
+        .order((invitations::responded_at, invitations::id))
+        .select(InvitationRow::as_select())
+        .load(conn)
+}
+
+/// Gives a waitlisted invitation its seat (`waitlisted → accepted`), keeping the time they
+/// answered; false when it is no longer waitlisted.
+pub fn take_off_waiting_list(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let changed = diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::status.eq("waitlisted")),
+    )
+    .set(invitations::status.eq("accepted"))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// (stored status, paused until) of one co-producer.
+pub fn coproducer_status(
+    conn: &mut DbConn,
+    user_id: &str,
+) -> QueryResult<Option<(String, Option<NaiveDateTime>)>> {
+    coproducers::table
+        .find(user_id)
+        .select((coproducers::status, coproducers::paused_until))
+        .first(conn)
+        .optional()
 }
 
 pub fn assignments_of_element(

@@ -60,7 +60,8 @@ pub fn claim_due(
 }
 
 /// Records a delivery, if this worker still holds the lease it claimed the row with. The body
-/// is cleared: it may hold a live sign-in link, and a sent email is never sent again.
+/// and any attached file are cleared: they may hold a live sign-in link or someone's booked
+/// sessions, and a sent email is never sent again. The file's name and type stay as a record.
 /// Returns false when the lease was lost (another worker may have the row now).
 pub fn mark_sent(
     conn: &mut DbConn,
@@ -80,6 +81,7 @@ pub fn mark_sent(
         outbox::locked_until.eq(None::<NaiveDateTime>),
         outbox::body_text.eq(""),
         outbox::body_html.eq(None::<String>),
+        outbox::attachment_body.eq(None::<Vec<u8>>),
     ))
     .execute(conn)?;
     if changed == 1 {

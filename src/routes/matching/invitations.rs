@@ -7,22 +7,20 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::assignments::{book, booking_email, settle_element};
 use super::{load_candidates, load_element, open, spec_of};
 use crate::auth::AuthUser;
-use crate::crypto::Field;
 use crate::db::DbConn;
-use crate::db::models::matching::{AssignmentRow, InvitationRow};
-use crate::db::queries::{audit, matching as queries, partnership, users};
+use crate::db::models::matching::InvitationRow;
+use crate::db::queries::{matching as queries, partnership, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{ElementSpec, ElementStatus};
-use crate::domain::profile::AccessPassport;
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
 use crate::matching::score::{exclusion, score};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
-use crate::routes::projects::visible_project;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -292,31 +290,13 @@ pub async fn accept(
                     "This element is no longer taking people.",
                 ));
             }
-            let confirmed = queries::confirmed_count(conn, &element.id)?;
-            let seats = i64::from(element.people_needed);
-            let acceptance = if confirmed < seats {
+            let taken = queries::seats_taken(conn, &element.id)?;
+            let acceptance = if taken < i64::from(element.people_needed) {
                 if !queries::respond(conn, &invitation.id, "invited", "accepted", None, now)? {
                     return Err(already_answered(&invitation));
                 }
-                let assignment = AssignmentRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    element_id: element.id.clone(),
-                    coproducer_id: user.id.clone(),
-                    invitation_id: invitation.id.clone(),
-                    status: "confirmed".into(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                queries::insert_assignment(conn, &assignment)?;
-                if confirmed + 1 == seats {
-                    partnership::move_element(
-                        conn,
-                        &element.id,
-                        ElementStatus::Open.as_str(),
-                        ElementStatus::Filled.as_str(),
-                        now,
-                    )?;
-                }
+                let assignment = book(conn, &invitation, &user.id, None, now)?;
+                settle_element(conn, &element, now)?;
                 Acceptance::Confirmed(assignment.id)
             } else {
                 if !queries::respond(conn, &invitation.id, "invited", "waitlisted", None, now)? {
@@ -330,16 +310,7 @@ pub async fn accept(
                 "waitlisted"
             };
             let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
-            let spec = spec_of(&element)?;
-            let email = Email::InvitationOutcome {
-                name: person.display_name().to_string(),
-                element_title: spec.title.clone(),
-                outcome: outcome.into(),
-                sessions: session_lines(&spec),
-                link: app.settings.server.link("/me/assignments"),
-            };
-            app.outbox
-                .enqueue(conn, &Recipient::user(&person), &email)?;
+            booking_email(conn, &app, &person, &element, outcome, now)?;
             Ok(acceptance)
         })
         .await?;
@@ -381,7 +352,7 @@ impl Validate for DeclineInput {
     }
 }
 
-/// Say no to an invitation, with a reason if you like.
+/// Say no to an invitation, with a reason if you like; also takes you off the waiting list.
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = DeclineInput, responses(
     (status = 200, body = InvitationView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -403,14 +374,22 @@ pub async fn decline(
         .db
         .write(move |conn| {
             let invitation = own_invitation(conn, &user, &id)?;
-            if !queries::respond(
-                conn,
-                &invitation.id,
-                "invited",
-                "declined",
-                reason.as_deref(),
-                Utc::now().naive_utc(),
-            )? {
+            let now = Utc::now().naive_utc();
+            // Saying no before answering, or leaving the waiting list.
+            let mut declined = false;
+            for from in ["invited", "waitlisted"] {
+                if !declined {
+                    declined = queries::respond(
+                        conn,
+                        &invitation.id,
+                        from,
+                        "declined",
+                        reason.as_deref(),
+                        now,
+                    )?;
+                }
+            }
+            if !declined {
                 return Err(already_answered(&invitation));
             }
             Ok(InvitationView::from(
@@ -437,116 +416,6 @@ pub async fn my_invitations(
     ))
 }
 
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct MyAssignment {
-    pub id: String,
-    pub element_id: String,
-    pub status: String,
-    pub created_at: DateTime<Utc>,
-}
-
-/// Your assignments.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<MyAssignment>)))]
-#[get("/me/assignments")]
-pub async fn my_assignments(
-    state: web::Data<AppState>,
-    user: AuthUser,
-) -> Result<web::Json<Vec<MyAssignment>>, AppError> {
-    let rows = state
-        .db
-        .read(move |conn| Ok(queries::assignments_of_user(conn, &user.id)?))
-        .await?;
-    Ok(web::Json(
-        rows.into_iter()
-            .map(|a| MyAssignment {
-                id: a.id,
-                element_id: a.element_id,
-                status: a.status,
-                created_at: a.created_at.and_utc(),
-            })
-            .collect(),
-    ))
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AssignmentView {
-    pub id: String,
-    /// Coordinators only.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub coproducer_id: Option<String>,
-    pub display_name: String,
-    pub status: String,
-    /// For partners: only when the person agreed to share their access needs with project teams.
-    pub adjustments: Option<Vec<Adjustment>>,
-}
-
-const ASSIGNMENTS_ROUTE: &str = "GET /api/v1/elements/{id}/assignments";
-
-/// Who is confirmed on an element. Partners of the project see display names, and the access
-/// adjustments of those who agreed to share them.
-#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
-    (status = 200, body = Vec<AssignmentView>),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-))]
-#[get("/elements/{id}/assignments")]
-pub async fn element_assignments(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<String>,
-) -> Result<web::Json<Vec<AssignmentView>>, AppError> {
-    user.require_any(&[Role::Coordinator, Role::Partner])?;
-    let app = state.clone();
-    let views = state
-        .db
-        .write(move |conn| {
-            let row = partnership::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
-            visible_project(conn, &user, &row.project_id)?;
-            let coordinator = user.has_role(Role::Coordinator);
-            let element = load_element(conn, &row)?;
-            let passports = queries::passports(conn)?;
-            let mut views = Vec::new();
-            for assignment in queries::assignments_of_element(conn, &row.id)?
-                .into_iter()
-                .filter(|a| a.status == "confirmed")
-            {
-                let person = users::find_by_id(conn, &assignment.coproducer_id)?
-                    .ok_or(AppError::NotFound)?;
-                let passport = passports.iter().find(|(owner, ..)| *owner == person.id);
-                let shown = passport.filter(|(_, _, share)| coordinator || *share);
-                let adjustments = match shown {
-                    Some((owner, ciphertext, _)) => {
-                        audit::record_read(
-                            conn,
-                            &user.id,
-                            owner,
-                            Field::AccessPassport,
-                            ASSIGNMENTS_ROUTE,
-                        )?;
-                        let passport: AccessPassport = app
-                            .cipher
-                            .decrypt_json(owner, Field::AccessPassport, ciphertext)
-                            .map_err(|e| AppError::Internal(e.into()))?;
-                        let needs: Vec<String> =
-                            passport.needs.into_iter().map(|n| n.code).collect();
-                        Some(adjustments(&needs, &element, &app.catalogue))
-                    }
-                    None if coordinator => Some(Vec::new()),
-                    None => None,
-                };
-                views.push(AssignmentView {
-                    id: assignment.id,
-                    coproducer_id: coordinator.then_some(person.id.clone()),
-                    display_name: person.display_name().to_string(),
-                    status: assignment.status,
-                    adjustments,
-                });
-            }
-            Ok(views)
-        })
-        .await?;
-    Ok(web::Json(views))
-}
-
 fn own_invitation(conn: &mut DbConn, user: &AuthUser, id: &str) -> Result<InvitationRow, AppError> {
     queries::find_invitation(conn, id)?
         .filter(|i| i.coproducer_id == user.id)
@@ -560,7 +429,7 @@ fn already_answered(invitation: &InvitationRow) -> AppError {
     )
 }
 
-fn session_lines(spec: &ElementSpec) -> Vec<String> {
+pub(super) fn session_lines(spec: &ElementSpec) -> Vec<String> {
     spec.sessions
         .iter()
         .map(|s| {

@@ -16,6 +16,7 @@ use crate::matching::{Candidate, Element};
 use crate::routes::me::profile::Document;
 use crate::state::AppState;
 
+pub mod assignments;
 pub mod candidates;
 pub mod invitations;
 pub mod plan;
@@ -32,7 +33,7 @@ pub fn spec_of(row: &ElementRow) -> Result<ElementSpec, AppError> {
 pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppError> {
     let spec = spec_of(row)?;
     let project = partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
-    let confirmed = queries::confirmed_count(conn, &row.id)?;
+    let taken = queries::seats_taken(conn, &row.id)?;
     let already_on = queries::invitations_of_element(conn, &row.id)?
         .into_iter()
         .map(|i| i.coproducer_id)
@@ -53,7 +54,7 @@ pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppE
         interests: spec.interests,
         features: spec.features,
         pay_rate_pence_per_hour: spec.pay_rate_pence_per_hour,
-        seats_left: u32::try_from(i64::from(row.people_needed) - confirmed).unwrap_or(0),
+        seats_left: u32::try_from(i64::from(row.people_needed) - taken).unwrap_or(0),
         already_on,
     })
 }

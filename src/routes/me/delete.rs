@@ -14,6 +14,7 @@ use crate::domain::email_format::EmailFormat;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::matching::assignments::refill_freed_seat;
 use crate::state::AppState;
 
 /// The words that confirm an erasure, so it never happens by accident.
@@ -82,6 +83,9 @@ pub async fn delete_me(
             }
             let now = Utc::now().naive_utc();
             let erasure = privacy::erase_person(conn, &person.id, &person.email, now)?;
+            for element_id in &erasure.freed_elements {
+                refill_freed_seat(conn, &app, element_id, &person.id, now)?;
+            }
             // Queued after the scrub, which would otherwise remove it; its address is cleared
             // when it is sent (see outbox::mark_sent), or the row deleted if it cannot be.
             let farewell = Recipient {

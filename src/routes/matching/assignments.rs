@@ -1,0 +1,707 @@
+//! Assignments: booking a seat (from an accepted invitation or the waiting list), the
+//! transitions `confirmed → completed | withdrawn | no_show`, and who is on an element.
+//!
+//! Seats are counted under the element's lock (`queries::lock_element`), here and in accept,
+//! so however many accept and withdraw at once an element never has more people than seats.
+//! A withdrawal frees its seat for the waiting list, in the order people accepted.
+
+use actix_web::{get, post, web};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::invitations::session_lines;
+use super::{load_element, spec_of};
+use crate::auth::AuthUser;
+use crate::crypto::Field;
+use crate::db::DbConn;
+use crate::db::models::matching::{AssignmentRow, InvitationRow};
+use crate::db::models::partnership::ElementRow;
+use crate::db::models::user::UserRow;
+use crate::db::queries::{audit, matching as queries, partnership, users};
+use crate::domain::assignment::AssignmentStatus;
+use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus, Mode};
+use crate::domain::profile::AccessPassport;
+use crate::domain::role::Role;
+use crate::email::ics::{Calendar, Event};
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError, Problem};
+use crate::matching::adjustments::{Adjustment, adjustments};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::projects::visible_project;
+use crate::state::AppState;
+
+/// Books `invitation`'s person onto `element` (the caller holds the element's lock and has
+/// checked there is a seat) and records the step.
+pub(super) fn book(
+    conn: &mut DbConn,
+    invitation: &InvitationRow,
+    actor: &str,
+    note: Option<&str>,
+    now: NaiveDateTime,
+) -> Result<AssignmentRow, AppError> {
+    let assignment = AssignmentRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        element_id: invitation.element_id.clone(),
+        coproducer_id: invitation.coproducer_id.clone(),
+        invitation_id: invitation.id.clone(),
+        status: AssignmentStatus::Confirmed.as_str().into(),
+        created_at: now,
+        updated_at: now,
+    };
+    queries::insert_assignment(conn, &assignment)?;
+    queries::record_assignment_event(
+        conn,
+        &assignment.id,
+        None,
+        &assignment.status,
+        actor,
+        note,
+        now,
+    )?;
+    Ok(assignment)
+}
+
+/// `open → filled` when the last seat is taken, `filled → open` when one frees. Other
+/// statuses (under way, finished) are the coordinators' to change.
+pub(super) fn settle_element(
+    conn: &mut DbConn,
+    element: &ElementRow,
+    now: NaiveDateTime,
+) -> Result<i64, AppError> {
+    let taken = queries::seats_taken(conn, &element.id)?;
+    let full = taken >= i64::from(element.people_needed);
+    let (from, to) = match ElementStatus::parse(&element.status) {
+        Some(ElementStatus::Open) if full => (ElementStatus::Open, ElementStatus::Filled),
+        Some(ElementStatus::Filled) if !full => (ElementStatus::Filled, ElementStatus::Open),
+        _ => return Ok(taken),
+    };
+    partnership::move_element(conn, &element.id, from.as_str(), to.as_str(), now)?;
+    Ok(taken)
+}
+
+/// The booking email: the outcome in words, and for a confirmed place the sessions as an
+/// .ics attachment.
+pub(super) fn booking_email(
+    conn: &mut DbConn,
+    state: &AppState,
+    person: &UserRow,
+    element: &ElementRow,
+    outcome: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let spec = spec_of(element)?;
+    let confirmed = outcome != "waitlisted";
+    let calendar = if confirmed && !spec.sessions.is_empty() {
+        let project =
+            partnership::find_project(conn, &element.project_id)?.ok_or(AppError::NotFound)?;
+        Some(calendar_of(state, element, &spec, &project.title, now))
+    } else {
+        None
+    };
+    let email = Email::InvitationOutcome {
+        name: person.display_name().to_string(),
+        element_title: spec.title.clone(),
+        outcome: outcome.into(),
+        sessions: session_lines(&spec),
+        link: state.settings.server.link("/me/assignments"),
+        calendar,
+    };
+    state
+        .outbox
+        .enqueue(conn, &Recipient::user(person), &email)?;
+    Ok(())
+}
+
+/// One event per session. UIDs are the element and the session's place in it at the service's
+/// host, so a calendar that already holds them updates them rather than adding copies.
+fn calendar_of(
+    state: &AppState,
+    element: &ElementRow,
+    spec: &ElementSpec,
+    project_title: &str,
+    now: NaiveDateTime,
+) -> Calendar {
+    let host = host_of(&state.settings.server.public_url);
+    let location = match (spec.mode, spec.location.as_deref()) {
+        (Mode::Remote, _) | (_, None) => "Online".to_string(),
+        (Mode::Hybrid, Some(place)) => format!("{place} (or online)"),
+        (Mode::InPerson, Some(place)) => place.to_string(),
+    };
+    let count = spec.sessions.len();
+    let bookings = state.settings.server.link("/me/assignments");
+    Calendar {
+        stamp: now.and_utc(),
+        events: spec
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(i, session)| Event {
+                uid: format!("{}-{}@{host}", element.id, i + 1),
+                starts_at: session.starts_at,
+                ends_at: session.ends_at,
+                summary: spec.title.clone(),
+                location: location.clone(),
+                description: format!(
+                    "{project_title}: session {} of {count}.\n\n{}\n\nIf you can no longer come, withdraw on your booking so the place can go to someone else: {bookings}",
+                    i + 1,
+                    spec.description
+                ),
+            })
+            .collect(),
+    }
+}
+
+/// The host of a public URL (`https://coproduce.example:8443/x` → `coproduce.example`).
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// Offers a seat freed outside this module (an erased account) to the waiting list, under the
+/// element lock accept uses. Returns how many people were booked.
+pub(crate) fn refill_freed_seat(
+    conn: &mut DbConn,
+    state: &AppState,
+    element_id: &str,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    queries::lock_element(conn, element_id, now)?;
+    let Some(element) = partnership::find_element(conn, element_id)? else {
+        return Ok(0);
+    };
+    let booked = offer_waiting_list(conn, state, &element, actor, now)?;
+    settle_element(conn, &element, now)?;
+    Ok(booked.len())
+}
+
+/// Fills free seats from the waiting list, in the order people accepted, skipping people who
+/// are paused, archived or no longer have an active account (they keep their place in line).
+/// Each is booked and emailed their sessions. Returns who was booked.
+fn offer_waiting_list(
+    conn: &mut DbConn,
+    state: &AppState,
+    element: &ElementRow,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<UserRow>, AppError> {
+    if !matches!(
+        ElementStatus::parse(&element.status),
+        Some(ElementStatus::Open | ElementStatus::Filled)
+    ) {
+        return Ok(Vec::new());
+    }
+    let seats = i64::from(element.people_needed);
+    let mut taken = queries::seats_taken(conn, &element.id)?;
+    let mut booked = Vec::new();
+    for invitation in queries::waiting_list(conn, &element.id)? {
+        if taken >= seats {
+            break;
+        }
+        let active = queries::coproducer_status(conn, &invitation.coproducer_id)?.is_some_and(
+            |(status, paused_until)| {
+                CoproducerStatus::effective(&status, paused_until, now) == CoproducerStatus::Active
+            },
+        );
+        let Some(person) = users::find_by_id(conn, &invitation.coproducer_id)? else {
+            continue;
+        };
+        if !active || !person.is_active() {
+            continue;
+        }
+        if !queries::take_off_waiting_list(conn, &invitation.id)? {
+            continue;
+        }
+        book(
+            conn,
+            &invitation,
+            actor,
+            Some("Booked from the waiting list when a place came up."),
+            now,
+        )?;
+        booking_email(
+            conn,
+            state,
+            &person,
+            element,
+            "confirmed_from_waiting_list",
+            now,
+        )?;
+        taken += 1;
+        booked.push(person);
+    }
+    Ok(booked)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawInput {
+    /// Optional. From a co-producer it is never held against them; from a coordinator it is
+    /// emailed to the person.
+    #[schema(max_length = 2000)]
+    pub reason: Option<String>,
+}
+
+impl Validate for WithdrawInput {
+    type Valid = Option<String>;
+
+    fn validate(self) -> Result<Option<String>, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        errors.optional_text("reason", self.reason.as_deref(), 2000);
+        errors.finish(trimmed(self.reason))
+    }
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeInput {
+    /// Optional, for the record.
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+impl Validate for OutcomeInput {
+    type Valid = Option<String>;
+
+    fn validate(self) -> Result<Option<String>, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        errors.optional_text("note", self.note.as_deref(), 2000);
+        errors.finish(trimmed(self.note))
+    }
+}
+
+fn trimmed(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AssignmentState {
+    pub id: String,
+    pub element_id: String,
+    /// `confirmed`, `completed`, `withdrawn` or `no_show`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    /// When the status last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Coordinators only, after a withdrawal: the people booked from the waiting list into
+    /// the freed seat (user ids; empty when nobody could take it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booked_from_waiting_list: Option<Vec<String>>,
+}
+
+impl From<AssignmentRow> for AssignmentState {
+    fn from(row: AssignmentRow) -> Self {
+        Self {
+            id: row.id,
+            element_id: row.element_id,
+            status: row.status,
+            created_at: row.created_at.and_utc(),
+            updated_at: row.updated_at.and_utc(),
+            booked_from_waiting_list: None,
+        }
+    }
+}
+
+/// The assignment if the caller may act on it: their own, or any for coordinators.
+fn visible_assignment(
+    conn: &mut DbConn,
+    user: &AuthUser,
+    id: &str,
+) -> Result<AssignmentRow, AppError> {
+    queries::find_assignment(conn, id)?
+        .filter(|a| a.coproducer_id == user.id || user.has_role(Role::Coordinator))
+        .ok_or(AppError::NotFound)
+}
+
+fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
+    let words: &str = match AssignmentStatus::parse(current) {
+        Some(status) => status.words(),
+        None => current,
+    };
+    let action = match next {
+        AssignmentStatus::Withdrawn => "withdrawn",
+        AssignmentStatus::Completed => "marked as completed",
+        AssignmentStatus::NoShow => "marked as a no-show",
+        AssignmentStatus::Confirmed => "confirmed",
+    };
+    AppError::conflict(
+        "invalid_transition",
+        format!(
+            "This assignment is already {words}, so it cannot be {action}. Only a confirmed assignment can change."
+        ),
+    )
+}
+
+/// Withdraw from an element: the co-producer from their own assignment, or a coordinator from
+/// anyone's. The seat goes to the waiting list in the order people accepted (they are booked
+/// and emailed their sessions); coordinators are told, and the person gets a confirmation.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = WithdrawInput, responses(
+    (status = 200, body = AssignmentState),
+    (status = 404, description = "No such assignment, or not yours", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be withdrawn", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/assignments/{id}/withdraw")]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<WithdrawInput>,
+) -> Result<web::Json<AssignmentState>, AppError> {
+    let reason = body.0;
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let found = visible_assignment(conn, &user, &id)?;
+            let now = Utc::now().naive_utc();
+            queries::lock_element(conn, &found.element_id, now)?;
+            // Read again under the lock: it may have changed while we waited.
+            let assignment =
+                queries::find_assignment(conn, &found.id)?.ok_or(AppError::NotFound)?;
+            let confirmed = AssignmentStatus::Confirmed.as_str();
+            let withdrawn = AssignmentStatus::Withdrawn;
+            if !queries::move_assignment(
+                conn,
+                &assignment.id,
+                confirmed,
+                withdrawn.as_str(),
+                &user.id,
+                reason.as_deref(),
+                now,
+            )? {
+                return Err(cannot_become(&assignment.status, withdrawn));
+            }
+            let element = partnership::find_element(conn, &assignment.element_id)?
+                .ok_or(AppError::NotFound)?;
+            let booked = offer_waiting_list(conn, &app, &element, &user.id, now)?;
+            let taken = settle_element(conn, &element, now)?;
+
+            let by_themselves = user.id == assignment.coproducer_id;
+            let title = spec_of(&element)?.title;
+            let person =
+                users::find_by_id(conn, &assignment.coproducer_id)?.ok_or(AppError::NotFound)?;
+            let note = reason.clone().unwrap_or_default();
+            app.outbox.enqueue(
+                conn,
+                &Recipient::user(&person),
+                &Email::AssignmentWithdrawn {
+                    name: person.display_name().to_string(),
+                    element_title: title.clone(),
+                    by_you: by_themselves,
+                    note: note.clone(),
+                    link: app.settings.server.link("/me/assignments"),
+                },
+            )?;
+            let still_taking = matches!(
+                ElementStatus::parse(&element.status),
+                Some(ElementStatus::Open | ElementStatus::Filled)
+            );
+            for coordinator in users::staff(conn)?.iter().filter(|s| s.id != user.id) {
+                app.outbox.enqueue(
+                    conn,
+                    &Recipient::user(coordinator),
+                    &Email::SeatFreed {
+                        name: coordinator.display_name().to_string(),
+                        element_title: title.clone(),
+                        who: person.display_name().to_string(),
+                        by_themselves,
+                        note: note.clone(),
+                        replacements: booked
+                            .iter()
+                            .map(|p| p.display_name().to_string())
+                            .collect(),
+                        seats_left: if still_taking {
+                            (i64::from(element.people_needed) - taken).max(0)
+                        } else {
+                            0
+                        },
+                        link: app
+                            .settings
+                            .server
+                            .link(&format!("/elements/{}", element.id)),
+                    },
+                )?;
+            }
+            let mut view = AssignmentState::from(
+                queries::find_assignment(conn, &assignment.id)?.ok_or(AppError::NotFound)?,
+            );
+            if user.has_role(Role::Coordinator) {
+                view.booked_from_waiting_list = Some(booked.into_iter().map(|p| p.id).collect());
+            }
+            Ok(view)
+        })
+        .await?;
+    state.outbox.wake();
+    Ok(web::Json(view))
+}
+
+/// Coordinators: the work is done. The seat stays used.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = OutcomeInput, responses(
+    (status = 200, body = AssignmentState),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be completed", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/assignments/{id}/complete")]
+pub async fn complete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<OutcomeInput>,
+) -> Result<web::Json<AssignmentState>, AppError> {
+    close(state, user, &id, AssignmentStatus::Completed, body.0).await
+}
+
+/// Coordinators: the person did not come. The seat stays used (it is not re-offered); to free
+/// it for the waiting list, withdraw them instead.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = OutcomeInput, responses(
+    (status = 200, body = AssignmentState),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be marked", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/assignments/{id}/no-show")]
+pub async fn no_show(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<OutcomeInput>,
+) -> Result<web::Json<AssignmentState>, AppError> {
+    close(state, user, &id, AssignmentStatus::NoShow, body.0).await
+}
+
+async fn close(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: &str,
+    next: AssignmentStatus,
+    note: Option<String>,
+) -> Result<web::Json<AssignmentState>, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    let id = id.to_string();
+    let view = state
+        .db
+        .write(move |conn| {
+            let assignment = visible_assignment(conn, &user, &id)?;
+            if !queries::move_assignment(
+                conn,
+                &assignment.id,
+                AssignmentStatus::Confirmed.as_str(),
+                next.as_str(),
+                &user.id,
+                note.as_deref(),
+                Utc::now().naive_utc(),
+            )? {
+                let current = queries::find_assignment(conn, &assignment.id)?
+                    .map_or(assignment.status, |a| a.status);
+                return Err(cannot_become(&current, next));
+            }
+            Ok(AssignmentState::from(
+                queries::find_assignment(conn, &assignment.id)?.ok_or(AppError::NotFound)?,
+            ))
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AssignmentStep {
+    /// Absent for the booking itself.
+    pub from: Option<String>,
+    pub to: String,
+    /// Who made the change: shown to coordinators, and to the co-producer for their own steps.
+    pub actor_id: Option<String>,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
+}
+
+/// Every change of an assignment: who, when and why. For the co-producer and coordinators.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Vec<AssignmentStep>),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/assignments/{id}/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<AssignmentStep>>, AppError> {
+    let steps = state
+        .db
+        .read(move |conn| {
+            let assignment = visible_assignment(conn, &user, &id)?;
+            let coordinator = user.has_role(Role::Coordinator);
+            Ok(queries::assignment_events(conn, &assignment.id)?
+                .into_iter()
+                .map(|(from, to, actor, note, at)| AssignmentStep {
+                    from,
+                    to,
+                    actor_id: (coordinator || actor == user.id).then_some(actor),
+                    at: at.and_utc(),
+                    note,
+                })
+                .collect())
+        })
+        .await?;
+    Ok(web::Json(steps))
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyAssignment {
+    pub id: String,
+    pub element_id: String,
+    pub element_title: String,
+    /// `confirmed`, `completed`, `withdrawn` or `no_show`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    /// When the status last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Your assignments, every status, oldest first.
+#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<MyAssignment>)))]
+#[get("/me/assignments")]
+pub async fn my_assignments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<web::Json<Vec<MyAssignment>>, AppError> {
+    let views = state
+        .db
+        .read(move |conn| {
+            let mut views = Vec::new();
+            for a in queries::assignments_of_user(conn, &user.id)? {
+                let element =
+                    partnership::find_element(conn, &a.element_id)?.ok_or(AppError::NotFound)?;
+                views.push(MyAssignment {
+                    id: a.id,
+                    element_id: a.element_id,
+                    element_title: spec_of(&element)?.title,
+                    status: a.status,
+                    created_at: a.created_at.and_utc(),
+                    updated_at: a.updated_at.and_utc(),
+                });
+            }
+            Ok(views)
+        })
+        .await?;
+    Ok(web::Json(views))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentView {
+    pub id: String,
+    /// Coordinators only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coproducer_id: Option<String>,
+    pub display_name: String,
+    pub status: String,
+    /// For confirmed people. Partners see them only when the person agreed to share their
+    /// access needs with project teams.
+    pub adjustments: Option<Vec<Adjustment>>,
+}
+
+const ASSIGNMENTS_ROUTE: &str = "GET /api/v1/elements/{id}/assignments";
+
+/// Who is on an element. Coordinators see every assignment with its status (confirmed,
+/// completed, withdrawn, no show); the project's partners see the people who are booked or
+/// did the work (confirmed and completed), by display name, with the access adjustments of
+/// confirmed people who agreed to share them.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = Vec<AssignmentView>),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/elements/{id}/assignments")]
+pub async fn element_assignments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<AssignmentView>>, AppError> {
+    user.require_any(&[Role::Coordinator, Role::Partner])?;
+    let app = state.clone();
+    let views = state
+        .db
+        .write(move |conn| {
+            let row = partnership::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
+            visible_project(conn, &user, &row.project_id)?;
+            let coordinator = user.has_role(Role::Coordinator);
+            let element = load_element(conn, &row)?;
+            let passports = queries::passports(conn)?;
+            let mut views = Vec::new();
+            for assignment in queries::assignments_of_element(conn, &row.id)? {
+                let status = AssignmentStatus::parse(&assignment.status);
+                let shown_to_partners = matches!(
+                    status,
+                    Some(AssignmentStatus::Confirmed | AssignmentStatus::Completed)
+                );
+                if !coordinator && !shown_to_partners {
+                    continue;
+                }
+                let person = users::find_by_id(conn, &assignment.coproducer_id)?
+                    .ok_or(AppError::NotFound)?;
+                // Adjustments are for people still coming; nobody else's needs are decrypted.
+                let adjustments = if status == Some(AssignmentStatus::Confirmed) {
+                    let passport = passports.iter().find(|(owner, ..)| *owner == person.id);
+                    match passport.filter(|(_, _, share)| coordinator || *share) {
+                        Some((owner, ciphertext, _)) => {
+                            audit::record_read(
+                                conn,
+                                &user.id,
+                                owner,
+                                Field::AccessPassport,
+                                ASSIGNMENTS_ROUTE,
+                            )?;
+                            let passport: AccessPassport = app
+                                .cipher
+                                .decrypt_json(owner, Field::AccessPassport, ciphertext)
+                                .map_err(|e| AppError::Internal(e.into()))?;
+                            let needs: Vec<String> =
+                                passport.needs.into_iter().map(|n| n.code).collect();
+                            Some(adjustments(&needs, &element, &app.catalogue))
+                        }
+                        None if coordinator => Some(Vec::new()),
+                        None => None,
+                    }
+                } else {
+                    None
+                };
+                views.push(AssignmentView {
+                    id: assignment.id,
+                    coproducer_id: coordinator.then_some(person.id.clone()),
+                    display_name: person.display_name().to_string(),
+                    status: assignment.status,
+                    adjustments,
+                });
+            }
+            Ok(views)
+        })
+        .await?;
+    Ok(web::Json(views))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_of;
+
+    #[test]
+    fn the_host_comes_from_the_public_url() {
+        assert_eq!(host_of("https://coproduce.example"), "coproduce.example");
+        assert_eq!(
+            host_of("http://127.0.0.1:8080/base?x=1"),
+            "127.0.0.1",
+            "port and path dropped"
+        );
+        assert_eq!(
+            host_of("https://user@coproduce.example:8443/"),
+            "coproduce.example"
+        );
+    }
+}

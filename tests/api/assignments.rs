@@ -1,0 +1,572 @@
+//! Assignments after booking: the calendar attached to the booking email, withdrawing (which
+//! offers the seat to the waiting list in order), completing, no-shows, and who sees what.
+
+use base64::Engine;
+use chrono::{Duration, Utc};
+use coproduce::settings::EmailTransport;
+use diesel::RunQueryDsl;
+use diesel::sql_types::{Nullable, Text};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::matching::{accept, first_element, fitting_profile, invite};
+use crate::partners::{coproducer, project};
+use crate::smtp_sink::{Mode, SmtpSink};
+
+/// An element with three seats, `booked` people confirmed on it, `waiting` more on its
+/// waiting list (in that order of accepting), and `pending` invited who have not answered.
+struct Scene {
+    coordinator: TestUser,
+    partner: TestUser,
+    element: String,
+    /// (person, assignment id)
+    booked: Vec<(TestUser, String)>,
+    /// (person, invitation id)
+    waiting: Vec<(TestUser, String)>,
+    /// (person, invitation id)
+    pending: Vec<(TestUser, String)>,
+}
+
+async fn scene(app: &TestApp, booked: usize, waiting: usize, pending: usize) -> Scene {
+    let (coordinator, partner, project) = project(app).await;
+    let element = first_element(&project);
+    let mut people = Vec::new();
+    for _ in 0..booked + waiting + pending {
+        people.push(coproducer(app, fitting_profile()).await);
+    }
+    let ids: Vec<&str> = people.iter().map(|p| p.id.as_str()).collect();
+    let invitations: Vec<Value> = invite(app, &coordinator, &element, &ids)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mut scene = Scene {
+        coordinator,
+        partner,
+        element,
+        booked: Vec::new(),
+        waiting: Vec::new(),
+        pending: Vec::new(),
+    };
+    for (i, (person, invitation)) in people.into_iter().zip(&invitations).enumerate() {
+        let invitation_id = invitation["id"].as_str().unwrap().to_string();
+        if i >= booked + waiting {
+            scene.pending.push((person, invitation_id));
+            continue;
+        }
+        let result: Value = accept(app, &person, &invitation_id)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if i < booked {
+            assert_eq!(result["status"], "accepted", "{result}");
+            let assignment = result["assignment"]["id"].as_str().unwrap().to_string();
+            scene.booked.push((person, assignment));
+        } else {
+            assert_eq!(result["status"], "waitlisted", "{result}");
+            scene.waiting.push((person, invitation_id));
+        }
+    }
+    scene
+}
+
+async fn act(
+    app: &TestApp,
+    who: &TestUser,
+    assignment: &str,
+    action: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.post_as(who, &format!("/api/v1/assignments/{assignment}/{action}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(app: &TestApp, who: &TestUser, path: &str) -> Value {
+    let response = app.get_as(who, path).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+async fn element_status(app: &TestApp, scene: &Scene) -> String {
+    let assignments = format!("/api/v1/elements/{}/assignments", scene.element);
+    get(app, &scene.coordinator, &assignments).await;
+    let id = scene.element.clone();
+    app.state
+        .db
+        .read(move |conn| {
+            Ok(
+                coproduce::db::queries::partnership::find_element(conn, &id)?
+                    .unwrap()
+                    .status,
+            )
+        })
+        .await
+        .unwrap()
+}
+
+/// (DTSTART, DTEND) of each VEVENT, after unfolding.
+fn event_times(ics: &str) -> Vec<(String, String)> {
+    let unfolded = ics.replace("\r\n ", "");
+    let mut events = Vec::new();
+    let mut start = None;
+    for line in unfolded.split("\r\n") {
+        if let Some(value) = line.strip_prefix("DTSTART:") {
+            start = Some(value.to_string());
+        }
+        if let Some(value) = line.strip_prefix("DTEND:") {
+            events.push((start.take().unwrap(), value.to_string()));
+        }
+    }
+    events
+}
+
+fn ics_time(at: chrono::DateTime<Utc>) -> String {
+    at.format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+both_backends! {
+    async fn a_booking_email_carries_a_calendar_with_one_event_per_session(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let day = (Utc::now() + Duration::days(40)).date_naive();
+        let first = day.and_hms_opt(10, 0, 0).unwrap().and_utc();
+        let second = first + Duration::days(7);
+        let sessions = json!([
+            {"starts_at": first.to_rfc3339(), "ends_at": (first + Duration::hours(2)).to_rfc3339()},
+            {"starts_at": second.to_rfc3339(), "ends_at": (second + Duration::minutes(90)).to_rfc3339()},
+        ]);
+        let response = app.patch_as(&coordinator, &format!("/api/v1/elements/{element}")).json(&json!({"sessions": sessions})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &element, &[&person.id]).await.json().await.unwrap();
+        accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+        app.drain_outbox().await;
+
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert_eq!(email.subject, "You are booked: Peer interviews");
+        assert!(email.text.contains("calendar file"), "{}", email.text);
+        let attachment = email.attachment.expect("the booking has a calendar");
+        assert_eq!(attachment.filename, "peer-interviews.ics");
+        assert_eq!(attachment.content_type, "text/calendar; charset=utf-8; method=PUBLISH");
+        let ics = String::from_utf8(attachment.bytes).unwrap();
+        assert!(ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:"), "{ics}");
+        assert!(ics.contains("METHOD:PUBLISH\r\n"));
+        assert_eq!(ics.matches("BEGIN:VEVENT\r\n").count(), 2);
+        assert_eq!(event_times(&ics), [
+            (ics_time(first), ics_time(first + Duration::hours(2))),
+            (ics_time(second), ics_time(second + Duration::minutes(90))),
+        ]);
+        assert!(ics.contains(&format!("UID:{element}-1@127.0.0.1\r\n")), "{ics}");
+        assert!(ics.contains("SUMMARY:Peer interviews\r\n"));
+        assert!(ics.contains("LOCATION:Leeds Central Library (or online)\r\n"), "hybrid: {ics}");
+        for line in ics.split("\r\n") {
+            assert!(line.len() <= 75, "{line}");
+        }
+    }
+
+    async fn a_waiting_list_email_has_no_calendar(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        app.drain_outbox().await;
+        let email = app.emails_to(&scene.waiting[0].0.email).pop().unwrap();
+        assert_eq!(email.subject, "You are on the waiting list: Peer interviews");
+        assert_eq!(email.attachment, None);
+    }
+
+    async fn a_withdrawal_books_the_first_person_waiting_and_the_second_still_waits(app) {
+        let scene = scene(&app, 3, 2, 0).await;
+        app.drain_outbox().await;
+        let (leaving, assignment) = &scene.booked[1];
+        let response = act(&app, leaving, assignment, "withdraw", json!({"reason": "I have a hospital appointment that week."})).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "withdrawn");
+        assert!(body.get("booked_from_waiting_list").is_none(), "co-producers are not told who");
+
+        let (first, _) = &scene.waiting[0];
+        let mine: Vec<Value> = get(&app, first, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0]["status"], "confirmed");
+        assert_eq!(mine[0]["element_title"], "Peer interviews");
+        let (second, _) = &scene.waiting[1];
+        let theirs: Vec<Value> = get(&app, second, "/api/v1/me/invitations").await.as_array().unwrap().clone();
+        assert_eq!(theirs[0]["status"], "waitlisted");
+        assert!(get(&app, second, "/api/v1/me/assignments").await.as_array().unwrap().is_empty());
+        assert_eq!(element_status(&app, &scene).await, "filled");
+
+        app.drain_outbox().await;
+        let booked = app.emails_to(&first.email).pop().unwrap();
+        assert_eq!(booked.subject, "A place came up and you are booked: Peer interviews");
+        assert!(booked.text.contains("Withdraw"), "how to withdraw: {}", booked.text);
+        let calendar = String::from_utf8(booked.attachment.unwrap().bytes).unwrap();
+        assert_eq!(calendar.matches("BEGIN:VEVENT").count(), 1);
+        let to_coordinator = app.emails_to(&scene.coordinator.email).pop().unwrap();
+        assert_eq!(to_coordinator.subject, "A place changed hands: Peer interviews");
+        assert!(to_coordinator.text.contains("hospital appointment"), "{}", to_coordinator.text);
+        let to_leaver = app.emails_to(&leaving.email).pop().unwrap();
+        assert_eq!(to_leaver.subject, "You have withdrawn from Peer interviews");
+        assert_eq!(app.emails_to(&second.email).len(), 2, "invitation and waiting list only");
+    }
+
+    async fn deleting_a_booked_account_books_the_first_person_waiting(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        let (leaving, _) = &scene.booked[0];
+        let response = app
+            .delete_as(leaving, "/api/v1/me")
+            .json(&json!({"confirm": "delete my account"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204);
+        let (first, _) = &scene.waiting[0];
+        let mine: Vec<Value> = get(&app, first, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0]["status"], "confirmed");
+        assert_eq!(element_status(&app, &scene).await, "filled");
+    }
+
+    async fn withdrawing_with_nobody_waiting_reopens_a_filled_element(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        assert_eq!(element_status(&app, &scene).await, "filled");
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        assert_eq!(element_status(&app, &scene).await, "open");
+        app.drain_outbox().await;
+        let told = app.emails_to(&scene.coordinator.email).pop().unwrap();
+        assert_eq!(told.subject, "A place is free: Peer interviews");
+        assert!(told.text.contains("1 place is now free"), "{}", told.text);
+        // The freed seat can be taken by a new invitation.
+        let newcomer = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &scene.coordinator, &scene.element, &[&newcomer.id]).await.json().await.unwrap();
+        let result: Value = accept(&app, &newcomer, invitations[0]["id"].as_str().unwrap()).await.json().await.unwrap();
+        assert_eq!(result["status"], "accepted");
+        assert_eq!(element_status(&app, &scene).await, "filled");
+    }
+
+    async fn people_who_are_paused_are_skipped_but_keep_their_place_in_line(app) {
+        let scene = scene(&app, 3, 2, 0).await;
+        let (paused, paused_invitation) = &scene.waiting[0];
+        let until = (Utc::now() + Duration::days(20)).date_naive().to_string();
+        let response = app.patch_as(paused, "/api/v1/me").json(&json!({"coproducer_status": "paused", "paused_until": until})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let (leaving, assignment) = &scene.booked[0];
+        act(&app, leaving, assignment, "withdraw", json!({})).await;
+        let (next, _) = &scene.waiting[1];
+        assert_eq!(get(&app, next, "/api/v1/me/assignments").await[0]["status"], "confirmed");
+        let still: Vec<Value> = get(&app, paused, "/api/v1/me/invitations").await.as_array().unwrap().clone();
+        assert_eq!(still[0]["id"], paused_invitation.as_str());
+        assert_eq!(still[0]["status"], "waitlisted");
+    }
+
+    async fn leaving_the_waiting_list_means_not_being_booked_later(app) {
+        let scene = scene(&app, 3, 2, 0).await;
+        let (gone, invitation) = &scene.waiting[0];
+        let response = app.post_as(gone, &format!("/api/v1/invitations/{invitation}/decline")).json(&json!({"reason": "Found other work"})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "declined");
+        let (leaving, assignment) = &scene.booked[0];
+        act(&app, leaving, assignment, "withdraw", json!({})).await;
+        assert!(get(&app, gone, "/api/v1/me/assignments").await.as_array().unwrap().is_empty());
+        assert_eq!(get(&app, &scene.waiting[1].0, "/api/v1/me/assignments").await[0]["status"], "confirmed");
+    }
+
+    async fn a_coordinator_withdraws_someone_who_is_told_why(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        let (person, assignment) = &scene.booked[2];
+        let response = act(&app, &scene.coordinator, assignment, "withdraw", json!({"reason": "The partner moved the sessions online."})).await;
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["booked_from_waiting_list"], json!([scene.waiting[0].0.id]));
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.email).pop().unwrap();
+        assert_eq!(told.subject, "You are no longer booked on Peer interviews");
+        assert!(told.text.contains("The partner moved the sessions online."), "{}", told.text);
+        assert!(
+            !app.emails_to(&scene.coordinator.email).iter().any(|e| e.subject.contains("place")),
+            "the coordinator who did it is not emailed about it"
+        );
+        let history: Vec<Value> = get(&app, person, &format!("/api/v1/assignments/{assignment}/history")).await.as_array().unwrap().clone();
+        assert_eq!(history.len(), 2);
+        assert_eq!(history[0]["to"], "confirmed");
+        assert_eq!(history[0]["actor_id"], person.id.as_str());
+        assert_eq!((history[1]["from"].as_str(), history[1]["to"].as_str()), (Some("confirmed"), Some("withdrawn")));
+        assert_eq!(history[1]["note"], "The partner moved the sessions online.");
+        assert!(history[1]["actor_id"].is_null(), "the co-producer sees their own steps' actor only");
+        let seen: Vec<Value> = get(&app, &scene.coordinator, &format!("/api/v1/assignments/{assignment}/history")).await.as_array().unwrap().clone();
+        assert_eq!(seen[1]["actor_id"], scene.coordinator.id.as_str());
+    }
+
+    async fn completed_and_no_show_keep_the_seat_and_are_recorded(app) {
+        let scene = scene(&app, 3, 0, 1).await;
+        let (done, done_assignment) = &scene.booked[0];
+        let response = act(&app, &scene.coordinator, done_assignment, "complete", json!({"note": "Great interviews."})).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "completed");
+        let (_, missed) = &scene.booked[1];
+        let response = act(&app, &scene.coordinator, missed, "no-show", json!({})).await;
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "no_show");
+        assert_eq!(element_status(&app, &scene).await, "filled");
+        // The seats are still used: a late acceptance waits.
+        let (late, invitation) = &scene.pending[0];
+        let result: Value = accept(&app, late, invitation).await.json().await.unwrap();
+        assert_eq!(result["status"], "waitlisted");
+        let mine: Vec<Value> = get(&app, done, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        assert_eq!(mine[0]["status"], "completed");
+        let history: Vec<Value> = get(&app, done, &format!("/api/v1/assignments/{done_assignment}/history")).await.as_array().unwrap().clone();
+        assert_eq!(history[1]["to"], "completed");
+        assert_eq!(history[1]["note"], "Great interviews.");
+    }
+
+    async fn only_a_confirmed_assignment_changes(app) {
+        let scene = scene(&app, 2, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, person, assignment, "withdraw", json!({})).await.status(), 200);
+        let again = act(&app, person, assignment, "withdraw", json!({})).await;
+        assert_eq!(again.status(), 409);
+        let body = problem(again).await;
+        assert_eq!(body["code"], "invalid_transition");
+        assert_eq!(body["detail"], "This assignment is already withdrawn, so it cannot be withdrawn. Only a confirmed assignment can change.");
+        let complete = act(&app, &scene.coordinator, assignment, "complete", json!({})).await;
+        assert_eq!(problem(complete).await["code"], "invalid_transition");
+        let (_, other) = &scene.booked[1];
+        assert_eq!(act(&app, &scene.coordinator, other, "no-show", json!({})).await.status(), 200);
+        let body = problem(act(&app, &scene.coordinator, other, "complete", json!({})).await).await;
+        assert_eq!(body["detail"], "This assignment is already marked as a no-show, so it cannot be marked as completed. Only a confirmed assignment can change.");
+    }
+
+    async fn someone_elses_assignment_is_not_found_and_only_coordinators_close_one(app) {
+        let scene = scene(&app, 2, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        let (other, _) = &scene.booked[1];
+        for stranger in [other, &scene.partner] {
+            let response = act(&app, stranger, assignment, "withdraw", json!({})).await;
+            assert_eq!(response.status(), 404);
+            assert_eq!(app.get_as(stranger, &format!("/api/v1/assignments/{assignment}/history")).send().await.unwrap().status(), 404);
+        }
+        assert_eq!(act(&app, person, assignment, "complete", json!({})).await.status(), 403);
+        assert_eq!(act(&app, person, assignment, "no-show", json!({})).await.status(), 403);
+        assert_eq!(act(&app, &scene.coordinator, "no-such-id", "complete", json!({})).await.status(), 404);
+        let unsigned = app.client.post(app.url(&format!("/api/v1/assignments/{assignment}/withdraw"))).json(&json!({})).send().await.unwrap();
+        assert_eq!(unsigned.status(), 401);
+        assert_eq!(get(&app, person, "/api/v1/me/assignments").await[0]["status"], "confirmed", "nothing changed");
+    }
+
+    async fn bad_bodies_name_the_field_and_change_nothing(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        let body = problem(act(&app, person, assignment, "withdraw", json!({"reason": "x".repeat(2001)})).await).await;
+        assert_eq!(error_fields(&body), ["reason"]);
+        let body = problem(act(&app, &scene.coordinator, assignment, "complete", json!({"note": 5})).await).await;
+        assert_eq!(error_fields(&body), ["note"]);
+        let body = problem(act(&app, person, assignment, "withdraw", json!({"why": "no"})).await).await;
+        assert_eq!(body["status"], 422);
+        assert_eq!(get(&app, person, "/api/v1/me/assignments").await[0]["status"], "confirmed");
+    }
+
+    async fn partners_see_confirmed_and_completed_people_and_coordinators_see_everyone(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        act(&app, &scene.coordinator, &scene.booked[0].1, "complete", json!({})).await;
+        act(&app, &scene.coordinator, &scene.booked[1].1, "no-show", json!({})).await;
+        act(&app, &scene.booked[2].0, &scene.booked[2].1, "withdraw", json!({})).await;
+        let newcomer = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &scene.coordinator, &scene.element, &[&newcomer.id]).await.json().await.unwrap();
+        accept(&app, &newcomer, invitations[0]["id"].as_str().unwrap()).await;
+        let path = format!("/api/v1/elements/{}/assignments", scene.element);
+        let statuses = |list: &Value| {
+            let mut statuses: Vec<String> = list.as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap().to_string()).collect();
+            statuses.sort();
+            statuses
+        };
+        let everyone = get(&app, &scene.coordinator, &path).await;
+        assert_eq!(statuses(&everyone), ["completed", "confirmed", "no_show", "withdrawn"]);
+        for view in everyone.as_array().unwrap() {
+            assert_eq!(view["adjustments"].is_array(), view["status"] == "confirmed", "{view}");
+        }
+        let partner_view = get(&app, &scene.partner, &path).await;
+        assert_eq!(statuses(&partner_view), ["completed", "confirmed"]);
+    }
+}
+
+/// The booking email goes through lettre's real SMTP transport to an SMTP server: the calendar
+/// arrives as a base64 `text/calendar` part, byte for byte, and the stored copy is cleared.
+async fn the_calendar_survives_real_smtp(backend: Backend) {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let url = sink.url();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_url = url;
+    })
+    .await
+    else {
+        return;
+    };
+    let (coordinator, _, project) = project(&app).await;
+    let element = first_element(&project);
+    let person = coproducer(&app, fitting_profile()).await;
+    let invitations: Vec<Value> = invite(&app, &coordinator, &element, &[&person.id])
+        .await
+        .json()
+        .await
+        .unwrap();
+    accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+    app.drain_outbox().await;
+
+    let messages = sink.messages();
+    let raw = messages
+        .iter()
+        .find(|m| m.contains("Subject: You are booked: Peer interviews"))
+        .expect("the booking email arrived");
+    assert!(raw.contains("Content-Type: multipart/mixed"), "{raw}");
+    assert!(raw.contains("Content-Type: multipart/alternative"), "{raw}");
+    let part = raw
+        .split("Content-Type: text/calendar; charset=utf-8; method=PUBLISH")
+        .nth(1)
+        .expect("a calendar part");
+    assert!(part.contains("Content-Transfer-Encoding: base64"), "{part}");
+    let encoded: String = part
+        .split("\n\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|line| !line.starts_with("--"))
+        .collect();
+    let ics = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(ics.starts_with("BEGIN:VCALENDAR\r\n"), "{ics}");
+    assert!(ics.ends_with("END:VCALENDAR\r\n"), "{ics}");
+    assert_eq!(ics.matches("BEGIN:VEVENT\r\n").count(), 1);
+    let day = (Utc::now() + Duration::days(40)).date_naive();
+    let start = day.and_hms_opt(10, 0, 0).unwrap().and_utc();
+    assert_eq!(
+        event_times(&ics),
+        [(ics_time(start), ics_time(start + Duration::hours(2)))]
+    );
+
+    #[derive(diesel::QueryableByName)]
+    struct Stored {
+        #[diesel(sql_type = Nullable<Text>)]
+        attachment_filename: Option<String>,
+        #[diesel(sql_type = Nullable<diesel::sql_types::Binary>)]
+        attachment_body: Option<Vec<u8>>,
+    }
+    let stored = app
+        .state
+        .db
+        .read(|conn| {
+            Ok(diesel::sql_query(
+                "SELECT attachment_filename, attachment_body FROM outbox WHERE template = 'invitation_outcome'",
+            )
+            .get_result::<Stored>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.attachment_filename.as_deref(),
+        Some("peer-interviews.ics")
+    );
+    assert_eq!(stored.attachment_body, None, "cleared once sent");
+}
+
+mod the_calendar_survives_real_smtp {
+    #[tokio::test]
+    async fn sqlite() {
+        super::the_calendar_survives_real_smtp(crate::helpers::Backend::Sqlite).await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::the_calendar_survives_real_smtp(crate::helpers::Backend::Postgres).await;
+    }
+}
+
+/// Three seats, all taken, one person waiting and ten still to answer. The three booked
+/// withdraw while the ten accept, all at once, so freed seats are raced for by the waiting
+/// list and by new acceptances: the element ends with exactly three people, every booking
+/// comes from exactly one accepted invitation, and the database agrees.
+async fn parallel_withdrawals_and_accepts_never_overfill(backend: Backend) {
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.server.workers = 4;
+        s.database.pool_size = 8;
+        s.database.pool_timeout_ms = 10_000;
+        s.database.busy_timeout_ms = 10_000;
+    })
+    .await
+    else {
+        return;
+    };
+    let scene = scene(&app, 3, 1, 10).await;
+    let withdrawals = scene.booked.iter().map(|(person, assignment)| {
+        app.post_as(
+            person,
+            &format!("/api/v1/assignments/{assignment}/withdraw"),
+        )
+        .json(&json!({}))
+        .send()
+    });
+    let accepts = scene.pending.iter().map(|(person, invitation)| {
+        app.post_as(person, &format!("/api/v1/invitations/{invitation}/accept"))
+            .send()
+    });
+    let (withdrawn, accepted) = futures_util::future::join(
+        futures_util::future::join_all(withdrawals),
+        futures_util::future::join_all(accepts),
+    )
+    .await;
+    for response in withdrawn.into_iter().chain(accepted) {
+        assert_eq!(response.unwrap().status(), 200);
+    }
+
+    #[derive(diesel::QueryableByName)]
+    struct Counts {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        confirmed: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        assignments: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        accepted_invitations: i64,
+    }
+    let element = scene.element.clone();
+    let counts = app
+        .state
+        .db
+        .read(move |conn| {
+            Ok(diesel::sql_query(
+                "SELECT \
+                   (SELECT COUNT(*) FROM assignments WHERE element_id = $1 AND status = 'confirmed') AS confirmed, \
+                   (SELECT COUNT(*) FROM assignments WHERE element_id = $1) AS assignments, \
+                   (SELECT COUNT(*) FROM invitations WHERE element_id = $1 AND status = 'accepted') AS accepted_invitations",
+            )
+            .bind::<Text, _>(&element)
+            .get_result::<Counts>(conn)?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        counts.confirmed, 3,
+        "the three seats are full again, not more"
+    );
+    assert_eq!(counts.assignments, 6, "three withdrawn and three booked");
+    assert_eq!(counts.accepted_invitations, 6);
+    assert_eq!(element_status(&app, &scene).await, "filled");
+}
+
+mod parallel_withdrawals_and_accepts_never_overfill {
+    #[tokio::test]
+    async fn sqlite() {
+        super::parallel_withdrawals_and_accepts_never_overfill(crate::helpers::Backend::Sqlite)
+            .await;
+    }
+
+    #[tokio::test]
+    async fn postgres() {
+        super::parallel_withdrawals_and_accepts_never_overfill(crate::helpers::Backend::Postgres)
+            .await;
+    }
+}
