@@ -18,6 +18,7 @@ mod openapi;
 mod partners;
 mod people;
 mod recruitment;
+mod security;
 mod service;
 mod smtp_sink;
 mod tokens;
