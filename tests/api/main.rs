@@ -6,6 +6,7 @@
 mod helpers;
 
 mod auth;
+mod authorization;
 mod cli;
 mod email;
 mod errors;

@@ -12,7 +12,7 @@ use crate::people::{passport_body, profile_body, put};
 
 /// A profile that fits the test element perfectly: required and desired skills, its lived
 /// experience and theme, and free every morning.
-fn fitting_profile() -> Value {
+pub fn fitting_profile() -> Value {
     let mut profile = profile_body();
     profile["skills"] =
         json!([{"code": "interviewing", "level": 3}, {"code": "writing", "level": 2}]);
