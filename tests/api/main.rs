@@ -12,6 +12,7 @@ mod email;
 mod errors;
 mod idempotency;
 mod invitations;
+mod logs;
 mod matching;
 mod me;
 mod migrations;
