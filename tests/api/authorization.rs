@@ -155,7 +155,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/v1/rounds/{id}/close", T::Round, B::None, "401 403 403 403 200 200 403", "="),
     row("PUT", "/api/v1/rounds/{id}/reviewers", T::Round, B::Panel, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/rounds/{id}/applications", T::Round, B::None, "401 201 201 409 201 201 201", "401 201 201 201 201 201 201"),
-    row("GET", "/api/v1/rounds/{id}/applications", T::Round, B::None, "401 404 404 403 200 200 404", "401 404 404 404 200 200 404"),
+    row("GET", "/api/v1/rounds/{id}/applications", T::Round, B::None, "401 403 403 403 200 200 403", "401 403 403 404 200 200 403"),
     // Applications: ours is our applicant's, in the round our reviewer reviews.
     row("GET", "/api/v1/applications/{id}", T::Submitted, B::None, "401 200 404 200 200 200 404", "401 404 404 404 200 200 404"),
     row("PATCH", "/api/v1/applications/{id}", T::Draft, B::Empty, "401 200 404 404 404 404 404", "401 404 404 404 404 404 404"),
