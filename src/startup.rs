@@ -3,8 +3,11 @@
 
 use std::net::TcpListener;
 
-use actix_web::dev::Server;
-use actix_web::middleware::{DefaultHeaders, from_fn};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use utoipa::OpenApi;
@@ -96,16 +99,66 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             }))
             // Inside the security headers and request id, so replayed answers get them too.
             .wrap(from_fn(crate::idempotency::idempotency))
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("X-Frame-Options", "DENY"))
-                    .add(("Referrer-Policy", "no-referrer")),
-            )
+            .wrap(from_fn(security_headers))
             .wrap(from_fn(request_context))
     })
     .workers(workers)
     .listen(listener)?
     .run();
     Ok(server)
+}
+
+/// The JSON API is never a page: it loads nothing and may not be framed.
+const API_CSP: &str = "default-src 'none'; frame-ancestors 'none'";
+/// Swagger UI runs its own scripts and styles and fetches the OpenAPI document, all from here.
+const DOCS_CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'";
+const DOCS_PREFIX: &str = "/docs";
+
+/// Security headers on every answer, errors included (SECURITY.md lists them and why).
+async fn security_headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let docs = req.path() == DOCS_PREFIX || req.path().starts_with("/docs/");
+    let https = req
+        .app_data::<web::Data<AppState>>()
+        .is_some_and(|state| state.settings.server.public_url.starts_with("https://"));
+    match next.call(req).await {
+        Ok(mut response) => {
+            add_security_headers(response.headers_mut(), docs, https);
+            Ok(response)
+        }
+        Err(error) => {
+            let mut response = error.error_response();
+            add_security_headers(response.headers_mut(), docs, https);
+            Err(InternalError::from_response(error.to_string(), response).into())
+        }
+    }
+}
+
+fn add_security_headers(headers: &mut HeaderMap, docs: bool, https: bool) {
+    let set = |headers: &mut HeaderMap, name, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(headers, header::X_FRAME_OPTIONS, "DENY");
+    set(headers, header::REFERRER_POLICY, "no-referrer");
+    set(
+        headers,
+        header::CONTENT_SECURITY_POLICY,
+        if docs { DOCS_CSP } else { API_CSP },
+    );
+    // Answers carry tokens and personal data: no shared or browser cache may keep them.
+    // The documentation's static files are the same for everyone and may be cached.
+    if !docs && !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, header::CACHE_CONTROL, "no-store");
+    }
+    // Only over https: sent over http it would be ignored, and it would pin a test host.
+    if https {
+        set(
+            headers,
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        );
+    }
 }

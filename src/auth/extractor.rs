@@ -5,7 +5,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use futures_util::future::LocalBoxFuture;
 
-use crate::db::queries::users;
+use crate::db::queries::auth;
 use crate::domain::role::Role;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -41,14 +41,14 @@ impl FromRequest for AuthUser {
         let verified = verify(req);
         Box::pin(async move {
             let (state, user) = verified?;
-            // The token outlives a deactivation or an erasure by up to its lifetime; the
-            // account's status is the word that counts, so check it on every request.
-            let id = user.id.clone();
-            let active = state
+            // A token outlives a logout, a revoked session, a deactivation or an erasure by up
+            // to its lifetime; the session and the account's status are the word that counts.
+            let (session_id, user_id) = (user.session_id.clone(), user.id.clone());
+            let live = state
                 .db
-                .read(move |conn| Ok(users::is_active(conn, &id)?))
+                .read(move |conn| Ok(auth::session_is_live(conn, &session_id, &user_id)?))
                 .await?;
-            if active {
+            if live {
                 Ok(user)
             } else {
                 Err(AppError::Unauthorized)

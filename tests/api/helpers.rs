@@ -1,6 +1,7 @@
 use std::io::Write;
 use std::sync::Once;
 
+use coproduce::auth::session;
 use coproduce::db::models::user::UserRow;
 use coproduce::db::queries::users;
 use coproduce::domain::role::Role;
@@ -146,6 +147,7 @@ pub struct TestUser {
     pub id: String,
     pub email: String,
     pub token: String,
+    pub session_id: String,
 }
 
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
@@ -284,22 +286,28 @@ impl TestApp {
         );
         let row = UserRow::new_active(&email, &format!("Test {role}"), None);
         let id = row.id.clone();
-        self.state
+        let session_id = self
+            .state
             .db
             .write(move |conn| {
                 users::insert(conn, &row)?;
                 users::grant_role(conn, &row.id, role)?;
-                Ok(())
+                Ok(session::start(conn, &row.id, 1)?.session_id)
             })
             .await
             .expect("test user stored");
         let token = self
             .state
             .jwt
-            .issue_access_token(&id, &[role], "test-session")
+            .issue_access_token(&id, &[role], &session_id)
             .expect("token issued")
             .token;
-        TestUser { id, email, token }
+        TestUser {
+            id,
+            email,
+            token,
+            session_id,
+        }
     }
 }
 

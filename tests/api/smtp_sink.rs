@@ -10,6 +10,8 @@ pub enum Mode {
     Accept,
     /// Answers `451` to MAIL FROM, as a server does when it is overloaded or its disk is full.
     RefuseTemporarily,
+    /// Answers `550` to RCPT TO, repeating the address as many real servers do.
+    RejectRecipient,
 }
 
 #[derive(Clone)]
@@ -58,13 +60,21 @@ impl SmtpSink {
         write.write_all(b"220 sink ESMTP ready\r\n").await?;
         while let Some(line) = lines.next_line().await? {
             let command = line.to_ascii_uppercase();
+            let rejected_recipient;
             let reply: &[u8] = if command.starts_with("EHLO") || command.starts_with("HELO") {
                 b"250-sink\r\n250 8BITMIME\r\n"
             } else if command.starts_with("MAIL FROM") {
                 match *self.mode.lock().unwrap() {
-                    Mode::Accept => b"250 OK\r\n",
+                    Mode::Accept | Mode::RejectRecipient => b"250 OK\r\n",
                     Mode::RefuseTemporarily => b"451 4.3.0 Temporarily unable to accept mail\r\n",
                 }
+            } else if command.starts_with("RCPT TO")
+                && *self.mode.lock().unwrap() == Mode::RejectRecipient
+            {
+                let address = line.split_once(':').map_or("", |(_, a)| a.trim());
+                rejected_recipient =
+                    format!("550 5.1.1 {address}: Recipient address rejected: User unknown\r\n");
+                rejected_recipient.as_bytes()
             } else if command.starts_with("RCPT TO")
                 || command.starts_with("RSET")
                 || command.starts_with("NOOP")

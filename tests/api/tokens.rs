@@ -16,7 +16,7 @@ fn claims_for(app: &TestApp, user: &TestUser) -> Claims {
     Claims {
         sub: user.id.clone(),
         roles: vec![Role::Applicant],
-        sid: "s".into(),
+        sid: user.session_id.clone(),
         iat: now,
         nbf: now,
         exp: now + 600,
@@ -47,6 +47,26 @@ both_backends! {
         let user = app.signed_in(Role::Applicant).await;
         let token = app.state.jwt.sign(&claims_for(&app, &user)).unwrap();
         assert_eq!(me_status(&app, &token).await, 200);
+    }
+
+    async fn token_of_a_session_that_does_not_exist_is_refused(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut claims = claims_for(&app, &user);
+        claims.sid = "no-such-session".into();
+        assert_eq!(me_status(&app, &app.state.jwt.sign(&claims).unwrap()).await, 401);
+    }
+
+    async fn access_token_stops_working_at_logout(app) {
+        let signed_in = app.register_and_sign_in("leaving@example.org").await;
+        let token = signed_in["access_token"].as_str().unwrap();
+        assert_eq!(me_status(&app, token).await, 200);
+        let logout = app
+            .post_json("/api/v1/auth/logout", &json!({"refresh_token": signed_in["refresh_token"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(logout.status(), 204);
+        assert_eq!(me_status(&app, token).await, 401);
     }
 
     async fn token_with_alg_none_is_refused(app) {

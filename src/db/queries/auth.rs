@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::models::auth::{MagicLinkRow, RefreshTokenRow, SessionRow, StaffInvitationRow};
-use crate::db::schema::{magic_links, refresh_tokens, sessions, staff_invitations};
+use crate::db::schema::{magic_links, refresh_tokens, sessions, staff_invitations, users};
 
 pub fn insert_magic_link(conn: &mut DbConn, row: &MagicLinkRow) -> QueryResult<()> {
     diesel::insert_into(magic_links::table)
@@ -44,6 +44,20 @@ pub fn insert_session(conn: &mut DbConn, row: &SessionRow) -> QueryResult<()> {
         .values(row)
         .execute(conn)
         .map(drop)
+}
+
+/// True while the session is not revoked and its account is active: what an access token
+/// needs to keep working.
+pub fn session_is_live(conn: &mut DbConn, session_id: &str, user_id: &str) -> QueryResult<bool> {
+    let live: i64 = sessions::table
+        .inner_join(users::table)
+        .filter(sessions::id.eq(session_id))
+        .filter(sessions::user_id.eq(user_id))
+        .filter(sessions::revoked_at.is_null())
+        .filter(users::status.eq("active"))
+        .count()
+        .get_result(conn)?;
+    Ok(live > 0)
 }
 
 pub fn find_session(conn: &mut DbConn, id: &str) -> QueryResult<Option<SessionRow>> {

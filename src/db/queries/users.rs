@@ -142,13 +142,3 @@ pub fn staff(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
     }
     Ok(staff)
 }
-
-/// True when the account exists and is active (deactivated and erased accounts are not).
-pub fn is_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    let status: Option<String> = users::table
-        .find(id)
-        .select(users::status)
-        .first(conn)
-        .optional()?;
-    Ok(status.as_deref() == Some("active"))
-}

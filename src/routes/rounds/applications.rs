@@ -105,7 +105,7 @@ pub struct ApplicationFilter {
 /// see submitted ones, anonymised only.
 #[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), ApplicationFilter, PageQuery), responses(
     (status = 200, body = Page<ApplicationResponse>),
-    (status = 403, description = "Reviewers must ask for view=anonymised", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "Only coordinators and reviewers list applications; reviewers must ask for view=anonymised", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such round, or you are not on its panel", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/rounds/{id}/applications")]
@@ -116,6 +116,7 @@ pub async fn list_applications(
     filter: web::Query<ApplicationFilter>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<ApplicationResponse>>, AppError> {
+    user.require_any(&[Role::Coordinator, Role::Reviewer])?;
     let filter = filter.into_inner();
     if let Some(status) = &filter.status
         && ApplicationStatus::parse(status).is_none()
