@@ -1,175 +1,291 @@
-//! Min-cost flow by successive shortest paths with potentials (Dijkstra on reduced costs).
-//! `maximise_profit` sends flow only while an augmenting path lowers the total cost, so with
-//! negative costs for wanted pairs it returns the cheapest flow of any size: the optimum.
+//! The plan's min-cost flow, specialised to its shape: people → elements, each person taking up
+//! to `limit` seats (the k-th costing (k−1)·`penalty`), each element up to its seats, any flow
+//! size, maximising total value.
+//!
+//! Successive shortest paths, one person at a time (Hungarian style). Adding a person adds
+//! `limit` units of supply at them, and each unit follows a shortest augmenting path to the sink,
+//! found by Dijkstra on reduced costs from that person alone. A path ends at an element with a
+//! free seat, at a person giving up their dearest seat, or at once (the unit stays unused: value
+//! 0). Dijkstra stops when it settles the sink and only settled nodes' potentials move, so a
+//! search touches only the neighbourhood that competes for the same seats. Every step keeps all
+//! residual reduced costs non-negative, so the result is the exact optimum (proptest in plan.rs
+//! checks it against brute force; scripts/plan_oracle.py against OR-Tools).
+//!
+//! Node numbering: people `0..P`, elements `P..P+E`, the sink `P+E` (its potential stays 0).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-#[derive(Debug, Clone)]
-struct Edge {
-    to: usize,
-    cap: i64,
-    cost: i64,
+/// One feasible pair: `value` (> 0) is what seating `person` on `element` is worth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arc {
+    pub person: usize,
+    pub element: usize,
+    pub value: i64,
 }
 
-#[derive(Debug, Clone)]
-pub struct MinCostFlow {
-    edges: Vec<Edge>,
-    adjacency: Vec<Vec<usize>>,
+/// How the sink was reached on the current shortest path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Into {
+    /// Straight from the new unit: it stays unused.
+    Unused,
+    /// From an element taking one more person into a free seat.
+    FreeSeat(usize),
+    /// From a person giving up their dearest seat.
+    GivesUp(usize),
 }
 
-impl MinCostFlow {
-    pub fn new(nodes: usize) -> Self {
+const NONE: u32 = u32::MAX;
+
+/// Returns, for each arc, whether it is in an optimal plan. Arcs with a value ≤ 0 are never
+/// chosen (a plan without them is never worse); of repeated (person, element) arcs at most one is.
+pub fn maximise_value(
+    people: usize,
+    seats: &[u32],
+    arcs: &[Arc],
+    limit: u32,
+    penalty: i64,
+) -> Vec<bool> {
+    Solver::new(people, seats, arcs, limit, penalty.max(0)).run()
+}
+
+struct Solver<'a> {
+    arcs: &'a [Arc],
+    people: usize,
+    limit: i64,
+    penalty: i64,
+    /// Arcs by person (indices into `arcs`): `by_person[first[p]..first[p + 1]]`.
+    first: Vec<usize>,
+    by_person: Vec<u32>,
+    chosen: Vec<bool>,
+    /// Seats each person holds.
+    held: Vec<i64>,
+    /// Free seats per element.
+    free: Vec<i64>,
+    /// Chosen arcs per element.
+    seated: Vec<Vec<u32>>,
+    potential: Vec<i64>,
+    // Dijkstra scratch, reset through `touched`.
+    dist: Vec<i64>,
+    /// For a person: the chosen arc it leaves by (NONE for the search's root).
+    /// For an element: the arc it is entered by.
+    via: Vec<u32>,
+    settled: Vec<bool>,
+    touched: Vec<usize>,
+    settled_order: Vec<usize>,
+    heap: BinaryHeap<Reverse<(i64, u32)>>,
+}
+
+impl<'a> Solver<'a> {
+    fn new(people: usize, seats: &[u32], arcs: &'a [Arc], limit: u32, penalty: i64) -> Self {
+        let elements = seats.len();
+        // Bucket the useful arcs by person, keeping the best of repeated (person, element) arcs.
+        let mut first = vec![0usize; people + 1];
+        for arc in arcs.iter().filter(|a| a.value > 0) {
+            first[arc.person + 1] += 1;
+        }
+        for p in 0..people {
+            first[p + 1] += first[p];
+        }
+        let mut fill = first.clone();
+        let mut by_person = vec![NONE; first[people]];
+        for (i, arc) in arcs.iter().enumerate().filter(|(_, a)| a.value > 0) {
+            by_person[fill[arc.person]] = i as u32;
+            fill[arc.person] += 1;
+        }
+        let mut best_at = vec![NONE; elements];
+        let mut kept = Vec::with_capacity(by_person.len());
+        let mut kept_first = vec![0usize; people + 1];
+        for p in 0..people {
+            for &i in &by_person[first[p]..first[p + 1]] {
+                let e = arcs[i as usize].element;
+                match best_at[e] {
+                    slot if slot != NONE && arcs[kept[slot as usize] as usize].person == p => {
+                        if arcs[i as usize].value > arcs[kept[slot as usize] as usize].value {
+                            kept[slot as usize] = i;
+                        }
+                    }
+                    _ => {
+                        best_at[e] = kept.len() as u32;
+                        kept.push(i);
+                    }
+                }
+            }
+            kept_first[p + 1] = kept.len();
+        }
+        let nodes = people + elements + 1;
         Self {
-            edges: Vec::new(),
-            adjacency: vec![Vec::new(); nodes],
+            arcs,
+            people,
+            limit: i64::from(limit),
+            penalty,
+            first: kept_first,
+            by_person: kept,
+            chosen: vec![false; arcs.len()],
+            held: vec![0; people],
+            free: seats.iter().map(|s| i64::from(*s)).collect(),
+            seated: vec![Vec::new(); elements],
+            potential: vec![0; nodes],
+            dist: vec![i64::MAX; nodes],
+            via: vec![NONE; nodes],
+            settled: vec![false; nodes],
+            touched: Vec::new(),
+            settled_order: Vec::new(),
+            heap: BinaryHeap::new(),
         }
     }
 
-    /// Adds `from → to` and returns its id (for `flow`).
-    pub fn add_edge(&mut self, from: usize, to: usize, cap: i64, cost: i64) -> usize {
-        let id = self.edges.len();
-        self.edges.push(Edge { to, cap, cost });
-        self.edges.push(Edge {
-            to: from,
-            cap: 0,
-            cost: -cost,
-        });
-        self.adjacency[from].push(id);
-        self.adjacency[to].push(id + 1);
-        id
+    fn run(mut self) -> Vec<bool> {
+        for p in 0..self.people {
+            let arcs = &self.by_person[self.first[p]..self.first[p + 1]];
+            if arcs.is_empty() {
+                continue;
+            }
+            // Reduced costs of p's arcs (cost = −value) must be ≥ 0: p's potential is the
+            // largest value + element potential. Nothing reaches p yet, so nothing else changes.
+            self.potential[p] = arcs
+                .iter()
+                .map(|&i| {
+                    let arc = self.arcs[i as usize];
+                    arc.value + self.potential[self.people + arc.element]
+                })
+                .max()
+                .unwrap_or(0);
+            while self.held[p] < self.limit && self.augment_from(p) {}
+        }
+        self.chosen
     }
 
-    /// Flow sent along edge `id`.
-    pub fn flow(&self, id: usize) -> i64 {
-        self.edges[id + 1].cap
+    fn sink(&self) -> usize {
+        self.potential.len() - 1
     }
 
-    /// Sends flow from `s` to `t` while it lowers the total cost; returns (flow, cost).
-    pub fn maximise_profit(&mut self, s: usize, t: usize) -> (i64, i64) {
-        let n = self.adjacency.len();
-        let mut potential = self.initial_potentials(s);
-        let (mut flow, mut cost) = (0i64, 0i64);
-        let mut dist = vec![i64::MAX; n];
-        let mut via = vec![usize::MAX; n];
-        loop {
-            dist.iter_mut().for_each(|d| *d = i64::MAX);
-            via.iter_mut().for_each(|v| *v = usize::MAX);
-            dist[s] = 0;
-            let mut heap = BinaryHeap::from([Reverse((0i64, s))]);
-            while let Some(Reverse((d, u))) = heap.pop() {
-                if d > dist[u] {
-                    continue;
-                }
-                // Settled the sink: nodes further away keep their reduced costs valid with the
-                // capped update below, so the rest of the search is wasted work.
-                if u == t {
-                    break;
-                }
-                for &id in &self.adjacency[u] {
-                    let edge = &self.edges[id];
-                    if edge.cap <= 0 || potential[edge.to] == i64::MAX {
+    fn reach(&mut self, node: usize, dist: i64, via: u32) {
+        if dist < self.dist[node] {
+            if self.dist[node] == i64::MAX {
+                self.touched.push(node);
+            }
+            self.dist[node] = dist;
+            self.via[node] = via;
+            self.heap.push(Reverse((dist, node as u32)));
+        }
+    }
+
+    /// Sends one more unit from `root` along a shortest path; false if the unit is better
+    /// left unused (then so is every later unit of `root`: nothing changed).
+    fn augment_from(&mut self, root: usize) -> bool {
+        let people = self.people;
+        let sink = self.sink();
+        // The unit's own node sits before `root`; its potential is any value keeping both of its
+        // arcs (to root at the next seat's penalty, and straight to the sink at 0) non-negative.
+        let next_seat_cost = self.held[root] * self.penalty;
+        let unit_potential = (self.potential[root] - next_seat_cost).max(self.potential[sink]);
+        let mut into_sink = Into::Unused;
+        self.reach(sink, unit_potential - self.potential[sink], NONE);
+        self.reach(
+            root,
+            next_seat_cost + unit_potential - self.potential[root],
+            NONE,
+        );
+        while let Some(Reverse((d, v))) = self.heap.pop() {
+            let v = v as usize;
+            if self.settled[v] || d > self.dist[v] {
+                continue;
+            }
+            if v == sink {
+                break;
+            }
+            self.settled[v] = true;
+            self.settled_order.push(v);
+            if v < people {
+                let hv = self.potential[v];
+                for k in self.first[v]..self.first[v + 1] {
+                    let i = self.by_person[k];
+                    if self.chosen[i as usize] {
                         continue;
                     }
-                    let reduced = edge.cost + potential[u] - potential[edge.to];
-                    let next = d + reduced;
-                    if next < dist[edge.to] {
-                        dist[edge.to] = next;
-                        via[edge.to] = id;
-                        heap.push(Reverse((next, edge.to)));
+                    let arc = self.arcs[i as usize];
+                    let e = people + arc.element;
+                    if self.settled[e] {
+                        continue;
+                    }
+                    let reduced = -arc.value + hv - self.potential[e];
+                    self.reach(e, d + reduced, i);
+                }
+                if v != root && self.held[v] > 0 {
+                    // v gives up its dearest seat: it saves (held − 1) · penalty.
+                    let reduced = -(self.held[v] - 1) * self.penalty + hv - self.potential[sink];
+                    if d + reduced < self.dist[sink] {
+                        self.reach(sink, d + reduced, NONE);
+                        into_sink = Into::GivesUp(v);
                     }
                 }
-            }
-            if dist[t] == i64::MAX {
-                break;
-            }
-            let reach = dist[t];
-            for v in 0..n {
-                if potential[v] != i64::MAX {
-                    potential[v] += dist[v].min(reach);
-                }
-            }
-            // Real cost of the path: stop once it no longer pays.
-            let path_cost = potential[t] - potential[s];
-            if path_cost >= 0 {
-                break;
-            }
-            let mut push = i64::MAX;
-            let mut v = t;
-            while v != s {
-                let id = via[v];
-                push = push.min(self.edges[id].cap);
-                v = self.edges[id ^ 1].to;
-            }
-            let mut v = t;
-            while v != s {
-                let id = via[v];
-                self.edges[id].cap -= push;
-                self.edges[id ^ 1].cap += push;
-                v = self.edges[id ^ 1].to;
-            }
-            flow += push;
-            cost += push * path_cost;
-        }
-        (flow, cost)
-    }
-
-    /// Shortest distances from `s` with negative costs allowed (Bellman-Ford, queue-based);
-    /// unreachable nodes get `i64::MAX`.
-    fn initial_potentials(&self, s: usize) -> Vec<i64> {
-        let n = self.adjacency.len();
-        let mut dist = vec![i64::MAX; n];
-        let mut queued = vec![false; n];
-        let mut queue = std::collections::VecDeque::from([s]);
-        dist[s] = 0;
-        queued[s] = true;
-        while let Some(u) = queue.pop_front() {
-            queued[u] = false;
-            for &id in &self.adjacency[u] {
-                let edge = &self.edges[id];
-                if edge.cap > 0 && dist[u] + edge.cost < dist[edge.to] {
-                    dist[edge.to] = dist[u] + edge.cost;
-                    if !queued[edge.to] {
-                        queued[edge.to] = true;
-                        queue.push_back(edge.to);
+            } else {
+                let e = v - people;
+                let hv = self.potential[v];
+                if self.free[e] > 0 {
+                    let reduced = hv - self.potential[sink];
+                    if d + reduced < self.dist[sink] {
+                        self.reach(sink, d + reduced, NONE);
+                        into_sink = Into::FreeSeat(e);
                     }
+                }
+                for k in 0..self.seated[e].len() {
+                    let i = self.seated[e][k];
+                    let arc = self.arcs[i as usize];
+                    if self.settled[arc.person] {
+                        continue;
+                    }
+                    let reduced = arc.value + hv - self.potential[arc.person];
+                    self.reach(arc.person, d + reduced, i);
                 }
             }
         }
-        dist
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn takes_only_the_paths_that_pay() {
-        // s → a → t costs -5 (take it), s → b → t costs +3 (leave it).
-        let mut g = MinCostFlow::new(4);
-        let (s, a, b, t) = (0, 1, 2, 3);
-        g.add_edge(s, a, 1, 0);
-        let ab = g.add_edge(a, t, 1, -5);
-        g.add_edge(s, b, 1, 0);
-        let bt = g.add_edge(b, t, 1, 3);
-        assert_eq!(g.maximise_profit(s, t), (1, -5));
-        assert_eq!((g.flow(ab), g.flow(bt)), (1, 0));
-    }
-
-    #[test]
-    fn reroutes_earlier_flow_when_that_is_better() {
-        // Two people, two seats: greedy would give p1 the best seat; the optimum differs.
-        let mut g = MinCostFlow::new(6);
-        let (s, p1, p2, e1, e2, t) = (0, 1, 2, 3, 4, 5);
-        g.add_edge(s, p1, 1, 0);
-        g.add_edge(s, p2, 1, 0);
-        g.add_edge(p1, e1, 1, -10);
-        g.add_edge(p1, e2, 1, -9);
-        g.add_edge(p2, e1, 1, -8);
-        g.add_edge(p2, e2, 1, -1);
-        g.add_edge(e1, t, 1, 0);
-        g.add_edge(e2, t, 1, 0);
-        assert_eq!(g.maximise_profit(s, t), (2, -17));
+        let reached = self.dist[sink];
+        for &v in &self.settled_order {
+            self.potential[v] += self.dist[v] - reached;
+        }
+        let mut at = match into_sink {
+            Into::Unused => None,
+            Into::FreeSeat(e) => {
+                self.free[e] -= 1;
+                Some(people + e)
+            }
+            Into::GivesUp(q) => {
+                self.held[q] -= 1;
+                Some(q)
+            }
+        };
+        let found = at.is_some();
+        // Walk back to the root, flipping each arc: an element is entered by a person joining
+        // it, a person other than the root by leaving a seat they held.
+        while let Some(v) = at.filter(|v| *v != root) {
+            let i = self.via[v];
+            let arc = self.arcs[i as usize];
+            if v >= people {
+                self.chosen[i as usize] = true;
+                self.seated[arc.element].push(i);
+                at = Some(arc.person);
+            } else {
+                self.chosen[i as usize] = false;
+                let seated = &mut self.seated[arc.element];
+                if let Some(k) = seated.iter().position(|j| *j == i) {
+                    seated.swap_remove(k);
+                }
+                at = Some(people + arc.element);
+            }
+        }
+        if found {
+            self.held[root] += 1;
+        }
+        self.heap.clear();
+        for &v in &self.touched {
+            self.dist[v] = i64::MAX;
+            self.via[v] = NONE;
+            self.settled[v] = false;
+        }
+        self.touched.clear();
+        self.settled_order.clear();
+        found
     }
 }
