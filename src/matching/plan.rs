@@ -211,7 +211,9 @@ mod tests {
 
     /// One seat each, up to 30 × 30, most pairs feasible: too big for brute force.
     fn dense_one_seat_instance() -> impl Strategy<Value = (usize, Vec<u32>, Vec<Pair>)> {
-        (1usize..=30, 1usize..=30).prop_flat_map(|(people, elements)| {
+        (1usize..=30, 1usize..=30, any::<bool>()).prop_flat_map(|(people, elements, square)| {
+            // Half of them square: the full Jonker–Volgenant start-up only runs on those.
+            let elements = if square { people } else { elements };
             (
                 Just(people),
                 proptest::collection::vec(prop_oneof![9 => Just(1u32), 1 => Just(0u32)], elements),
@@ -272,6 +274,105 @@ mod tests {
         }
     }
 
+    /// Whether the plan's residual network (source → person seats → elements → sink, plus
+    /// source → sink for units left unused) has a negative cycle, i.e. the plan could be
+    /// improved. None means optimal: an independent certificate for instances too big for brute
+    /// force. Pairs must not repeat a (person, element).
+    fn has_improving_cycle(
+        people: usize,
+        seats: &[u32],
+        pairs: &[Pair],
+        chosen: &[usize],
+        limits: Limits,
+    ) -> bool {
+        let penalty = hundredths(limits.extra_seat_penalty).max(0);
+        let (source, sink) = (people + seats.len(), people + seats.len() + 1);
+        let element = |e: usize| people + e;
+        let mut held = vec![0i64; people];
+        let mut used = vec![0u32; seats.len()];
+        let mut is_chosen = vec![false; pairs.len()];
+        for i in chosen {
+            held[pairs[*i].person] += 1;
+            used[pairs[*i].element] += 1;
+            is_chosen[*i] = true;
+        }
+        let mut residual: Vec<(usize, usize, i64)> = Vec::new();
+        for (p, held) in held.iter().enumerate() {
+            for k in 0..i64::from(limits.per_person) {
+                if k < *held {
+                    residual.push((p, source, -k * penalty));
+                } else {
+                    residual.push((source, p, k * penalty));
+                }
+            }
+        }
+        for (i, pair) in pairs.iter().enumerate() {
+            let value = hundredths(pair.score);
+            if is_chosen[i] {
+                residual.push((element(pair.element), pair.person, value));
+            } else {
+                residual.push((pair.person, element(pair.element), -value));
+            }
+        }
+        for (e, seats) in seats.iter().enumerate() {
+            if used[e] < *seats {
+                residual.push((element(e), sink, 0));
+            }
+            if used[e] > 0 {
+                residual.push((sink, element(e), 0));
+            }
+        }
+        let unused = people as i64 * i64::from(limits.per_person) - held.iter().sum::<i64>();
+        residual.push((source, sink, 0));
+        if unused > 0 {
+            residual.push((sink, source, 0));
+        }
+        // Bellman–Ford from every node at once: still relaxing after n rounds means a cycle.
+        let mut dist = vec![0i64; sink + 1];
+        for _ in 0..=sink {
+            let mut changed = false;
+            for &(from, to, cost) in &residual {
+                if dist[from] + cost < dist[to] {
+                    dist[to] = dist[from] + cost;
+                    changed = true;
+                }
+            }
+            if !changed {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Up to 25 people × 10 elements, limits up to 3, no repeated pairs.
+    fn larger_instance() -> impl Strategy<Value = (usize, Vec<u32>, Vec<Pair>, Limits)> {
+        (1usize..=25, 1usize..=10, 1u32..=3, 0u32..=40).prop_flat_map(
+            |(people, elements, per_person, penalty)| {
+                (
+                    Just(people),
+                    proptest::collection::vec(0u32..=4, elements),
+                    proptest::collection::btree_map(
+                        (0..people, 0..elements),
+                        score(),
+                        0..=(people * elements).min(120),
+                    ),
+                    Just(limits(per_person, f64::from(penalty) / 2.0)),
+                )
+                    .prop_map(|(people, seats, pairs, limits)| {
+                        let pairs = pairs
+                            .into_iter()
+                            .map(|((person, element), score)| Pair {
+                                person,
+                                element,
+                                score,
+                            })
+                            .collect();
+                        (people, seats, pairs, limits)
+                    })
+            },
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
@@ -284,6 +385,38 @@ mod tests {
             prop_assert!(respects_the_rules(people, &seats, &pairs, &by_flow, one));
             prop_assert_eq!(worth(people, &pairs, &by_assignment, one), worth(people, &pairs, &by_flow, one));
         }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn larger_plans_leave_no_improving_cycle((people, seats, pairs, limits) in larger_instance()) {
+            let solution = solve(people, &seats, &pairs, limits);
+            prop_assert!(respects_the_rules(people, &seats, &pairs, &solution.chosen, limits));
+            prop_assert!(!has_improving_cycle(people, &seats, &pairs, &solution.chosen, limits));
+        }
+    }
+
+    #[test]
+    fn a_plan_that_can_be_improved_has_an_improving_cycle() {
+        // The check itself must catch a poor plan: one person on the worse of two elements.
+        let pairs = [
+            Pair {
+                person: 0,
+                element: 0,
+                score: 10.0,
+            },
+            Pair {
+                person: 0,
+                element: 1,
+                score: 20.0,
+            },
+        ];
+        let one = limits(1, 0.0);
+        assert!(has_improving_cycle(1, &[1, 1], &pairs, &[0], one));
+        assert!(!has_improving_cycle(1, &[1, 1], &pairs, &[1], one));
+        assert!(has_improving_cycle(1, &[1, 1], &pairs, &[], one));
     }
 
     #[test]
