@@ -52,7 +52,12 @@ pub fn maximise_value(people: usize, seats: &[u32], arcs: &[Arc]) -> Vec<bool> {
     let mut wanted = vec![usize::MAX; people];
     for (r, c) in row_to_col.into_iter().enumerate() {
         let (p, e) = if transposed { (c, r) } else { (r, c) };
-        if cost[if transposed { e * cols + p } else { p * cols + e }] < 0 {
+        if cost[if transposed {
+            e * cols + p
+        } else {
+            p * cols + e
+        }] < 0
+        {
             wanted[p] = e;
         }
     }

@@ -1,22 +1,28 @@
-//! The plan's min-cost flow, specialised to its shape: people → elements, each person taking up
+//! The plan's min-cost flow, specialised to its shape: people ↔ elements, each person taking up
 //! to `limit` seats (the k-th costing (k−1)·`penalty`), each element up to its seats, any flow
 //! size, maximising total value.
 //!
-//! Successive shortest paths, one person at a time (Hungarian style). Adding a person adds
-//! `limit` units of supply at them, and each unit follows a shortest augmenting path to the sink,
-//! found by Dijkstra on reduced costs from that person alone. A path ends at an element with a
-//! free seat, at a person giving up their dearest seat, or at once (the unit stays unused: value
-//! 0). Dijkstra stops when it settles the sink and only settled nodes' potentials move, so a
-//! search touches only the neighbourhood that competes for the same seats. Every step keeps all
-//! residual reduced costs non-negative, so the result is the exact optimum (proptest in plan.rs
-//! checks it against brute force; scripts/plan_oracle.py against OR-Tools).
+//! Both sides look alike: a node takes up to its capacity in units, the k-th unit costing
+//! (k−1)·slope (people: their limit and the penalty; elements: their seats and no slope). One
+//! side is the *roots*, whose units are added one node at a time; the other is where they go.
+//! Each unit follows a shortest augmenting path to the sink, found by Dijkstra on reduced costs
+//! from its root alone (successive shortest paths, Hungarian style). A path ends at a node of
+//! the other side with room, at a root-side node giving up its dearest unit, or at once (the
+//! unit stays unused, worth 0). Dijkstra stops when it settles the sink and only settled nodes'
+//! potentials move, so a search touches only the nodes competing for the same places. Every step
+//! keeps all residual reduced costs non-negative, so the result is the exact optimum (proptest in
+//! plan.rs checks it against brute force and a no-improving-cycle certificate;
+//! scripts/plan_oracle.py against OR-Tools).
 //!
-//! Node numbering: people `0..P`, elements `P..P+E`, the sink `P+E` (its potential stays 0).
+//! The roots are the side with fewer units to place (usually the elements' seats): their
+//! searches end quickly, at the first node of the plentiful side with room.
+//!
+//! Node numbering inside: roots `0..L`, the other side `L..L+R`, the sink `L+R` (potential 0).
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-/// One feasible pair: `value` (> 0) is what seating `person` on `element` is worth.
+/// One feasible pair: `value` is what seating `person` on `element` is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arc {
     pub person: usize,
@@ -24,18 +30,12 @@ pub struct Arc {
     pub value: i64,
 }
 
-/// How the sink was reached on the current shortest path.
+/// Which side's units are placed one node at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Into {
-    /// Straight from the new unit: it stays unused.
-    Unused,
-    /// From an element taking one more person into a free seat.
-    FreeSeat(usize),
-    /// From a person giving up their dearest seat.
-    GivesUp(usize),
+pub enum Roots {
+    People,
+    Elements,
 }
-
-const NONE: u32 = u32::MAX;
 
 /// Returns, for each arc, whether it is in an optimal plan. Arcs with a value ≤ 0 are never
 /// chosen (a plan without them is never worse); of repeated (person, element) arcs at most one is.
@@ -46,29 +46,99 @@ pub fn maximise_value(
     limit: u32,
     penalty: i64,
 ) -> Vec<bool> {
-    Solver::new(people, seats, arcs, limit, penalty.max(0)).run()
+    // Units each side could place at most: its capacity, or its useful arcs if fewer.
+    let mut person_units = vec![0u32; people];
+    let mut element_units = vec![0u32; seats.len()];
+    for arc in arcs.iter().filter(|a| a.value > 0) {
+        person_units[arc.person] = (person_units[arc.person] + 1).min(limit);
+        element_units[arc.element] = (element_units[arc.element] + 1).min(seats[arc.element]);
+    }
+    let total = |units: &[u32]| units.iter().map(|u| u64::from(*u)).sum::<u64>();
+    let roots = if total(&element_units) < total(&person_units) {
+        Roots::Elements
+    } else {
+        Roots::People
+    };
+    maximise_value_from(roots, people, seats, arcs, limit, penalty)
 }
 
-struct Solver<'a> {
-    arcs: &'a [Arc],
+/// `maximise_value` with the roots chosen by the caller (both give the optimum; the scarcer
+/// side is faster).
+pub fn maximise_value_from(
+    roots: Roots,
     people: usize,
-    limit: i64,
+    seats: &[u32],
+    arcs: &[Arc],
+    limit: u32,
     penalty: i64,
-    /// Arcs by person (indices into `arcs`): `by_person[first[p]..first[p + 1]]`.
+) -> Vec<bool> {
+    let person_side = Side {
+        capacity: vec![i64::from(limit); people],
+        slope: penalty.max(0),
+    };
+    let element_side = Side {
+        capacity: seats.iter().map(|s| i64::from(*s)).collect(),
+        slope: 0,
+    };
+    let mut solver = match roots {
+        Roots::People => Solver::new(person_side, element_side, arcs, |arc| {
+            (arc.person, arc.element)
+        }),
+        Roots::Elements => Solver::new(element_side, person_side, arcs, |arc| {
+            (arc.element, arc.person)
+        }),
+    };
+    solver.run();
+    let mut chosen = vec![false; arcs.len()];
+    for (k, picked) in solver.chosen.iter().enumerate() {
+        if *picked {
+            chosen[solver.link_arc[k] as usize] = true;
+        }
+    }
+    chosen
+}
+
+struct Side {
+    /// Units each node may take.
+    capacity: Vec<i64>,
+    /// A node's k-th unit costs (k−1)·slope.
+    slope: i64,
+}
+
+/// How the sink was reached on the current shortest path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Into {
+    /// Straight from the new unit: it stays unused.
+    Unused,
+    /// From a node on the other side taking one more unit.
+    Room(usize),
+    /// From a root-side node giving up its dearest unit.
+    GivesUp(usize),
+}
+
+const NONE: u32 = u32::MAX;
+
+struct Solver {
+    roots: Side,
+    others: Side,
+    root_count: usize,
+    /// Links (root, other, value) grouped by root: `first[r]..first[r + 1]`.
     first: Vec<usize>,
-    by_person: Vec<u32>,
+    link_other: Vec<u32>,
+    link_root: Vec<u32>,
+    link_value: Vec<i64>,
+    /// The input arc each link stands for.
+    link_arc: Vec<u32>,
     chosen: Vec<bool>,
-    /// Seats each person holds.
+    /// Units each node holds (roots, then others).
     held: Vec<i64>,
-    /// Free seats per element.
-    free: Vec<i64>,
-    /// Chosen arcs per element.
-    seated: Vec<Vec<u32>>,
+    /// Chosen links per node on the other side.
+    taken: Vec<Vec<u32>>,
     potential: Vec<i64>,
     // Dijkstra scratch, reset through `touched`.
     dist: Vec<i64>,
-    /// For a person: the chosen arc it leaves by (NONE for the search's root).
-    /// For an element: the arc it is entered by.
+    /// For an other-side node: the link it is entered by. For a root-side node: the chosen
+    /// link it leaves by (NONE for the search's root).
     via: Vec<u32>,
     settled: Vec<bool>,
     touched: Vec<usize>,
@@ -76,55 +146,64 @@ struct Solver<'a> {
     heap: BinaryHeap<Reverse<(i64, u32)>>,
 }
 
-impl<'a> Solver<'a> {
-    fn new(people: usize, seats: &[u32], arcs: &'a [Arc], limit: u32, penalty: i64) -> Self {
-        let elements = seats.len();
-        // Bucket the useful arcs by person, keeping the best of repeated (person, element) arcs.
-        let mut first = vec![0usize; people + 1];
-        for arc in arcs.iter().filter(|a| a.value > 0) {
-            first[arc.person + 1] += 1;
+impl Solver {
+    /// `ends` gives an arc's (root-side, other-side) nodes.
+    fn new(roots: Side, others: Side, arcs: &[Arc], ends: impl Fn(&Arc) -> (usize, usize)) -> Self {
+        let root_count = roots.capacity.len();
+        let other_count = others.capacity.len();
+        let useful = || arcs.iter().enumerate().filter(|(_, a)| a.value > 0);
+        // Bucket the arcs by root-side node (counting sort), keeping the best of repeated pairs.
+        let mut first = vec![0usize; root_count + 1];
+        for (_, arc) in useful() {
+            first[ends(arc).0 + 1] += 1;
         }
-        for p in 0..people {
-            first[p + 1] += first[p];
+        for r in 0..root_count {
+            first[r + 1] += first[r];
         }
         let mut fill = first.clone();
-        let mut by_person = vec![NONE; first[people]];
-        for (i, arc) in arcs.iter().enumerate().filter(|(_, a)| a.value > 0) {
-            by_person[fill[arc.person]] = i as u32;
-            fill[arc.person] += 1;
+        let mut order = vec![NONE; first[root_count]];
+        for (i, arc) in useful() {
+            let r = ends(arc).0;
+            order[fill[r]] = i as u32;
+            fill[r] += 1;
         }
-        let mut best_at = vec![NONE; elements];
-        let mut kept = Vec::with_capacity(by_person.len());
-        let mut kept_first = vec![0usize; people + 1];
-        for p in 0..people {
-            for &i in &by_person[first[p]..first[p + 1]] {
-                let e = arcs[i as usize].element;
-                match best_at[e] {
-                    slot if slot != NONE && arcs[kept[slot as usize] as usize].person == p => {
-                        if arcs[i as usize].value > arcs[kept[slot as usize] as usize].value {
-                            kept[slot as usize] = i;
-                        }
+        let mut last_link = vec![NONE; other_count];
+        let mut kept_first = vec![0usize; root_count + 1];
+        let (mut link_other, mut link_root, mut link_value, mut link_arc) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for r in 0..root_count {
+            for &i in &order[first[r]..first[r + 1]] {
+                let arc = &arcs[i as usize];
+                let o = ends(arc).1;
+                let previous = last_link[o];
+                if previous != NONE && previous as usize >= kept_first[r] {
+                    if arc.value > link_value[previous as usize] {
+                        link_value[previous as usize] = arc.value;
+                        link_arc[previous as usize] = i;
                     }
-                    _ => {
-                        best_at[e] = kept.len() as u32;
-                        kept.push(i);
-                    }
+                    continue;
                 }
+                last_link[o] = link_other.len() as u32;
+                link_other.push(o as u32);
+                link_root.push(r as u32);
+                link_value.push(arc.value);
+                link_arc.push(i);
             }
-            kept_first[p + 1] = kept.len();
+            kept_first[r + 1] = link_other.len();
         }
-        let nodes = people + elements + 1;
+        let nodes = root_count + other_count + 1;
         Self {
-            arcs,
-            people,
-            limit: i64::from(limit),
-            penalty,
+            roots,
+            others,
+            root_count,
             first: kept_first,
-            by_person: kept,
-            chosen: vec![false; arcs.len()],
-            held: vec![0; people],
-            free: seats.iter().map(|s| i64::from(*s)).collect(),
-            seated: vec![Vec::new(); elements],
+            chosen: vec![false; link_other.len()],
+            link_other,
+            link_root,
+            link_value,
+            link_arc,
+            held: vec![0; nodes - 1],
+            taken: vec![Vec::new(); other_count],
             potential: vec![0; nodes],
             dist: vec![i64::MAX; nodes],
             via: vec![NONE; nodes],
@@ -135,25 +214,25 @@ impl<'a> Solver<'a> {
         }
     }
 
-    fn run(mut self) -> Vec<bool> {
-        for p in 0..self.people {
-            let arcs = &self.by_person[self.first[p]..self.first[p + 1]];
-            if arcs.is_empty() {
+    fn run(&mut self) {
+        for r in 0..self.root_count {
+            let links = self.first[r]..self.first[r + 1];
+            if links.is_empty() {
                 continue;
             }
-            // Reduced costs of p's arcs (cost = −value) must be ≥ 0: p's potential is the
-            // largest value + element potential. Nothing reaches p yet, so nothing else changes.
-            self.potential[p] = arcs
-                .iter()
-                .map(|&i| {
-                    let arc = self.arcs[i as usize];
-                    arc.value + self.potential[self.people + arc.element]
-                })
+            // Reduced costs of r's links (cost = −value) must be ≥ 0: r's potential is the
+            // largest value + other-side potential. Nothing reaches r yet, so nothing else changes.
+            self.potential[r] = links
+                .map(|k| self.link_value[k] + self.potential[self.other(k)])
                 .max()
                 .unwrap_or(0);
-            while self.held[p] < self.limit && self.augment_from(p) {}
+            while self.held[r] < self.roots.capacity[r] && self.augment_from(r) {}
         }
-        self.chosen
+    }
+
+    /// Node number of link `k`'s other-side end.
+    fn other(&self, k: usize) -> usize {
+        self.root_count + self.link_other[k] as usize
     }
 
     fn sink(&self) -> usize {
@@ -174,17 +253,17 @@ impl<'a> Solver<'a> {
     /// Sends one more unit from `root` along a shortest path; false if the unit is better
     /// left unused (then so is every later unit of `root`: nothing changed).
     fn augment_from(&mut self, root: usize) -> bool {
-        let people = self.people;
+        let roots = self.root_count;
         let sink = self.sink();
         // The unit's own node sits before `root`; its potential is any value keeping both of its
-        // arcs (to root at the next seat's penalty, and straight to the sink at 0) non-negative.
-        let next_seat_cost = self.held[root] * self.penalty;
-        let unit_potential = (self.potential[root] - next_seat_cost).max(self.potential[sink]);
+        // arcs (to root at the next unit's cost, and straight to the sink at 0) non-negative.
+        let next_unit_cost = self.held[root] * self.roots.slope;
+        let unit_potential = (self.potential[root] - next_unit_cost).max(self.potential[sink]);
         let mut into_sink = Into::Unused;
         self.reach(sink, unit_potential - self.potential[sink], NONE);
         self.reach(
             root,
-            next_seat_cost + unit_potential - self.potential[root],
+            next_unit_cost + unit_potential - self.potential[root],
             NONE,
         );
         while let Some(Reverse((d, v))) = self.heap.pop() {
@@ -197,47 +276,46 @@ impl<'a> Solver<'a> {
             }
             self.settled[v] = true;
             self.settled_order.push(v);
-            if v < people {
-                let hv = self.potential[v];
+            let hv = self.potential[v];
+            if v < roots {
                 for k in self.first[v]..self.first[v + 1] {
-                    let i = self.by_person[k];
-                    if self.chosen[i as usize] {
+                    if self.chosen[k] {
                         continue;
                     }
-                    let arc = self.arcs[i as usize];
-                    let e = people + arc.element;
-                    if self.settled[e] {
+                    let o = self.other(k);
+                    if self.settled[o] {
                         continue;
                     }
-                    let reduced = -arc.value + hv - self.potential[e];
-                    self.reach(e, d + reduced, i);
+                    let reduced = -self.link_value[k] + hv - self.potential[o];
+                    self.reach(o, d + reduced, k as u32);
                 }
                 if v != root && self.held[v] > 0 {
-                    // v gives up its dearest seat: it saves (held − 1) · penalty.
-                    let reduced = -(self.held[v] - 1) * self.penalty + hv - self.potential[sink];
+                    // v gives up its dearest unit, saving (held − 1) · slope.
+                    let saving = (self.held[v] - 1) * self.roots.slope;
+                    let reduced = -saving + hv - self.potential[sink];
                     if d + reduced < self.dist[sink] {
                         self.reach(sink, d + reduced, NONE);
                         into_sink = Into::GivesUp(v);
                     }
                 }
             } else {
-                let e = v - people;
-                let hv = self.potential[v];
-                if self.free[e] > 0 {
-                    let reduced = hv - self.potential[sink];
+                let o = v - roots;
+                if self.held[v] < self.others.capacity[o] {
+                    let next = self.held[v] * self.others.slope;
+                    let reduced = next + hv - self.potential[sink];
                     if d + reduced < self.dist[sink] {
                         self.reach(sink, d + reduced, NONE);
-                        into_sink = Into::FreeSeat(e);
+                        into_sink = Into::Room(v);
                     }
                 }
-                for k in 0..self.seated[e].len() {
-                    let i = self.seated[e][k];
-                    let arc = self.arcs[i as usize];
-                    if self.settled[arc.person] {
+                for t in 0..self.taken[o].len() {
+                    let k = self.taken[o][t] as usize;
+                    let r = self.link_root[k] as usize;
+                    if self.settled[r] {
                         continue;
                     }
-                    let reduced = arc.value + hv - self.potential[arc.person];
-                    self.reach(arc.person, d + reduced, i);
+                    let reduced = self.link_value[k] + hv - self.potential[r];
+                    self.reach(r, d + reduced, k as u32);
                 }
             }
         }
@@ -247,32 +325,31 @@ impl<'a> Solver<'a> {
         }
         let mut at = match into_sink {
             Into::Unused => None,
-            Into::FreeSeat(e) => {
-                self.free[e] -= 1;
-                Some(people + e)
-            }
-            Into::GivesUp(q) => {
-                self.held[q] -= 1;
-                Some(q)
-            }
+            Into::Room(v) | Into::GivesUp(v) => Some(v),
         };
+        if let Into::GivesUp(v) = into_sink {
+            self.held[v] -= 1;
+        }
+        if let Into::Room(v) = into_sink {
+            self.held[v] += 1;
+        }
         let found = at.is_some();
-        // Walk back to the root, flipping each arc: an element is entered by a person joining
-        // it, a person other than the root by leaving a seat they held.
+        // Walk back to the root, flipping each link: an other-side node is entered by a root-side
+        // node joining it, a root-side node other than the root by leaving a link it held.
         while let Some(v) = at.filter(|v| *v != root) {
-            let i = self.via[v];
-            let arc = self.arcs[i as usize];
-            if v >= people {
-                self.chosen[i as usize] = true;
-                self.seated[arc.element].push(i);
-                at = Some(arc.person);
+            let k = self.via[v] as usize;
+            let o = self.link_other[k] as usize;
+            if v >= roots {
+                self.chosen[k] = true;
+                self.taken[o].push(k as u32);
+                at = Some(self.link_root[k] as usize);
             } else {
-                self.chosen[i as usize] = false;
-                let seated = &mut self.seated[arc.element];
-                if let Some(k) = seated.iter().position(|j| *j == i) {
-                    seated.swap_remove(k);
+                self.chosen[k] = false;
+                let taken = &mut self.taken[o];
+                if let Some(t) = taken.iter().position(|j| *j as usize == k) {
+                    taken.swap_remove(t);
                 }
-                at = Some(people + arc.element);
+                at = Some(roots + o);
             }
         }
         if found {

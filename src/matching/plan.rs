@@ -110,8 +110,7 @@ mod tests {
                 {
                     continue 'subsets;
                 }
-                value +=
-                    hundredths(pair.score) - i64::from(per_person[pair.person] - 1) * penalty;
+                value += hundredths(pair.score) - i64::from(per_person[pair.person] - 1) * penalty;
             }
             best = best.max(value);
         }
@@ -183,15 +182,19 @@ mod tests {
         per_person: impl Strategy<Value = u32>,
         max_seats: u32,
     ) -> impl Strategy<Value = (usize, Vec<u32>, Vec<Pair>, Limits)> {
-        (1usize..=4, 1usize..=4, per_person, prop_oneof![Just(0u32), 0u32..=40])
+        (
+            1usize..=4,
+            1usize..=4,
+            per_person,
+            prop_oneof![Just(0u32), 0u32..=40],
+        )
             .prop_flat_map(move |(people, elements, per_person, penalty)| {
-                let pair = (0..people, 0..elements, score()).prop_map(|(person, element, score)| {
-                    Pair {
+                let pair =
+                    (0..people, 0..elements, score()).prop_map(|(person, element, score)| Pair {
                         person,
                         element,
                         score,
-                    }
-                });
+                    });
                 (
                     Just(people),
                     proptest::collection::vec(0u32..=max_seats, elements),
@@ -264,6 +267,17 @@ mod tests {
             let chosen = picked(&flow::maximise_value(people, &seats, &arcs(&pairs), limits.per_person, penalty));
             prop_assert!(respects_the_rules(people, &seats, &pairs, &chosen, limits));
             prop_assert_eq!(worth(people, &pairs, &chosen, limits), brute_force(people, &seats, &pairs, limits));
+        }
+
+        #[test]
+        fn the_flow_solver_is_the_true_optimum_from_either_side((people, seats, pairs, limits) in instance()) {
+            let penalty = hundredths(limits.extra_seat_penalty);
+            let expected = brute_force(people, &seats, &pairs, limits);
+            for roots in [flow::Roots::People, flow::Roots::Elements] {
+                let chosen = picked(&flow::maximise_value_from(roots, people, &seats, &arcs(&pairs), limits.per_person, penalty));
+                prop_assert!(respects_the_rules(people, &seats, &pairs, &chosen, limits));
+                prop_assert_eq!(worth(people, &pairs, &chosen, limits), expected);
+            }
         }
 
         #[test]
@@ -395,6 +409,12 @@ mod tests {
             let solution = solve(people, &seats, &pairs, limits);
             prop_assert!(respects_the_rules(people, &seats, &pairs, &solution.chosen, limits));
             prop_assert!(!has_improving_cycle(people, &seats, &pairs, &solution.chosen, limits));
+            let penalty = hundredths(limits.extra_seat_penalty);
+            for roots in [flow::Roots::People, flow::Roots::Elements] {
+                let chosen = picked(&flow::maximise_value_from(roots, people, &seats, &arcs(&pairs), limits.per_person, penalty));
+                prop_assert!(respects_the_rules(people, &seats, &pairs, &chosen, limits));
+                prop_assert!(!has_improving_cycle(people, &seats, &pairs, &chosen, limits));
+            }
         }
     }
 
