@@ -81,16 +81,20 @@ fn lapjv_square(n: usize, cost: &[i64]) -> Vec<usize> {
     let mut v = vec![0i64; n];
     let mut matches = vec![0u32; n];
 
-    // Column reduction: each column's price is its cheapest entry; that row takes it if free.
-    for j in (0..n).rev() {
-        let (mut best, mut best_row) = (at(0, j), 0);
-        for i in 1..n {
-            if at(i, j) < best {
-                best = at(i, j);
-                best_row = i;
+    // Column reduction: each column's price is its cheapest entry (found row by row, which
+    // reads the matrix in order); that row takes it if free.
+    let mut cheapest_row = vec![0usize; n];
+    v.copy_from_slice(&cost[..n]);
+    for i in 1..n {
+        for (j, c) in cost[i * n..(i + 1) * n].iter().enumerate() {
+            if *c < v[j] {
+                v[j] = *c;
+                cheapest_row[j] = i;
             }
         }
-        v[j] = best;
+    }
+    for j in (0..n).rev() {
+        let best_row = cheapest_row[j];
         matches[best_row] += 1;
         if matches[best_row] == 1 {
             row_col[best_row] = j;

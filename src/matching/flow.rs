@@ -240,6 +240,12 @@ impl Solver {
     }
 
     fn reach(&mut self, node: usize, dist: i64, via: u32) {
+        // A node no nearer than the sink's best path so far cannot shorten it (reduced costs
+        // are non-negative), so it need not be queued.
+        let sink = self.sink();
+        if node != sink && dist >= self.dist[sink] {
+            return;
+        }
         if dist < self.dist[node] {
             if self.dist[node] == i64::MAX {
                 self.touched.push(node);
