@@ -134,8 +134,9 @@ fn lapjv_square(n: usize, cost: &[i64]) -> Vec<usize> {
         while let Some(i) = queue.pop() {
             let (mut best, mut best_col) = (at(i, 0) - v[0], 0);
             let (mut second, mut second_col) = (i64::MAX, 0);
-            for j in 1..n {
-                let h = at(i, j) - v[j];
+            let row = &cost[i * n..(i + 1) * n];
+            for (j, (c, price)) in row.iter().zip(&v).enumerate().skip(1) {
+                let h = c - price;
                 if h < second {
                     if h >= best {
                         second = h;
@@ -234,7 +235,8 @@ fn augment_free_rows(
                 last = low;
                 min = d[order[up]];
                 up += 1;
-                for k in up..cols {
+                let rest = up;
+                for k in rest..cols {
                     let j = order[k];
                     if d[j] <= min {
                         if d[j] < min {
