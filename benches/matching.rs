@@ -161,6 +161,16 @@ fn bench_plan(c: &mut Criterion) {
             b.iter(|| solve(5_000, &seats, &pairs, limits));
         },
     );
+    let two_each = Limits {
+        per_person: 2,
+        ..limits
+    };
+    group.bench_function(
+        "5000 people x 1000 elements x 3 seats, 20 candidate elements each, limit 2",
+        |b| {
+            b.iter(|| solve(5_000, &seats, &pairs, two_each));
+        },
+    );
     let mut rng = StdRng::seed_from_u64(13);
     let dense: Vec<Pair> = (0..1_000)
         .flat_map(|person| (0..1_000).map(move |element| (person, element)))
