@@ -1,0 +1,189 @@
+//! Finishing the OpenAPI document once the route table has added its operations.
+//!
+//! The problem+json answers that come from extractors and middleware rather than from a
+//! handler are documented here once, for every operation they apply to, so no route can forget
+//! them. A route's own `responses(...)` wins where it describes the same status.
+//!
+//! - signed-in routes: 401 (no, expired or bad token)
+//! - a JSON body: 400 (malformed), 413 (too large), 422 (invalid fields)
+//! - path parameters: 404 (no such thing, or not yours)
+//! - query parameters: 400 (unreadable query), 422 (a value out of range)
+//! - everything under the API prefix: 503 (database busy), with `Retry-After`
+
+use utoipa::openapi::content::Content;
+use utoipa::openapi::header::Header;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{AdditionalProperties, Schema};
+use utoipa::openapi::{Object, OpenApi, Ref, RefOr, Type};
+
+use super::API_PREFIX;
+
+const PROBLEM_JSON: &str = "application/problem+json";
+
+/// (status, component name, description, headers it always carries)
+const RESPONSES: [(&str, &str, &str, &[&str]); 7] = [
+    (
+        "400",
+        "BadRequest",
+        "Malformed request: the JSON or the query string could not be read (`malformed_request`)",
+        &[],
+    ),
+    (
+        "401",
+        "Unauthorized",
+        "Not signed in, or the access token expired (`unauthorized`)",
+        &["WWW-Authenticate"],
+    ),
+    (
+        "404",
+        "NotFound",
+        "No such thing, or it is not shared with you (`not_found`)",
+        &[],
+    ),
+    (
+        "413",
+        "PayloadTooLarge",
+        "The body is larger than `server.json_limit_bytes` (`payload_too_large`)",
+        &[],
+    ),
+    (
+        "422",
+        "ValidationFailed",
+        "Invalid fields, each named in `errors` (`validation_failed`)",
+        &[],
+    ),
+    (
+        "429",
+        "RateLimited",
+        "Too many attempts; `Retry-After` says how many seconds to wait (`rate_limited`)",
+        &["Retry-After"],
+    ),
+    (
+        "503",
+        "Unavailable",
+        "The database is busy or cannot be reached; `Retry-After` says when to try again",
+        &["Retry-After"],
+    ),
+];
+
+/// The document served: the route table's operations, the standard answers, and flattened
+/// request bodies opened up for the responses that extend them.
+pub fn complete(mut openapi: OpenApi) -> OpenApi {
+    add_standard_responses(&mut openapi);
+    open_flattened_strict_schemas(&mut openapi);
+    openapi
+}
+
+fn add_standard_responses(openapi: &mut OpenApi) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for (_, name, description, headers) in RESPONSES {
+        let mut response = ResponseBuilder::new().description(description).content(
+            PROBLEM_JSON,
+            Content::new(Some(Ref::from_schema_name("Problem"))),
+        );
+        for header in headers {
+            response = response.header(*header, Header::new(Object::with_type(Type::String)));
+        }
+        components
+            .responses
+            .insert(name.to_string(), response.build().into());
+    }
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let under_api = path.starts_with(API_PREFIX);
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            for status in statuses_of(operation, under_api) {
+                add_missing(operation, status);
+            }
+        }
+    }
+}
+
+fn statuses_of(operation: &Operation, under_api: bool) -> Vec<&'static str> {
+    let parameters = operation.parameters.as_deref().unwrap_or_default();
+    let has = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
+    let signed_in = operation
+        .security
+        .as_ref()
+        .is_some_and(|security| !security.is_empty());
+    let mut statuses = Vec::new();
+    if signed_in {
+        statuses.push("401");
+    }
+    if operation.request_body.is_some() {
+        statuses.extend(["400", "413", "422"]);
+    }
+    if has(ParameterIn::Path) {
+        statuses.push("404");
+    }
+    if has(ParameterIn::Query) {
+        statuses.extend(["400", "422"]);
+    }
+    if under_api {
+        statuses.push("503");
+    }
+    statuses
+}
+
+fn add_missing(operation: &mut Operation, status: &str) {
+    let Some((_, name, ..)) = RESPONSES.iter().find(|(code, ..)| *code == status) else {
+        return;
+    };
+    operation
+        .responses
+        .responses
+        .entry(status.to_string())
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+}
+
+/// A request body refuses unknown fields (`additionalProperties: false`). A response that
+/// flattens it (`ElementView` = `ElementSpec` + id, status, …) becomes `allOf: [$ref, {…}]`,
+/// and under `allOf` that `false` would forbid the response's own fields: such items are
+/// replaced by a copy of the body's schema without the restriction.
+fn open_flattened_strict_schemas(openapi: &mut OpenApi) {
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    let strict: Vec<(String, Object)> = components
+        .schemas
+        .iter()
+        .filter_map(|(name, schema)| match schema {
+            RefOr::T(Schema::Object(object))
+                if matches!(
+                    object.additional_properties.as_deref(),
+                    Some(AdditionalProperties::FreeForm(false))
+                ) =>
+            {
+                let mut open = object.clone();
+                open.additional_properties = None;
+                Some((format!("#/components/schemas/{name}"), open))
+            }
+            _ => None,
+        })
+        .collect();
+    for schema in components.schemas.values_mut() {
+        let RefOr::T(Schema::AllOf(all_of)) = schema else {
+            continue;
+        };
+        for item in &mut all_of.items {
+            let RefOr::Ref(reference) = item else {
+                continue;
+            };
+            if let Some((_, open)) = strict
+                .iter()
+                .find(|(location, _)| *location == reference.ref_location)
+            {
+                *item = RefOr::T(Schema::Object(open.clone()));
+            }
+        }
+    }
+}
