@@ -15,7 +15,9 @@ Environment:
   FUZZ_ROLES          comma-separated subset of: anonymous,applicant,coproducer,reviewer,
                       partner,coordinator,admin (default: all)
   FUZZ_MAX_TIME       seconds each role's run may take before it stops generating (optional)
-  FUZZ_DATABASE_URL   a postgres://… URL to fuzz on PostgreSQL instead of SQLite (optional)
+  FUZZ_POSTGRES_URL   fuzz on PostgreSQL instead of SQLite: a server URL such as
+                      postgres://postgres@127.0.0.1:5432/postgres on which a fresh database
+                      coproduce_fuzz_<pid> is created with psql, and dropped afterwards
   FUZZ_KEEP           keep the temporary folder (server log, mail, reports) for reading
 Reports (JUnit XML per role) and the server log land in the temporary folder, printed at the end.
 """
@@ -213,9 +215,61 @@ def seed(api, mail_dir):
                           "ends_at": (start + timedelta(hours=2)).isoformat()}],
         }],
     }, tokens["partner"])
-    api.call("POST", f"/api/v1/requests/{request['id']}/triage",
-             {"decision": "accept", "note": "Good fit."}, coordinator)
-    return tokens
+    project_id = api.call("POST", f"/api/v1/requests/{request['id']}/triage",
+                          {"decision": "accept", "note": "Good fit."}, coordinator)["project_id"]
+    project = api.call("GET", f"/api/v1/projects/{project_id}", None, coordinator)
+    element_id = project["elements"][0]["id"]
+    coproducer_id = api.call("GET", "/api/v1/me", None, tokens["coproducer"])["id"]
+    invitation = api.call("POST", f"/api/v1/elements/{element_id}/invitations", {
+        "coproducer_ids": [coproducer_id],
+        "respond_by": (now + timedelta(days=10)).isoformat(),
+    }, coordinator)[0]
+    outbox = api.call("GET", "/api/v1/admin/outbox?status=sent", None, coordinator)["items"]
+    ids = {
+        "rounds": [round_["id"]],
+        "applications": [application["id"]],
+        "requests": [request["id"]],
+        "projects": [project_id],
+        "elements": [element_id],
+        "invitations": [invitation["id"]],
+        "coproducers": [coproducer_id],
+        "organisations": [organisation["id"]],
+        "outbox": [item["id"] for item in outbox[:3]],
+        "questions": [question["id"] for question in round_["questions"]],
+    }
+    return tokens, ids
+
+
+def write_config(path, ids):
+    """A schemathesis.toml that makes half the path ids (and some ids in bodies) real ones,
+    so generated requests reach the handlers' own checks instead of stopping at 404."""
+    toml = []
+    for name, values in ids.items():
+        if values:
+            quoted = ", ".join(json.dumps(value) for value in values)
+            toml += [f"[dictionaries.{name}]", f"values = [{quoted}]", ""]
+
+    def bind(path_regex, bindings):
+        toml.extend(["[[operations]]", f"include-path-regex = {json.dumps(path_regex)}"])
+        pairs = ", ".join(f"{json.dumps(key)} = {{ dictionary = {json.dumps(name)}, "
+                          f"probability = 0.5 }}" for key, name in bindings)
+        toml.extend([f"parameters = {{ {pairs} }}", ""])
+
+    for prefix, name in [("rounds", "rounds"), ("applications", "applications"),
+                         ("requests", "requests"), ("projects", "projects"),
+                         ("elements", "elements"), ("invitations", "invitations"),
+                         ("coproducers", "coproducers"), ("admin/outbox", "outbox")]:
+        bindings = [("path.id", name)]
+        if prefix == "elements":
+            bindings.append(("body.coproducer_ids[*]", "coproducers"))
+        if prefix == "applications":
+            bindings.append(("body.answers[*].question_id", "questions"))
+            bindings.append(("body.scores[*].question_id", "questions"))
+        bind(f"^/api/v1/{prefix}/\\{{id\\}}", bindings)
+    bind("^/api/v1/me/conflicts/", [("path.organisation_id", "organisations")])
+    bind("^/api/v1/users/invitations$", [("body.organisation_id", "organisations")])
+    with open(path, "w") as handle:
+        handle.write("\n".join(toml))
 
 
 def wait_until_ready(api, server, log_path):
@@ -249,16 +303,15 @@ def main():
 
     work = tempfile.mkdtemp(prefix="coproduce-fuzz-")
     port = free_port()
-    mail_dir = os.path.join(work, "mail")
     env = dict(os.environ)
     env.update({
         "APP_ENV": "local",
         "APP_SERVER__PORT": str(port),
         "APP_SERVER__PUBLIC_URL": f"http://127.0.0.1:{port}",
         "APP_SERVER__WORKERS": "2",
-        "APP_DATABASE__URL": os.environ.get("FUZZ_DATABASE_URL") or f"sqlite://{work}/fuzz.db",
+        "APP_DATABASE__URL": f"sqlite://{work}/fuzz.db",
         "APP_EMAIL__TRANSPORT": "file",
-        "APP_EMAIL__FILE_DIR": mail_dir,
+        "APP_EMAIL__FILE_DIR": os.path.join(work, "mail"),
         "APP_EMAIL__POLL_INTERVAL_MS": "100",
         # Fuzzing sends thousands of sign-in requests from one address: let them reach the
         # handlers instead of all answering 429 (which is documented, and tested in tests/api).
@@ -269,6 +322,23 @@ def main():
         "COPRODUCE_ADMIN_PASSWORD": ADMIN_PASSWORD,
     })
     env.pop("RUST_LOG", None)
+    postgres = os.environ.get("FUZZ_POSTGRES_URL")
+    database = f"coproduce_fuzz_{os.getpid()}"
+    if postgres:
+        subprocess.run(["psql", "-w", "-q", postgres, "-c", f"CREATE DATABASE {database}"],
+                       check=True)
+        env["APP_DATABASE__URL"] = postgres.rsplit("/", 1)[0] + "/" + database
+    try:
+        run(binary, env, work, schemathesis, roles, max_examples, seed_value)
+    finally:
+        if postgres:
+            subprocess.run(["psql", "-w", "-q", postgres, "-c",
+                            f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"], check=False)
+
+
+def run(binary, env, work, schemathesis, roles, max_examples, seed_value):
+    port = int(env["APP_SERVER__PORT"])
+    mail_dir = env["APP_EMAIL__FILE_DIR"]
     subprocess.run([binary, "create-admin", "--email", ADMIN_EMAIL], env=env, check=True,
                    stdout=subprocess.DEVNULL)
     log_path = os.path.join(work, "server.log")
@@ -281,15 +351,16 @@ def main():
     try:
         wait_until_ready(api, server, log_path)
         log(f"service on {base}; seeding one account per role")
-        tokens = seed(api, mail_dir)
+        tokens, ids = seed(api, mail_dir)
+        config = os.path.join(work, "schemathesis.toml")
+        write_config(config, ids)
         for role in roles:
             log(f"fuzzing as {role}: {max_examples} examples per operation, seed {seed_value}")
             command = [
-                schemathesis, "run", f"{base}/api-docs/openapi.json",
+                schemathesis, "--config-file", config, "run", f"{base}/api-docs/openapi.json",
                 "--checks", CHECKS,
                 "--max-examples", max_examples,
                 "--seed", seed_value,
-                
                 "--workers", "1",
                 "--request-timeout", "30",
                 "--suppress-health-check", "all",

@@ -230,6 +230,7 @@ pub struct StatusView {
 /// Take someone out of the pool, with a reason. They are no longer matched.
 #[utoipa::path(tag = "coproducers", security(("bearer" = [])), params(("id" = String, Path)), request_body = ArchiveInput, responses(
     (status = 200, body = StatusView),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "Not a co-producer", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Already archived", body = Problem, content_type = "application/problem+json"),
 ))]
