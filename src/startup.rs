@@ -95,6 +95,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
+            .wrap(from_fn(routes::extract::refuse_nul_in_url))
             // Inside the security headers and request id, so replayed answers get them too.
             .wrap(from_fn(crate::idempotency::idempotency))
             .wrap(

@@ -5,9 +5,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::ResponseError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::Deserialize;
@@ -173,6 +176,35 @@ where
                 .map_err(AppError::Validation)
         })
     }
+}
+
+/// A NUL character (`%00`) in the URL: in the path it names nothing (404); in the query it is
+/// refused (400). PostgreSQL cannot compare text holding one, so it must not reach a query.
+pub async fn refuse_nul_in_url(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let uri = req.uri();
+    let refusal = if holds_nul(uri.path()) {
+        Some(AppError::NotFound)
+    } else if uri.query().is_some_and(holds_nul) {
+        Some(AppError::BadRequest(
+            "the query string holds a NUL character (%00); remove it".into(),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(error) => Ok(req.into_response(error.error_response())),
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body),
+    }
+}
+
+fn holds_nul(raw: &str) -> bool {
+    raw.contains("%00") || raw.contains('\0')
 }
 
 /// Distinguishes "absent" (`None`) from "null" (`Some(None)`) for PATCH bodies.
