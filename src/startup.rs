@@ -89,7 +89,7 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             }))
             .configure(routes::configure)
             .split_for_parts();
-        let openapi = routes::openapi_doc::complete(openapi);
+        let openapi = routes::openapi_doc::complete(openapi, &state.catalogue);
         app.service(web::redirect("/docs", "/docs/"))
             .service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, openapi))
             .default_service(web::to(|| async {

@@ -17,7 +17,10 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{AdditionalProperties, Schema};
 use utoipa::openapi::{Object, OpenApi, Ref, RefOr, Type};
 
+use serde_json::Value;
+
 use super::API_PREFIX;
+use crate::domain::catalogue::{Catalogue, List};
 
 const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -67,12 +70,68 @@ const RESPONSES: [(&str, &str, &str, &[&str]); 7] = [
     ),
 ];
 
-/// The document served: the route table's operations, the standard answers, and flattened
-/// request bodies opened up for the responses that extend them.
-pub fn complete(mut openapi: OpenApi) -> OpenApi {
+/// Fields holding catalogue codes: (schema, property, list). The codes themselves come from
+/// the catalogue the server checks against, so the document lists exactly what is accepted.
+const CATALOGUE_FIELDS: [(&str, &str, List); 14] = [
+    ("Contact", "preferred_channel", List::ContactChannels),
+    ("Contact", "formats", List::ContactFormats),
+    ("Skill", "code", List::Skills),
+    ("Profile", "interests", List::Interests),
+    ("Profile", "lived_experience", List::LivedExperience),
+    ("Availability", "region", List::Regions),
+    ("Payment", "method", List::PaymentMethods),
+    ("Need", "code", List::AccessNeeds),
+    ("NewOrganisation", "kind", List::OrganisationKinds),
+    ("ElementSpec", "skills_required", List::Skills),
+    ("ElementSpec", "skills_desired", List::Skills),
+    (
+        "ElementSpec",
+        "lived_experience_wanted",
+        List::LivedExperience,
+    ),
+    ("ElementSpec", "interests", List::Interests),
+    ("ElementSpec", "features", List::Features),
+];
+
+/// The document served: the route table's operations, the standard answers, the catalogue's
+/// codes, and flattened request bodies opened up for the responses that extend them.
+pub fn complete(mut openapi: OpenApi, catalogue: &Catalogue) -> OpenApi {
     add_standard_responses(&mut openapi);
     open_flattened_strict_schemas(&mut openapi);
-    openapi
+    list_catalogue_codes(openapi, catalogue)
+}
+
+/// Adds `enum` to each field in `CATALOGUE_FIELDS` (its items, for a list; `null` too where
+/// the field may be empty). Done on the JSON form, where each shape is plain to see.
+fn list_catalogue_codes(openapi: OpenApi, catalogue: &Catalogue) -> OpenApi {
+    let Ok(mut document) = serde_json::to_value(&openapi) else {
+        return openapi;
+    };
+    for (schema, property, list) in CATALOGUE_FIELDS {
+        let Some(field) = document.pointer_mut(&format!(
+            "/components/schemas/{schema}/properties/{property}"
+        )) else {
+            continue;
+        };
+        let codes: Vec<Value> = catalogue.codes(list).into_iter().map(Value::from).collect();
+        let target = match field.get("type") {
+            Some(Value::String(kind)) if kind == "array" => field.get_mut("items"),
+            _ => Some(field),
+        };
+        let Some(Value::Object(target)) = target else {
+            continue;
+        };
+        let nullable = target
+            .get("type")
+            .and_then(Value::as_array)
+            .is_some_and(|types| types.iter().any(|t| t == "null"));
+        let mut allowed = codes;
+        if nullable {
+            allowed.push(Value::Null);
+        }
+        target.insert("enum".into(), Value::Array(allowed));
+    }
+    serde_json::from_value(document).unwrap_or(openapi)
 }
 
 fn add_standard_responses(openapi: &mut OpenApi) {

@@ -149,9 +149,13 @@ pub async fn create_round(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoundChanges {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 1000)]
     pub summary: Option<String>,
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: Option<String>,
+    #[schema(max_length = 1000)]
     pub easy_read_summary: Option<String>,
     pub opens_at: Option<DateTime<Utc>>,
     pub closes_at: Option<DateTime<Utc>>,
