@@ -14,7 +14,8 @@ Environment:
   FUZZ_SEED           random seed (default 20240607, so every run tries the same inputs)
   FUZZ_ROLES          comma-separated subset of: anonymous,applicant,coproducer,reviewer,
                       partner,coordinator,admin (default: all)
-  FUZZ_MAX_TIME       seconds each role's run may take before it stops generating (optional)
+  FUZZ_MAX_TIME       seconds to keep fuzzing each role (schemathesis --max-time: it repeats
+                      fuzzing until the time is spent; for long local runs, not for CI)
   FUZZ_POSTGRES_URL   fuzz on PostgreSQL instead of SQLite: a server URL such as
                       postgres://postgres@127.0.0.1:5432/postgres on which a fresh database
                       coproduce_fuzz_<pid> is created with psql, and dropped afterwards
