@@ -7,7 +7,11 @@ use serde_json::Value;
 use crate::helpers::*;
 
 async fn document(app: &TestApp) -> Value {
-    app.get("/api-docs/openapi.json").await.json().await.unwrap()
+    app.get("/api-docs/openapi.json")
+        .await
+        .json()
+        .await
+        .unwrap()
 }
 
 fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
@@ -21,13 +25,21 @@ fn operations(doc: &Value) -> Vec<(String, String, &Value)> {
 }
 
 fn statuses(operation: &Value) -> Vec<&str> {
-    operation["responses"].as_object().unwrap().keys().map(String::as_str).collect()
+    operation["responses"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
 }
 
 /// The schema of `property` in the component `schema`.
 fn property<'a>(doc: &'a Value, schema: &str, property: &str) -> &'a Value {
     let found = &doc["components"]["schemas"][schema]["properties"][property];
-    assert!(found.is_object(), "{schema}.{property} is not in the document");
+    assert!(
+        found.is_object(),
+        "{schema}.{property} is not in the document"
+    );
     found
 }
 
