@@ -163,6 +163,7 @@ fn add_standard_responses(openapi: &mut OpenApi) {
             for status in statuses_of(operation, under_api) {
                 add_missing(operation, status);
             }
+            add_standard_headers(operation);
         }
     }
 }
@@ -202,6 +203,25 @@ fn add_missing(operation: &mut Operation, status: &str) {
         .responses
         .entry(status.to_string())
         .or_insert_with(|| RefOr::Ref(Ref::from_response_name(*name)));
+}
+
+/// Every 401 carries `WWW-Authenticate` and every 429 and 503 `Retry-After` (see
+/// `AppError::error_response`), including those a route describes in its own words.
+fn add_standard_headers(operation: &mut Operation) {
+    for (status, response) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        let Some((.., headers)) = RESPONSES.iter().find(|(code, ..)| code == status) else {
+            continue;
+        };
+        for header in *headers {
+            response
+                .headers
+                .entry((*header).to_string())
+                .or_insert_with(|| Header::new(Object::with_type(Type::String)));
+        }
+    }
 }
 
 /// A request body refuses unknown fields (`additionalProperties: false`). A response that

@@ -112,7 +112,9 @@ both_backends! {
                 assert_eq!(schema, "#/components/schemas/Problem", "{method} {path} {status}");
             }
         }
-        assert!(shared["RateLimited"]["headers"].get("Retry-After").is_some());
+        let register = &doc["paths"]["/api/v1/auth/register"]["post"]["responses"]["429"];
+        assert!(register["headers"].get("Retry-After").is_some(), "a route's own 429 says when to retry");
+        assert!(shared["Unavailable"]["headers"].get("Retry-After").is_some());
         assert!(shared["Unauthorized"]["headers"].get("WWW-Authenticate").is_some());
     }
 
