@@ -138,6 +138,9 @@ both_backends! {
         assert_eq!(property(&doc, "InviteInput", "coproducer_ids")["minItems"], 1);
         assert_eq!(property(&doc, "RequestInput", "elements")["minItems"], 1);
         assert_eq!(doc["components"]["schemas"]["RegisterRequest"]["additionalProperties"], false, "unknown fields are refused");
+        let round_status = doc["paths"]["/api/v1/rounds"]["get"]["parameters"]
+            .as_array().unwrap().iter().find(|p| p["name"] == "status").unwrap();
+        assert_eq!(round_status["schema"]["pattern"], "^(scheduled|open|closed)$");
     }
 
     async fn request_bodies_the_document_calls_too_long_are_refused(app) {

@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct StatusFilter {
     /// `pending`, `sent`, `failed` or `dead`.
+    #[param(pattern = "^(pending|sent|failed|dead)$")]
     pub status: Option<String>,
 }
 

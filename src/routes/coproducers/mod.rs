@@ -33,8 +33,10 @@ pub struct PoolQuery {
     /// A `lived_experience` code (each person shown is recorded in the audit log).
     pub lived_experience: Option<String>,
     /// `remote`, `in_person` or `hybrid` (either).
+    #[param(pattern = "^(remote|in_person|hybrid)$")]
     pub mode: Option<String>,
     /// `active`, `paused` or `archived`.
+    #[param(pattern = "^(active|paused|archived)$")]
     pub status: Option<String>,
 }
 
