@@ -373,7 +373,9 @@ def run(binary, env, work, schemathesis, roles, max_examples, seed_value):
                 command += ["--max-time", os.environ["FUZZ_MAX_TIME"]]
             if tokens[role]:
                 command += ["--header", f"Authorization: Bearer {tokens[role]}"]
-            if subprocess.run(command).returncode != 0:
+            # Run in the temporary folder: schemathesis keeps a cache of past cases in its working
+            # directory, which would make runs depend on earlier ones (and litter the repository).
+            if subprocess.run(command, cwd=work).returncode != 0:
                 failed.append(role)
         if server.poll() is not None:
             failed.append("server exited during the run")
