@@ -92,11 +92,13 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             }))
             .configure(routes::configure)
             .split_for_parts();
+        let openapi = routes::openapi_doc::complete(openapi, &state.catalogue);
         app.service(web::redirect("/docs", "/docs/"))
             .service(SwaggerUi::new("/docs/{_:.*}").url(OPENAPI_PATH, openapi))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(AppError::NotFound)
             }))
+            .wrap(from_fn(routes::extract::refuse_nul_in_url))
             // Inside the security headers and request id, so replayed answers get them too.
             .wrap(from_fn(crate::idempotency::idempotency))
             .wrap(from_fn(security_headers))

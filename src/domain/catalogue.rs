@@ -152,6 +152,25 @@ impl Catalogue {
         Ok(())
     }
 
+    /// Every code of `list`, in catalogue order (the OpenAPI document lists them as enums).
+    pub fn codes(&self, list: List) -> Vec<&str> {
+        let items = match list {
+            List::AccessNeeds => {
+                return self.access_needs.iter().map(|n| n.code.as_str()).collect();
+            }
+            List::Features => &self.features,
+            List::Skills => &self.skills,
+            List::Interests => &self.interests,
+            List::LivedExperience => &self.lived_experience,
+            List::PaymentMethods => &self.payment_methods,
+            List::ContactChannels => &self.contact_channels,
+            List::ContactFormats => &self.contact_formats,
+            List::Regions => &self.regions,
+            List::OrganisationKinds => &self.organisation_kinds,
+        };
+        items.iter().map(|item| item.code.as_str()).collect()
+    }
+
     pub fn has(&self, list: List, code: &str) -> bool {
         let items = match list {
             List::AccessNeeds => return self.access_need(code).is_some(),

@@ -35,8 +35,10 @@ pub struct Profile {
 pub struct Contact {
     /// A `contact_channels` code.
     pub preferred_channel: String,
+    /// Digits and spaces (7 to 15 digits), with an optional `+` at the start.
     pub phone: Option<String>,
     /// When to get in touch, in your words ("weekday mornings").
+    #[schema(max_length = 200)]
     pub best_times: Option<String>,
     /// `contact_formats` codes, e.g. `easy_read`, `large_print`.
     pub formats: Vec<String>,
@@ -70,9 +72,9 @@ pub enum Day {
 pub struct Slot {
     pub day: Day,
     /// `HH:MM`, 24-hour.
-    #[schema(example = "09:30")]
+    #[schema(example = "09:30", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub from: String,
-    #[schema(example = "13:00")]
+    #[schema(example = "13:00", pattern = "^([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub to: String,
 }
 
@@ -238,6 +240,7 @@ impl Profile {
 pub struct AccessPassport {
     pub needs: Vec<Need>,
     /// What a good day and a bad day look like for you, and what helps.
+    #[schema(max_length = 4000)]
     pub good_day_bad_day: Option<String>,
     /// You have an Access to Work grant.
     pub access_to_work: bool,
@@ -252,6 +255,7 @@ pub struct AccessPassport {
 pub struct Need {
     /// An `access_needs` code.
     pub code: String,
+    #[schema(max_length = 4000)]
     pub detail: Option<String>,
 }
 

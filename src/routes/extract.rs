@@ -5,9 +5,12 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::dev::Payload;
+use actix_web::ResponseError;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::error::PayloadError;
 use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest, web};
 use serde::Deserialize;
@@ -175,6 +178,35 @@ where
     }
 }
 
+/// A NUL character (`%00`) in the URL: in the path it names nothing (404); in the query it is
+/// refused (400). PostgreSQL cannot compare text holding one, so it must not reach a query.
+pub async fn refuse_nul_in_url(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let uri = req.uri();
+    let refusal = if holds_nul(uri.path()) {
+        Some(AppError::NotFound)
+    } else if uri.query().is_some_and(holds_nul) {
+        Some(AppError::BadRequest(
+            "the query string holds a NUL character (%00); remove it".into(),
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some(error) => Ok(req.into_response(error.error_response())),
+        None => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body),
+    }
+}
+
+fn holds_nul(raw: &str) -> bool {
+    raw.contains("%00") || raw.contains('\0')
+}
+
 /// Distinguishes "absent" (`None`) from "null" (`Some(None)`) for PATCH bodies.
 pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -201,7 +233,62 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     deserializer
         .end()
         .map_err(|_| AppError::BadRequest("there is more after the JSON value".into()))?;
+    reject_nul_characters(bytes)?;
     Ok(value)
+}
+
+/// PostgreSQL cannot store the NUL character in text, and no one types it: a string holding
+/// one (`\u0000` in JSON) is refused up front, naming each field, on every backend alike.
+fn reject_nul_characters(bytes: &[u8]) -> Result<(), AppError> {
+    let escaped_nul = bytes
+        .windows(6)
+        .any(|window| window.eq_ignore_ascii_case(b"\\u0000"));
+    if !escaped_nul {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    let mut fields = Vec::new();
+    collect_nul_paths(&value, "", &mut fields);
+    fields.sort();
+    if fields.is_empty() {
+        return Ok(());
+    }
+    Err(AppError::Validation(
+        fields
+            .into_iter()
+            .map(|field| {
+                FieldError::new(
+                    field,
+                    "invalid_character",
+                    "This contains a NUL character (\\u0000), which we cannot store. Remove it.",
+                )
+            })
+            .collect(),
+    ))
+}
+
+fn collect_nul_paths(value: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains('\0') => out.push(path.to_string()),
+        Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                collect_nul_paths(item, &format!("{path}[{index}]"), out);
+            }
+        }
+        Value::Object(members) => {
+            for (key, member) in members {
+                let member_path = join(path, key);
+                if key.contains('\0') {
+                    out.push(member_path.clone());
+                }
+                collect_nul_paths(member, &member_path, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Turns serde's wording into a field, a stable code and a plain-English message.
@@ -311,6 +398,23 @@ mod tests {
         let error = field_error(r#"{"sessions":[]}"#);
         assert_eq!(error.field, "title");
         assert_eq!(error.code, "required");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_naming_each_field() {
+        let result =
+            parse::<Body>(br#"{"title":"a\u0000b","sessions":[{"starts_at":"\u0000","hours":1}]}"#);
+        let Err(AppError::Validation(errors)) = result else {
+            panic!("expected a 422, got {result:?}");
+        };
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["sessions[0].starts_at", "title"]);
+        assert!(errors.iter().all(|e| e.code == "invalid_character"));
+    }
+
+    #[test]
+    fn an_escaped_backslash_before_u0000_is_not_a_nul() {
+        assert!(parse::<Body>(br#"{"title":"C:\\u0000","sessions":[]}"#).is_ok());
     }
 
     #[test]

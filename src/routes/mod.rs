@@ -14,6 +14,7 @@ pub mod coproducers;
 pub mod extract;
 pub mod matching;
 pub mod me;
+pub mod openapi_doc;
 pub mod organisations;
 pub mod pagination;
 pub mod projects;

@@ -22,7 +22,7 @@ pub struct NewOrganisation {
     pub name: String,
     /// An `organisation_kinds` code.
     pub kind: String,
-    #[schema(format = "email")]
+    #[schema(format = "email", max_length = 254)]
     pub contact_email: String,
 }
 

@@ -117,3 +117,59 @@ async fn locked_sqlite_database_answers_503_with_retry_after_and_loses_nothing()
         .unwrap();
     assert_eq!(retried.status(), 200);
 }
+
+// Found by fuzzing the OpenAPI document (scripts/schemathesis.py): each class of input that
+// once reached the database or an actix default answer instead of a problem+json.
+both_backends! {
+    async fn nul_character_in_a_json_string_is_422_naming_the_field_and_nothing_is_stored(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.patch_as(&user, "/api/v1/me")
+            .header("content-type", "application/json")
+            .body(r#"{"full_name": "Sam\u0000Jones", "preferred_name": "Sam"}"#)
+            .send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["full_name"]);
+        assert_eq!(body["errors"][0]["code"], "invalid_character");
+
+        let me: serde_json::Value = app.get_as(&user, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["full_name"], "Test applicant");
+    }
+
+    async fn nul_character_in_a_path_id_is_404(app) {
+        let user = app.signed_in(Role::Coordinator).await;
+        for path in ["/api/v1/rounds/%00", "/api/v1/projects/a%00b", "/api/v1/requests/%00"] {
+            let response = app.get_as(&user, path).send().await.unwrap();
+            assert_eq!(response.status(), 404, "{path}");
+            assert_eq!(problem(response).await["code"], "not_found");
+        }
+    }
+
+    async fn nul_character_in_a_query_value_is_400(app) {
+        let user = app.signed_in(Role::Coordinator).await;
+        for path in ["/api/v1/rounds?cursor=%00", "/api/v1/coproducers?skill=%00", "/api/v1/requests?cursor=a%00"] {
+            let response = app.get_as(&user, path).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{path}");
+            assert_eq!(problem(response).await["code"], "malformed_request");
+        }
+    }
+
+    async fn unreadable_query_values_are_400_problem_json(app) {
+        let user = app.signed_in(Role::Coordinator).await;
+        for path in ["/api/v1/rounds?limit=ten", "/api/v1/rounds?limit=99999999999999999999"] {
+            let response = app.get_as(&user, path).send().await.unwrap();
+            assert_eq!(response.status(), 400, "{path}");
+            assert_eq!(problem(response).await["code"], "malformed_request");
+        }
+    }
+
+    async fn numbers_too_big_for_their_field_are_422_naming_it(app) {
+        let user = app.signed_in(Role::Coordinator).await;
+        let response = app.post_as(&user, "/api/v1/rounds")
+            .header("content-type", "application/json")
+            .body(r#"{"title":"t","summary":"s","description":"d","opens_at":"2030-01-01T00:00:00Z","closes_at":"2030-02-01T00:00:00Z","places":99999999999999999999,"questions":[]}"#)
+            .send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        assert_eq!(error_fields(&problem(response).await), ["places"]);
+    }
+}

@@ -18,6 +18,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct StatusFilter {
     /// `pending`, `sent`, `failed` or `dead`.
+    #[param(pattern = "^(pending|sent|failed|dead)$")]
     pub status: Option<String>,
 }
 
@@ -111,6 +112,7 @@ pub async fn list_outbox(
 /// Send a failed or dead email again, with a fresh set of attempts.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = OutboxItem),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The email is pending or already sent", body = Problem, content_type = "application/problem+json"),
 ))]

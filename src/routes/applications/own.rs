@@ -47,7 +47,10 @@ pub async fn get_application(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerInput {
+    #[schema(format = "uuid")]
     pub question_id: String,
+    /// Within the question's `max_words`, if it has one.
+    #[schema(max_length = 20000)]
     pub text: String,
 }
 

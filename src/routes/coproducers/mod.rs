@@ -33,8 +33,10 @@ pub struct PoolQuery {
     /// A `lived_experience` code (each person shown is recorded in the audit log).
     pub lived_experience: Option<String>,
     /// `remote`, `in_person` or `hybrid` (either).
+    #[param(pattern = "^(remote|in_person|hybrid)$")]
     pub mode: Option<String>,
     /// `active`, `paused` or `archived`.
+    #[param(pattern = "^(active|paused|archived)$")]
     pub status: Option<String>,
 }
 
@@ -230,6 +232,7 @@ pub struct StatusView {
 /// Take someone out of the pool, with a reason. They are no longer matched.
 #[utoipa::path(tag = "coproducers", security(("bearer" = [])), params(("id" = String, Path)), request_body = ArchiveInput, responses(
     (status = 200, body = StatusView),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "Not a co-producer", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Already archived", body = Problem, content_type = "application/problem+json"),
 ))]

@@ -617,6 +617,7 @@ const ASSIGNMENTS_ROUTE: &str = "GET /api/v1/elements/{id}/assignments";
 /// confirmed people who agreed to share them.
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = Vec<AssignmentView>),
+    (status = 403, description = "Coordinators and the project's partners only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/elements/{id}/assignments")]

@@ -91,6 +91,7 @@ impl From<InvitationRow> for InvitationView {
 /// involves, the pay, and the access adjustments already planned for them.
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = InviteInput, responses(
     (status = 201, body = Vec<InvitationView>),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The element is not open", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Someone cannot take the element (the reason is named), or was invited already", body = Problem, content_type = "application/problem+json"),

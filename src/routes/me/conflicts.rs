@@ -67,6 +67,7 @@ pub async fn list_conflicts(
 /// Declare (or update) a conflict of interest with an organisation.
 #[utoipa::path(tag = "me", security(("bearer" = [])), params(("organisation_id" = String, Path)), request_body = ConflictInput, responses(
     (status = 200, body = Conflict),
+    (status = 403, description = "Only co-producers declare conflicts", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
 ))]
 #[put("/me/conflicts/{organisation_id}")]
@@ -103,6 +104,7 @@ pub async fn declare_conflict(
 /// Withdraw a declaration.
 #[utoipa::path(tag = "me", security(("bearer" = [])), params(("organisation_id" = String, Path)), responses(
     (status = 204),
+    (status = 403, description = "Only co-producers declare conflicts", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/me/conflicts/{organisation_id}")]

@@ -128,6 +128,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<web::J
 /// Change your names.
 #[utoipa::path(tag = "me", security(("bearer" = [])), request_body = UpdateMe, responses(
     (status = 200, body = Me),
+    (status = 409, description = "`not_a_coproducer` or `archived`: the pool status cannot change", body = Problem, content_type = "application/problem+json"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]

@@ -23,6 +23,7 @@ checked_in_handler!(ElementSpec, ElementPatch);
 /// Add an element to a project (coordinators, and the project's partner contacts).
 #[utoipa::path(tag = "projects", security(("bearer" = [])), params(("id" = String, Path)), request_body = ElementSpec, responses(
     (status = 201, body = ElementView),
+    (status = 403, description = "Coordinators and the project's partners only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]

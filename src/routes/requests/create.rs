@@ -69,6 +69,7 @@ pub async fn create_request(
 /// After coordinators ask for more information: replace the request's content and send it again.
 #[utoipa::path(tag = "partners", security(("bearer" = [])), params(("id" = String, Path)), request_body = RequestInput, responses(
     (status = 200, body = RequestView),
+    (status = 403, description = "Not a partner contact", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Only a request waiting for more information can change", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),

@@ -16,6 +16,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct RequestFilter {
     /// `submitted`, `needs_info`, `accepted` or `declined`.
+    #[param(pattern = "^(submitted|needs_info|accepted|declined)$")]
     pub status: Option<String>,
 }
 

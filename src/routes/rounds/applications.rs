@@ -96,8 +96,12 @@ pub async fn start_application(
 #[into_params(parameter_in = Query)]
 pub struct ApplicationFilter {
     /// An application status, e.g. `submitted`.
+    #[param(
+        pattern = "^(draft|submitted|in_review|invited_to_conversation|accepted|waitlisted|not_this_time|withdrawn)$"
+    )]
     pub status: Option<String>,
     /// `anonymised` hides who applied (reviewers must ask for it).
+    #[param(pattern = "^anonymised$")]
     pub view: Option<String>,
 }
 

@@ -149,9 +149,13 @@ pub async fn create_round(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoundChanges {
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(min_length = 1, max_length = 1000)]
     pub summary: Option<String>,
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: Option<String>,
+    #[schema(max_length = 1000)]
     pub easy_read_summary: Option<String>,
     pub opens_at: Option<DateTime<Utc>>,
     pub closes_at: Option<DateTime<Utc>>,
@@ -189,6 +193,7 @@ impl Validate for RoundChanges {
 /// Change a round's details. Questions cannot change once people may be answering them.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), params(("id" = String, Path)), request_body = RoundChanges, responses(
     (status = 200, body = RoundView),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -248,6 +253,7 @@ pub async fn update_round(
 /// Close a round now: no new drafts or submissions.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = RoundView),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/rounds/{id}/close")]
@@ -290,6 +296,7 @@ crate::checked_in_handler!(Panel);
 /// Choose who reviews a round's applications. Reviewers see only rounds they are on.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), params(("id" = String, Path)), request_body = Panel, responses(
     (status = 200, body = Panel),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Someone on the list is not a reviewer", body = Problem, content_type = "application/problem+json"),
 ))]
 #[put("/rounds/{id}/reviewers")]

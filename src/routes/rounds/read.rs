@@ -21,6 +21,7 @@ use crate::state::AppState;
 #[into_params(parameter_in = Query)]
 pub struct RoundFilter {
     /// Coordinators: `scheduled`, `open` or `closed`. Everyone else sees open rounds.
+    #[param(pattern = "^(scheduled|open|closed)$")]
     pub status: Option<String>,
 }
 

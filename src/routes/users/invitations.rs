@@ -29,8 +29,10 @@ pub struct InvitationRequest {
     #[schema(format = "email", max_length = 254)]
     pub email: String,
     /// `coordinator`, `reviewer` or `admin` (admins invite these) or `partner` (coordinators).
+    #[schema(pattern = "^(coordinator|reviewer|admin|partner)$")]
     pub role: String,
     /// Required for `partner`, not allowed otherwise.
+    #[schema(format = "uuid")]
     pub organisation_id: Option<String>,
 }
 
