@@ -292,7 +292,8 @@ impl TestApp {
             .write(move |conn| {
                 users::insert(conn, &row)?;
                 users::grant_role(conn, &row.id, role)?;
-                Ok(session::start(conn, &row.id, 1)?.session_id)
+                // Long-lived, so retention tests that move the clock keep the session.
+                Ok(session::start(conn, &row.id, 3650)?.session_id)
             })
             .await
             .expect("test user stored");

@@ -309,7 +309,7 @@ both_backends! {
         let roles: Vec<&str> = export["account"]["roles"].as_array().unwrap().iter().map(|r| r["role"].as_str().unwrap()).collect();
         assert!(roles.contains(&"applicant") && roles.contains(&"coproducer"), "{roles:?}");
         assert_eq!(export["email_preferences"]["format"], "standard");
-        assert_eq!(export["sign_ins"]["sessions"].as_array().unwrap().len(), 1);
+        assert_eq!(export["sign_ins"]["sessions"].as_array().unwrap().len(), 2, "the test sign-in and the emailed link");
         assert!(!export["sign_ins"]["sign_in_links"].as_array().unwrap().is_empty());
         assert_eq!(export["invitations_to_join"][0]["role"], "reviewer");
         assert_eq!(export["profile"]["lived_experience"], json!(["homelessness", "uses_mental_health_services"]));
