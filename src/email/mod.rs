@@ -4,6 +4,7 @@
 pub mod mailer;
 pub mod message;
 pub mod outbox;
+pub mod smtp;
 pub mod templates;
 
 pub use mailer::{Mailer, OutgoingEmail};

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{ApplicationResponse, Consents, Loaded, Viewer, viewer_of};
 use crate::auth::AuthUser;
 use crate::db::queries::{people, recruitment as queries, users};
+use crate::db::write_transaction;
 use crate::domain::recruitment::{
     ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
 };
@@ -35,10 +36,17 @@ pub async fn get_application(
     let app = state.clone();
     let view = state
         .db
-        .write(move |conn| {
+        .read(move |conn| {
             let loaded = Loaded::load(conn, &id)?;
             let viewer = viewer_of(conn, &user, &loaded.application)?;
-            loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
+            if viewer == Viewer::Owner {
+                // Nothing to audit: a plain read, which on SQLite does not queue for the write lock.
+                return loaded.view(conn, &app, viewer, &user.id, GET_ROUTE);
+            }
+            // Others' reads of lived experience write their audit row in the same transaction.
+            write_transaction(conn, |conn| {
+                loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
+            })
         })
         .await?;
     Ok(web::Json(view))
