@@ -101,11 +101,13 @@ class Db:
         lines = []
         for row in rows:
             lines.append("\t".join("\\N" if v is None else str(v).replace("\\", "\\\\").replace("\t", " ") for v in row))
-        subprocess.run(
+        done = subprocess.run(
             ["psql", pg_url(self.name), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c",
              f"COPY {table} ({','.join(columns)}) FROM STDIN"],
-            input="\n".join(lines) + "\n", check=True, text=True, capture_output=True,
+            input="\n".join(lines) + "\n", text=True, capture_output=True,
         )
+        if done.returncode:
+            raise RuntimeError(f"COPY {table}: {done.stderr[-500:]}")
 
     def drop(self) -> None:
         if self.kind == "postgres":

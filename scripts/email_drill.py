@@ -10,14 +10,15 @@ smtplib sending the same number of messages of the same size to the same server,
   2. starts `python -m aiosmtpd -n` (from .venv-drills) on core 1, then the service with
      `email.transport = "smtp"` pinned to core 0; times the worker from the first to the last
      `sent_at` and checks the sink received every Message-ID;
-  3. sends the same number of messages with smtplib, on core 0, over one connection (what our
-     pool does), with a body of the same size; times it.
+  3. sends the same number of messages with smtplib over one connection (what our pool does),
+     built beforehand with the same subject and bodies; times the sending only.
 The ratio (ours / smtplib) is the figure; the aim is ≥ 0.8×.
 """
 
 from __future__ import annotations
 
 import argparse
+import email.policy
 import smtplib
 import sys
 import time
@@ -62,19 +63,24 @@ def drain_with_service(db: d.Db, binary: str, sink_port: int, count: int, server
 
 
 def smtplib_send(sink_port: int, count: int, sample: tuple[str, str, str, str]) -> float:
+    """Seconds smtplib takes to send `count` messages like ours over one connection. The messages
+    are built before the clock starts: only sending is compared."""
     recipient, subject, text, html = sample
+    messages = []
+    for i in range(count):
+        message = EmailMessage()
+        message["From"] = "coproduce <no-reply@coproduce.localhost>"
+        message["To"] = recipient
+        message["Subject"] = subject
+        message["Message-ID"] = f"<smtplib-{i}-{time.time_ns()}@coproduce.localhost>"
+        message.set_content(text, cte="quoted-printable")
+        if html:
+            message.add_alternative(html, subtype="html", cte="quoted-printable")
+        messages.append(message.as_bytes(policy=email.policy.SMTP))
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", sink_port) as smtp:
-        for i in range(count):
-            message = EmailMessage()
-            message["From"] = "coproduce <no-reply@coproduce.localhost>"
-            message["To"] = recipient
-            message["Subject"] = subject
-            message["Message-ID"] = f"<smtplib-{i}-{time.time_ns()}@coproduce.localhost>"
-            message.set_content(text)
-            if html:
-                message.add_alternative(html, subtype="html")
-            smtp.send_message(message)
+        for raw in messages:
+            smtp.sendmail("no-reply@coproduce.localhost", [recipient], raw)
     return time.perf_counter() - started
 
 

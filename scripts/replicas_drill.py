@@ -24,6 +24,7 @@ import collections
 import sys
 import threading
 import time
+import uuid
 from types import SimpleNamespace
 
 import drill_common as d
@@ -79,7 +80,7 @@ def seat_round(db: d.Db, replicas: list, admin: str, partner: str, org_id: str, 
     assert status == 200, (status, triage)
     status, project = d.call(a, "GET", f"/api/v1/projects/{triage['project_id']}", admin)
     element_id = project["elements"][0]["id"]
-    ids = d.insert_users(db, f"seat-{element_id[:8]}-", people, "coproducer", coproducer=True)
+    ids = d.insert_users(db, f"seat-{uuid.uuid4().hex[:8]}-", people, "coproducer", coproducer=True)
     d.replay(a, [("PUT", "/api/v1/me/profile", d.mint_token(u, ["coproducer"]), FITTING_PROFILE) for u in ids],
              load_core, "co-producer profiles")
     respond_by = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 5 * 86400))

@@ -6,7 +6,8 @@
 //! about 40 ms a message (fixed upstream in lettre PR #1159, not yet released). Its executor
 //! is sealed, so we open the TCP connection ourselves, set nodelay, and hand it to lettre's
 //! own SMTP client (`AsyncSmtpConnection`), which does the protocol, STARTTLS and AUTH as before.
-//! Idle connections are kept for reuse and checked with NOOP first, as lettre's pool does.
+//! Idle connections are kept for reuse and checked with NOOP first, as lettre's pool does,
+//! unless used in the last two seconds.
 //! `smtps://` (implicit TLS) stays on lettre's transport: its client cannot start on a
 //! stream that is already encrypted.
 
@@ -23,6 +24,7 @@ use tokio::time::timeout;
 /// Idle connections kept for reuse, and for how long.
 const MAX_IDLE: usize = 4;
 const IDLE_FOR: Duration = Duration::from_secs(60);
+const REUSE_AT_ONCE_FOR: Duration = Duration::from_secs(2);
 
 #[derive(Clone)]
 pub enum SmtpRelay {
@@ -144,8 +146,12 @@ impl NodelayRelay {
     /// A connection that answers NOOP, or a new one.
     async fn checkout(&self) -> Result<AsyncSmtpConnection, String> {
         while let Some((since, mut conn)) = self.take_idle() {
-            if since.elapsed() < IDLE_FOR
-                && matches!(timeout(self.timeout, conn.test_connected()).await, Ok(true))
+            let idle = since.elapsed();
+            // Just used: no NOOP round trip (one in five commands). Were it closed since, the
+            // send fails and the outbox retries it.
+            if idle < REUSE_AT_ONCE_FOR
+                || (idle < IDLE_FOR
+                    && matches!(timeout(self.timeout, conn.test_connected()).await, Ok(true)))
             {
                 return Ok(conn);
             }

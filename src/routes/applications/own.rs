@@ -182,13 +182,13 @@ pub async fn submit(
             };
             let to = Recipient::user(&person);
             app.outbox.enqueue(conn, &to, &email)?;
-            Loaded::load(conn, &loaded.application.id)?.view(
-                conn,
-                &app,
-                Viewer::Owner,
-                &user.id,
-                "",
-            )
+            // The answer is what we just wrote; reading it all back would cost four queries.
+            let mut submitted = loaded;
+            submitted.application.status = ApplicationStatus::Submitted.as_str().into();
+            submitted.application.submitted_at = Some(now);
+            submitted.application.answer_by = Some(promised);
+            submitted.application.updated_at = now;
+            submitted.view(conn, &app, Viewer::Owner, &user.id, "")
         })
         .await?;
     state.outbox.wake();
