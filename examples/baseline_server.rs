@@ -50,7 +50,10 @@ struct NewItem {
 }
 
 #[get("/items/{id}")]
-async fn get_item(db: web::Data<Database>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
+async fn get_item(
+    db: web::Data<Database>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let item = db
         .read(move |conn| {
             baseline_items::table
@@ -107,7 +110,8 @@ fn prepare(conn: &mut DbConn, seed: usize) -> anyhow::Result<()> {
             id: format!("item-{i}"),
             owner_id: format!("owner-{i}"),
             title: format!("Item number {i}"),
-            body: "A few sentences of text, about the size of an answer to one question. ".repeat(4),
+            body: "A few sentences of text, about the size of an answer to one question. "
+                .repeat(4),
             created_at: now,
         })
         .collect();
@@ -130,7 +134,10 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 async fn main() -> anyhow::Result<()> {
     let defaults = DatabaseSettings::default();
     let settings = DatabaseSettings {
-        url: env_or("BASELINE_DATABASE_URL", "sqlite://data/baseline.db".to_string()),
+        url: env_or(
+            "BASELINE_DATABASE_URL",
+            "sqlite://data/baseline.db".to_string(),
+        ),
         pool_size: env_or("BASELINE_POOL_SIZE", defaults.pool_size),
         run_migrations: false,
         ..defaults

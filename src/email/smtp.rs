@@ -38,7 +38,8 @@ impl SmtpRelay {
     /// `smtps://…`, as lettre's `from_url` does (same default ports).
     pub fn from_url(url: &str, command_timeout: Duration) -> Result<Self, String> {
         // lettre checks the whole URL first, so both paths accept and refuse the same URLs.
-        let stock = AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| e.to_string())?;
+        let stock =
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| e.to_string())?;
         let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
         if parsed.scheme() == "smtps" {
             return Ok(Self::ImplicitTls(
