@@ -3,7 +3,7 @@
 side by side in one run, on SQLite and on PostgreSQL.
 
   python3 scripts/load_drill.py [--backends sqlite,postgres] [--seconds 10] [--repeats 3]
-                                [--coproducers 100000] [--applicants 20000] [--no-build]
+                                [--coproducers 100000] [--applicants 30000] [--no-build]
 
 For each backend it builds nothing twice, then:
   1. starts the service (release, pinned to core 0, email worker off so only the request path

@@ -140,7 +140,6 @@ impl Worker {
         };
         let send_budget =
             chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60));
-        let mut recordings = Vec::new();
         for row in claimed {
             // Leave what cannot finish inside the lease: another pass (or worker) takes it later.
             if Utc::now().naive_utc() + send_budget >= lease_until {
@@ -152,58 +151,45 @@ impl Worker {
                 .map_or("", |(_, d)| d)
                 .to_string();
             let outcome = self.mailer.send(self.outbox.from(), &outgoing(&row)).await;
-            // Record the outcome while the next email goes out: the write and the SMTP
-            // exchange overlap instead of taking turns.
-            let worker = self.clone();
-            recordings.push(tokio::spawn(async move {
-                let recorded = match &outcome {
-                    Ok(()) => {
-                        let id = row.id.clone();
-                        worker
-                            .db
-                            .write(move |conn| {
-                                Ok(queries::mark_sent(
-                                    conn,
-                                    &id,
-                                    lease_until,
-                                    Utc::now().naive_utc(),
-                                )?)
-                            })
-                            .await
-                    }
-                    Err(error) => {
-                        let attempt = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
-                        let status = if attempt >= worker.settings.max_attempts {
-                            queries::DEAD
-                        } else {
-                            queries::FAILED
-                        };
-                        let delay =
-                            retry_delay(attempt, &worker.settings, rand::rng().random::<f64>());
-                        let next = Utc::now().naive_utc()
-                            + chrono::Duration::from_std(delay)
-                                .unwrap_or(chrono::Duration::hours(1));
-                        let (id, stored_error) = (row.id.clone(), error.clone());
-                        worker
-                            .db
-                            .write(move |conn| {
-                                Ok(queries::mark_failed(
-                                    conn,
-                                    &id,
-                                    lease_until,
-                                    status,
-                                    next,
-                                    &stored_error,
-                                )?)
-                            })
-                            .await
-                    }
-                };
-                (row, domain, outcome, recorded)
-            }));
-        }
-        for recording in recordings {
-            let (row, domain, outcome, recorded) = recording.await?;
+            let recorded = match &outcome {
+                Ok(()) => {
+                    let id = row.id.clone();
+                    self.db
+                        .write(move |conn| {
+                            Ok(queries::mark_sent(
+                                conn,
+                                &id,
+                                lease_until,
+                                Utc::now().naive_utc(),
+                            )?)
+                        })
+                        .await
+                }
+                Err(error) => {
+                    let attempt = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
+                    let status = if attempt >= self.settings.max_attempts {
+                        queries::DEAD
+                    } else {
+                        queries::FAILED
+                    };
+                    let delay = retry_delay(attempt, &self.settings, rand::rng().random::<f64>());
+                    let next = Utc::now().naive_utc()
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                    let (id, stored_error) = (row.id.clone(), error.clone());
+                    self.db
+                        .write(move |conn| {
+                            Ok(queries::mark_failed(
+                                conn,
+                                &id,
+                                lease_until,
+                                status,
+                                next,
+                                &stored_error,
+                            )?)
+                        })
+                        .await
+                }
+            };
             match (&outcome, recorded) {
                 (_, Err(db_error)) => {
                     // The row stays leased and is retried after the lease: at least once, same Message-ID.
