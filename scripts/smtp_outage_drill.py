@@ -89,7 +89,7 @@ def main() -> int:
         while db.scalar("SELECT count(*) FROM outbox WHERE status <> 'sent'") and time.time() < deadline:
             time.sleep(1)
         drained = time.time() - recovered_at
-        statuses = dict(db.sql("SELECT status, count(*) FROM outbox GROUP BY status"))
+        statuses = {k: int(v) for k, v in db.sql("SELECT status, count(*) FROM outbox GROUP BY status")}
         rows = {r[0]: r[1] for r in db.sql("SELECT user_id, message_id FROM outbox WHERE template = 'application_received'")}
         max_attempts = db.scalar("SELECT max(attempts) FROM outbox")
         received = collections.Counter(sink.message_ids())
