@@ -1,4 +1,4 @@
-//! Where email goes: an SMTP relay (lettre, pooled, with timeouts), .eml files (the local
+//! Where email goes: an SMTP relay (lettre, pooled, with timeouts; connections in smtp.rs), .eml files (the local
 //! default) or memory (tests). Chosen by `email.transport`.
 
 use std::sync::{Arc, Mutex};
@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::Attachment;
+use super::smtp::SmtpRelay;
 use crate::settings::{EmailSettings, EmailTransport};
 
 /// One email as it leaves the outbox.
@@ -25,7 +26,7 @@ pub struct OutgoingEmail {
 
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Smtp(SmtpRelay),
     File(AsyncFileTransport<Tokio1Executor>),
     Memory(Arc<Mutex<Vec<OutgoingEmail>>>),
 }
@@ -34,11 +35,11 @@ impl Mailer {
     pub fn from_settings(settings: &EmailSettings) -> anyhow::Result<Self> {
         Ok(match settings.transport {
             EmailTransport::Smtp => {
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&settings.smtp_url)
-                    .map_err(|e| anyhow::anyhow!("email.smtp_url: {e}"))?
-                    .timeout(Some(Duration::from_secs(settings.smtp_timeout_secs)))
-                    .build();
-                Mailer::Smtp(transport)
+                let timeout = Duration::from_secs(settings.smtp_timeout_secs);
+                Mailer::Smtp(
+                    SmtpRelay::from_url(&settings.smtp_url, timeout)
+                        .map_err(|e| anyhow::anyhow!("email.smtp_url: {e}"))?,
+                )
             }
             EmailTransport::File => {
                 std::fs::create_dir_all(&settings.file_dir).map_err(|e| {
@@ -60,11 +61,7 @@ impl Mailer {
         }
         let message = build_message(from, email)?;
         let result = match self {
-            Mailer::Smtp(transport) => transport
-                .send(message)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
+            Mailer::Smtp(relay) => relay.send(message).await,
             Mailer::File(transport) => transport
                 .send(message)
                 .await

@@ -5,6 +5,7 @@ pub mod ics;
 pub mod mailer;
 pub mod message;
 pub mod outbox;
+pub mod smtp;
 pub mod templates;
 
 pub use mailer::{Mailer, OutgoingEmail};

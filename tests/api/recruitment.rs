@@ -1,7 +1,11 @@
 //! Rounds and applications: from an open round to a decision that closes the loop.
 
 use chrono::{Duration, Utc};
+use coproduce::db::DbConn;
+use coproduce::db::pool::DbConnectionManager;
+use coproduce::db::url::DatabaseUrl;
 use coproduce::domain::role::Role;
+use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -282,6 +286,25 @@ both_backends! {
         assert!(emails[0].text.contains("We read your application."), "easy read: {}", emails[0].text);
         let answer_by = (Utc::now() + Duration::days(14 + 21)).format("%-d %B %Y").to_string();
         assert!(emails[0].text.contains(&answer_by), "{}", emails[0].text);
+    }
+
+    /// Found by the load drill: reading your own application queued for SQLite's write lock.
+    async fn owners_read_their_application_while_a_writer_holds_the_lock(app, |s| s.database.busy_timeout_ms = 300) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let url = DatabaseUrl::parse(&app.database_url).unwrap();
+        let mut writer = DbConnectionManager::new(url, 300).establish().unwrap();
+        let hold = match &writer {
+            DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+            DbConn::Postgres(_) => "BEGIN; LOCK TABLE applications IN EXCLUSIVE MODE",
+        };
+        writer.batch_execute(hold).unwrap();
+        let response = app.get_as(&applicant, &path).send().await.unwrap();
+        writer.batch_execute("ROLLBACK").unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "submitted");
     }
 
     async fn only_drafts_change_and_only_by_their_owner(app) {

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::{ApplicationResponse, Consents, Loaded, Viewer, viewer_of};
 use crate::auth::AuthUser;
 use crate::db::queries::{people, recruitment as queries, users};
+use crate::db::write_transaction;
 use crate::domain::recruitment::{
     ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
 };
@@ -35,10 +36,17 @@ pub async fn get_application(
     let app = state.clone();
     let view = state
         .db
-        .write(move |conn| {
+        .read(move |conn| {
             let loaded = Loaded::load(conn, &id)?;
             let viewer = viewer_of(conn, &user, &loaded.application)?;
-            loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
+            if viewer == Viewer::Owner {
+                // Nothing to audit: a plain read, which on SQLite does not queue for the write lock.
+                return loaded.view(conn, &app, viewer, &user.id, GET_ROUTE);
+            }
+            // Others' reads of lived experience write their audit row in the same transaction.
+            write_transaction(conn, |conn| {
+                loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
+            })
         })
         .await?;
     Ok(web::Json(view))
@@ -177,13 +185,13 @@ pub async fn submit(
             };
             let to = Recipient::user(&person);
             app.outbox.enqueue(conn, &to, &email)?;
-            Loaded::load(conn, &loaded.application.id)?.view(
-                conn,
-                &app,
-                Viewer::Owner,
-                &user.id,
-                "",
-            )
+            // The answer is what we just wrote; reading it all back would cost four queries.
+            let mut submitted = loaded;
+            submitted.application.status = ApplicationStatus::Submitted.as_str().into();
+            submitted.application.submitted_at = Some(now);
+            submitted.application.answer_by = Some(promised);
+            submitted.application.updated_at = now;
+            submitted.view(conn, &app, Viewer::Owner, &user.id, "")
         })
         .await?;
     state.outbox.wake();
