@@ -461,6 +461,13 @@ impl Settings {
                 "retention.batch_size: must be at least 1".into(),
             ));
         }
+        if !(self.matching.extra_seat_penalty >= 0.0
+            && self.matching.extra_seat_penalty.is_finite())
+        {
+            return Err(SettingsError(
+                "matching.extra_seat_penalty: must be zero or more".into(),
+            ));
+        }
         if self.email.max_attempts == 0 {
             return Err(SettingsError(
                 "email.max_attempts: must be at least 1".into(),
@@ -574,6 +581,13 @@ mod tests {
         let error = load_with(&[("APP_SERVER__PORT", "eighty")]).err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("server.port"), "{message}");
+    }
+
+    #[test]
+    fn negative_extra_seat_penalty_is_refused_naming_the_key() {
+        let error = load_with(&[("APP_MATCHING__EXTRA_SEAT_PENALTY", "-5")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("matching.extra_seat_penalty"), "{message}");
     }
 
     #[test]
