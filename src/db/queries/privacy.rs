@@ -369,8 +369,8 @@ pub fn erase_person(
     })
 }
 
-/// Withdraws the person's confirmed assignments on elements not yet finished, reopening any
-/// element that was filled; returns the elements with a freed seat.
+/// Withdraws the person's confirmed assignments on elements not yet finished; returns the
+/// elements with a freed seat, for the caller to offer to the waiting list and settle.
 fn withdraw_unfinished_assignments(
     conn: &mut DbConn,
     user_id: &str,
@@ -400,16 +400,6 @@ fn withdraw_unfinished_assignments(
     .set((
         assignments::status.eq("withdrawn"),
         assignments::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    diesel::update(
-        elements::table
-            .filter(elements::id.eq_any(&element_ids))
-            .filter(elements::status.eq(ElementStatus::Filled.as_str())),
-    )
-    .set((
-        elements::status.eq(ElementStatus::Open.as_str()),
-        elements::updated_at.eq(now),
     ))
     .execute(conn)?;
     Ok(element_ids)
