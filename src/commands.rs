@@ -4,7 +4,7 @@ use crate::auth::password;
 use crate::crypto::DataCipher;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{auth as auth_queries, people, users};
-use crate::db::{Database, migrations, write_transaction};
+use crate::db::{connect_once, migrations, write_transaction};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
@@ -12,11 +12,10 @@ use crate::settings::{DatabaseSettings, Settings};
 
 /// Applies pending migrations and reports what was applied.
 pub fn migrate(settings: &Settings) -> anyhow::Result<Vec<String>> {
-    let database = Database::connect(&DatabaseSettings {
+    let mut conn = connect_once(&DatabaseSettings {
         run_migrations: false,
         ..settings.database.clone()
     })?;
-    let mut conn = database.pool().get()?;
     migrations::run_pending(&mut conn)
 }
 
@@ -32,8 +31,7 @@ pub fn create_admin(
     let password =
         NewPassword::parse(password).map_err(|e| anyhow::anyhow!("--password: {}", e.message))?;
     let hash = password::hash(&password)?;
-    let database = Database::connect(&settings.database)?;
-    let mut conn = database.pool().get()?;
+    let mut conn = connect_once(&settings.database)?;
     write_transaction(&mut conn, |conn| {
         let (user_id, outcome) = match users::find_by_email(conn, email.as_str())? {
             Some(existing) => (existing.id, AdminOutcome::Promoted),
@@ -62,8 +60,7 @@ pub fn create_admin(
 pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
     let cipher = DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
         .map_err(anyhow::Error::msg)?;
-    let database = Database::connect(&settings.database)?;
-    let mut conn = database.pool().get()?;
+    let mut conn = connect_once(&settings.database)?;
     write_transaction(&mut conn, |conn| {
         let mut rewritten = 0;
         for (field, owner, stored) in people::all_ciphertexts(conn)? {

@@ -10,10 +10,14 @@ pub mod queries;
 pub mod schema;
 pub mod url;
 
-pub use pool::{Database, DbConn, write_transaction};
+pub use pool::{Database, DbConn, connect_once, write_transaction};
 
 /// Runs the same code against the concrete connection of either backend (for dialect-only
 /// features such as upserts), or different code per backend with the two-arm form.
+///
+/// Also the fast path for queries on every request: through `MultiConnection` diesel writes the
+/// SQL text afresh on each execution (quoting every identifier), while a concrete connection
+/// finds the prepared statement by the query's type and writes nothing (docs/PERFORMANCE.md).
 #[macro_export]
 macro_rules! per_backend {
     ($conn:expr, |$c:ident| $body:expr) => {

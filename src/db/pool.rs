@@ -1,6 +1,7 @@
 //! Connections: the `MultiConnection` enum, its r2d2 manager (backend picked by URL scheme,
 //! SQLite pragmas on every connection) and the unit-of-work runners.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -86,23 +87,20 @@ pub type DbPool = r2d2::Pool<DbConnectionManager>;
 pub struct Database {
     pool: DbPool,
     url: DatabaseUrl,
+    /// SQLite has one writer at a time. Writers of this process queue here, woken the moment
+    /// the last one commits, instead of polling the file lock in SQLite's busy handler, which
+    /// sleeps in steps of milliseconds. Other processes still meet `busy_timeout`.
+    sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl Database {
     /// Opens the database (creating an SQLite file if needed), runs pending migrations when
     /// configured, and builds the pool. Errors carry the driver's own message.
     pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<Self> {
-        let url = DatabaseUrl::parse(&settings.url)
-            .map_err(|problem| anyhow::anyhow!("database.url: {problem}"))?;
-        let manager = DbConnectionManager::new(url.clone(), settings.busy_timeout_ms);
         // Connect once by hand: r2d2 reports any failure as a bare timeout.
-        let mut first = manager
-            .establish()
-            .with_context(|| format!("cannot connect to {}", url.describe()))?;
-        if settings.run_migrations {
-            migrations::run_pending(&mut first)?;
-        }
-        drop(first);
+        drop(connect_once(settings)?);
+        let url = DatabaseUrl::parse(&settings.url).map_err(anyhow::Error::msg)?;
+        let manager = DbConnectionManager::new(url.clone(), settings.busy_timeout_ms);
         let pool = r2d2::Pool::builder()
             .max_size(settings.pool_size)
             .min_idle(Some(1))
@@ -110,7 +108,11 @@ impl Database {
             .test_on_check_out(false)
             .build(manager)
             .with_context(|| format!("cannot open a connection pool to {}", url.describe()))?;
-        Ok(Self { pool, url })
+        Ok(Self {
+            pool,
+            url,
+            sqlite_writer: Arc::default(),
+        })
     }
 
     pub fn url(&self) -> &DatabaseUrl {
@@ -127,15 +129,7 @@ impl Database {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let pool = self.pool.clone();
-        // Keep the request's span, so logs from inside the unit of work carry its id.
-        let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            let mut conn = pool.get()?;
-            work(&mut conn)
-        })
-        .await?
+        self.run(None, work).await
     }
 
     /// Like [`Database::read`], inside one write transaction (see [`write_transaction`]).
@@ -144,8 +138,47 @@ impl Database {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        self.read(move |conn| write_transaction(conn, work)).await
+        let queue = matches!(self.url, DatabaseUrl::Sqlite(_)).then(|| self.sqlite_writer.clone());
+        self.run(queue, move |conn| write_transaction(conn, work))
+            .await
     }
+
+    async fn run<T, F>(&self, queue: Option<Arc<Mutex<()>>>, work: F) -> Result<T, AppError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        // Keep the request's span, so logs from inside the unit of work carry its id.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            // Queue before taking a connection, so waiting writers leave the pool to readers.
+            // A writer that panicked poisoned nothing: its transaction rolled back.
+            let _turn = queue
+                .as_ref()
+                .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+}
+
+/// One connection, with pending migrations run when configured, and no pool: for command-line
+/// tasks, which must not exit while a pool thread is still opening a connection (libpq and
+/// OpenSSL tear down under it, and the process crashes on exit).
+pub fn connect_once(settings: &DatabaseSettings) -> anyhow::Result<DbConn> {
+    let url = DatabaseUrl::parse(&settings.url)
+        .map_err(|problem| anyhow::anyhow!("database.url: {problem}"))?;
+    let manager = DbConnectionManager::new(url.clone(), settings.busy_timeout_ms);
+    let mut conn = manager
+        .establish()
+        .with_context(|| format!("cannot connect to {}", url.describe()))?;
+    if settings.run_migrations {
+        migrations::run_pending(&mut conn)?;
+    }
+    Ok(conn)
 }
 
 /// A transaction that will write. On SQLite it starts with `BEGIN IMMEDIATE`, taking the write
