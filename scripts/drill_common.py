@@ -246,7 +246,14 @@ def create_admin(db: Db, email: str = "admin@drill.example") -> str:
     env = {**os.environ, **service_env(db, 1), "COPRODUCE_ADMIN_PASSWORD": "drill-admin-password"}
     subprocess.run([str(BIN), "create-admin", "--email", email], cwd=REPO, env=env, check=True,
                    capture_output=True)
-    return str(db.scalar(f"SELECT id FROM users WHERE email = '{email}'"))
+    admin_id = str(db.scalar(f"SELECT id FROM users WHERE email = '{email}'"))
+    open_sessions(db, [admin_id])
+    return admin_id
+
+
+def open_sessions(db: Db, user_ids: list[str]) -> None:
+    """The session rows that `mint_token`'s tokens name: the service checks every token's session."""
+    db.copy_rows("sessions", ["id", "user_id", "created_at"], [(f"drill-{uid}", uid, stamp()) for uid in user_ids])
 
 
 # --- tokens and HTTP -------------------------------------------------------------------------
@@ -256,8 +263,9 @@ def _b64(data: bytes) -> str:
 
 
 def mint_token(user_id: str, roles: list[str], ttl: int = 86400) -> str:
-    """An access token as the service issues it (HS256 with the drills' secret). Seeding signs
-    users in this way instead of running thousands of sign-ins."""
+    """An access token as the service issues it (HS256 with the drills' secret), naming the session
+    `drill-{user_id}` that `insert_users` and `create_admin` open. Seeding signs users in this way
+    instead of running thousands of sign-ins."""
     now = int(time.time())
     header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
     claims = {"sub": user_id, "roles": roles, "sid": f"drill-{user_id}", "iat": now, "nbf": now,
@@ -317,6 +325,7 @@ def insert_users(db: Db, prefix: str, count: int, role: str, coproducer: bool = 
         if coproducer:
             db.copy_rows("coproducers", ["user_id", "status", "paused_until", "archived_reason", "joined_at", "updated_at"],
                          [(uid, "active", None, None, now, now) for uid in chunk])
+        open_sessions(db, chunk)
     return ids
 
 
