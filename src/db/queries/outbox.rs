@@ -16,10 +16,10 @@ pub const STATUSES: [&str; 4] = [PENDING, SENT, FAILED, DEAD];
 pub const ERASED_RECIPIENT: &str = "(erased)";
 
 pub fn insert(conn: &mut DbConn, row: &OutboxRow) -> QueryResult<()> {
-    diesel::insert_into(outbox::table)
+    per_backend!(conn, |c| diesel::insert_into(outbox::table)
         .values(row)
-        .execute(conn)
-        .map(drop)
+        .execute(c)
+        .map(drop))
 }
 
 /// Leases up to `limit` due rows until `lease_until` and returns them. Call inside a write

@@ -96,7 +96,10 @@ pub fn load_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Stor
 }
 
 pub fn has_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(profiles::table.find(user_id))).get_result(conn)
+    per_backend!(conn, |c| diesel::select(diesel::dsl::exists(
+        profiles::table.find(user_id)
+    ))
+    .get_result(c))
 }
 
 /// Only the encrypted lived experience (for review views).

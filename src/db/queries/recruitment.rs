@@ -9,6 +9,7 @@ use crate::db::schema::{
     application_answers, application_transitions, applications, review_scores, reviews,
     round_questions, round_reminders, round_reviewers, rounds,
 };
+use crate::domain::recruitment::ApplicationStatus;
 use crate::per_backend;
 
 pub fn insert_round(
@@ -114,6 +115,40 @@ pub fn find_application(conn: &mut DbConn, id: &str) -> QueryResult<Option<Appli
         .optional()
 }
 
+/// An application with its round, in one query.
+pub fn find_application_with_round(
+    conn: &mut DbConn,
+    id: &str,
+) -> QueryResult<Option<(ApplicationRow, RoundRow)>> {
+    per_backend!(conn, |c| applications::table
+        .inner_join(rounds::table)
+        .filter(applications::id.eq(id))
+        .select((ApplicationRow::as_select(), RoundRow::as_select()))
+        .get_result(c)
+        .optional())
+}
+
+/// A round's questions in order, each with this application's answer if it has one.
+pub fn questions_with_answers(
+    conn: &mut DbConn,
+    round_id: &str,
+    application_id: &str,
+) -> QueryResult<Vec<(QuestionRow, Option<String>)>> {
+    per_backend!(conn, |c| round_questions::table
+        .left_join(
+            application_answers::table.on(application_answers::question_id
+                .eq(round_questions::id)
+                .and(application_answers::application_id.eq(application_id))),
+        )
+        .filter(round_questions::round_id.eq(round_id))
+        .order(round_questions::position)
+        .select((
+            QuestionRow::as_select(),
+            application_answers::text.nullable()
+        ))
+        .load(c))
+}
+
 pub fn application_of(
     conn: &mut DbConn,
     round_id: &str,
@@ -187,33 +222,52 @@ pub fn record_transition(
     note: Option<&str>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
-    diesel::insert_into(application_transitions::table)
-        .values(&TransitionRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            application_id: application_id.to_string(),
-            from_status: from.map(str::to_string),
-            to_status: to.to_string(),
-            actor_id: actor_id.to_string(),
-            note: note.map(str::to_string),
-            at: now,
-        })
-        .execute(conn)
-        .map(drop)
+    let row = TransitionRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        application_id: application_id.to_string(),
+        from_status: from.map(str::to_string),
+        to_status: to.to_string(),
+        actor_id: actor_id.to_string(),
+        note: note.map(str::to_string),
+        at: now,
+    };
+    per_backend!(conn, |c| diesel::insert_into(
+        application_transitions::table
+    )
+    .values(&row)
+    .execute(c)
+    .map(drop))
 }
 
-pub fn set_submitted(
+/// Draft → submitted with its dates, in one guarded update; false when it was no longer a draft.
+pub fn submit(
     conn: &mut DbConn,
     id: &str,
+    actor_id: &str,
     now: NaiveDateTime,
     answer_by: NaiveDateTime,
-) -> QueryResult<()> {
-    diesel::update(applications::table.find(id))
-        .set((
-            applications::submitted_at.eq(now),
-            applications::answer_by.eq(answer_by),
-        ))
-        .execute(conn)
-        .map(drop)
+) -> QueryResult<bool> {
+    let (from, to) = (
+        ApplicationStatus::Draft.as_str(),
+        ApplicationStatus::Submitted.as_str(),
+    );
+    let changed = per_backend!(conn, |c| diesel::update(
+        applications::table
+            .find(id)
+            .filter(applications::status.eq(from)),
+    )
+    .set((
+        applications::status.eq(to),
+        applications::submitted_at.eq(now),
+        applications::answer_by.eq(answer_by),
+        applications::updated_at.eq(now),
+    ))
+    .execute(c))?;
+    if changed != 1 {
+        return Ok(false);
+    }
+    record_transition(conn, id, Some(from), to, actor_id, None, now)?;
+    Ok(true)
 }
 
 pub fn set_decision(
@@ -278,13 +332,6 @@ pub fn save_answers(
             .execute(conn)?;
     }
     Ok(())
-}
-
-pub fn answers_of(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<(String, String)>> {
-    application_answers::table
-        .filter(application_answers::application_id.eq(application_id))
-        .select((application_answers::question_id, application_answers::text))
-        .load(conn)
 }
 
 /// Stores a review with its scores; false when this reviewer already reviewed the application.

@@ -25,11 +25,11 @@ pub fn insert(conn: &mut DbConn, user: &UserRow) -> QueryResult<()> {
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
-    users::table
+    per_backend!(conn, |c| users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()
+        .first(c)
+        .optional())
 }
 
 pub fn find_by_email(conn: &mut DbConn, email: &str) -> QueryResult<Option<UserRow>> {

@@ -173,15 +173,32 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Two queries: the application with its round, then the questions with their answers.
     pub fn load(conn: &mut DbConn, id: &str) -> Result<Loaded, AppError> {
-        let application = queries::find_application(conn, id)?.ok_or(AppError::NotFound)?;
-        Self::with(conn, application)
+        let (application, round) =
+            queries::find_application_with_round(conn, id)?.ok_or(AppError::NotFound)?;
+        Self::assemble(conn, application, round)
     }
 
     pub fn with(conn: &mut DbConn, application: ApplicationRow) -> Result<Loaded, AppError> {
         let round = queries::find_round(conn, &application.round_id)?.ok_or(AppError::NotFound)?;
-        let questions = queries::questions_of(conn, &round.id)?;
-        let answers = queries::answers_of(conn, &application.id)?;
+        Self::assemble(conn, application, round)
+    }
+
+    fn assemble(
+        conn: &mut DbConn,
+        application: ApplicationRow,
+        round: RoundRow,
+    ) -> Result<Loaded, AppError> {
+        let mut questions = Vec::new();
+        let mut answers = Vec::new();
+        for (question, answer) in queries::questions_with_answers(conn, &round.id, &application.id)?
+        {
+            if let Some(text) = answer {
+                answers.push((question.id.clone(), text));
+            }
+            questions.push(question);
+        }
         Ok(Loaded {
             application,
             round,

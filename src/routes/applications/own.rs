@@ -158,21 +158,11 @@ pub async fn submit(
                 has_profile,
             ))?;
             let now = Utc::now().naive_utc();
-            let (from, to) = (ApplicationStatus::Draft, ApplicationStatus::Submitted);
-            if !queries::transition(
-                conn,
-                &loaded.application.id,
-                from.as_str(),
-                to.as_str(),
-                &user.id,
-                None,
-                now,
-            )? {
-                return Err(AppError::conflict("invalid_transition", CHANGED_MEANWHILE));
-            }
             let round = &loaded.round;
             let promised = answer_by(round.closes_at, round.closed_at, round.answer_by_days);
-            queries::set_submitted(conn, &loaded.application.id, now, promised)?;
+            if !queries::submit(conn, &loaded.application.id, &user.id, now, promised)? {
+                return Err(AppError::conflict("invalid_transition", CHANGED_MEANWHILE));
+            }
             let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let email = Email::ApplicationReceived {
                 name: person.display_name().to_string(),
