@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::SignInLimits;
+use crate::auth::verified_tokens::VerifiedTokens;
 use crate::crypto::DataCipher;
 use crate::db::Database;
 use crate::domain::catalogue::Catalogue;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub db: Database,
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
+    pub verified_tokens: Arc<VerifiedTokens>,
     pub metrics: Arc<Metrics>,
     pub outbox: Arc<Outbox>,
     pub mailer: Mailer,
@@ -30,6 +32,7 @@ impl AppState {
         Ok(Self {
             db,
             jwt: Arc::new(JwtKeys::new(&settings.auth)),
+            verified_tokens: Arc::default(),
             metrics: Arc::new(Metrics::new()?),
             outbox: Arc::new(Outbox::new(&settings.email)?),
             mailer: Mailer::from_settings(&settings.email)?,

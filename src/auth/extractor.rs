@@ -3,8 +3,10 @@
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 
+use crate::auth::verified_tokens;
 use crate::db::queries::auth;
 use crate::domain::role::Role;
 use crate::error::AppError;
@@ -38,9 +40,21 @@ impl FromRequest for AuthUser {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let verified = verify(req);
+        let presented = bearer_token(req).map(|(state, token)| (state, token.to_string()));
         Box::pin(async move {
-            let (state, user) = verified?;
+            let (state, token) = presented?;
+            // Read first: a revocation that lands while we ask the database voids our entry.
+            let epoch = verified_tokens::revocation_epoch();
+            let now = Utc::now().timestamp();
+            if let Some(user) = state.verified_tokens.get(&token, now, epoch) {
+                return Ok(user);
+            }
+            let claims = state.jwt.verify_access_token(&token)?;
+            let user = AuthUser {
+                id: claims.sub,
+                roles: claims.roles,
+                session_id: claims.sid,
+            };
             // A token outlives a logout, a revoked session, a deactivation or an erasure by up
             // to its lifetime; the session and the account's status are the word that counts.
             let (session_id, user_id) = (user.session_id.clone(), user.id.clone());
@@ -48,17 +62,19 @@ impl FromRequest for AuthUser {
                 .db
                 .read(move |conn| Ok(auth::session_is_live(conn, &session_id, &user_id)?))
                 .await?;
-            if live {
-                Ok(user)
-            } else {
-                Err(AppError::Unauthorized)
+            if !live {
+                return Err(AppError::Unauthorized);
             }
+            state
+                .verified_tokens
+                .insert(&token, user.clone(), claims.exp, epoch);
+            Ok(user)
         })
     }
 }
 
-/// Checks the bearer token's signature and claims (no database yet).
-fn verify(req: &HttpRequest) -> Result<(web::Data<AppState>, AuthUser), AppError> {
+/// The application state and the bearer token of the request (not yet checked).
+fn bearer_token(req: &HttpRequest) -> Result<(web::Data<AppState>, &str), AppError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("application state missing")))?;
@@ -71,11 +87,5 @@ fn verify(req: &HttpRequest) -> Result<(web::Data<AppState>, AuthUser), AppError
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AppError::Unauthorized);
     }
-    let claims = state.jwt.verify_access_token(token.trim())?;
-    let user = AuthUser {
-        id: claims.sub,
-        roles: claims.roles,
-        session_id: claims.sid,
-    };
-    Ok((state.clone(), user))
+    Ok((state.clone(), token.trim()))
 }

@@ -7,5 +7,6 @@ pub mod password;
 pub mod rate_limit;
 pub mod secret_token;
 pub mod session;
+pub mod verified_tokens;
 
 pub use extractor::AuthUser;

@@ -1,10 +1,14 @@
 //! Access tokens that must be refused: each gets 401, and a good one gets 200.
 
+use std::time::Duration;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use coproduce::auth::jwt::Claims;
+use coproduce::auth::verified_tokens::RECHECK_AFTER;
 use coproduce::domain::role::Role;
+use diesel::RunQueryDsl;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 
@@ -67,6 +71,23 @@ both_backends! {
             .unwrap();
         assert_eq!(logout.status(), 204);
         assert_eq!(me_status(&app, token).await, 401);
+    }
+
+    async fn access_token_stops_within_a_second_when_another_replica_ends_its_session(app) {
+        let signed_in = app.register_and_sign_in("elsewhere@example.org").await;
+        let token = signed_in["access_token"].as_str().unwrap().to_string();
+        assert_eq!(me_status(&app, &token).await, 200);
+        // Another replica's logout: the row changes and this process is not told.
+        app.state
+            .db
+            .write(|conn| {
+                diesel::sql_query("UPDATE sessions SET revoked_at = created_at").execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        tokio::time::sleep(RECHECK_AFTER + Duration::from_millis(100)).await;
+        assert_eq!(me_status(&app, &token).await, 401);
     }
 
     async fn token_with_alg_none_is_refused(app) {

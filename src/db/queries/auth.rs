@@ -3,9 +3,11 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use crate::auth::verified_tokens::note_revocation;
 use crate::db::DbConn;
 use crate::db::models::auth::{MagicLinkRow, RefreshTokenRow, SessionRow, StaffInvitationRow};
 use crate::db::schema::{magic_links, refresh_tokens, sessions, staff_invitations, users};
+use crate::per_backend;
 
 pub fn insert_magic_link(conn: &mut DbConn, row: &MagicLinkRow) -> QueryResult<()> {
     diesel::insert_into(magic_links::table)
@@ -49,14 +51,14 @@ pub fn insert_session(conn: &mut DbConn, row: &SessionRow) -> QueryResult<()> {
 /// True while the session is not revoked and its account is active: what an access token
 /// needs to keep working.
 pub fn session_is_live(conn: &mut DbConn, session_id: &str, user_id: &str) -> QueryResult<bool> {
-    let live: i64 = sessions::table
+    let live: i64 = per_backend!(conn, |c| sessions::table
         .inner_join(users::table)
         .filter(sessions::id.eq(session_id))
         .filter(sessions::user_id.eq(user_id))
         .filter(sessions::revoked_at.is_null())
         .filter(users::status.eq("active"))
         .count()
-        .get_result(conn)?;
+        .get_result(c))?;
     Ok(live > 0)
 }
 
@@ -83,8 +85,9 @@ pub fn revoke_session(
         sessions::revoked_at.eq(now),
         sessions::revoked_reason.eq(reason),
     ))
-    .execute(conn)
-    .map(drop)
+    .execute(conn)?;
+    note_revocation();
+    Ok(())
 }
 
 pub fn revoke_sessions_of_user(
@@ -103,6 +106,7 @@ pub fn revoke_sessions_of_user(
         sessions::revoked_reason.eq(reason),
     ))
     .execute(conn)
+    .inspect(|_| note_revocation())
 }
 
 pub fn insert_refresh_token(conn: &mut DbConn, row: &RefreshTokenRow) -> QueryResult<()> {

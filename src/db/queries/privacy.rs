@@ -364,6 +364,7 @@ pub fn erase_person(
             users::updated_at.eq(now),
         ))
         .execute(conn)?;
+    crate::auth::verified_tokens::note_revocation();
     Ok(Erasure {
         freed_elements: freed,
     })
