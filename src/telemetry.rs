@@ -20,7 +20,8 @@ pub fn init(log: &LogSettings) -> Result<(), SettingsError> {
         .with_target(false)
         .with_ansi(std::io::stdout().is_terminal());
     let installed = match log.format {
-        LogFormat::Json => builder.json().try_init(),
+        // The request's own span is enough; the span list would repeat the same fields.
+        LogFormat::Json => builder.json().with_span_list(false).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
     installed.map_err(|e| SettingsError(format!("log: {e}")))
