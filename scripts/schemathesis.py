@@ -19,6 +19,8 @@ Environment:
   FUZZ_POSTGRES_URL   fuzz on PostgreSQL instead of SQLite: a server URL such as
                       postgres://postgres@127.0.0.1:5432/postgres on which a fresh database
                       coproduce_fuzz_<pid> is created with psql, and dropped afterwards
+                      (CI runs both: SQLite with 10 examples, PostgreSQL with 5)
+  CARGO_TARGET_DIR    honoured: the service is run from there
   FUZZ_KEEP           keep the temporary folder (server log, mail, reports) for reading
 Reports (JUnit XML per role) and the server log land in the temporary folder, printed at the end.
 """
@@ -30,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -300,7 +303,8 @@ def main():
     schemathesis = ensure_schemathesis()
     log("building the service (debug)")
     subprocess.run(["cargo", "build", "--locked", "--quiet", "--bin", "coproduce"], check=True)
-    binary = os.path.join(ROOT, "target", "debug", "coproduce")
+    target = os.path.join(ROOT, os.environ.get("CARGO_TARGET_DIR") or "target")
+    binary = os.path.join(target, "debug", "coproduce")
 
     work = tempfile.mkdtemp(prefix="coproduce-fuzz-")
     port = free_port()
@@ -325,6 +329,9 @@ def main():
     env.pop("RUST_LOG", None)
     postgres = os.environ.get("FUZZ_POSTGRES_URL")
     database = f"coproduce_fuzz_{os.getpid()}"
+    # `timeout` stops us with SIGTERM: exit through the `finally`s, so the server stops and the
+    # database is dropped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if postgres:
         subprocess.run(["psql", "-w", "-q", postgres, "-c", f"CREATE DATABASE {database}"],
                        check=True)

@@ -1,6 +1,7 @@
-//! `Idempotency-Key` on creating POSTs (API.md): a retry with the same key gets the first
+//! `Idempotency-Key` on signed-in POSTs (API.md): a retry with the same key gets the first
 //! answer back instead of creating twice. Keys belong to the signed-in user; a failed first
-//! attempt frees its key, so a corrected retry runs.
+//! attempt frees its key, so a corrected retry runs. Sign-in routes ignore it (`honoured_on`).
+//! The OpenAPI document lists the header on each operation that honours it (openapi_doc.rs).
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -16,7 +17,15 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 pub const HEADER: HeaderName = HeaderName::from_static("idempotency-key");
-const MAX_KEY_LEN: usize = 255;
+pub const MAX_KEY_LEN: usize = 255;
+/// Where a key is ignored: these answers hold sign-in tokens, which must never be stored.
+const IGNORED_UNDER: [&str; 2] = ["/api/v1/auth/", "/api/v1/users/invitations/accept"];
+
+/// Whether a signed-in POST to `path` (a request path or an OpenAPI path template) honours an
+/// Idempotency-Key.
+pub fn honoured_on(path: &str) -> bool {
+    !IGNORED_UNDER.iter().any(|prefix| path.starts_with(prefix))
+}
 
 enum Claim {
     First,
@@ -34,7 +43,8 @@ pub async fn idempotency(
         .map(str::trim)
         .map(str::to_string);
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let (Some(key), Some(state)) = (key.filter(|_| req.method() == Method::POST), state) else {
+    let honoured = req.method() == Method::POST && honoured_on(req.path());
+    let (Some(key), Some(state)) = (key.filter(|_| honoured), state) else {
         return next
             .call(req)
             .await
@@ -136,4 +146,20 @@ fn in_progress() -> AppError {
         "request_in_progress",
         "A request with this Idempotency-Key is still being handled. Wait a moment, then retry.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_in_routes_ignore_the_key() {
+        assert!(honoured_on("/api/v1/organisations"));
+        assert!(honoured_on("/api/v1/users/invitations"));
+        assert!(!honoured_on("/api/v1/auth/token"));
+        assert!(!honoured_on("/api/v1/users/invitations/accept"));
+        for prefix in IGNORED_UNDER {
+            assert!(prefix.starts_with(crate::routes::API_PREFIX));
+        }
+    }
 }

@@ -110,6 +110,7 @@ diesel::table! {
         attachment_filename -> Nullable<Text>,
         attachment_content_type -> Nullable<Text>,
         attachment_body -> Nullable<Binary>,
+        mentions -> Nullable<Text>,
     }
 }
 

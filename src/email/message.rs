@@ -1,7 +1,7 @@
 //! Every email the service sends. Each variant has a folder in `templates/email/<template>/`
 //! and its fields are the template's variables.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::ics::{self, Calendar};
 
@@ -12,6 +12,41 @@ pub struct Attachment {
     /// The full MIME type with its parameters, e.g. `text/calendar; charset=utf-8; method=PUBLISH`.
     pub content_type: String,
     pub bytes: Vec<u8>,
+}
+
+/// Someone an email names who is not its recipient. Templates see only `name`; the outbox keeps
+/// `user_id` (see `Email::mentions`) so that erasing the person renders a waiting email again
+/// without them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub user_id: String,
+    pub name: String,
+}
+
+impl Mention {
+    /// `user` by the name they go by.
+    pub fn of(user: &crate::db::models::user::UserRow) -> Self {
+        Self {
+            user_id: user.id.clone(),
+            name: user.display_name().to_string(),
+        }
+    }
+}
+
+impl Serialize for Mention {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.name)
+    }
+}
+
+/// Where an email names someone other than its recipient, as JSON pointers into its template
+/// context: `name_at` holds their name, and each of `clear` holds words by or about them (a
+/// note), which go with the name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MentionSpot {
+    pub user_id: String,
+    pub name_at: String,
+    pub clear: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -28,7 +63,7 @@ pub enum Email {
         minutes: u64,
     },
     StaffInvitation {
-        inviter: String,
+        inviter: Mention,
         role_label: String,
         organisation: Option<String>,
         link: String,
@@ -102,13 +137,14 @@ pub enum Email {
     SeatFreed {
         name: String,
         element_title: String,
-        /// The display name of who left.
-        who: String,
+        /// Who left, by display name.
+        who: Mention,
         /// True when they withdrew themselves, false when a coordinator did.
         by_themselves: bool,
+        /// Their reason, or the coordinator's note about them.
         note: String,
-        /// Display names confirmed from the waiting list in their place.
-        replacements: Vec<String>,
+        /// Who was confirmed from the waiting list in their place.
+        replacements: Vec<Mention>,
         seats_left: i64,
         link: String,
     },
@@ -124,6 +160,15 @@ pub enum Email {
         waiting: usize,
         oldest_days: i64,
         answer_by: String,
+        link: String,
+    },
+    /// To coordinators: an organisation's contact address was the address of someone who has
+    /// deleted their account, so it was replaced (by another contact's) or removed.
+    OrganisationContactChanged {
+        name: String,
+        organisation: String,
+        /// The address now used; empty when nobody else could take over.
+        new_contact: String,
         link: String,
     },
     /// The last email to an erased account; its address is cleared once it is sent.
@@ -153,6 +198,30 @@ impl Email {
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
             Email::SeatFreed { .. } => "seat_freed",
+            Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
+        }
+    }
+
+    /// Where the email names people other than its recipient.
+    pub fn mentions(&self) -> Vec<MentionSpot> {
+        let spot = |mention: &Mention, at: String, clear: &[&str]| MentionSpot {
+            user_id: mention.user_id.clone(),
+            name_at: at,
+            clear: clear.iter().map(|c| (*c).to_string()).collect(),
+        };
+        match self {
+            Email::StaffInvitation { inviter, .. } => vec![spot(inviter, "/inviter".into(), &[])],
+            Email::SeatFreed {
+                who, replacements, ..
+            } => std::iter::once(spot(who, "/who".into(), &["/note"]))
+                .chain(
+                    replacements
+                        .iter()
+                        .enumerate()
+                        .map(|(i, r)| spot(r, format!("/replacements/{i}"), &[])),
+                )
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -187,7 +256,7 @@ impl Email {
                 minutes: 15,
             },
             Email::StaffInvitation {
-                inviter: "Priya Shah".into(),
+                inviter: example_mention("Priya Shah"),
                 role_label: "a partner contact".into(),
                 organisation: Some("Northside Housing".into()),
                 link: link.clone(),
@@ -269,17 +338,17 @@ impl Email {
             Email::SeatFreed {
                 name: "Priya".into(),
                 element_title: "Peer interviews".into(),
-                who: "Sam".into(),
+                who: example_mention("Sam"),
                 by_themselves: true,
                 note: String::new(),
-                replacements: vec!["Alex".into()],
+                replacements: vec![example_mention("Alex")],
                 seats_left: 0,
                 link: "https://coproduce.example/elements/0190".into(),
             },
             Email::SeatFreed {
                 name: "Priya".into(),
                 element_title: "Peer interviews".into(),
-                who: "Sam".into(),
+                who: example_mention("Sam"),
                 by_themselves: false,
                 note: "Moved to another project.".into(),
                 replacements: Vec::new(),
@@ -300,11 +369,30 @@ impl Email {
                 answer_by: "12 December 2026".into(),
                 link: "https://coproduce.example/rounds/0190".into(),
             },
+            Email::OrganisationContactChanged {
+                name: "Priya".into(),
+                organisation: "Northside Housing".into(),
+                new_contact: "lee@northside.example".into(),
+                link: "https://coproduce.example/organisations/0190".into(),
+            },
+            Email::OrganisationContactChanged {
+                name: "Priya".into(),
+                organisation: "Northside Housing".into(),
+                new_contact: String::new(),
+                link: "https://coproduce.example/organisations/0190".into(),
+            },
             Email::AccountDeleted {
                 name: "Sam".into(),
                 link: "https://coproduce.example/".into(),
             },
         ]
+    }
+}
+
+fn example_mention(name: &str) -> Mention {
+    Mention {
+        user_id: "0190-example".into(),
+        name: name.into(),
     }
 }
 

@@ -9,6 +9,6 @@ pub mod smtp;
 pub mod templates;
 
 pub use mailer::{Mailer, OutgoingEmail};
-pub use message::{Attachment, Email};
+pub use message::{Attachment, Email, Mention};
 pub use outbox::{Outbox, Recipient};
 pub use templates::{Rendered, Templates};

@@ -8,10 +8,13 @@ use std::time::Duration;
 use chrono::Utc;
 use lettre::message::Mailbox;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
+use super::message::MentionSpot;
 use super::{Attachment, Email, Mailer, OutgoingEmail, Templates};
 use crate::db::models::outbox::OutboxRow;
+use crate::db::models::user::UserRow;
 use crate::db::queries::outbox as queries;
 use crate::db::{Database, DbConn};
 use crate::domain::email_format::EmailFormat;
@@ -74,6 +77,7 @@ impl Outbox {
             AppError::Internal(anyhow::anyhow!("rendering {}: {e:#}", email.template()))
         })?;
         let attachment = email.attachment();
+        let mentions = rerender_of(email, to.format)?;
         let id = uuid::Uuid::now_v7().to_string();
         let now = Utc::now().naive_utc();
         let row = OutboxRow {
@@ -95,15 +99,164 @@ impl Outbox {
             last_error: None,
             created_at: now,
             sent_at: None,
+            mentions,
         };
         queries::insert(conn, &row)?;
         Ok(id)
+    }
+
+    /// Takes `person` out of unsent email to other people, in the caller's transaction (their
+    /// erasure; email to them is the caller's to delete). Email naming them through a `Mention`
+    /// is rendered again with `DELETED_PERSON` in their place and without the words by or about
+    /// them, or deleted if it no longer renders. Then their address, and their full name when it
+    /// has two words or more, are replaced by `DELETED_PERSON_IN_TEXT` wherever they are still
+    /// written (a coordinator's free-text note). Email being sent at that moment goes as it was.
+    pub fn forget(&self, conn: &mut DbConn, person: &UserRow) -> Result<(), AppError> {
+        for (id, template, stored) in queries::unsent_mentioning(conn, &person.id)? {
+            let mut rerender: Rerender = serde_json::from_str(&stored)
+                .map_err(|e| AppError::Internal(anyhow::anyhow!("outbox row {id}: {e}")))?;
+            let (theirs, others): (Vec<_>, Vec<_>) = rerender
+                .mentions
+                .into_iter()
+                .partition(|spot| spot.user_id == person.id);
+            if theirs.is_empty() {
+                continue;
+            }
+            for spot in &theirs {
+                if let Some(name) = rerender.context.pointer_mut(&spot.name_at) {
+                    *name = DELETED_PERSON.into();
+                }
+                for at in &spot.clear {
+                    if let Some(words) = rerender.context.pointer_mut(at) {
+                        *words = "".into();
+                    }
+                }
+            }
+            rerender.mentions = others;
+            let format = EmailFormat::from_stored(&rerender.format);
+            let Ok(rendered) = self
+                .templates
+                .render_json(&template, &rerender.context, format)
+            else {
+                // Better unsent than naming them.
+                tracing::warn!(outbox_id = %id, template = %template, "email naming an erased person no longer renders; deleted");
+                queries::delete(conn, &id)?;
+                continue;
+            };
+            let mentions = if rerender.mentions.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string(&rerender).map_err(|e| AppError::Internal(e.into()))?)
+            };
+            queries::rewrite(
+                conn,
+                &(id, rendered.subject, rendered.text, rendered.html, mentions),
+            )?;
+        }
+        let mut needles = vec![person.email.as_str()];
+        if person.full_name.split_whitespace().nth(1).is_some() {
+            needles.push(person.full_name.as_str());
+        }
+        for needle in needles {
+            for row in queries::unsent_containing(conn, needle)? {
+                if let Some(redacted) = redact_row(&row, needle) {
+                    queries::rewrite(conn, &redacted)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Tells the worker there is email to send (call after the transaction commits).
     pub fn wake(&self) {
         self.wakeup.notify_one();
     }
+}
+
+/// Stands in the name of an erased person in email rendered again (where templates name
+/// people: at the start of a sentence, or in a list).
+pub const DELETED_PERSON: &str = "Someone who has since deleted their account";
+/// Stands in an erased person's name or address in free text, wherever it was.
+pub const DELETED_PERSON_IN_TEXT: &str = "[a person who has since deleted their account]";
+
+/// What an email naming people other than its recipient was rendered from (`outbox.mentions`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Rerender {
+    format: String,
+    context: serde_json::Value,
+    mentions: Vec<MentionSpot>,
+}
+
+/// The JSON kept for `email` if it names anyone but its recipient.
+fn rerender_of(email: &Email, format: EmailFormat) -> Result<Option<String>, AppError> {
+    let mentions = email.mentions();
+    if mentions.is_empty() {
+        return Ok(None);
+    }
+    let rerender = Rerender {
+        format: format.as_str().into(),
+        context: serde_json::to_value(email).map_err(|e| AppError::Internal(e.into()))?,
+        mentions,
+    };
+    serde_json::to_string(&rerender)
+        .map(Some)
+        .map_err(|e| AppError::Internal(e.into()))
+}
+
+/// `row` with every whole-word `needle` replaced by `DELETED_PERSON_IN_TEXT`, in the form each
+/// column holds it (plain, HTML-escaped, JSON-escaped); `None` when it holds none.
+fn redact_row(row: &queries::RowText, needle: &str) -> Option<queries::RowText> {
+    let (id, subject, text, html, mentions) = row;
+    let html_needle = minijinja::HtmlEscape(needle).to_string();
+    let html_with = minijinja::HtmlEscape(DELETED_PERSON_IN_TEXT).to_string();
+    let json = |s: &str| {
+        let quoted = serde_json::Value::from(s).to_string();
+        quoted[1..quoted.len() - 1].to_string()
+    };
+    let (json_needle, json_with) = (json(needle), json(DELETED_PERSON_IN_TEXT));
+    let new_subject = replace_whole(subject, needle, DELETED_PERSON_IN_TEXT);
+    let new_text = replace_whole(text, needle, DELETED_PERSON_IN_TEXT);
+    let new_html = html
+        .as_deref()
+        .and_then(|h| replace_whole(h, &html_needle, &html_with));
+    let new_mentions = mentions
+        .as_deref()
+        .and_then(|m| replace_whole(m, &json_needle, &json_with));
+    if new_subject.is_none() && new_text.is_none() && new_html.is_none() && new_mentions.is_none() {
+        return None;
+    }
+    Some((
+        id.clone(),
+        new_subject.unwrap_or_else(|| subject.clone()),
+        new_text.unwrap_or_else(|| text.clone()),
+        new_html.or_else(|| html.clone()),
+        new_mentions.or_else(|| mentions.clone()),
+    ))
+}
+
+/// `haystack` with each `needle` that is not part of a longer word replaced by `with`; `None`
+/// when there is none.
+fn replace_whole(haystack: &str, needle: &str, with: &str) -> Option<String> {
+    if needle.is_empty() {
+        return None;
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let mut out = String::with_capacity(haystack.len());
+    let mut last = 0;
+    for (at, _) in haystack.match_indices(needle) {
+        let end = at + needle.len();
+        if word(haystack[..at].chars().next_back()) || word(haystack[end..].chars().next()) {
+            continue;
+        }
+        out.push_str(&haystack[last..at]);
+        out.push_str(with);
+        last = end;
+    }
+    if last == 0 {
+        return None;
+    }
+    out.push_str(&haystack[last..]);
+    Some(out)
 }
 
 /// What one pass of the worker did.
@@ -302,6 +455,57 @@ mod tests {
             retry_delay(u32::MAX, &settings(), 1.0),
             Duration::from_secs(3600)
         );
+    }
+
+    #[test]
+    fn a_name_is_replaced_only_as_a_whole_word() {
+        assert_eq!(
+            replace_whole("Ask Sam, not Samir or Sam.", "Sam", "X").as_deref(),
+            Some("Ask X, not Samir or X.")
+        );
+        assert_eq!(replace_whole("Samuel", "Sam", "X"), None);
+        assert_eq!(replace_whole("anything", "", "X"), None);
+    }
+
+    #[test]
+    fn a_row_is_redacted_in_the_form_each_column_holds_the_name() {
+        let name = "Ann O'Neil";
+        let row = (
+            "id".to_string(),
+            "About Ann O'Neil".to_string(),
+            "Ann O'Neil said hi".to_string(),
+            Some(format!("<p>{} said hi</p>", minijinja::HtmlEscape(name))),
+            Some(r#"{"context":{"note":"Ann O'Neil said \"hi\""}}"#.to_string()),
+        );
+        let (_, subject, text, html, mentions) =
+            redact_row(&row, name).unwrap_or_else(|| panic!("nothing redacted"));
+        assert_eq!(subject, format!("About {DELETED_PERSON_IN_TEXT}"));
+        assert_eq!(text, format!("{DELETED_PERSON_IN_TEXT} said hi"));
+        assert_eq!(
+            html,
+            Some(format!("<p>{DELETED_PERSON_IN_TEXT} said hi</p>"))
+        );
+        assert!(!mentions.unwrap_or_default().contains("Neil"));
+        assert_eq!(redact_row(&row, "Priya Shah"), None);
+    }
+
+    #[test]
+    fn a_stored_context_renders_as_the_email_did() {
+        let templates = Templates::load("").unwrap_or_else(|e| panic!("{e}"));
+        for email in Email::examples() {
+            let Ok(Some(stored)) = rerender_of(&email, EmailFormat::Standard) else {
+                continue;
+            };
+            let rerender: Rerender =
+                serde_json::from_str(&stored).unwrap_or_else(|e| panic!("{e}"));
+            let again = templates
+                .render_json(email.template(), &rerender.context, EmailFormat::Standard)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let first = templates
+                .render(&email, EmailFormat::Standard)
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(again, first, "{}", email.template());
+        }
     }
 
     #[test]

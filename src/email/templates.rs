@@ -45,6 +45,16 @@ impl Templates {
         )
     }
 
+    /// Renders `template` from a context kept as JSON (see `outbox::Rerender`).
+    pub fn render_json(
+        &self,
+        template: &str,
+        context: &serde_json::Value,
+        format: EmailFormat,
+    ) -> Result<Rendered, minijinja::Error> {
+        self.render_context(template, minijinja::Value::from_serialize(context), format)
+    }
+
     fn render_context(
         &self,
         name: &str,

@@ -67,6 +67,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(applications::review::decide)
                 .service(organisations::create_organisation)
                 .service(organisations::list_organisations)
+                .service(organisations::update_organisation)
                 .service(requests::create::create_request)
                 .service(requests::create::resubmit_request)
                 .service(requests::read::list_requests)

@@ -9,13 +9,14 @@
 //! - path parameters: 404 (no such thing, or not yours)
 //! - query parameters: 400 (unreadable query), 422 (a value out of range)
 //! - everything under the API prefix: 503 (database busy), with `Retry-After`
+//! - signed-in POSTs: the optional `Idempotency-Key` header, with its 409 and 422
 
 use utoipa::openapi::content::Content;
 use utoipa::openapi::header::Header;
-use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
 use utoipa::openapi::response::ResponseBuilder;
-use utoipa::openapi::schema::{AdditionalProperties, Schema};
-use utoipa::openapi::{Object, OpenApi, Ref, RefOr, Type};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema};
+use utoipa::openapi::{Object, OpenApi, Ref, RefOr, Required, Type};
 
 use serde_json::Value;
 
@@ -96,6 +97,7 @@ const CATALOGUE_FIELDS: [(&str, &str, List); 14] = [
 /// The document served: the route table's operations, the standard answers, the catalogue's
 /// codes, and flattened request bodies opened up for the responses that extend them.
 pub fn complete(mut openapi: OpenApi, catalogue: &Catalogue) -> OpenApi {
+    document_idempotency_key(&mut openapi);
     add_standard_responses(&mut openapi);
     open_flattened_strict_schemas(&mut openapi);
     list_catalogue_codes(openapi, catalogue)
@@ -165,6 +167,64 @@ fn add_standard_responses(openapi: &mut OpenApi) {
             }
             add_standard_headers(operation);
         }
+    }
+}
+
+const IDEMPOTENCY_KEY: &str = "Optional. Makes a retry safe: a repeat of this request with the same key, \
+by the same signed-in person within a day (`retention.idempotency_key_hours`), gets the first answer back \
+instead of acting twice. 1 to 255 characters after trimming, for example a UUID. Use a new key for each \
+new request: a key already used on another path answers 422 (`reused`), and one whose first request is \
+still being handled answers 409 (`request_in_progress`). A first attempt that fails frees its key.";
+
+/// The `Idempotency-Key` header on every signed-in POST that honours it (`idempotency.rs`),
+/// with the 409 and 422 it can answer.
+fn document_idempotency_key(openapi: &mut OpenApi) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components.responses.insert(
+        "RequestInProgress".to_string(),
+        ResponseBuilder::new()
+            .description("A request with the same Idempotency-Key is still being handled (`request_in_progress`)")
+            .content(
+                PROBLEM_JSON,
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build()
+            .into(),
+    );
+    let max_length = crate::idempotency::MAX_KEY_LEN;
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let Some(operation) = item.post.as_mut() else {
+            continue;
+        };
+        let signed_in = operation
+            .security
+            .as_ref()
+            .is_some_and(|security| !security.is_empty());
+        if !signed_in || !crate::idempotency::honoured_on(path) {
+            continue;
+        }
+        let header = ParameterBuilder::new()
+            .name("Idempotency-Key")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some(IDEMPOTENCY_KEY))
+            .schema(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(max_length)),
+            ))
+            .build();
+        operation
+            .parameters
+            .get_or_insert_with(Vec::new)
+            .push(header);
+        operation
+            .responses
+            .responses
+            .entry("409".to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RequestInProgress")));
+        add_missing(operation, "422");
     }
 }
 

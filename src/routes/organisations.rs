@@ -1,12 +1,12 @@
 //! Partner organisations: coordinators add them; partner contacts see their own.
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
-use crate::db::queries::partnership as queries;
+use crate::db::queries::partnership::{self as queries, OrganisationRow};
 use crate::domain::catalogue::List;
 use crate::domain::email_address::EmailAddress;
 use crate::domain::role::Role;
@@ -37,13 +37,54 @@ impl Validate for NewOrganisation {
     }
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganisationChanges {
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[schema(format = "email", max_length = 254)]
+    pub contact_email: Option<String>,
+}
+
+impl Validate for OrganisationChanges {
+    type Valid = Self;
+
+    fn validate(self) -> Result<Self, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        if let Some(name) = &self.name {
+            errors.text("name", name, 200);
+        }
+        if let Some(contact_email) = &self.contact_email {
+            errors.check("contact_email", EmailAddress::parse(contact_email));
+        }
+        errors.finish(self)
+    }
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Organisation {
     pub id: String,
     pub name: String,
     pub kind: String,
     pub contact_email: String,
+    /// True when the contact address was removed because its owner deleted their account and
+    /// nobody else could take over: `contact_email` is then a placeholder that cannot receive
+    /// email, until a coordinator sets a new one.
+    pub contact_needed: bool,
     pub created_at: DateTime<Utc>,
+}
+
+impl From<OrganisationRow> for Organisation {
+    fn from((id, name, kind, contact_email, created_at): OrganisationRow) -> Self {
+        Self {
+            id,
+            name,
+            kind,
+            contact_needed: contact_email == queries::NO_CONTACT_EMAIL,
+            contact_email,
+            created_at: created_at.and_utc(),
+        }
+    }
 }
 
 /// Add a partner organisation.
@@ -75,6 +116,7 @@ pub async fn create_organisation(
         name: new.name.trim().to_string(),
         kind: new.kind,
         contact_email: new.contact_email.trim().to_lowercase(),
+        contact_needed: false,
         created_at: Utc::now(),
     };
     let row = (
@@ -118,15 +160,38 @@ pub async fn list_organisations(
             Ok(queries::list_organisations(conn, Some(&mine))?)
         })
         .await?;
-    let all = rows
-        .into_iter()
-        .map(|(id, name, kind, contact_email, created_at)| Organisation {
-            id,
-            name,
-            kind,
-            contact_email,
-            created_at: created_at.and_utc(),
-        })
-        .collect();
+    let all = rows.into_iter().map(Organisation::from).collect();
     Ok(web::Json(Page::of(all, &page, |o| o.id.clone())?))
+}
+
+/// Change an organisation's name or contact address, for example when it is `contact_needed`.
+#[utoipa::path(tag = "partners", security(("bearer" = [])), params(("id" = String, Path)), request_body = OrganisationChanges, responses(
+    (status = 200, body = Organisation),
+    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[patch("/organisations/{id}")]
+pub async fn update_organisation(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<OrganisationChanges>,
+) -> Result<web::Json<Organisation>, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    let changes = body.0;
+    let row = state
+        .db
+        .write(move |conn| {
+            queries::find_organisation(conn, &id)?.ok_or(AppError::NotFound)?;
+            if let Some(name) = &changes.name {
+                queries::rename_organisation(conn, &id, name.trim())?;
+            }
+            if let Some(contact_email) = &changes.contact_email {
+                queries::set_contact_email(conn, &id, &contact_email.trim().to_lowercase())?;
+            }
+            queries::find_organisation(conn, &id)?.ok_or(AppError::NotFound)
+        })
+        .await?;
+    Ok(web::Json(Organisation::from(row)))
 }

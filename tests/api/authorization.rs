@@ -76,6 +76,7 @@ enum Body {
     Review,
     Decision,
     Organisation,
+    OrganisationChanges,
     Request,
     Triage,
     Element,
@@ -171,6 +172,7 @@ const MATRIX: &[Row] = &[
     // Partners: ours is our partner's organisation's.
     row("POST", "/api/v1/organisations", T::None, B::Organisation, "401 403 403 403 201 201 403", "="),
     row("GET", "/api/v1/organisations", T::None, B::None, "401 403 200 403 200 200 200", "="),
+    row("PATCH", "/api/v1/organisations/{id}", T::Organisation, B::OrganisationChanges, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/requests", T::None, B::Request, "401 403 403 403 403 403 201", "="),
     row("GET", "/api/v1/requests", T::None, B::None, "401 403 403 403 200 200 200", "="),
     row("GET", "/api/v1/requests/{id}", T::Request, B::None, "401 404 404 404 200 200 200", "401 404 404 404 200 200 404"),
@@ -629,6 +631,7 @@ impl<'a> World<'a> {
             Body::Organisation => {
                 json!({"name": format!("New organisation {n}"), "kind": "charity", "contact_email": "hello@org.example"})
             }
+            Body::OrganisationChanges => json!({"contact_email": "office@org.example"}),
             Body::Request => self.request_body(),
             Body::Triage => json!({"decision": "needs_info", "note": "Please tell us the budget."}),
             Body::Element => self.element_spec(),

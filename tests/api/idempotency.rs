@@ -1,5 +1,6 @@
 //! Creating POSTs with an Idempotency-Key: a retry gets the first answer back.
 
+use coproduce::db::queries::privacy;
 use coproduce::domain::role::Role;
 use serde_json::{Value, json};
 
@@ -71,6 +72,18 @@ both_backends! {
         let good = post(&app, &coordinator, "/api/v1/organisations", Some("key-3"), &organisation("Fixed")).await;
         assert_eq!(good.status(), 201);
         assert_eq!(organisations(&app, &coordinator).await, 1);
+    }
+
+    async fn sign_in_routes_ignore_the_key_so_no_token_is_stored(app) {
+        let signed_in = app.register_and_sign_in("river@example.org").await;
+        let access = signed_in["access_token"].as_str().unwrap();
+        let refresh = json!({"grant_type": "refresh_token", "refresh_token": signed_in["refresh_token"]});
+        let response = app.post_json("/api/v1/auth/token", &refresh).bearer_auth(access).header("Idempotency-Key", "token-1").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let me: Value = app.client.get(app.url("/api/v1/me")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
+        let user_id = me["id"].as_str().unwrap().to_string();
+        let stored = app.state.db.read(move |conn| Ok(privacy::idempotency_keys_of(conn, &user_id)?)).await.unwrap();
+        assert!(stored.is_empty(), "{stored:?}");
     }
 
     async fn keys_belong_to_one_person(app) {

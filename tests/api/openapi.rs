@@ -96,6 +96,24 @@ both_backends! {
         }
     }
 
+    async fn signed_in_posts_document_the_idempotency_key_header(app) {
+        let doc = document(&app).await;
+        let header = |method: &str, path: &str| {
+            doc["paths"][path][method]["parameters"].as_array().cloned().unwrap_or_default().into_iter().find(|p| p["name"] == "Idempotency-Key")
+        };
+        let key = header("post", "/api/v1/organisations").expect("POST /organisations documents Idempotency-Key");
+        assert_eq!(key["in"], "header");
+        assert_eq!(key["required"], false);
+        assert_eq!((key["schema"]["minLength"].as_u64(), key["schema"]["maxLength"].as_u64()), (Some(1), Some(255)));
+        let withdraw = &doc["paths"]["/api/v1/assignments/{id}/withdraw"]["post"];
+        for status in ["409", "422"] {
+            assert!(statuses(withdraw).contains(&status), "{status}");
+        }
+        assert!(header("get", "/api/v1/organisations").is_none(), "only POSTs");
+        assert!(header("post", "/api/v1/auth/token").is_none(), "sign-in routes ignore it");
+        assert!(header("post", "/api/v1/users/invitations/accept").is_none(), "sign-in routes ignore it");
+    }
+
     async fn every_problem_response_is_problem_json_with_the_problem_schema(app) {
         let doc = document(&app).await;
         let shared = &doc["components"]["responses"];

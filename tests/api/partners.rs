@@ -180,6 +180,41 @@ both_backends! {
         assert_eq!(error_fields(&problem(bad_kind).await), ["kind"]);
     }
 
+    async fn a_coordinator_changes_an_organisation_s_contact_address(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let path = format!("/api/v1/organisations/{org}");
+        let response = app.patch_as(&coordinator, &path).json(&json!({"contact_email": "  Office@Northside.Example "})).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let changed: Value = response.json().await.unwrap();
+        assert_eq!(changed["contact_email"], "office@northside.example");
+        assert_eq!(changed["name"], "Northside Housing", "what is not sent stays");
+        assert_eq!(changed["contact_needed"], false);
+        let listed = items(app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(listed[0]["contact_email"], "office@northside.example");
+    }
+
+    async fn only_coordinators_change_an_organisation(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let partner = partner_of(&app, &org).await;
+        let response = app.patch_as(&partner, &format!("/api/v1/organisations/{org}")).json(&json!({"name": "Mine now"})).send().await.unwrap();
+        assert_eq!(response.status(), 403);
+    }
+
+    async fn an_organisation_change_names_each_invalid_field(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let bad = app.patch_as(&coordinator, &format!("/api/v1/organisations/{org}")).json(&json!({"name": " ", "contact_email": "nope"})).send().await.unwrap();
+        assert_eq!(error_fields(&problem(bad).await), ["name", "contact_email"]);
+    }
+
+    async fn changing_an_unknown_organisation_is_not_found(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = app.patch_as(&coordinator, "/api/v1/organisations/no-such-id").json(&json!({"name": "X"})).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+    }
+
     async fn a_partner_submits_a_request_and_is_told_it_arrived(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

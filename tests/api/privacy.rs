@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::matching::{accept, first_element, fitting_profile, invite};
-use crate::partners::{organisation, project};
+use crate::partners::{organisation, partner_of, project, request_body, submit_request, triage};
 use crate::people::put;
 use crate::recruitment::{create_round, decide, reviewer_on_panel, score, start, submitted};
 
@@ -283,6 +283,44 @@ async fn execute(app: &TestApp, sql: String) {
         .unwrap();
 }
 
+/// The person withdraws from their one assignment giving `reason`; coordinators are emailed
+/// (not sent yet).
+async fn leave_element_saying(app: &TestApp, user: &TestUser, reason: &str) {
+    let mine: Vec<Value> = app
+        .get_as(user, "/api/v1/me/assignments")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/assignments/{}/withdraw",
+        mine[0]["id"].as_str().unwrap()
+    );
+    let response = app
+        .post_as(user, &path)
+        .json(&json!({"reason": reason}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+/// Makes `address` the organisation's contact address.
+async fn contact_is(app: &TestApp, coordinator: &TestUser, organisation_id: &str, address: &str) {
+    let response = app
+        .patch_as(
+            coordinator,
+            &format!("/api/v1/organisations/{organisation_id}"),
+        )
+        .json(&json!({"contact_email": address}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
 async fn retention_at(app: &TestApp, now: NaiveDateTime) -> RetentionReport {
     apply_retention(&app.state, now).await.unwrap()
 }
@@ -369,6 +407,8 @@ both_backends! {
 
     async fn after_deletion_nothing_of_the_person_is_left_anywhere(app) {
         let person = person_with_data_everywhere(&app).await;
+        // Email not yet sent to coordinators that names them and quotes their reason.
+        leave_element_saying(&app, &person.user, &format!("The {PHRASE} closed")).await;
         let needles = [person.user.email.as_str(), FULL_NAME, "Quillfeather", PREFERRED_NAME, PHRASE, "slept rough for two years", "rough sleeping was powerful", "We would love you on board"];
         for needle in needles {
             assert!(!columns_containing(&app, needle).await.is_empty(), "the fixture stores {needle}");
@@ -391,6 +431,42 @@ both_backends! {
         for table in ["profiles", "access_passports", "equal_opportunities", "sessions", "magic_links", "user_roles", "coproducers", "idempotency_keys", "conflicts_of_interest"] {
             assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM {table} WHERE user_id = '{id}'")).await, 0, "{table}");
         }
+    }
+
+    async fn an_unsent_email_to_a_coordinator_naming_the_person_is_rewritten_without_them(app) {
+        let person = person_with_data_everywhere(&app).await;
+        leave_element_saying(&app, &person.user, &format!("The {PHRASE} closed")).await;
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.coordinator.email).pop().unwrap();
+        assert_eq!(told.subject, "A place is free: Peer interviews");
+        assert!(told.text.contains("Someone who has since deleted their account has withdrawn from “Peer interviews”."), "{}", told.text);
+        assert!(told.text.starts_with("Hello Test coordinator,"), "the greeting is the coordinator's own");
+        for gone in [PREFERRED_NAME, PHRASE] {
+            assert!(!told.text.contains(gone) && !told.html.as_deref().unwrap_or_default().contains(gone), "{gone}");
+        }
+    }
+
+    async fn an_unsent_note_naming_the_person_loses_their_name_and_address(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let names = json!({"full_name": FULL_NAME});
+        assert_eq!(app.patch_as(&person, "/api/v1/me").json(&names).send().await.unwrap().status(), 200);
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let partner = partner_of(&app, &org).await;
+        let request: Value = submit_request(&app, &partner, &request_body()).await.json().await.unwrap();
+        app.drain_outbox().await;
+        let note = format!("Please talk to {FULL_NAME} ({}) first.", person.email);
+        let asked = triage(&app, &coordinator, request["id"].as_str().unwrap(), "needs_info", &note).await;
+        assert_eq!(asked.status(), 200);
+
+        assert_eq!(delete_me(&app, &person, &confirmed()).await.status(), 204);
+        app.drain_outbox().await;
+        let told = app.emails_to(&partner.email).pop().unwrap();
+        assert!(told.text.contains("Please talk to [a person who has since deleted their account] ([a person who has since deleted their account]) first."), "{}", told.text);
+        let html = told.html.unwrap_or_default();
+        assert!(!html.contains(FULL_NAME) && !html.contains(&person.email), "{html}");
     }
 
     async fn deletion_keeps_what_the_counts_need(app) {
@@ -421,6 +497,64 @@ both_backends! {
         assert_eq!(statuses, ["withdrawn"], "coordinators see the seat given up");
         let element = person.element_id.clone();
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM assignments WHERE element_id = '{element}' AND status = 'withdrawn'")).await, 1);
+    }
+
+    async fn an_element_shows_a_co_producer_who_deleted_their_account_as_deleted_account(app) {
+        let person = person_with_data_everywhere(&app).await;
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let path = format!("/api/v1/elements/{}/assignments", person.element_id);
+        let seated: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(seated[0]["display_name"], "Deleted account");
+        assert_eq!(seated[0]["coproducer_id"], person.user.id.as_str(), "the record stays linked to the anonymised account");
+    }
+
+    async fn the_export_shows_a_reader_who_deleted_their_account_as_deleted_account(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        assert_eq!(app.get_as(&coordinator, &path).send().await.unwrap().status(), 200);
+        assert_eq!(delete_me(&app, &coordinator, &confirmed()).await.status(), 204);
+
+        let (status, _, export) = export(&app, &applicant).await;
+        assert_eq!(status, 200);
+        let reads = export["who_read_your_sensitive_information"].as_array().unwrap();
+        assert!(!reads.is_empty(), "the read stays on record");
+        assert!(reads.iter().all(|r| r["who"] == "Deleted account" && r["their_roles"] == json!([])), "{reads:?}");
+    }
+
+    async fn deleting_an_organisation_s_contact_hands_its_address_to_another_contact(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let leaving = partner_of(&app, &org).await;
+        let staying = partner_of(&app, &org).await;
+        contact_is(&app, &coordinator, &org, &leaving.email).await;
+        assert_eq!(delete_me(&app, &leaving, &confirmed()).await.status(), 204);
+
+        let listed = items(app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(listed[0]["contact_email"], staying.email.as_str());
+        assert_eq!(listed[0]["contact_needed"], false);
+        app.drain_outbox().await;
+        let told = app.emails_to(&coordinator.email).pop().unwrap();
+        assert_eq!(told.subject, "A new contact address for Northside Housing");
+        assert!(told.text.contains(&staying.email), "{}", told.text);
+    }
+
+    async fn an_organisation_left_without_a_contact_is_marked_as_needing_one(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let leaving = partner_of(&app, &org).await;
+        contact_is(&app, &coordinator, &org, &leaving.email).await;
+        assert_eq!(delete_me(&app, &leaving, &confirmed()).await.status(), 204);
+
+        let listed = items(app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(listed[0]["contact_email"], "contact-needed@organisation.invalid");
+        assert_eq!(listed[0]["contact_needed"], true);
+        app.drain_outbox().await;
+        let told = app.emails_to(&coordinator.email).pop().unwrap();
+        assert_eq!(told.subject, "Northside Housing needs a contact address");
+        assert_eq!(columns_containing(&app, &leaving.email).await, Vec::<String>::new());
     }
 
     async fn after_deletion_the_tokens_stop_working(app) {

@@ -24,4 +24,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub created_at: NaiveDateTime,
     pub sent_at: Option<NaiveDateTime>,
+    /// For email naming people other than its recipient: what it was rendered from, as JSON
+    /// (`email::outbox::Rerender`), so erasing one of them can render it again; cleared once
+    /// sent.
+    pub mentions: Option<String>,
 }

@@ -59,8 +59,8 @@ pub fn claim_due(
         .load(conn)
 }
 
-/// Records a delivery, if this worker still holds the lease it claimed the row with. The body
-/// and any attached file are cleared: they may hold a live sign-in link or someone's booked
+/// Records a delivery, if this worker still holds the lease it claimed the row with. The body,
+/// what it was rendered from, and any attached file are cleared: they may hold a live sign-in link or someone's booked
 /// sessions, and a sent email is never sent again. The file's name and type stay as a record.
 /// Returns false when the lease was lost (another worker may have the row now).
 pub fn mark_sent(
@@ -82,6 +82,7 @@ pub fn mark_sent(
         outbox::body_text.eq(""),
         outbox::body_html.eq(None::<String>),
         outbox::attachment_body.eq(None::<Vec<u8>>),
+        outbox::mentions.eq(None::<String>),
     ))
     .execute(conn)?;
     if changed == 1 {
@@ -181,4 +182,80 @@ pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
         .group_by(outbox::status)
         .select((outbox::status, diesel::dsl::count_star()))
         .load(conn)
+}
+
+/// (id, template, mentions) of unsent email whose `mentions` hold `user_id`.
+pub fn unsent_mentioning(
+    conn: &mut DbConn,
+    user_id: &str,
+) -> QueryResult<Vec<(String, String, String)>> {
+    outbox::table
+        .filter(outbox::status.ne(SENT))
+        .filter(
+            outbox::mentions
+                .like(format!("%\"{}\"%", like_escaped(user_id)))
+                .escape('\\'),
+        )
+        .order(outbox::id)
+        .select((
+            outbox::id,
+            outbox::template,
+            outbox::mentions.assume_not_null(),
+        ))
+        .load(conn)
+}
+
+/// The words of one outbox row: (id, subject, text, html, mentions).
+pub type RowText = (String, String, String, Option<String>, Option<String>);
+
+/// The words of unsent email holding `needle` anywhere (on SQLite, ignoring ASCII case: callers
+/// match exactly themselves).
+pub fn unsent_containing(conn: &mut DbConn, needle: &str) -> QueryResult<Vec<RowText>> {
+    let pattern = format!("%{}%", like_escaped(needle));
+    outbox::table
+        .filter(outbox::status.ne(SENT))
+        .filter(
+            outbox::subject
+                .like(&pattern)
+                .escape('\\')
+                .or(outbox::body_text.like(&pattern).escape('\\'))
+                .or(outbox::body_html.like(&pattern).escape('\\'))
+                .or(outbox::mentions.like(&pattern).escape('\\')),
+        )
+        .order(outbox::id)
+        .select((
+            outbox::id,
+            outbox::subject,
+            outbox::body_text,
+            outbox::body_html,
+            outbox::mentions,
+        ))
+        .load(conn)
+}
+
+/// Replaces what an unsent row says (and what it was rendered from).
+pub fn rewrite(conn: &mut DbConn, text: &RowText) -> QueryResult<()> {
+    let (id, subject, body_text, body_html, mentions) = text;
+    diesel::update(outbox::table.find(id).filter(outbox::status.ne(SENT)))
+        .set((
+            outbox::subject.eq(subject),
+            outbox::body_text.eq(body_text),
+            outbox::body_html.eq(body_html),
+            outbox::mentions.eq(mentions),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    diesel::delete(outbox::table.find(id))
+        .execute(conn)
+        .map(drop)
+}
+
+/// `text` for a LIKE pattern with `\` as the escape character.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }

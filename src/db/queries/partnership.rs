@@ -7,7 +7,7 @@ use crate::db::DbConn;
 use crate::db::models::partnership::{ElementRow, ProjectRow, RequestRow};
 use crate::db::schema::{
     conflicts_of_interest, element_sessions, elements, organisation_members, organisations,
-    partner_requests, projects, request_events,
+    partner_requests, projects, request_events, users,
 };
 use crate::per_backend;
 
@@ -50,6 +50,73 @@ pub fn list_organisations(
         query = query.filter(organisations::id.eq_any(ids.to_vec()));
     }
     query.order(organisations::id).load(conn)
+}
+
+/// What stands in an organisation's contact address when nobody is left to take it over (see
+/// `privacy::erase_person`): `.invalid` can never be delivered, and the organisation shows
+/// `contact_needed` until a coordinator sets a new address.
+pub const NO_CONTACT_EMAIL: &str = "contact-needed@organisation.invalid";
+
+pub fn find_organisation(conn: &mut DbConn, id: &str) -> QueryResult<Option<OrganisationRow>> {
+    organisations::table
+        .find(id)
+        .select((
+            organisations::id,
+            organisations::name,
+            organisations::kind,
+            organisations::contact_email,
+            organisations::created_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+pub fn rename_organisation(conn: &mut DbConn, id: &str, name: &str) -> QueryResult<()> {
+    diesel::update(organisations::table.find(id))
+        .set(organisations::name.eq(name))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_contact_email(conn: &mut DbConn, id: &str, contact_email: &str) -> QueryResult<()> {
+    diesel::update(organisations::table.find(id))
+        .set(organisations::contact_email.eq(contact_email))
+        .execute(conn)
+        .map(drop)
+}
+
+/// (id, name) of the organisations whose contact address is `email` (both are stored
+/// lower-cased).
+pub fn organisations_with_contact(
+    conn: &mut DbConn,
+    email: &str,
+) -> QueryResult<Vec<(String, String)>> {
+    organisations::table
+        .filter(organisations::contact_email.eq(email.to_lowercase()))
+        .order(organisations::id)
+        .select((organisations::id, organisations::name))
+        .load(conn)
+}
+
+/// The address of the organisation's longest-standing partner contact other than `except`
+/// whose account is active.
+pub fn other_contact_address(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    except: &str,
+) -> QueryResult<Option<String>> {
+    organisation_members::table
+        .inner_join(users::table.on(users::id.eq(organisation_members::user_id)))
+        .filter(organisation_members::organisation_id.eq(organisation_id))
+        .filter(organisation_members::user_id.ne(except))
+        .filter(users::status.eq("active"))
+        .order((
+            organisation_members::created_at,
+            organisation_members::user_id,
+        ))
+        .select(users::email)
+        .first(conn)
+        .optional()
 }
 
 /// Organisations the user is a partner contact of.

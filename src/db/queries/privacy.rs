@@ -8,12 +8,14 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::auth::SessionRow;
 use crate::db::queries::outbox::{DEAD, ERASED_RECIPIENT, SENT};
+use crate::db::queries::partnership;
 use crate::db::schema::{
-    access_passports, application_answers, application_transitions, applications, assignments,
-    audit_log, conflicts_of_interest, coproducers, elements, equal_opportunities, idempotency_keys,
-    invitations, magic_links, organisation_members, outbox, partner_requests, profile_interests,
-    profile_skills, profiles, refresh_tokens, review_scores, reviews, round_questions,
-    round_reviewers, rounds, sessions, staff_invitations, user_roles, users,
+    access_passports, application_answers, application_transitions, applications,
+    assignment_events, assignments, audit_log, conflicts_of_interest, coproducers, elements,
+    equal_opportunities, idempotency_keys, invitations, magic_links, organisation_members, outbox,
+    partner_requests, profile_interests, profile_skills, profiles, refresh_tokens, review_scores,
+    reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations, user_roles,
+    users,
 };
 use crate::domain::partnership::ElementStatus;
 use crate::domain::role::Role;
@@ -22,8 +24,9 @@ use crate::per_backend;
 
 /// The status of an erased account: it cannot sign in and holds nothing that names the person.
 pub const ERASED: &str = "erased";
-/// What stands in an erased account's name.
-pub const ERASED_NAME: &str = "(erased)";
+/// What stands in an erased account's name, so every view that names an actor (an element's
+/// people, a coordinator's view of an application, who read someone's data) shows it plainly.
+pub const ERASED_NAME: &str = "Deleted account";
 
 // ---------------------------------------------------------------------------------------------
 // The export: what is held about one person (secrets such as hashes are never selected).
@@ -227,6 +230,18 @@ pub fn reads_made_by(
 pub struct Erasure {
     /// Elements where a confirmed seat was freed.
     pub freed_elements: Vec<String>,
+    /// Organisations whose contact address was the person's.
+    pub contact_changes: Vec<ContactChange>,
+}
+
+/// An organisation whose contact address was the erased person's.
+#[derive(Debug)]
+pub struct ContactChange {
+    pub organisation_id: String,
+    pub organisation: String,
+    /// Another contact's address, now the organisation's; `None` when nobody could take over
+    /// and the address became `partnership::NO_CONTACT_EMAIL`.
+    pub new_contact: Option<String>,
 }
 
 /// Active administrators other than `user_id`, counted with their role rows locked on
@@ -289,6 +304,16 @@ pub fn erase_person(
         ))
         .execute(conn)?;
     let freed = withdraw_unfinished_assignments(conn, user_id, now)?;
+    // Their assignments' history stays for counts; its notes (their reasons for leaving, or a
+    // coordinator's about them) go.
+    let their_assignments = assignments::table
+        .filter(assignments::coproducer_id.eq(user_id))
+        .select(assignments::id);
+    diesel::update(
+        assignment_events::table.filter(assignment_events::assignment_id.eq_any(their_assignments)),
+    )
+    .set(assignment_events::note.eq(None::<String>))
+    .execute(conn)?;
 
     // Everything that is only about the person.
     let session_ids = sessions::table
@@ -306,6 +331,7 @@ pub fn erase_person(
         ),
     )
     .execute(conn)?;
+    let contact_changes = replace_contact_address(conn, user_id, email)?;
     diesel::delete(user_roles::table.filter(user_roles::user_id.eq(user_id))).execute(conn)?;
     diesel::delete(organisation_members::table.filter(organisation_members::user_id.eq(user_id)))
         .execute(conn)?;
@@ -367,7 +393,32 @@ pub fn erase_person(
     crate::auth::verified_tokens::note_revocation();
     Ok(Erasure {
         freed_elements: freed,
+        contact_changes,
     })
+}
+
+/// Organisations whose contact address is the person's (a partner contact who gave their own)
+/// take the address of their longest-standing other contact with an active account, or the
+/// non-deliverable `NO_CONTACT_EMAIL` that marks them as needing one.
+fn replace_contact_address(
+    conn: &mut DbConn,
+    user_id: &str,
+    email: &str,
+) -> QueryResult<Vec<ContactChange>> {
+    let mut changes = Vec::new();
+    for (organisation_id, organisation) in partnership::organisations_with_contact(conn, email)? {
+        let new_contact = partnership::other_contact_address(conn, &organisation_id, user_id)?;
+        let address = new_contact
+            .as_deref()
+            .unwrap_or(partnership::NO_CONTACT_EMAIL);
+        partnership::set_contact_email(conn, &organisation_id, address)?;
+        changes.push(ContactChange {
+            organisation_id,
+            organisation,
+            new_contact,
+        });
+    }
+    Ok(changes)
 }
 
 /// Withdraws the person's confirmed assignments on elements not yet finished; returns the

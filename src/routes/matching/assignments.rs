@@ -24,7 +24,7 @@ use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus, M
 use crate::domain::profile::AccessPassport;
 use crate::domain::role::Role;
 use crate::email::ics::{Calendar, Event};
-use crate::email::{Email, Recipient};
+use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, adjustments};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
@@ -410,13 +410,10 @@ pub async fn withdraw(
                     &Email::SeatFreed {
                         name: coordinator.display_name().to_string(),
                         element_title: title.clone(),
-                        who: person.display_name().to_string(),
+                        who: Mention::of(&person),
                         by_themselves,
                         note: note.clone(),
-                        replacements: booked
-                            .iter()
-                            .map(|p| p.display_name().to_string())
-                            .collect(),
+                        replacements: booked.iter().map(Mention::of).collect(),
                         seats_left: if still_taking {
                             (i64::from(element.people_needed) - taken).max(0)
                         } else {

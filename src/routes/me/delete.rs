@@ -52,7 +52,8 @@ impl Validate for DeleteAccount {
 }
 
 /// Delete your account and everything that names you. Applications you sent stay as
-/// anonymous counts; a last email confirms it. Cannot be undone.
+/// anonymous counts; a last email confirms it. An organisation whose contact address was yours
+/// takes another contact's address, or is marked `contact_needed`. Cannot be undone.
 #[utoipa::path(tag = "me", security(("bearer" = [])), request_body = DeleteAccount, responses(
     (status = 204, description = "Deleted; your access token no longer works"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -83,8 +84,27 @@ pub async fn delete_me(
             }
             let now = Utc::now().naive_utc();
             let erasure = privacy::erase_person(conn, &person.id, &person.email, now)?;
+            app.outbox.forget(conn, &person)?;
             for element_id in &erasure.freed_elements {
                 refill_freed_seat(conn, &app, element_id, &person.id, now)?;
+            }
+            // Coordinators check a replaced contact address, or ask for a new one.
+            for change in &erasure.contact_changes {
+                for coordinator in users::staff(conn)? {
+                    app.outbox.enqueue(
+                        conn,
+                        &Recipient::user(&coordinator),
+                        &Email::OrganisationContactChanged {
+                            name: coordinator.display_name().to_string(),
+                            organisation: change.organisation.clone(),
+                            new_contact: change.new_contact.clone().unwrap_or_default(),
+                            link: app
+                                .settings
+                                .server
+                                .link(&format!("/organisations/{}", change.organisation_id)),
+                        },
+                    )?;
+                }
             }
             // Queued after the scrub, which would otherwise remove it; its address is cleared
             // when it is sent (see outbox::mark_sent), or the row deleted if it cannot be.

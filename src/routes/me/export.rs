@@ -240,7 +240,8 @@ pub struct EmailRecord {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReadOfYourData {
     /// A coordinator's or administrator's name; for anyone else (a reviewer, a partner) only
-    /// their role, as reviewing is anonymous both ways.
+    /// their role, as reviewing is anonymous both ways; `Deleted account` for a reader who has
+    /// since deleted their account.
     pub who: String,
     pub their_roles: Vec<String>,
     pub what: String,
@@ -501,6 +502,10 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             // Staff are named; reviewers and partners stay anonymous, as in reviewing itself.
             let staff = roles.contains(&Role::Coordinator) || roles.contains(&Role::Admin);
             let name = match users::find_by_id(conn, &row.actor_id)? {
+                // Their roles went with the account: say so rather than "former member of staff".
+                Some(reader) if reader.status == privacy::ERASED => {
+                    privacy::ERASED_NAME.to_string()
+                }
                 Some(reader) if staff => reader.full_name,
                 Some(_) => format!(
                     "a {}",

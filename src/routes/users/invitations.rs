@@ -17,7 +17,7 @@ use crate::domain::email_address::EmailAddress;
 use crate::domain::email_format::EmailFormat;
 use crate::domain::person_name::PersonName;
 use crate::domain::role::Role;
-use crate::email::{Email, Recipient};
+use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::auth::{TokenResponse, token_response};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
@@ -156,7 +156,7 @@ pub async fn create_invitation(
                 .server
                 .link(&format!("/accept-invitation?token={}", secret.plain));
             let email = Email::StaffInvitation {
-                inviter: inviter.display_name().to_string(),
+                inviter: Mention::of(&inviter),
                 role_label: role_label(invitation.role).into(),
                 organisation,
                 link,

@@ -1,0 +1,2 @@
+ALTER TABLE outbox DROP COLUMN mentions;
+UPDATE users SET full_name = '(erased)' WHERE status = 'erased';
