@@ -7,7 +7,8 @@ Builds the service (debug), starts it on a random free port with SQLite in a tem
 and email written to .eml files there, seeds an account for each role through the API (the
 first admin with `coproduce create-admin`, staff and partners by invitation, a co-producer by
 an accepted application), then runs `schemathesis run` against /api-docs/openapi.json with the
-Bearer token of each role and once signed out. Exits non-zero on any failed check.
+Bearer token of each role and once signed out; `DELETE /api/v1/me` last, as it ends the account.
+Exits non-zero on any failed check.
 
 Environment:
   FUZZ_MAX_EXAMPLES   examples per operation and phase (default 20; CI uses fewer)
@@ -53,6 +54,8 @@ CHECKS = ",".join([
     "response_headers_conformance",
     "response_schema_conformance",
 ])
+# Deleting your own account: fuzzed after everything else (see `run`).
+ERASURE = "DELETE /api/v1/me"
 ADMIN_EMAIL = "admin@fuzz.example"
 ADMIN_PASSWORD = "fuzzing-admin-password-1"
 
@@ -362,8 +365,7 @@ def run(binary, env, work, schemathesis, roles, max_examples, seed_value):
         tokens, ids = seed(api, mail_dir)
         config = os.path.join(work, "schemathesis.toml")
         write_config(config, ids)
-        for role in roles:
-            log(f"fuzzing as {role}: {max_examples} examples per operation, seed {seed_value}")
+        def fuzz(role, name, operations):
             command = [
                 schemathesis, "--config-file", config, "run", f"{base}/api-docs/openapi.json",
                 "--checks", CHECKS,
@@ -374,8 +376,8 @@ def run(binary, env, work, schemathesis, roles, max_examples, seed_value):
                 "--suppress-health-check", "all",
                 "--no-color",
                 "--report", "junit",
-                "--report-junit-path", os.path.join(work, f"junit-{role}.xml"),
-            ]
+                "--report-junit-path", os.path.join(work, f"junit-{name}.xml"),
+            ] + operations
             if os.environ.get("FUZZ_MAX_TIME"):
                 command += ["--max-time", os.environ["FUZZ_MAX_TIME"]]
             if tokens[role]:
@@ -383,7 +385,16 @@ def run(binary, env, work, schemathesis, roles, max_examples, seed_value):
             # Run in the temporary folder: schemathesis keeps a cache of past cases in its working
             # directory, which would make runs depend on earlier ones (and litter the repository).
             if subprocess.run(command, cwd=work).returncode != 0:
-                failed.append(role)
+                failed.append(name)
+
+        for role in roles:
+            log(f"fuzzing as {role}: {max_examples} examples per operation, seed {seed_value}")
+            fuzz(role, role, ["--exclude-name", ERASURE])
+        # Its schema's example erases the account, after which every request of that role is a
+        # 401: so it goes last, once every role is done with everything else.
+        for role in roles:
+            log(f"fuzzing {ERASURE} as {role}")
+            fuzz(role, f"{role}-erasure", ["--include-name", ERASURE])
         if server.poll() is not None:
             failed.append("server exited during the run")
     finally:

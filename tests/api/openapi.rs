@@ -114,6 +114,13 @@ both_backends! {
         assert!(header("post", "/api/v1/users/invitations/accept").is_none(), "sign-in routes ignore it");
     }
 
+    async fn the_export_documents_why_you_were_suggested_as_a_list_of_factors(app) {
+        let doc = document(&app).await;
+        let field = property(&doc, "WorkInvitation", "why_you_were_suggested");
+        assert_eq!(field["type"], "array", "{field}");
+        assert_eq!(field["items"]["$ref"], "#/components/schemas/Factor");
+    }
+
     async fn every_problem_response_is_problem_json_with_the_problem_schema(app) {
         let doc = document(&app).await;
         let shared = &doc["components"]["responses"];

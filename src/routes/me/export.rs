@@ -205,9 +205,10 @@ pub struct WorkInvitation {
     pub respond_by: DateTime<Utc>,
     pub responded_at: Option<DateTime<Utc>>,
     pub score: f64,
-    /// Why you were suggested, factor by factor, as recorded when you were invited.
-    #[schema(value_type = Object)]
-    pub why_you_were_suggested: serde_json::Value,
+    /// Why you were suggested, factor by factor, as recorded when you were invited (empty once
+    /// removed).
+    #[schema(value_type = Vec<crate::matching::score::Factor>)]
+    pub why_you_were_suggested: Vec<serde_json::Value>,
     pub message: Option<String>,
     pub your_reason_for_declining: Option<String>,
 }
@@ -458,8 +459,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             respond_by: utc(i.respond_by),
             responded_at: i.responded_at.map(utc),
             score: f64::from(i.score_hundredths) / 100.0,
-            why_you_were_suggested: serde_json::from_str(&i.breakdown)
-                .unwrap_or(serde_json::Value::Null),
+            why_you_were_suggested: serde_json::from_str(&i.breakdown).unwrap_or_default(),
             message: i.message,
             your_reason_for_declining: i.decline_reason,
         });
