@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import email.policy
+import json
 import smtplib
 import sys
 import time
@@ -39,8 +40,11 @@ def queue_emails(db: d.Db, count: int, server_core: str, load_core: str) -> None
 
 
 def outbox_sample(db: d.Db) -> tuple[str, str, str, str]:
-    row = db.sql("SELECT recipient, subject, body_text, COALESCE(body_html, '') FROM outbox LIMIT 1")[0]
-    return row
+    if db.kind == "sqlite":
+        return db.sql("SELECT recipient, subject, body_text, COALESCE(body_html, '') FROM outbox LIMIT 1")[0]
+    # psql prints one line per row: the bodies' own line breaks would split it, JSON escapes them.
+    row = db.sql("SELECT json_build_array(recipient, subject, body_text, COALESCE(body_html, '')) FROM outbox LIMIT 1")
+    return tuple(json.loads(row[0][0]))
 
 
 def drain_with_service(db: d.Db, binary: str, sink_port: int, count: int, server_core: str) -> float:

@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncFileTransport, AsyncTransport, Message, Tokio1Executor};
@@ -22,6 +23,16 @@ pub struct OutgoingEmail {
     pub text: String,
     pub html: Option<String>,
     pub attachment: Option<Attachment>,
+}
+
+/// An email ready to go: what the transport sends.
+pub enum Prepared {
+    Formatted {
+        envelope: Envelope,
+        bytes: Vec<u8>,
+    },
+    /// The memory mailer keeps the email as it was.
+    Kept(OutgoingEmail),
 }
 
 #[derive(Clone)]
@@ -53,21 +64,40 @@ impl Mailer {
 
     /// Sends one email. The error text is for the outbox row, so it never holds the address.
     pub async fn send(&self, from: &Mailbox, email: &OutgoingEmail) -> Result<(), String> {
-        if let Mailer::Memory(sent) = self {
-            sent.lock()
-                .map_err(|_| "memory mailer poisoned".to_string())?
-                .push(email.clone());
-            return Ok(());
+        self.deliver(self.prepare(from, email)?).await
+    }
+
+    /// Builds the bytes `deliver` sends. Apart from it so the worker can build the next email
+    /// while the mail server answers the current one.
+    pub fn prepare(&self, from: &Mailbox, email: &OutgoingEmail) -> Result<Prepared, String> {
+        if let Mailer::Memory(_) = self {
+            return Ok(Prepared::Kept(email.clone()));
         }
         let message = build_message(from, email)?;
-        let result = match self {
-            Mailer::Smtp(relay) => relay.send(message).await,
-            Mailer::File(transport) => transport
-                .send(message)
+        Ok(Prepared::Formatted {
+            envelope: message.envelope().clone(),
+            bytes: message.formatted(),
+        })
+    }
+
+    /// Sends what `prepare` built. The error text never holds the address.
+    pub async fn deliver(&self, prepared: Prepared) -> Result<(), String> {
+        let result = match (self, prepared) {
+            (Mailer::Memory(sent), Prepared::Kept(email)) => {
+                sent.lock()
+                    .map_err(|_| "memory mailer poisoned".to_string())?
+                    .push(email);
+                Ok(())
+            }
+            (Mailer::Smtp(relay), Prepared::Formatted { envelope, bytes }) => {
+                relay.send(&envelope, &bytes).await
+            }
+            (Mailer::File(transport), Prepared::Formatted { envelope, bytes }) => transport
+                .send_raw(&envelope, &bytes)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            Mailer::Memory(_) => Ok(()),
+            _ => Err("the email was prepared for another transport".to_string()),
         };
         result.map_err(|error| mask_addresses(&error))
     }

@@ -277,8 +277,22 @@ pub struct Worker {
     pub settings: EmailSettings,
 }
 
+/// How long outcomes wait to be written together: one transaction for all the email sent in
+/// this window instead of one per email. A crash may send this window's email again (same
+/// Message-ID), which at-least-once delivery already allows.
+const RECORD_EVERY: Duration = Duration::from_millis(10);
+
+/// What happened to one claimed row, waiting to be written.
+struct Outcome {
+    row: OutboxRow,
+    result: Result<(), String>,
+    /// When the send finished (the row's `sent_at`, or the base of its next attempt).
+    at: chrono::NaiveDateTime,
+}
+
 impl Worker {
-    /// Claims one batch of due email, sends it, and records each outcome.
+    /// Claims one batch of due email, sends it, and records each outcome. While the mail server
+    /// answers one email, the next is built and earlier outcomes are written.
     pub async fn drain_once(&self) -> Result<DrainReport, AppError> {
         let now = Utc::now().naive_utc();
         // Long enough for a whole batch to time out one by one before another worker may retry it.
@@ -297,71 +311,110 @@ impl Worker {
         };
         let send_budget =
             chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60));
-        for row in claimed {
+        let prepare = |row: OutboxRow| {
+            let prepared = self.mailer.prepare(self.outbox.from(), &outgoing(&row));
+            (row, prepared)
+        };
+        let mut rows = claimed.into_iter();
+        let mut next = rows.next().map(prepare);
+        let mut waiting = Vec::new();
+        let mut recording: Option<tokio::task::JoinHandle<Written>> = None;
+        let mut window = std::time::Instant::now();
+        while let Some((row, prepared)) = next.take() {
             // Leave what cannot finish inside the lease: another pass (or worker) takes it later.
             if Utc::now().naive_utc() + send_budget >= lease_until {
                 break;
             }
-            let domain = row
-                .recipient
-                .rsplit_once('@')
-                .map_or("", |(_, d)| d)
-                .to_string();
-            let outcome = self.mailer.send(self.outbox.from(), &outgoing(&row)).await;
-            let recorded = match &outcome {
-                Ok(()) => {
-                    let id = row.id.clone();
-                    self.db
-                        .write(move |conn| {
-                            Ok(queries::mark_sent(
-                                conn,
-                                &id,
-                                lease_until,
-                                Utc::now().naive_utc(),
-                            )?)
-                        })
-                        .await
-                }
-                Err(error) => {
-                    let attempt = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
-                    let status = if attempt >= self.settings.max_attempts {
-                        queries::DEAD
-                    } else {
-                        queries::FAILED
-                    };
-                    let delay = retry_delay(attempt, &self.settings, rand::rng().random::<f64>());
-                    let next = Utc::now().naive_utc()
-                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
-                    let (id, stored_error) = (row.id.clone(), error.clone());
-                    self.db
-                        .write(move |conn| {
-                            Ok(queries::mark_failed(
-                                conn,
-                                &id,
-                                lease_until,
-                                status,
-                                next,
-                                &stored_error,
-                            )?)
-                        })
-                        .await
+            let deliver = async {
+                match prepared {
+                    Ok(prepared) => self.mailer.deliver(prepared).await,
+                    Err(error) => Err(error),
                 }
             };
-            match (&outcome, recorded) {
-                (_, Err(db_error)) => {
-                    // The row stays leased and is retried after the lease: at least once, same Message-ID.
-                    tracing::warn!(outbox_id = %row.id, error = %db_error, "could not record the outcome of an email");
+            // `deliver` goes first: it writes to the server, then this builds the next email.
+            let (result, following) =
+                tokio::join!(biased; deliver, async { rows.next().map(prepare) });
+            next = following;
+            waiting.push(Outcome {
+                row,
+                result,
+                at: Utc::now().naive_utc(),
+            });
+            if window.elapsed() >= RECORD_EVERY {
+                if let Some(previous) = recording.take() {
+                    self.tally(previous.await, &mut report);
                 }
-                (_, Ok(false)) => {
+                recording = Some(tokio::spawn(
+                    self.record(std::mem::take(&mut waiting), lease_until),
+                ));
+                window = std::time::Instant::now();
+            }
+        }
+        if let Some(previous) = recording.take() {
+            self.tally(previous.await, &mut report);
+        }
+        if !waiting.is_empty() {
+            self.tally(Ok(self.record(waiting, lease_until).await), &mut report);
+        }
+        Ok(report)
+    }
+
+    /// Writes `outcomes` in one transaction, each under the lease it was claimed with.
+    fn record(
+        &self,
+        outcomes: Vec<Outcome>,
+        lease_until: chrono::NaiveDateTime,
+    ) -> impl std::future::Future<Output = Written> + 'static {
+        let db = self.db.clone();
+        let settings = self.settings.clone();
+        async move {
+            let changes: Vec<Change> = outcomes
+                .iter()
+                .map(|outcome| Change::of(outcome, &settings))
+                .collect();
+            let recorded = db
+                .write(move |conn| {
+                    changes
+                        .iter()
+                        .map(|change| change.apply(conn, lease_until))
+                        .collect::<Result<Vec<bool>, _>>()
+                        .map_err(AppError::from)
+                })
+                .await;
+            (outcomes, recorded)
+        }
+    }
+
+    /// Logs what was recorded and counts it.
+    fn tally(&self, recorded: Recorded, report: &mut DrainReport) {
+        let (outcomes, recorded) = match recorded {
+            Ok(pair) => pair,
+            Err(join_error) => {
+                tracing::warn!(error = %join_error, "recording email outcomes stopped");
+                return;
+            }
+        };
+        let recorded = match recorded {
+            Ok(flags) => flags,
+            Err(db_error) => {
+                // The rows stay leased and are retried after the lease: at least once, same Message-ID.
+                tracing::warn!(emails = outcomes.len(), error = %db_error, "could not record the outcome of emails");
+                return;
+            }
+        };
+        for (outcome, kept_lease) in outcomes.iter().zip(recorded) {
+            let row = &outcome.row;
+            let domain = row.recipient.rsplit_once('@').map_or("", |(_, d)| d);
+            match (&outcome.result, kept_lease) {
+                (_, false) => {
                     tracing::warn!(outbox_id = %row.id, "lease lost before the outcome was recorded");
                 }
-                (Ok(()), Ok(true)) => {
+                (Ok(()), true) => {
                     tracing::info!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, "email sent");
                     report.sent += 1;
                 }
-                (Err(error), Ok(true)) => {
-                    let dead = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1)
-                        >= self.settings.max_attempts;
+                (Err(error), true) => {
+                    let dead = self.is_last_attempt(row);
                     tracing::warn!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, dead, error = %error, "email not sent");
                     if dead {
                         report.dead += 1
@@ -371,7 +424,10 @@ impl Worker {
                 }
             }
         }
-        Ok(report)
+    }
+
+    fn is_last_attempt(&self, row: &OutboxRow) -> bool {
+        attempt_of(row) >= self.settings.max_attempts
     }
 
     /// Runs forever: drains while there is work, then waits to be woken or for the poll interval.
@@ -391,6 +447,70 @@ impl Worker {
                     () = tokio::time::sleep(idle) => {}
                 }
             }
+        }
+    }
+}
+
+/// Outcomes and, per outcome, whether its lease still held when written.
+type Written = (Vec<Outcome>, Result<Vec<bool>, AppError>);
+type Recorded = Result<Written, tokio::task::JoinError>;
+
+/// The attempt a send of `row` is.
+fn attempt_of(row: &OutboxRow) -> u32 {
+    u32::try_from(row.attempts).unwrap_or(0).saturating_add(1)
+}
+
+/// The update one outcome makes to its row.
+enum Change {
+    Sent {
+        id: String,
+        at: chrono::NaiveDateTime,
+    },
+    Failed {
+        id: String,
+        status: &'static str,
+        next_attempt_at: chrono::NaiveDateTime,
+        error: String,
+    },
+}
+
+impl Change {
+    fn of(outcome: &Outcome, settings: &EmailSettings) -> Self {
+        let id = outcome.row.id.clone();
+        match &outcome.result {
+            Ok(()) => Change::Sent { id, at: outcome.at },
+            Err(error) => {
+                let attempt = attempt_of(&outcome.row);
+                let status = if attempt >= settings.max_attempts {
+                    queries::DEAD
+                } else {
+                    queries::FAILED
+                };
+                let delay = retry_delay(attempt, settings, rand::rng().random::<f64>());
+                Change::Failed {
+                    id,
+                    status,
+                    next_attempt_at: outcome.at
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1)),
+                    error: error.clone(),
+                }
+            }
+        }
+    }
+
+    fn apply(
+        &self,
+        conn: &mut DbConn,
+        lease_until: chrono::NaiveDateTime,
+    ) -> diesel::QueryResult<bool> {
+        match self {
+            Change::Sent { id, at } => queries::mark_sent(conn, id, lease_until, *at),
+            Change::Failed {
+                id,
+                status,
+                next_attempt_at,
+                error,
+            } => queries::mark_failed(conn, id, lease_until, status, *next_attempt_at, error),
         }
     }
 }

@@ -14,10 +14,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lettre::address::Envelope;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
@@ -90,14 +91,14 @@ impl SmtpRelay {
     }
 
     /// Sends one message; the error text is lettre's (or says which step timed out).
-    pub async fn send(&self, message: Message) -> Result<(), String> {
+    pub async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), String> {
         match self {
             Self::ImplicitTls(transport) => transport
-                .send(message)
+                .send_raw(envelope, bytes)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
-            Self::Nodelay(relay) => relay.send(message).await,
+            Self::Nodelay(relay) => relay.send(envelope, bytes).await,
         }
     }
 }
@@ -126,13 +127,9 @@ pub struct NodelayRelay {
 }
 
 impl NodelayRelay {
-    async fn send(&self, message: Message) -> Result<(), String> {
+    async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), String> {
         let mut conn = self.checkout().await?;
-        let sent = timeout(
-            self.timeout,
-            conn.send(message.envelope(), &message.formatted()),
-        )
-        .await;
+        let sent = timeout(self.timeout, conn.send(envelope, bytes)).await;
         match sent {
             Ok(Ok(_)) => {
                 self.checkin(conn);

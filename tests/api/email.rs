@@ -32,6 +32,7 @@ on_both_backends!(
     email_sent_through_real_smtp_arrives_whole_and_its_link_works,
     smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery,
     failing_email_goes_dead_after_its_attempts_and_retry_sends_it,
+    a_batch_sent_over_smtp_is_recorded_email_by_email_with_its_own_send_times,
 );
 
 async fn register(app: &TestApp, email: &str) {
@@ -136,6 +137,48 @@ async fn email_sent_through_real_smtp_arrives_whole_and_its_link_works(backend: 
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+}
+
+/// Outcomes are written several emails at a time, while later ones are sent: each row still
+/// gets its own send time, and every email arrives once.
+async fn a_batch_sent_over_smtp_is_recorded_email_by_email_with_its_own_send_times(
+    backend: Backend,
+) {
+    let sink = SmtpSink::start(Mode::Accept).await;
+    let url = sink.url();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_url = url;
+        s.email.batch_size = 30;
+    })
+    .await
+    else {
+        return;
+    };
+    for n in 0..30 {
+        register(&app, &format!("person{n}@example.org")).await;
+    }
+    let report = app.state.outbox_worker().drain_once().await.unwrap();
+    assert_eq!((report.claimed, report.sent, report.failed), (30, 30, 0));
+
+    let sent = outbox(&app, "?status=sent&limit=100").await;
+    assert_eq!(sent.len(), 30);
+    let mut times: Vec<&str> = sent
+        .iter()
+        .map(|row| row["sent_at"].as_str().unwrap())
+        .collect();
+    times.sort_unstable();
+    times.dedup();
+    assert_eq!(times.len(), 30, "each email keeps the time it was sent");
+    let mut received: Vec<String> = sink
+        .messages()
+        .iter()
+        .filter_map(|raw| header(raw, "Message-ID").map(str::to_string))
+        .collect();
+    received.sort();
+    received.dedup();
+    assert_eq!(received.len(), 30);
+    assert_eq!(sink.messages().len(), 30, "no email sent twice");
 }
 
 async fn smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery(
