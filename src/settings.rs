@@ -128,6 +128,9 @@ impl std::fmt::Debug for AuthSettings {
     }
 }
 
+/// More would open more connections than a small relay welcomes from one sender.
+pub const MAX_CONCURRENT_SENDS: u32 = 8;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmailSettings {
@@ -140,6 +143,7 @@ pub struct EmailSettings {
     pub worker: bool,
     pub poll_interval_ms: u64,
     pub batch_size: u32,
+    pub concurrent_sends: u32,
     pub max_attempts: u32,
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
@@ -157,6 +161,7 @@ impl Default for EmailSettings {
             worker: true,
             poll_interval_ms: 1000,
             batch_size: 20,
+            concurrent_sends: 2,
             max_attempts: 8,
             retry_base_secs: 30,
             retry_max_secs: 3600,
@@ -467,6 +472,11 @@ impl Settings {
             return Err(SettingsError(
                 "matching.extra_seat_penalty: must be zero or more".into(),
             ));
+        }
+        if !(1..=MAX_CONCURRENT_SENDS).contains(&self.email.concurrent_sends) {
+            return Err(SettingsError(format!(
+                "email.concurrent_sends: must be from 1 to {MAX_CONCURRENT_SENDS}"
+            )));
         }
         if self.email.max_attempts == 0 {
             return Err(SettingsError(

@@ -47,8 +47,9 @@ impl Mailer {
         Ok(match settings.transport {
             EmailTransport::Smtp => {
                 let timeout = Duration::from_secs(settings.smtp_timeout_secs);
+                let connections = usize::try_from(settings.concurrent_sends).unwrap_or(1);
                 Mailer::Smtp(
-                    SmtpRelay::from_url(&settings.smtp_url, timeout)
+                    SmtpRelay::from_url(&settings.smtp_url, timeout, connections)
                         .map_err(|e| anyhow::anyhow!("email.smtp_url: {e}"))?,
                 )
             }
@@ -62,13 +63,8 @@ impl Mailer {
         })
     }
 
-    /// Sends one email. The error text is for the outbox row, so it never holds the address.
-    pub async fn send(&self, from: &Mailbox, email: &OutgoingEmail) -> Result<(), String> {
-        self.deliver(self.prepare(from, email)?).await
-    }
-
-    /// Builds the bytes `deliver` sends. Apart from it so the worker can build the next email
-    /// while the mail server answers the current one.
+    /// Builds the bytes `deliver` sends. The error text is for the outbox row, so it never holds
+    /// the address.
     pub fn prepare(&self, from: &Mailbox, email: &OutgoingEmail) -> Result<Prepared, String> {
         if let Mailer::Memory(_) = self {
             return Ok(Prepared::Kept(email.clone()));

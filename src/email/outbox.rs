@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use lettre::message::Mailbox;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -268,6 +269,22 @@ pub struct DrainReport {
     pub dead: usize,
 }
 
+impl DrainReport {
+    /// Adds what a background write of outcomes counted.
+    fn add(&mut self, written: Result<DrainReport, tokio::task::JoinError>) {
+        match written {
+            Ok(part) => {
+                self.sent += part.sent;
+                self.failed += part.failed;
+                self.dead += part.dead;
+            }
+            Err(join_error) => {
+                tracing::warn!(error = %join_error, "recording email outcomes stopped");
+            }
+        }
+    }
+}
+
 /// Everything the worker needs; cheap to clone.
 #[derive(Clone)]
 pub struct Worker {
@@ -291,8 +308,8 @@ struct Outcome {
 }
 
 impl Worker {
-    /// Claims one batch of due email, sends it, and records each outcome. While the mail server
-    /// answers one email, the next is built and earlier outcomes are written.
+    /// Claims one batch of due email, sends it `email.concurrent_sends` at a time, and records
+    /// each outcome; outcomes are written in the background while later email is sent.
     pub async fn drain_once(&self) -> Result<DrainReport, AppError> {
         let now = Utc::now().naive_utc();
         // Long enough for a whole batch to time out one by one before another worker may retry it.
@@ -311,38 +328,19 @@ impl Worker {
         };
         let send_budget =
             chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60));
-        let prepare = |row: OutboxRow| {
-            let prepared = self.mailer.prepare(self.outbox.from(), &outgoing(&row));
-            (row, prepared)
-        };
-        let mut rows = claimed.into_iter();
-        let mut next = rows.next().map(prepare);
+        let at_once = usize::try_from(self.settings.concurrent_sends.max(1)).unwrap_or(1);
+        let mut sends = futures_util::stream::iter(claimed)
+            .map(|row| self.send(row, lease_until - send_budget))
+            .buffer_unordered(at_once);
         let mut waiting = Vec::new();
-        let mut recording: Option<tokio::task::JoinHandle<Written>> = None;
+        let mut recording: Option<tokio::task::JoinHandle<DrainReport>> = None;
         let mut window = std::time::Instant::now();
-        while let Some((row, prepared)) = next.take() {
-            // Leave what cannot finish inside the lease: another pass (or worker) takes it later.
-            if Utc::now().naive_utc() + send_budget >= lease_until {
-                break;
-            }
-            let deliver = async {
-                match prepared {
-                    Ok(prepared) => self.mailer.deliver(prepared).await,
-                    Err(error) => Err(error),
-                }
-            };
-            // `deliver` goes first: it writes to the server, then this builds the next email.
-            let (result, following) =
-                tokio::join!(biased; deliver, async { rows.next().map(prepare) });
-            next = following;
-            waiting.push(Outcome {
-                row,
-                result,
-                at: Utc::now().naive_utc(),
-            });
+        while let Some(sent) = sends.next().await {
+            let Some(outcome) = sent else { continue };
+            waiting.push(outcome);
             if window.elapsed() >= RECORD_EVERY {
                 if let Some(previous) = recording.take() {
-                    self.tally(previous.await, &mut report);
+                    report.add(previous.await);
                 }
                 recording = Some(tokio::spawn(
                     self.record(std::mem::take(&mut waiting), lease_until),
@@ -351,20 +349,38 @@ impl Worker {
             }
         }
         if let Some(previous) = recording.take() {
-            self.tally(previous.await, &mut report);
+            report.add(previous.await);
         }
         if !waiting.is_empty() {
-            self.tally(Ok(self.record(waiting, lease_until).await), &mut report);
+            report.add(Ok(self.record(waiting, lease_until).await));
         }
         Ok(report)
     }
 
-    /// Writes `outcomes` in one transaction, each under the lease it was claimed with.
+    /// Sends `row`, unless it is too late to finish before `start_by` (the row then stays leased
+    /// and another pass, or worker, takes it after the lease).
+    async fn send(&self, row: OutboxRow, start_by: chrono::NaiveDateTime) -> Option<Outcome> {
+        if Utc::now().naive_utc() >= start_by {
+            return None;
+        }
+        let result = match self.mailer.prepare(self.outbox.from(), &outgoing(&row)) {
+            Ok(prepared) => self.mailer.deliver(prepared).await,
+            Err(error) => Err(error),
+        };
+        Some(Outcome {
+            row,
+            result,
+            at: Utc::now().naive_utc(),
+        })
+    }
+
+    /// Writes `outcomes` in one transaction, each under the lease it was claimed with, then
+    /// logs and counts them (in the background task, off the sending path).
     fn record(
         &self,
         outcomes: Vec<Outcome>,
         lease_until: chrono::NaiveDateTime,
-    ) -> impl std::future::Future<Output = Written> + 'static {
+    ) -> impl std::future::Future<Output = DrainReport> + 'static {
         let db = self.db.clone();
         let settings = self.settings.clone();
         async move {
@@ -381,53 +397,15 @@ impl Worker {
                         .map_err(AppError::from)
                 })
                 .await;
-            (outcomes, recorded)
-        }
-    }
-
-    /// Logs what was recorded and counts it.
-    fn tally(&self, recorded: Recorded, report: &mut DrainReport) {
-        let (outcomes, recorded) = match recorded {
-            Ok(pair) => pair,
-            Err(join_error) => {
-                tracing::warn!(error = %join_error, "recording email outcomes stopped");
-                return;
-            }
-        };
-        let recorded = match recorded {
-            Ok(flags) => flags,
-            Err(db_error) => {
-                // The rows stay leased and are retried after the lease: at least once, same Message-ID.
-                tracing::warn!(emails = outcomes.len(), error = %db_error, "could not record the outcome of emails");
-                return;
-            }
-        };
-        for (outcome, kept_lease) in outcomes.iter().zip(recorded) {
-            let row = &outcome.row;
-            let domain = row.recipient.rsplit_once('@').map_or("", |(_, d)| d);
-            match (&outcome.result, kept_lease) {
-                (_, false) => {
-                    tracing::warn!(outbox_id = %row.id, "lease lost before the outcome was recorded");
-                }
-                (Ok(()), true) => {
-                    tracing::info!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, "email sent");
-                    report.sent += 1;
-                }
-                (Err(error), true) => {
-                    let dead = self.is_last_attempt(row);
-                    tracing::warn!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, dead, error = %error, "email not sent");
-                    if dead {
-                        report.dead += 1
-                    } else {
-                        report.failed += 1
-                    }
+            match recorded {
+                Ok(kept_leases) => tally(&outcomes, &kept_leases, settings.max_attempts),
+                Err(db_error) => {
+                    // The rows stay leased and are retried after the lease: at least once, same Message-ID.
+                    tracing::warn!(emails = outcomes.len(), error = %db_error, "could not record the outcome of emails");
+                    DrainReport::default()
                 }
             }
         }
-    }
-
-    fn is_last_attempt(&self, row: &OutboxRow) -> bool {
-        attempt_of(row) >= self.settings.max_attempts
     }
 
     /// Runs forever: drains while there is work, then waits to be woken or for the poll interval.
@@ -450,10 +428,6 @@ impl Worker {
         }
     }
 }
-
-/// Outcomes and, per outcome, whether its lease still held when written.
-type Written = (Vec<Outcome>, Result<Vec<bool>, AppError>);
-type Recorded = Result<Written, tokio::task::JoinError>;
 
 /// The attempt a send of `row` is.
 fn attempt_of(row: &OutboxRow) -> u32 {
@@ -513,6 +487,34 @@ impl Change {
             } => queries::mark_failed(conn, id, lease_until, status, *next_attempt_at, error),
         }
     }
+}
+
+/// Logs each recorded outcome and counts them.
+fn tally(outcomes: &[Outcome], kept_leases: &[bool], max_attempts: u32) -> DrainReport {
+    let mut report = DrainReport::default();
+    for (outcome, kept_lease) in outcomes.iter().zip(kept_leases) {
+        let row = &outcome.row;
+        let domain = row.recipient.rsplit_once('@').map_or("", |(_, d)| d);
+        match (&outcome.result, kept_lease) {
+            (_, false) => {
+                tracing::warn!(outbox_id = %row.id, "lease lost before the outcome was recorded");
+            }
+            (Ok(()), true) => {
+                tracing::info!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, "email sent");
+                report.sent += 1;
+            }
+            (Err(error), true) => {
+                let dead = attempt_of(row) >= max_attempts;
+                tracing::warn!(outbox_id = %row.id, template = %row.template, recipient_domain = %domain, dead, error = %error, "email not sent");
+                if dead {
+                    report.dead += 1
+                } else {
+                    report.failed += 1
+                }
+            }
+        }
+    }
+    report
 }
 
 fn outgoing(row: &OutboxRow) -> OutgoingEmail {

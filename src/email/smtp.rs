@@ -22,8 +22,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
-/// Idle connections kept for reuse, and for how long.
-const MAX_IDLE: usize = 4;
+/// How long idle connections are kept for reuse.
 const IDLE_FOR: Duration = Duration::from_secs(60);
 const REUSE_AT_ONCE_FOR: Duration = Duration::from_secs(2);
 
@@ -37,7 +36,12 @@ pub enum SmtpRelay {
 impl SmtpRelay {
     /// Reads `smtp://[user:password@]host[:port][/hello-name][?tls=required|opportunistic]` or
     /// `smtps://…`, as lettre's `from_url` does (same default ports).
-    pub fn from_url(url: &str, command_timeout: Duration) -> Result<Self, String> {
+    /// `connections`: how many idle connections to keep (the sends the worker makes at once).
+    pub fn from_url(
+        url: &str,
+        command_timeout: Duration,
+        connections: usize,
+    ) -> Result<Self, String> {
         // lettre checks the whole URL first, so both paths accept and refuse the same URLs.
         let stock =
             AsyncSmtpTransport::<Tokio1Executor>::from_url(url).map_err(|e| e.to_string())?;
@@ -86,6 +90,7 @@ impl SmtpRelay {
             hello,
             credentials,
             timeout: command_timeout,
+            max_idle: connections.max(1),
             idle: Mutex::new(Vec::new()),
         })))
     }
@@ -123,6 +128,7 @@ pub struct NodelayRelay {
     hello: ClientId,
     credentials: Option<Credentials>,
     timeout: Duration,
+    max_idle: usize,
     idle: Mutex<Vec<(Instant, AsyncSmtpConnection)>>,
 }
 
@@ -168,7 +174,7 @@ impl NodelayRelay {
             return;
         }
         if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < MAX_IDLE
+            && idle.len() < self.max_idle
         {
             idle.push((Instant::now(), conn));
         }

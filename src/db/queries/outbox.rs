@@ -69,7 +69,7 @@ pub fn mark_sent(
     lease: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let changed = diesel::update(
+    let sent = diesel::update(
         outbox::table
             .find(id)
             .filter(outbox::locked_until.eq(lease)),
@@ -83,22 +83,25 @@ pub fn mark_sent(
         outbox::body_html.eq(None::<String>),
         outbox::attachment_body.eq(None::<Vec<u8>>),
         outbox::mentions.eq(None::<String>),
-    ))
-    .execute(conn)?;
-    if changed == 1 {
-        // The farewell to an erased account is the one row still holding its address.
-        diesel::update(
-            outbox::table
-                .find(id)
-                .filter(outbox::template.eq(ACCOUNT_DELETED_TEMPLATE)),
-        )
-        .set((
-            outbox::recipient.eq(ERASED_RECIPIENT),
-            outbox::last_error.eq(None::<String>),
-        ))
-        .execute(conn)?;
-    }
-    Ok(changed == 1)
+    ));
+    // The farewell to an erased account is the one row still holding its address.
+    let farewell = diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::template.eq(ACCOUNT_DELETED_TEMPLATE)),
+    )
+    .set((
+        outbox::recipient.eq(ERASED_RECIPIENT),
+        outbox::last_error.eq(None::<String>),
+    ));
+    // Once per email: on the concrete connection, which skips MultiConnection's SQL rewriting.
+    per_backend!(conn, |c| {
+        let changed = sent.execute(c)?;
+        if changed == 1 {
+            farewell.execute(c)?;
+        }
+        Ok(changed == 1)
+    })
 }
 
 /// Records a failed attempt under the same lease rule: `failed` with the next try time, or
@@ -111,7 +114,7 @@ pub fn mark_failed(
     next_attempt_at: NaiveDateTime,
     error: &str,
 ) -> QueryResult<bool> {
-    let changed = diesel::update(
+    let failed = diesel::update(
         outbox::table
             .find(id)
             .filter(outbox::locked_until.eq(lease)),
@@ -122,8 +125,8 @@ pub fn mark_failed(
         outbox::next_attempt_at.eq(next_attempt_at),
         outbox::last_error.eq(error),
         outbox::locked_until.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)?;
+    ));
+    let changed = per_backend!(conn, |c| failed.execute(c))?;
     Ok(changed == 1)
 }
 
