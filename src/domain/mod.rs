@@ -4,6 +4,7 @@ pub mod assignment;
 pub mod catalogue;
 pub mod email_address;
 pub mod email_format;
+pub mod erasure;
 pub mod partnership;
 pub mod password;
 pub mod person_name;

@@ -19,6 +19,7 @@ use crate::db::models::user::UserRow;
 use crate::db::queries::outbox as queries;
 use crate::db::{Database, DbConn};
 use crate::domain::email_format::EmailFormat;
+use crate::domain::erasure::{DELETED_PERSON_IN_TEXT, identifying_words, replace_whole};
 use crate::error::AppError;
 use crate::settings::EmailSettings;
 
@@ -154,11 +155,7 @@ impl Outbox {
                 &(id, rendered.subject, rendered.text, rendered.html, mentions),
             )?;
         }
-        let mut needles = vec![person.email.as_str()];
-        if person.full_name.split_whitespace().nth(1).is_some() {
-            needles.push(person.full_name.as_str());
-        }
-        for needle in needles {
+        for needle in identifying_words(&person.email, &person.full_name) {
             for row in queries::unsent_containing(conn, needle)? {
                 if let Some(redacted) = redact_row(&row, needle) {
                     queries::rewrite(conn, &redacted)?;
@@ -177,8 +174,6 @@ impl Outbox {
 /// Stands in the name of an erased person in email rendered again (where templates name
 /// people: at the start of a sentence, or in a list).
 pub const DELETED_PERSON: &str = "Someone who has since deleted their account";
-/// Stands in an erased person's name or address in free text, wherever it was.
-pub const DELETED_PERSON_IN_TEXT: &str = "[a person who has since deleted their account]";
 
 /// What an email naming people other than its recipient was rendered from (`outbox.mentions`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -233,31 +228,6 @@ fn redact_row(row: &queries::RowText, needle: &str) -> Option<queries::RowText> 
         new_html.or_else(|| html.clone()),
         new_mentions.or_else(|| mentions.clone()),
     ))
-}
-
-/// `haystack` with each `needle` that is not part of a longer word replaced by `with`; `None`
-/// when there is none.
-fn replace_whole(haystack: &str, needle: &str, with: &str) -> Option<String> {
-    if needle.is_empty() {
-        return None;
-    }
-    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
-    let mut out = String::with_capacity(haystack.len());
-    let mut last = 0;
-    for (at, _) in haystack.match_indices(needle) {
-        let end = at + needle.len();
-        if word(haystack[..at].chars().next_back()) || word(haystack[end..].chars().next()) {
-            continue;
-        }
-        out.push_str(&haystack[last..at]);
-        out.push_str(with);
-        last = end;
-    }
-    if last == 0 {
-        return None;
-    }
-    out.push_str(&haystack[last..]);
-    Some(out)
 }
 
 /// What one pass of the worker did.
@@ -577,16 +547,6 @@ mod tests {
             retry_delay(u32::MAX, &settings(), 1.0),
             Duration::from_secs(3600)
         );
-    }
-
-    #[test]
-    fn a_name_is_replaced_only_as_a_whole_word() {
-        assert_eq!(
-            replace_whole("Ask Sam, not Samir or Sam.", "Sam", "X").as_deref(),
-            Some("Ask X, not Samir or X.")
-        );
-        assert_eq!(replace_whole("Samuel", "Sam", "X"), None);
-        assert_eq!(replace_whole("anything", "", "X"), None);
     }
 
     #[test]

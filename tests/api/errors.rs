@@ -118,6 +118,50 @@ async fn locked_sqlite_database_answers_503_with_retry_after_and_loses_nothing()
     assert_eq!(retried.status(), 200);
 }
 
+#[tokio::test]
+async fn sqlite_writers_of_one_process_queue_instead_of_answering_503() {
+    // 1 ms of busy_timeout: a writer that met another's lock in SQLite would give up at once,
+    // as the test above shows for a writer outside the process.
+    let app = spawn_app_with(Backend::Sqlite, |s| s.database.busy_timeout_ms = 1)
+        .await
+        .unwrap();
+    let db = app.state.db.clone();
+    db.write(|conn| Ok(conn.batch_execute("CREATE TABLE queue_probe (n INTEGER NOT NULL)")?))
+        .await
+        .unwrap();
+    let writes = (0..32).map(|n| {
+        let db = db.clone();
+        async move {
+            db.write(move |conn| {
+                conn.batch_execute(&format!("INSERT INTO queue_probe (n) VALUES ({n})"))?;
+                // Hold the write lock well past busy_timeout while the others wait.
+                std::thread::sleep(std::time::Duration::from_millis(5));
+                Ok(())
+            })
+            .await
+        }
+    });
+    let failures: Vec<String> = futures_util::future::join_all(writes)
+        .await
+        .into_iter()
+        .filter_map(|result| result.err().map(|e| format!("{e:?}")))
+        .collect();
+    assert_eq!(failures, Vec::<String>::new());
+    let committed: i64 = db
+        .read(|conn| {
+            use diesel::RunQueryDsl;
+            use diesel::dsl::sql;
+            use diesel::sql_types::BigInt;
+            Ok(
+                diesel::select(sql::<BigInt>("(SELECT COUNT(DISTINCT n) FROM queue_probe)"))
+                    .get_result(conn)?,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(committed, 32);
+}
+
 // Found by fuzzing the OpenAPI document (scripts/schemathesis.py): each class of input that
 // once reached the database or an actix default answer instead of a problem+json.
 both_backends! {

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::matching::{accept, first_element, fitting_profile, invite};
-use crate::partners::{organisation, partner_of, project, request_body, submit_request, triage};
+use crate::partners::{
+    coproducer, organisation, partner_of, project, request_body, submit_request, triage,
+};
 use crate::people::put;
 use crate::recruitment::{create_round, decide, reviewer_on_panel, score, start, submitted};
 
@@ -467,6 +469,57 @@ both_backends! {
         assert!(told.text.contains("Please talk to [a person who has since deleted their account] ([a person who has since deleted their account]) first."), "{}", told.text);
         let html = told.html.unwrap_or_default();
         assert!(!html.contains(FULL_NAME) && !html.contains(&person.email), "{html}");
+    }
+
+    async fn notes_on_other_people_s_records_lose_the_person_s_name_and_address_and_keep_the_rest(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let names = json!({"full_name": FULL_NAME});
+        assert_eq!(app.patch_as(&person, "/api/v1/me").json(&names).send().await.unwrap().status(), 200);
+        let note = format!("Ask {FULL_NAME} ({}) about the {PHRASE}.", person.email);
+        let (coordinator, partner, project) = project(&app).await;
+        // A partner's request sent back with the note (request_events.note).
+        let request: Value = submit_request(&app, &partner, &request_body()).await.json().await.unwrap();
+        assert_eq!(triage(&app, &coordinator, request["id"].as_str().unwrap(), "needs_info", &note).await.status(), 200);
+        // Another applicant's decision (applications.feedback, application_transitions.note) and a
+        // review of it (review_scores.note).
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let application_id = application["id"].as_str().unwrap();
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let review = json!({"scores": [{"question_id": round["questions"][0]["id"], "score": 3, "note": note}]});
+        assert_eq!(app.post_as(&reviewer, &format!("/api/v1/applications/{application_id}/reviews")).json(&review).send().await.unwrap().status(), 201);
+        let decision = json!({"outcome": "waitlisted", "feedback": note});
+        assert_eq!(app.post_as(&coordinator, &format!("/api/v1/applications/{application_id}/decision")).json(&decision).send().await.unwrap().status(), 200);
+        // Another co-producer invited with the note, withdrawn with it, and archived with it
+        // (invitations.message, assignment_events.note, coproducers.archived_reason).
+        let other = coproducer(&app, fitting_profile()).await;
+        let invitation = json!({"coproducer_ids": [other.id], "respond_by": (Utc::now() + Duration::days(5)).to_rfc3339(), "message": note});
+        let invited: Value = app.post_as(&coordinator, &format!("/api/v1/elements/{}/invitations", first_element(&project))).json(&invitation).send().await.unwrap().json().await.unwrap();
+        let accepted: Value = accept(&app, &other, invited[0]["id"].as_str().unwrap()).await.json().await.unwrap();
+        let withdraw = format!("/api/v1/assignments/{}/withdraw", accepted["assignment"]["id"].as_str().unwrap());
+        assert_eq!(app.post_as(&coordinator, &withdraw).json(&json!({"reason": note})).send().await.unwrap().status(), 200);
+        assert_eq!(app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", other.id)).json(&json!({"reason": note})).send().await.unwrap().status(), 200);
+        app.drain_outbox().await;
+
+        assert_eq!(delete_me(&app, &person, &confirmed()).await.status(), 204);
+        app.drain_outbox().await;
+        for gone in [FULL_NAME, person.email.as_str()] {
+            assert_eq!(columns_containing(&app, gone).await, Vec::<String>::new(), "{gone} is still stored");
+        }
+        let marker = "[a person who has since deleted their account]";
+        let scrubbed = format!("Ask {marker} ({marker}) about the {PHRASE}.");
+        for (table, column) in [
+            ("request_events", "note"),
+            ("applications", "feedback"),
+            ("application_transitions", "note"),
+            ("review_scores", "note"),
+            ("invitations", "message"),
+            ("assignment_events", "note"),
+            ("coproducers", "archived_reason"),
+        ] {
+            let kept = count(&app, format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = '{scrubbed}'")).await;
+            assert_eq!(kept, 1, "{table}.{column} keeps the note without the name and address");
+        }
     }
 
     async fn deletion_keeps_what_the_counts_need(app) {

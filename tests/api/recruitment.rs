@@ -58,6 +58,17 @@ pub async fn submitted(app: &TestApp, round: &Value) -> (TestUser, Value) {
 }
 
 async fn submitted_in_format(app: &TestApp, round: &Value, format: &str) -> (TestUser, Value) {
+    let answers = json!([{"question_id": round["questions"][0]["id"], "text": "I slept rough for two years and want to help."}]);
+    submitted_answering(app, round, format, answers).await
+}
+
+/// Like [`submitted`], with the given `[{"question_id","text"}]` answers.
+async fn submitted_answering(
+    app: &TestApp,
+    round: &Value,
+    format: &str,
+    answers: Value,
+) -> (TestUser, Value) {
     let applicant = app.signed_in(Role::Applicant).await;
     let prefs = json!({"format": format, "digest": false});
     assert_eq!(
@@ -103,7 +114,7 @@ async fn submitted_in_format(app: &TestApp, round: &Value, format: &str) -> (Tes
     let draft: Value = start(app, &applicant, round).await.json().await.unwrap();
     let id = draft["id"].as_str().unwrap();
     let answers = json!({
-        "answers": [{"question_id": round["questions"][0]["id"], "text": "I slept rough for two years and want to help."}],
+        "answers": answers,
         "consents": {"privacy_notice": true, "future_opportunities": false}
     });
     assert_eq!(
@@ -652,5 +663,63 @@ both_backends! {
         app.drain_outbox().await;
         assert_eq!(app.emails_to(&admin.email).len(), 1);
         assert_eq!(app.emails_to(&coordinator.email).len(), 1);
+    }
+
+    async fn paging_through_a_round_shows_each_visible_application_once_in_order_with_its_answers(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let (first, second) = (&round["questions"][0]["id"], &round["questions"][1]["id"]);
+        // id → (applicant's email, answers), for what each view should list.
+        let mut submitted_ones = std::collections::BTreeMap::new();
+        for n in 0..5 {
+            let mut answers = vec![json!({"question_id": first, "text": format!("First answer of {n}")})];
+            if n % 2 == 0 {
+                answers.push(json!({"question_id": second, "text": format!("Second answer of {n}")}));
+            }
+            let (applicant, application) = submitted_answering(&app, &round, "standard", json!(answers)).await;
+            submitted_ones.insert(application["id"].as_str().unwrap().to_string(), (applicant.email.clone(), json!(answers)));
+        }
+        let (withdrawer, withdrawn) = submitted(&app, &round).await;
+        app.post_as(&withdrawer, &format!("/api/v1/applications/{}/withdraw", withdrawn["id"].as_str().unwrap())).send().await.unwrap();
+        let drafter = app.signed_in(Role::Applicant).await;
+        let draft: Value = start(&app, &drafter, &round).await.json().await.unwrap();
+        assert_eq!(start(&app, &coordinator, &round).await.status(), 201, "the coordinator's own is never listed to them");
+        let mut everything = submitted_ones.clone();
+        everything.insert(withdrawn["id"].as_str().unwrap().to_string(), (withdrawer.email.clone(), json!([{"question_id": first, "text": "I slept rough for two years and want to help."}])));
+        everything.insert(draft["id"].as_str().unwrap().to_string(), (drafter.email.clone(), json!([])));
+
+        let round_id = round["id"].as_str().unwrap();
+        for (who, query, expected) in [
+            (&reviewer, "view=anonymised&", &submitted_ones),
+            (&coordinator, "", &everything),
+        ] {
+            let mut listed: Vec<Value> = Vec::new();
+            let mut cursor: Option<String> = None;
+            loop {
+                let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let path = format!("/api/v1/rounds/{round_id}/applications?{query}limit=2{after}");
+                let page: Value = app.get_as(who, &path).send().await.unwrap().json().await.unwrap();
+                assert!(page["items"].as_array().unwrap().len() <= 2);
+                listed.extend(page["items"].as_array().unwrap().iter().cloned());
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_string()),
+                    None => break,
+                }
+            }
+            let ids: Vec<&str> = listed.iter().map(|a| a["id"].as_str().unwrap()).collect();
+            assert_eq!(ids, expected.keys().map(String::as_str).collect::<Vec<_>>(), "{query}");
+            for item in &listed {
+                let (email, answers) = &expected[item["id"].as_str().unwrap()];
+                let given: Vec<Value> = item["answers"].as_array().unwrap().iter().map(|a| json!({"question_id": a["question_id"], "text": a["text"]})).collect();
+                assert_eq!(&json!(given), answers, "{item}");
+                if query.is_empty() {
+                    assert_eq!(item["applicant"]["email"], email.as_str());
+                } else {
+                    assert!(item.get("applicant").is_none());
+                    assert_eq!(item["lived_experience"], json!(["homelessness", "uses_mental_health_services"]));
+                }
+            }
+        }
     }
 }

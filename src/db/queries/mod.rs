@@ -12,3 +12,10 @@ pub mod pool;
 pub mod privacy;
 pub mod recruitment;
 pub mod users;
+
+/// `text` for a LIKE pattern with `\` as the escape character.
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}

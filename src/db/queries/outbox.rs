@@ -1,6 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::like_escaped;
 use crate::db::DbConn;
 use crate::db::models::outbox::OutboxRow;
 use crate::db::schema::outbox;
@@ -254,11 +255,4 @@ pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     diesel::delete(outbox::table.find(id))
         .execute(conn)
         .map(drop)
-}
-
-/// `text` for a LIKE pattern with `\` as the escape character.
-fn like_escaped(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
 }

@@ -102,13 +102,17 @@ pub fn has_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<bool> {
     .get_result(c))
 }
 
-/// Only the encrypted lived experience (for review views).
-pub fn lived_experience_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Vec<u8>>> {
+/// Only the encrypted lived experience (for review views), of those of `user_ids` with a
+/// profile: (user id, ciphertext).
+pub fn lived_experience_of(
+    conn: &mut DbConn,
+    user_ids: &[String],
+) -> QueryResult<Vec<(String, Vec<u8>)>> {
     profiles::table
-        .find(user_id)
-        .select(profiles::lived_experience)
-        .first(conn)
-        .optional()
+        .filter(profiles::user_id.eq_any(user_ids))
+        .order(profiles::user_id)
+        .select((profiles::user_id, profiles::lived_experience))
+        .load(conn)
 }
 
 pub fn save_access_passport(

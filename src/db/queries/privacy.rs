@@ -13,10 +13,11 @@ use crate::db::schema::{
     access_passports, application_answers, application_transitions, applications,
     assignment_events, assignments, audit_log, conflicts_of_interest, coproducers, elements,
     equal_opportunities, idempotency_keys, invitations, magic_links, organisation_members, outbox,
-    partner_requests, profile_interests, profile_skills, profiles, refresh_tokens, review_scores,
-    reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations, user_roles,
-    users,
+    partner_requests, profile_interests, profile_skills, profiles, refresh_tokens, request_events,
+    review_scores, reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations,
+    user_roles, users,
 };
+use crate::domain::erasure::{DELETED_PERSON_IN_TEXT, identifying_words, replace_whole};
 use crate::domain::partnership::ElementStatus;
 use crate::domain::role::Role;
 use crate::email::message::ACCOUNT_DELETED_TEMPLATE;
@@ -265,11 +266,13 @@ pub fn other_active_admins(conn: &mut DbConn, user_id: &str) -> QueryResult<i64>
 
 /// Erases `user_id` in the caller's transaction: deletes what is only about them, keeps what
 /// aggregate statistics need with nothing that names them, and anonymises the account row.
-/// `email` is the account's address (outbox rows and invitations are found by it too).
+/// `email` is the account's address (outbox rows and invitations are found by it too);
+/// it and `full_name` are taken out of notes other people wrote.
 pub fn erase_person(
     conn: &mut DbConn,
     user_id: &str,
     email: &str,
+    full_name: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Erasure> {
     // Applications: drafts go (answers, history and reviews cascade); the rest stay for counts.
@@ -314,6 +317,9 @@ pub fn erase_person(
     )
     .set(assignment_events::note.eq(None::<String>))
     .execute(conn)?;
+
+    // Other people's records keep their notes, without the person's name or address.
+    scrub_notes(conn, &identifying_words(email, full_name))?;
 
     // Everything that is only about the person.
     let session_ids = sessions::table
@@ -395,6 +401,46 @@ pub fn erase_person(
         freed_elements: freed,
         contact_changes,
     })
+}
+
+/// Replaces each of `needles` written as a whole word in `$table.$column` (nullable text) by
+/// `DELETED_PERSON_IN_TEXT`. LIKE only narrows the search (it ignores case on SQLite, and
+/// finds parts of words); `replace_whole` decides. Rows are updated by their old text, so
+/// tables with any key are handled alike.
+macro_rules! scrub_column {
+    ($conn:expr, $needle:expr, $table:ident . $column:ident) => {{
+        let pattern = format!("%{}%", super::like_escaped($needle));
+        let texts: Vec<Option<String>> = $table::table
+            .filter($table::$column.like(&pattern).escape('\\'))
+            .select($table::$column)
+            .distinct()
+            .load($conn)?;
+        for old in texts.into_iter().flatten() {
+            if let Some(new) = replace_whole(&old, $needle, DELETED_PERSON_IN_TEXT) {
+                diesel::update($table::table.filter($table::$column.eq(old.as_str())))
+                    .set($table::$column.eq(new))
+                    .execute($conn)?;
+            }
+        }
+    }};
+}
+
+/// Takes `needles` (an erased person's address and name) out of every free-text note, message
+/// and reason people write about others. Their own records' notes are removed outright
+/// elsewhere; these are the ones on other people's records.
+fn scrub_notes(conn: &mut DbConn, needles: &[&str]) -> QueryResult<()> {
+    for &needle in needles {
+        scrub_column!(conn, needle, request_events.note);
+        scrub_column!(conn, needle, application_transitions.note);
+        scrub_column!(conn, needle, applications.feedback);
+        scrub_column!(conn, needle, review_scores.note);
+        scrub_column!(conn, needle, invitations.message);
+        scrub_column!(conn, needle, invitations.decline_reason);
+        scrub_column!(conn, needle, assignment_events.note);
+        scrub_column!(conn, needle, conflicts_of_interest.note);
+        scrub_column!(conn, needle, coproducers.archived_reason);
+    }
+    Ok(())
 }
 
 /// Organisations whose contact address is the person's (a partner contact who gave their own)

@@ -149,6 +149,35 @@ pub fn questions_with_answers(
         .load(c))
 }
 
+/// A question with one answer to it: (application id, text), or none.
+pub type QuestionAnswer = (QuestionRow, Option<(String, String)>);
+
+/// A round's questions in order, each with the answers of `application_ids` to it: one row
+/// per answer, or one row with none when nobody in the list answered it.
+pub fn questions_with_answers_of(
+    conn: &mut DbConn,
+    round_id: &str,
+    application_ids: &[String],
+) -> QueryResult<Vec<QuestionAnswer>> {
+    per_backend!(conn, |c| round_questions::table
+        .left_join(
+            application_answers::table.on(application_answers::question_id
+                .eq(round_questions::id)
+                .and(application_answers::application_id.eq_any(application_ids))),
+        )
+        .filter(round_questions::round_id.eq(round_id))
+        .order((round_questions::position, round_questions::id))
+        .select((
+            QuestionRow::as_select(),
+            (
+                application_answers::application_id,
+                application_answers::text
+            )
+                .nullable()
+        ))
+        .load(c))
+}
+
 pub fn application_of(
     conn: &mut DbConn,
     round_id: &str,
@@ -183,6 +212,41 @@ pub fn applications_in_round(
         query = query.filter(applications::status.eq(status.to_string()));
     }
     query.order(applications::id).load(conn)
+}
+
+/// Which of a round's applications a list shows: those after `after` in id order, at most `limit`.
+pub struct ApplicationsPage<'a> {
+    pub status: Option<&'a str>,
+    /// Only those submitted and not withdrawn (as `is_under_consideration` says).
+    pub under_consideration: bool,
+    /// Whose application is left out: the viewer's own.
+    pub except_user: &'a str,
+    pub after: Option<&'a str>,
+    pub limit: i64,
+}
+
+pub fn applications_page(
+    conn: &mut DbConn,
+    round_id: &str,
+    page: &ApplicationsPage<'_>,
+) -> QueryResult<Vec<ApplicationRow>> {
+    let mut query = applications::table
+        .filter(applications::round_id.eq(round_id.to_string()))
+        .filter(applications::user_id.ne(page.except_user.to_string()))
+        .select(ApplicationRow::as_select())
+        .into_boxed();
+    if let Some(status) = page.status {
+        query = query.filter(applications::status.eq(status.to_string()));
+    }
+    if page.under_consideration {
+        query = query
+            .filter(applications::submitted_at.is_not_null())
+            .filter(applications::status.ne(ApplicationStatus::Withdrawn.as_str()));
+    }
+    if let Some(after) = page.after {
+        query = query.filter(applications::id.gt(after.to_string()));
+    }
+    query.order(applications::id).limit(page.limit).load(conn)
 }
 
 /// Moves the application from `from` to `to` and records who did it and why, atomically: if
@@ -373,16 +437,27 @@ pub fn insert_review(
 /// (reviewer, question, score, note) for every review of the application.
 pub type ScoreRow = (String, String, i32, Option<String>);
 
-pub fn scores_of(conn: &mut DbConn, application_id: &str) -> QueryResult<Vec<ScoreRow>> {
+/// Every review score of `application_ids`, each with its application's id.
+pub fn scores_of(
+    conn: &mut DbConn,
+    application_ids: &[String],
+) -> QueryResult<Vec<(String, ScoreRow)>> {
     reviews::table
         .inner_join(review_scores::table)
-        .filter(reviews::application_id.eq(application_id))
-        .order((reviews::reviewer_id, review_scores::question_id))
-        .select((
+        .filter(reviews::application_id.eq_any(application_ids))
+        .order((
+            reviews::application_id,
             reviews::reviewer_id,
             review_scores::question_id,
-            review_scores::score,
-            review_scores::note,
+        ))
+        .select((
+            reviews::application_id,
+            (
+                reviews::reviewer_id,
+                review_scores::question_id,
+                review_scores::score,
+                review_scores::note,
+            ),
         ))
         .load(conn)
 }

@@ -1,7 +1,7 @@
 //! Applications: the applicant's own, the coordinator's full view, and the reviewer's
 //! anonymised view. Anyone else gets 404.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,8 @@ use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundRow};
-use crate::db::queries::{audit, people, recruitment as queries, users};
+use crate::db::models::user::UserRow;
+use crate::db::queries::{audit, people, pool, recruitment as queries, users};
 use crate::domain::profile::Skill;
 use crate::domain::recruitment::{ApplicationStatus, QuestionRule};
 use crate::domain::role::Role;
@@ -207,6 +208,42 @@ impl Loaded {
         })
     }
 
+    /// Applications of one round, in the order given, with one query for all their questions
+    /// and answers.
+    pub fn all_in(
+        conn: &mut DbConn,
+        round: &RoundRow,
+        applications: Vec<ApplicationRow>,
+    ) -> Result<Vec<Loaded>, AppError> {
+        if applications.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
+        let mut questions: Vec<QuestionRow> = Vec::new();
+        let mut answers: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (question, answer) in queries::questions_with_answers_of(conn, &round.id, &ids)? {
+            if let Some((application_id, text)) = answer {
+                answers
+                    .entry(application_id)
+                    .or_default()
+                    .push((question.id.clone(), text));
+            }
+            // One row per answer: the same question comes again, next to itself.
+            if questions.last().is_none_or(|last| last.id != question.id) {
+                questions.push(question);
+            }
+        }
+        Ok(applications
+            .into_iter()
+            .map(|application| Loaded {
+                answers: answers.remove(&application.id).unwrap_or_default(),
+                application,
+                round: round.clone(),
+                questions: questions.clone(),
+            })
+            .collect())
+    }
+
     pub fn status(&self) -> Result<ApplicationStatus, AppError> {
         ApplicationStatus::parse(&self.application.status)
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown stored status")))
@@ -253,11 +290,71 @@ impl Loaded {
         actor: &str,
         route: &str,
     ) -> Result<ApplicationResponse, AppError> {
+        let mut extras = Extras::load(
+            conn,
+            state,
+            std::slice::from_ref(&self.application),
+            viewer,
+            actor,
+            route,
+        )?;
+        self.render(viewer, actor, extras.remove(&self.application.id))
+    }
+
+    /// [`Loaded::view`] of each of `loaded`, with a fixed number of queries for them all.
+    pub fn views(
+        loaded: &[Loaded],
+        conn: &mut DbConn,
+        state: &AppState,
+        viewer: Viewer,
+        actor: &str,
+        route: &str,
+    ) -> Result<Vec<ApplicationResponse>, AppError> {
+        let applications: Vec<ApplicationRow> =
+            loaded.iter().map(|l| l.application.clone()).collect();
+        let mut extras = Extras::load(conn, state, &applications, viewer, actor, route)?;
+        loaded
+            .iter()
+            .map(|l| l.render(viewer, actor, extras.remove(&l.application.id)))
+            .collect()
+    }
+
+    fn render(
+        &self,
+        viewer: Viewer,
+        actor: &str,
+        extras: Option<Extras>,
+    ) -> Result<ApplicationResponse, AppError> {
         let a = &self.application;
+        let extras = extras.unwrap_or_default();
         if viewer == Viewer::Reviewer {
-            return self
-                .anonymised(conn, state, actor, route)
-                .map(ApplicationResponse::Anonymised);
+            let mine: Vec<ScoreView> = extras
+                .scores
+                .into_iter()
+                .filter(|(reviewer, ..)| reviewer == actor)
+                .map(|(_, question_id, score, note)| ScoreView {
+                    question_id,
+                    score,
+                    note,
+                })
+                .collect();
+            return Ok(ApplicationResponse::Anonymised(AnonymisedApplication {
+                id: a.id.clone(),
+                round_id: a.round_id.clone(),
+                status: self.status()?,
+                answers: self.answer_views(),
+                skills: extras
+                    .skills
+                    .into_iter()
+                    .map(|(code, level)| Skill {
+                        code,
+                        level: u8::try_from(level).unwrap_or(1),
+                    })
+                    .collect(),
+                interests: extras.interests,
+                lived_experience: extras.lived_experience.unwrap_or_default(),
+                my_review: (!mine.is_empty()).then_some(mine),
+            }));
         }
         let mut view = ApplicationView {
             id: a.id.clone(),
@@ -276,80 +373,130 @@ impl Loaded {
             review_summary: None,
         };
         if viewer == Viewer::Coordinator {
-            let person = users::find_by_id(conn, &a.user_id)?.ok_or(AppError::NotFound)?;
+            let person = extras.applicant.ok_or(AppError::NotFound)?;
             view.applicant = Some(Applicant {
                 user_id: person.id,
                 full_name: person.full_name,
                 preferred_name: person.preferred_name,
                 email: person.email,
             });
-            if is_under_consideration(a) {
-                view.lived_experience =
-                    Some(lived_experience(conn, state, &a.user_id, actor, route)?);
-            }
-            view.review_summary = Some(summarise(queries::scores_of(conn, &a.id)?));
+            view.lived_experience = extras.lived_experience;
+            view.review_summary = Some(summarise(extras.scores));
         }
         Ok(ApplicationResponse::Full(Box::new(view)))
     }
-
-    pub fn anonymised(
-        &self,
-        conn: &mut DbConn,
-        state: &AppState,
-        actor: &str,
-        route: &str,
-    ) -> Result<AnonymisedApplication, AppError> {
-        let a = &self.application;
-        let profile = people::load_profile(conn, &a.user_id)?;
-        let (skills, interests) = profile.map_or_else(Default::default, |p| {
-            let skills = p
-                .skills
-                .into_iter()
-                .map(|(code, level)| Skill {
-                    code,
-                    level: u8::try_from(level).unwrap_or(1),
-                })
-                .collect();
-            (skills, p.interests)
-        });
-        let mine: Vec<ScoreView> = queries::scores_of(conn, &a.id)?
-            .into_iter()
-            .filter(|(reviewer, ..)| reviewer == actor)
-            .map(|(_, question_id, score, note)| ScoreView {
-                question_id,
-                score,
-                note,
-            })
-            .collect();
-        Ok(AnonymisedApplication {
-            id: a.id.clone(),
-            round_id: a.round_id.clone(),
-            status: self.status()?,
-            answers: self.answer_views(),
-            skills,
-            interests,
-            lived_experience: lived_experience(conn, state, &a.user_id, actor, route)?,
-            my_review: (!mine.is_empty()).then_some(mine),
-        })
-    }
 }
 
-/// Decrypts a person's lived experience for someone else, writing the audit row first.
-fn lived_experience(
-    conn: &mut DbConn,
-    state: &AppState,
-    subject: &str,
-    actor: &str,
-    route: &str,
-) -> Result<Vec<String>, AppError> {
-    let Some(ciphertext) = people::lived_experience_of(conn, subject)? else {
-        return Ok(Vec::new());
-    };
-    audit::record_read(conn, actor, subject, Field::LivedExperience, route)?;
-    state
-        .cipher
-        .decrypt_json(subject, Field::LivedExperience, &ciphertext)
-        .map_err(|e| AppError::Internal(e.into()))
+/// What the coordinator's and the reviewer's views show of an application besides its own
+/// rows: nothing for the owner.
+#[derive(Default)]
+struct Extras {
+    /// Coordinators only.
+    applicant: Option<UserRow>,
+    /// Decrypted, its read audited. Coordinators see it only once the person has applied.
+    lived_experience: Option<Vec<String>>,
+    scores: Vec<queries::ScoreRow>,
+    /// Reviewers only, like `interests`.
+    skills: Vec<(String, i32)>,
+    interests: Vec<String>,
+}
+
+impl Extras {
+    /// The extras of each of `applications` (by application id), in a fixed number of queries.
+    fn load(
+        conn: &mut DbConn,
+        state: &AppState,
+        applications: &[ApplicationRow],
+        viewer: Viewer,
+        actor: &str,
+        route: &str,
+    ) -> Result<HashMap<String, Extras>, AppError> {
+        let mut extras: HashMap<String, Extras> = HashMap::new();
+        if viewer == Viewer::Owner || applications.is_empty() {
+            return Ok(extras);
+        }
+        let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
+        let persons: Vec<String> = applications.iter().map(|a| a.user_id.clone()).collect();
+        // Reviewers only ever get applications under consideration (`viewer_of`, the list).
+        let shows_lived_experience =
+            |a: &ApplicationRow| viewer == Viewer::Reviewer || is_under_consideration(a);
+        let mut applicants: HashMap<String, UserRow> = HashMap::new();
+        let mut skills: HashMap<String, Vec<(String, i32)>> = HashMap::new();
+        let mut interests: HashMap<String, Vec<String>> = HashMap::new();
+        if viewer == Viewer::Coordinator {
+            applicants = users::find_by_ids(conn, &persons)?
+                .into_iter()
+                .map(|u| (u.id.clone(), u))
+                .collect();
+            // Before any read is audited: nothing is shown.
+            if persons.iter().any(|p| !applicants.contains_key(p)) {
+                return Err(AppError::NotFound);
+            }
+        } else {
+            for (user_id, code, level) in pool::skills_of(conn, &persons)? {
+                skills.entry(user_id).or_default().push((code, level));
+            }
+            for (user_id, code) in pool::interests_of(conn, &persons)? {
+                interests.entry(user_id).or_default().push(code);
+            }
+        }
+        let readable: Vec<String> = applications
+            .iter()
+            .filter(|a| shows_lived_experience(a))
+            .map(|a| a.user_id.clone())
+            .collect();
+        let ciphertexts: HashMap<String, Vec<u8>> = if readable.is_empty() {
+            HashMap::new()
+        } else {
+            people::lived_experience_of(conn, &readable)?
+                .into_iter()
+                .collect()
+        };
+        let read: Vec<String> = readable
+            .iter()
+            .filter(|p| ciphertexts.contains_key(*p))
+            .cloned()
+            .collect();
+        audit::record_reads(conn, actor, &read, Field::LivedExperience, route)?;
+        let mut scores: HashMap<String, Vec<queries::ScoreRow>> = HashMap::new();
+        for (application_id, row) in queries::scores_of(conn, &ids)? {
+            scores.entry(application_id).or_default().push(row);
+        }
+        for a in applications {
+            let lived_experience = if shows_lived_experience(a) {
+                Some(match ciphertexts.get(&a.user_id) {
+                    None => Vec::new(),
+                    Some(ciphertext) => state
+                        .cipher
+                        .decrypt_json(&a.user_id, Field::LivedExperience, ciphertext)
+                        .map_err(|e| AppError::Internal(e.into()))?,
+                })
+            } else {
+                None
+            };
+            // Skills and interests come with a profile: none without one.
+            let has_profile = ciphertexts.contains_key(&a.user_id);
+            extras.insert(
+                a.id.clone(),
+                Extras {
+                    applicant: applicants.get(&a.user_id).cloned(),
+                    lived_experience,
+                    scores: scores.remove(&a.id).unwrap_or_default(),
+                    skills: if has_profile {
+                        skills.remove(&a.user_id).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
+                    interests: if has_profile {
+                        interests.remove(&a.user_id).unwrap_or_default()
+                    } else {
+                        Vec::new()
+                    },
+                },
+            );
+        }
+        Ok(extras)
+    }
 }
 
 pub fn summarise(rows: Vec<queries::ScoreRow>) -> ReviewSummary {

@@ -83,7 +83,8 @@ pub async fn delete_me(
                 ));
             }
             let now = Utc::now().naive_utc();
-            let erasure = privacy::erase_person(conn, &person.id, &person.email, now)?;
+            let erasure =
+                privacy::erase_person(conn, &person.id, &person.email, &person.full_name, now)?;
             app.outbox.forget(conn, &person)?;
             for element_id in &erasure.freed_elements {
                 refill_freed_seat(conn, &app, element_id, &person.id, now)?;

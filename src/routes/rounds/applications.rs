@@ -8,12 +8,12 @@ use utoipa::IntoParams;
 use super::status_of;
 use crate::auth::AuthUser;
 use crate::db::models::recruitment::ApplicationRow;
-use crate::db::queries::recruitment as queries;
+use crate::db::queries::recruitment::{self as queries, ApplicationsPage};
 use crate::domain::Invalid;
 use crate::domain::recruitment::{ApplicationStatus, RoundStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
-use crate::routes::applications::{ApplicationResponse, Loaded, Viewer, is_under_consideration};
+use crate::routes::applications::{ApplicationResponse, Loaded, Viewer};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -163,20 +163,20 @@ pub async fn list_applications(
             } else {
                 return Err(AppError::NotFound);
             };
-            let rows: Vec<ApplicationRow> =
-                queries::applications_in_round(conn, &round.id, filter.status.as_deref())?
-                    .into_iter()
-                    .filter(|a| viewer == Viewer::Coordinator || is_under_consideration(a))
-                    .filter(|a| a.user_id != user.id)
-                    .filter(|a| cursor.as_deref().is_none_or(|c| a.id.as_str() > c))
-                    .take(usize::try_from(limit + 1).unwrap_or(usize::MAX))
-                    .collect();
+            let rows = queries::applications_page(
+                conn,
+                &round.id,
+                &ApplicationsPage {
+                    status: filter.status.as_deref(),
+                    under_consideration: viewer != Viewer::Coordinator,
+                    except_user: &user.id,
+                    after: cursor.as_deref(),
+                    limit: limit + 1,
+                },
+            )?;
             let page = Page::from_rows(rows, limit, |a| a.id.clone());
-            let items = page
-                .items
-                .into_iter()
-                .map(|row| Loaded::with(conn, row)?.view(conn, &app, viewer, &user.id, LIST_ROUTE))
-                .collect::<Result<Vec<_>, AppError>>()?;
+            let loaded = Loaded::all_in(conn, &round, page.items)?;
+            let items = Loaded::views(&loaded, conn, &app, viewer, &user.id, LIST_ROUTE)?;
             Ok(Page {
                 items,
                 next_cursor: page.next_cursor,
