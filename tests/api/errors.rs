@@ -162,6 +162,48 @@ async fn sqlite_writers_of_one_process_queue_instead_of_answering_503() {
     assert_eq!(committed, 32);
 }
 
+#[tokio::test]
+async fn a_coordinator_reading_applications_queues_with_writers_instead_of_answering_503() {
+    // Their reads of lived experience are audited, which writes: it must wait its turn.
+    let app = spawn_app_with(Backend::Sqlite, |s| s.database.busy_timeout_ms = 1)
+        .await
+        .unwrap();
+    let coordinator = app.signed_in(Role::Coordinator).await;
+    let round = crate::recruitment::create_round(&app, &coordinator).await;
+    let (_, application) = crate::recruitment::submitted(&app, &round).await;
+    let single = format!(
+        "/api/v1/applications/{}",
+        application["id"].as_str().unwrap()
+    );
+    let list = format!(
+        "/api/v1/rounds/{}/applications",
+        round["id"].as_str().unwrap()
+    );
+    let db = app.state.db.clone();
+    // Writers holding the lock well past busy_timeout, while the coordinator reads.
+    let writers = futures_util::future::join_all((0..8).map(|_| {
+        let db = db.clone();
+        async move {
+            db.write(|_| {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                Ok(())
+            })
+            .await
+        }
+    }));
+    let reads = async {
+        let mut statuses = Vec::new();
+        for path in [&single, &list, &single, &list] {
+            let response = app.get_as(&coordinator, path).send().await.unwrap();
+            statuses.push(response.status().as_u16());
+        }
+        statuses
+    };
+    let (written, statuses) = tokio::join!(writers, reads);
+    assert!(written.iter().all(Result::is_ok));
+    assert_eq!(statuses, vec![200, 200, 200, 200]);
+}
+
 // Found by fuzzing the OpenAPI document (scripts/schemathesis.py): each class of input that
 // once reached the database or an actix default answer instead of a problem+json.
 both_backends! {

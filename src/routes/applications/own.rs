@@ -8,7 +8,6 @@ use utoipa::ToSchema;
 use super::{ApplicationResponse, Consents, Loaded, Viewer, viewer_of};
 use crate::auth::AuthUser;
 use crate::db::queries::{people, recruitment as queries, users};
-use crate::db::write_transaction;
 use crate::domain::recruitment::{
     ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
 };
@@ -33,20 +32,32 @@ pub async fn get_application(
     user: AuthUser,
     id: web::Path<String>,
 ) -> Result<web::Json<ApplicationResponse>, AppError> {
+    let (app, reader, wanted) = (state.clone(), user.clone(), id.clone());
+    let owners_view = state
+        .db
+        .read(move |conn| {
+            let loaded = Loaded::load(conn, &wanted)?;
+            match viewer_of(conn, &reader, &loaded.application)? {
+                // Nothing to audit: a plain read, which on SQLite does not queue for the write lock.
+                Viewer::Owner => loaded
+                    .view(conn, &app, Viewer::Owner, &reader.id, GET_ROUTE)
+                    .map(Some),
+                _ => Ok(None),
+            }
+        })
+        .await?;
+    if let Some(view) = owners_view {
+        return Ok(web::Json(view));
+    }
+    // Others' reads of lived experience write their audit row in the same transaction, queued
+    // with the other writers.
     let app = state.clone();
     let view = state
         .db
-        .read(move |conn| {
+        .write(move |conn| {
             let loaded = Loaded::load(conn, &id)?;
             let viewer = viewer_of(conn, &user, &loaded.application)?;
-            if viewer == Viewer::Owner {
-                // Nothing to audit: a plain read, which on SQLite does not queue for the write lock.
-                return loaded.view(conn, &app, viewer, &user.id, GET_ROUTE);
-            }
-            // Others' reads of lived experience write their audit row in the same transaction.
-            write_transaction(conn, |conn| {
-                loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
-            })
+            loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
         })
         .await?;
     Ok(web::Json(view))

@@ -143,9 +143,10 @@ pub async fn list_applications(
     let limit = page.limit()?;
     let cursor = page.into_inner().cursor;
     let app = state.clone();
+    // A write: the views audit their reads of lived experience (with the other writers on SQLite).
     let page = state
         .db
-        .read(move |conn| {
+        .write(move |conn| {
             let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
             let viewer = if user.has_role(Role::Coordinator) {
                 if anonymised {
