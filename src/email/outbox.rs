@@ -408,6 +408,7 @@ fn attempt_of(row: &OutboxRow) -> u32 {
 enum Change {
     Sent {
         id: String,
+        template: String,
         at: chrono::NaiveDateTime,
     },
     Failed {
@@ -422,7 +423,11 @@ impl Change {
     fn of(outcome: &Outcome, settings: &EmailSettings) -> Self {
         let id = outcome.row.id.clone();
         match &outcome.result {
-            Ok(()) => Change::Sent { id, at: outcome.at },
+            Ok(()) => Change::Sent {
+                id,
+                template: outcome.row.template.clone(),
+                at: outcome.at,
+            },
             Err(error) => {
                 let attempt = attempt_of(&outcome.row);
                 let status = if attempt >= settings.max_attempts {
@@ -448,7 +453,9 @@ impl Change {
         lease_until: chrono::NaiveDateTime,
     ) -> diesel::QueryResult<bool> {
         match self {
-            Change::Sent { id, at } => queries::mark_sent(conn, id, lease_until, *at),
+            Change::Sent { id, template, at } => {
+                queries::mark_sent(conn, (id, template), lease_until, *at)
+            }
             Change::Failed {
                 id,
                 status,

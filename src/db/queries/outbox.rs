@@ -60,22 +60,22 @@ pub fn claim_due(
         .load(conn)
 }
 
-/// Records a delivery, if this worker still holds the lease it claimed the row with. The body,
-/// what it was rendered from, and any attached file are cleared: they may hold a live sign-in link or someone's booked
-/// sessions, and a sent email is never sent again. The file's name and type stay as a record.
-/// Returns false when the lease was lost (another worker may have the row now).
+/// Records the delivery of `row` (id, template), if this worker still holds the lease it
+/// claimed it with. The body, what it was rendered from, and any attached file are cleared:
+/// they may hold a live sign-in link or someone's booked sessions, and a sent email is never
+/// sent again. The file's name and type stay as a record. Returns false when the lease was
+/// lost (another worker may have the row now).
 pub fn mark_sent(
     conn: &mut DbConn,
-    id: &str,
+    row: (&str, &str),
     lease: NaiveDateTime,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
-    let sent = diesel::update(
-        outbox::table
-            .find(id)
-            .filter(outbox::locked_until.eq(lease)),
-    )
-    .set((
+    let (id, template) = row;
+    let leased = outbox::table
+        .find(id)
+        .filter(outbox::locked_until.eq(lease));
+    let sent = (
         outbox::status.eq(SENT),
         outbox::sent_at.eq(now),
         outbox::attempts.eq(outbox::attempts + 1),
@@ -84,25 +84,21 @@ pub fn mark_sent(
         outbox::body_html.eq(None::<String>),
         outbox::attachment_body.eq(None::<Vec<u8>>),
         outbox::mentions.eq(None::<String>),
-    ));
-    // The farewell to an erased account is the one row still holding its address.
-    let farewell = diesel::update(
-        outbox::table
-            .find(id)
-            .filter(outbox::template.eq(ACCOUNT_DELETED_TEMPLATE)),
-    )
-    .set((
-        outbox::recipient.eq(ERASED_RECIPIENT),
-        outbox::last_error.eq(None::<String>),
-    ));
-    // Once per email: on the concrete connection, which skips MultiConnection's SQL rewriting.
-    per_backend!(conn, |c| {
-        let changed = sent.execute(c)?;
-        if changed == 1 {
-            farewell.execute(c)?;
-        }
-        Ok(changed == 1)
-    })
+    );
+    // One statement per email, on the concrete connection (no MultiConnection SQL rewriting).
+    let changed = if template == ACCOUNT_DELETED_TEMPLATE {
+        // The farewell to an erased account is the one row still holding its address.
+        let forgotten = (
+            outbox::recipient.eq(ERASED_RECIPIENT),
+            outbox::last_error.eq(None::<String>),
+        );
+        per_backend!(conn, |c| diesel::update(leased)
+            .set((sent, forgotten))
+            .execute(c))?
+    } else {
+        per_backend!(conn, |c| diesel::update(leased).set(sent).execute(c))?
+    };
+    Ok(changed == 1)
 }
 
 /// Records a failed attempt under the same lease rule: `failed` with the next try time, or
