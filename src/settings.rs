@@ -601,6 +601,16 @@ mod tests {
     }
 
     #[test]
+    fn concurrent_sends_outside_one_to_eight_is_refused_naming_the_key() {
+        for value in ["0", "9"] {
+            let error = load_with(&[("APP_EMAIL__CONCURRENT_SENDS", value)]).err();
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("email.concurrent_sends"), "{message}");
+        }
+        assert!(load_with(&[("APP_EMAIL__CONCURRENT_SENDS", "8")]).is_ok());
+    }
+
+    #[test]
     fn database_url_with_another_scheme_is_refused_naming_accepted_forms() {
         let error = load_with(&[("APP_DATABASE__URL", "mysql://root@localhost/db")]).err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
