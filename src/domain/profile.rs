@@ -53,6 +53,16 @@ pub struct Skill {
     pub level: u8,
 }
 
+impl Skill {
+    /// A skill as stored: (code, level). A level outside 1–3 cannot be stored; read as 1.
+    pub fn from_stored((code, level): (String, i32)) -> Self {
+        Self {
+            code,
+            level: u8::try_from(level).unwrap_or(1),
+        }
+    }
+}
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
 )]

@@ -343,14 +343,7 @@ impl Loaded {
                 round_id: a.round_id.clone(),
                 status: self.status()?,
                 answers: self.answer_views(),
-                skills: extras
-                    .skills
-                    .into_iter()
-                    .map(|(code, level)| Skill {
-                        code,
-                        level: u8::try_from(level).unwrap_or(1),
-                    })
-                    .collect(),
+                skills: extras.skills.into_iter().map(Skill::from_stored).collect(),
                 interests: extras.interests,
                 lived_experience: extras.lived_experience.unwrap_or_default(),
                 my_review: (!mine.is_empty()).then_some(mine),

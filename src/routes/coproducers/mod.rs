@@ -164,10 +164,10 @@ pub async fn list_pool(
             let ids: Vec<String> = page.items.iter().map(|r| r.user_id.clone()).collect();
             let mut skills: BTreeMap<String, Vec<Skill>> = BTreeMap::new();
             for (user_id, code, level) in pool::skills_of(conn, &ids)? {
-                skills.entry(user_id).or_default().push(Skill {
-                    code,
-                    level: u8::try_from(level).unwrap_or(1),
-                });
+                skills
+                    .entry(user_id)
+                    .or_default()
+                    .push(Skill::from_stored((code, level)));
             }
             let mut interests: BTreeMap<String, Vec<String>> = BTreeMap::new();
             for (user_id, code) in pool::interests_of(conn, &ids)? {

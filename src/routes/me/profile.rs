@@ -111,14 +111,7 @@ pub(crate) fn load(
         .map_err(|e| AppError::Internal(e.into()))?;
     Ok(Some(Profile {
         contact: document.contact,
-        skills: stored
-            .skills
-            .into_iter()
-            .map(|(code, level)| Skill {
-                code,
-                level: u8::try_from(level).unwrap_or(1),
-            })
-            .collect(),
+        skills: stored.skills.into_iter().map(Skill::from_stored).collect(),
         interests: stored.interests,
         lived_experience,
         availability: document.availability,
