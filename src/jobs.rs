@@ -51,6 +51,7 @@ pub async fn send_decision_reminders(
                         waiting: waiting.applications,
                         oldest_days: waiting.oldest_wait_days.unwrap_or(0),
                         answer_by: due.format("%-d %B %Y").to_string(),
+                        overdue: now > due,
                         link: app.settings.server.link(&format!("/rounds/{}", round.id)),
                     };
                     let to = Recipient::user(coordinator);

@@ -160,6 +160,8 @@ pub enum Email {
         waiting: usize,
         oldest_days: i64,
         answer_by: String,
+        /// The answer-by date has passed: the words say the promise is broken, not coming up.
+        overdue: bool,
         link: String,
     },
     /// To coordinators: an organisation's contact address was the address of someone who has
@@ -367,6 +369,16 @@ impl Email {
                 waiting: 4,
                 oldest_days: 19,
                 answer_by: "12 December 2026".into(),
+                overdue: false,
+                link: "https://coproduce.example/rounds/0190".into(),
+            },
+            Email::DecisionReminder {
+                name: "Priya".into(),
+                round_title: "Peer researchers 2027".into(),
+                waiting: 1,
+                oldest_days: 40,
+                answer_by: "12 December 2026".into(),
+                overdue: true,
                 link: "https://coproduce.example/rounds/0190".into(),
             },
             Email::OrganisationContactChanged {

@@ -530,6 +530,26 @@ both_backends! {
         assert!(reminders[0].text.contains("Peer researchers 2027"));
     }
 
+    async fn a_reminder_after_the_answer_by_date_says_the_decision_is_late(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        submitted(&app, &round).await;
+        let near = Utc::now().naive_utc() + Duration::days(31);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 1);
+        let past = near + Duration::days(10);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, past).await.unwrap(), 1);
+        app.drain_outbox().await;
+        let reminders = app.emails_to(&coordinator.email);
+        assert_eq!(reminders.len(), 2);
+        let (after, before): (Vec<_>, Vec<_>) =
+            reminders.iter().partition(|e| e.subject.starts_with("Late: "));
+        assert_eq!((before.len(), after.len()), (1, 1), "one reminder before, one after");
+        let (before, after) = (before[0], after[0]);
+        assert!(before.text.contains("write feedback before then"), "{}", before.text);
+        assert!(after.text.contains("that date has passed"), "{}", after.text);
+        assert!(!after.text.contains("before then"), "{}", after.text);
+    }
+
     async fn my_applications_lists_only_mine(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
