@@ -323,6 +323,24 @@ async fn contact_is(app: &TestApp, coordinator: &TestUser, organisation_id: &str
     assert_eq!(response.status(), 200);
 }
 
+/// (status, body) of a POST by `who` with an Idempotency-Key.
+async fn post_with_key(
+    app: &TestApp,
+    who: &TestUser,
+    path: &str,
+    key: &str,
+    body: &Value,
+) -> (u16, String) {
+    let response = app
+        .post_as(who, path)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 async fn retention_at(app: &TestApp, now: NaiveDateTime) -> RetentionReport {
     apply_retention(&app.state, now).await.unwrap()
 }
@@ -623,6 +641,81 @@ both_backends! {
             .await
             .unwrap();
         assert_eq!(refresh.status(), 401);
+    }
+
+    async fn other_people_s_stored_answers_that_name_the_person_are_not_replayed_after_deletion(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let admin = app.signed_in(Role::Admin).await;
+        let round = create_round(&app, &coordinator).await;
+        let (person, application) = submitted(&app, &round).await;
+        let names = json!({"full_name": FULL_NAME});
+        assert_eq!(app.patch_as(&person, "/api/v1/me").json(&names).send().await.unwrap().status(), 200);
+        // Answers to other people's requests naming the person by an application's id (a
+        // review), full name (decision feedback), id (archiving them) and address (a staff
+        // invitation to it).
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let review = (&reviewer, format!("/api/v1/applications/{}/reviews", application["id"].as_str().unwrap()), json!({"scores": [{"question_id": round["questions"][0]["id"], "score": 3, "note": "Clear"}]}));
+        let decision = (&coordinator, format!("/api/v1/applications/{}/decision", application["id"].as_str().unwrap()), json!({"outcome": "accepted", "feedback": format!("Welcome aboard, {FULL_NAME}.")}));
+        let archive = (&coordinator, format!("/api/v1/coproducers/{}/archive", person.id), json!({"reason": "Asked for a break"}));
+        let staff = (&admin, "/api/v1/users/invitations".to_string(), json!({"email": person.email, "role": "reviewer"}));
+        let naming = [review, decision, archive, staff];
+        let mut stored = Vec::new();
+        for (who, path, body) in &naming {
+            let (status, answer) = post_with_key(&app, who, path, path, body).await;
+            assert!((200..300).contains(&status), "{path}: {status} {answer}");
+            stored.push(answer);
+        }
+        assert!(stored[1].contains(FULL_NAME) && stored[2].contains(&person.id) && stored[3].contains(&person.email));
+        // An answer that does not name them.
+        let organisation = json!({"name": "Northside", "kind": "charity", "contact_email": "hello@org.example"});
+        let (status, kept) = post_with_key(&app, &coordinator, "/api/v1/organisations", "unrelated", &organisation).await;
+        assert_eq!(status, 201);
+
+        assert_eq!(delete_me(&app, &person, &confirmed()).await.status(), 204);
+
+        for (at, ((who, path, body), first)) in naming.iter().zip(&stored).enumerate() {
+            let (status, replayed) = post_with_key(&app, who, path, path, body).await;
+            assert!(status < 500, "{path}: {status} {replayed}");
+            assert_ne!(&replayed, first, "{path} ran again instead of replaying");
+            // The review, decision and archiving run again without the person (already decided;
+            // no longer a co-producer); the invitation runs again with the address the admin sent.
+            if at < 3 {
+                for gone in [FULL_NAME, person.email.as_str(), person.id.as_str()] {
+                    assert!(!replayed.contains(gone), "{path} answered with {gone}: {replayed}");
+                }
+            }
+        }
+        let (status, replayed) = post_with_key(&app, &coordinator, "/api/v1/organisations", "unrelated", &organisation).await;
+        assert_eq!((status, replayed), (201, kept), "the unrelated answer is still replayed");
+    }
+
+    async fn a_stored_answer_is_forgotten_only_where_it_names_the_person_as_a_whole_word(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let name = "Zephyrine \"Zeph\" Quillfeather";
+        assert_eq!(app.patch_as(&person, "/api/v1/me").json(&json!({"full_name": name})).send().await.unwrap().status(), 200);
+        let other = app.signed_in(Role::Coordinator).await;
+        let answers = [
+            ("by-name", json!({"note": format!("Ask {name}")}), false),
+            ("by-address", json!({"to": person.email}), false),
+            ("by-id", json!({"user_id": person.id}), false),
+            ("longer-name", json!({"note": format!("Ask {name}s")}), true),
+            ("other-capitals", json!({"note": format!("Ask {}", name.to_lowercase())}), true),
+            ("longer-address", json!({"to": format!("x{}", person.email)}), true),
+        ];
+        for (key, body, _) in &answers {
+            execute(&app, format!(
+                "INSERT INTO idempotency_keys (user_id, key, request_path, status, content_type, body, created_at) \
+                 VALUES ('{}', '{key}', '/api/v1/organisations', 201, 'application/json', '{body}', '2026-01-01 00:00:00')",
+                other.id
+            )).await;
+        }
+
+        assert_eq!(delete_me(&app, &person, &confirmed()).await.status(), 204);
+
+        for (key, _, kept) in answers {
+            let left = count(&app, format!("SELECT COUNT(*) AS n FROM idempotency_keys WHERE key = '{key}'")).await;
+            assert_eq!(left == 1, kept, "{key}");
+        }
     }
 
     async fn deleting_needs_the_confirmation_words(app) {

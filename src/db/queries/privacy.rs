@@ -357,6 +357,12 @@ pub fn erase_person(
         .execute(conn)?;
     diesel::delete(idempotency_keys::table.filter(idempotency_keys::user_id.eq(user_id)))
         .execute(conn)?;
+    // Answers stored for other people's requests can show the person too: by name, address or
+    // id, or by an application's id next to what they wrote in it (a decision).
+    let mut mentions = identifying_words(email, full_name);
+    mentions.push(user_id);
+    mentions.extend(kept.iter().map(String::as_str));
+    forget_stored_answers_naming(conn, &mentions)?;
 
     // Email: unsent rows go; sent rows keep their kind and dates for counts.
     let theirs = outbox::user_id.eq(user_id).or(outbox::recipient.eq(email));
@@ -439,6 +445,41 @@ fn scrub_notes(conn: &mut DbConn, needles: &[&str]) -> QueryResult<()> {
         scrub_column!(conn, needle, assignment_events.note);
         scrub_column!(conn, needle, conflicts_of_interest.note);
         scrub_column!(conn, needle, coproducers.archived_reason);
+    }
+    Ok(())
+}
+
+/// Deletes every stored Idempotency-Key answer, whoever's key it is, holding one of `needles` as
+/// a whole word, as written or as escaped in JSON. Deleted, not rewritten: a retry with the key
+/// then runs the request again, as one with a key never seen does. LIKE only narrows the search
+/// (as in `scrub_column!`); `replace_whole` decides.
+fn forget_stored_answers_naming(conn: &mut DbConn, needles: &[&str]) -> QueryResult<()> {
+    let mut written: Vec<String> = Vec::new();
+    for &needle in needles {
+        written.push(needle.to_string());
+        // A `"` or `\` in a name is stored escaped in a JSON answer.
+        let quoted = serde_json::to_string(needle).unwrap_or_default();
+        if let Some(escaped) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+            && escaped != needle
+        {
+            written.push(escaped.to_string());
+        }
+    }
+    for needle in &written {
+        let pattern = format!("%{}%", super::like_escaped(needle));
+        let stored: Vec<(String, String, Option<String>)> = idempotency_keys::table
+            .filter(idempotency_keys::body.like(&pattern).escape('\\'))
+            .select((
+                idempotency_keys::user_id,
+                idempotency_keys::key,
+                idempotency_keys::body,
+            ))
+            .load(conn)?;
+        for (owner, key, body) in stored {
+            if body.is_some_and(|body| replace_whole(&body, needle, "").is_some()) {
+                diesel::delete(idempotency_keys::table.find((owner, key))).execute(conn)?;
+            }
+        }
     }
     Ok(())
 }
