@@ -19,6 +19,9 @@ const MIN_PRODUCTION_SECRET_LEN: usize = 32;
 /// Environment variables read directly rather than as `section.key` settings.
 const NON_SETTING_VARS: [&str; 2] = ["APP_ENV", "APP_CONFIG_DIR"];
 
+/// List settings an environment variable gives comma-separated, e.g. `10.0.0.0/8,fd00::/8`.
+const LIST_VARS: [(&str, &str); 1] = [("APP_SERVER__TRUSTED_PROXIES", "server.trusted_proxies")];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -44,6 +47,8 @@ pub struct ServerSettings {
     pub public_url: String,
     pub workers: usize,
     pub json_limit_bytes: usize,
+    /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerSettings {
@@ -61,6 +66,7 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".into(),
             workers: 0,
             json_limit_bytes: 256 * 1024,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -415,11 +421,13 @@ impl Settings {
         let overrides: HashMap<String, String> = vars
             .iter()
             .filter(|(name, _)| {
-                name.starts_with("APP_") && !NON_SETTING_VARS.contains(&name.as_str())
+                name.starts_with("APP_")
+                    && !NON_SETTING_VARS.contains(&name.as_str())
+                    && !LIST_VARS.iter().any(|(var, _)| var == name)
             })
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        let settings: Settings = Config::builder()
+        let mut builder = Config::builder()
             .add_source(defaults)
             .add_source(File::from(dir.join("default.toml")).required(false))
             .add_source(
@@ -432,7 +440,19 @@ impl Settings {
                     .prefix_separator("_")
                     .separator("__")
                     .source(Some(overrides)),
-            )
+            );
+        for (var, key) in LIST_VARS {
+            if let Some(value) = vars.get(var) {
+                let items: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|item| !item.is_empty())
+                    .map(String::from)
+                    .collect();
+                builder = builder.set_override(key, items).map_err(describe)?;
+            }
+        }
+        let settings: Settings = builder
             .build()
             .and_then(Config::try_deserialize)
             .map_err(describe)?;
@@ -451,6 +471,8 @@ impl Settings {
                 "server.public_url: must start with http:// or https://".into(),
             ));
         }
+        crate::auth::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)
+            .map_err(SettingsError)?;
         if self.database.pool_size == 0 {
             return Err(SettingsError(
                 "database.pool_size: must be at least 1".into(),
@@ -598,6 +620,21 @@ mod tests {
         let error = load_with(&[("APP_MATCHING__EXTRA_SEAT_PENALTY", "-5")]).err();
         let message = error.map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("matching.extra_seat_penalty"), "{message}");
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_a_comma_separated_variable() {
+        let settings = load_with(&[("APP_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, fd00::1")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.server.trusted_proxies, ["10.0.0.0/8", "fd00::1"]);
+    }
+
+    #[test]
+    fn trusted_proxy_that_is_not_an_address_is_refused_naming_the_key_and_entry() {
+        let error = load_with(&[("APP_SERVER__TRUSTED_PROXIES", "10.0.0.0/8,lb.internal")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("server.trusted_proxies"), "{message}");
+        assert!(message.contains("lb.internal"), "{message}");
     }
 
     #[test]

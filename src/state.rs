@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::auth::client_ip::TrustedProxies;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::rate_limit::SignInLimits;
 use crate::auth::verified_tokens::VerifiedTokens;
@@ -23,6 +24,7 @@ pub struct AppState {
     pub outbox: Arc<Outbox>,
     pub mailer: Mailer,
     pub sign_in_limits: Arc<SignInLimits>,
+    pub trusted_proxies: Arc<TrustedProxies>,
     pub catalogue: Arc<Catalogue>,
     pub cipher: Arc<DataCipher>,
 }
@@ -37,6 +39,10 @@ impl AppState {
             outbox: Arc::new(Outbox::new(&settings.email)?),
             mailer: Mailer::from_settings(&settings.email)?,
             sign_in_limits: Arc::new(SignInLimits::new(&settings.rate_limit)),
+            trusted_proxies: Arc::new(
+                TrustedProxies::parse(&settings.server.trusted_proxies)
+                    .map_err(anyhow::Error::msg)?,
+            ),
             catalogue: Arc::new(
                 Catalogue::load(&settings.catalogue.path).map_err(anyhow::Error::msg)?,
             ),

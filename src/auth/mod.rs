@@ -1,5 +1,6 @@
 //! Authentication: access tokens, password hashing, and the `AuthUser` extractor with role guards.
 
+pub mod client_ip;
 pub mod extractor;
 pub mod jwt;
 pub mod magic_link;

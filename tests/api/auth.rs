@@ -217,6 +217,42 @@ async fn sign_in_requests_are_limited_per_ip() {
     assert!(limited.headers().contains_key("retry-after"));
 }
 
+/// Asks for a sign-in link for a fresh address as if from `client` behind the proxy.
+async fn magic_link_forwarded_for(app: &TestApp, client: &str, n: u32) -> u16 {
+    app.post_json(
+        "/api/v1/auth/magic-link",
+        &json!({"email": format!("person{n}@example.org")}),
+    )
+    .header("x-forwarded-for", client)
+    .send()
+    .await
+    .unwrap()
+    .status()
+    .as_u16()
+}
+
+#[tokio::test]
+async fn clients_behind_a_trusted_proxy_get_an_ip_limit_each() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.rate_limit.per_ip_per_minute = 1;
+        s.server.trusted_proxies = vec!["127.0.0.1".into()];
+    })
+    .await
+    .unwrap();
+    assert_eq!(magic_link_forwarded_for(&app, "203.0.113.1", 1).await, 202);
+    assert_eq!(magic_link_forwarded_for(&app, "203.0.113.1", 2).await, 429);
+    assert_eq!(magic_link_forwarded_for(&app, "203.0.113.2", 3).await, 202);
+}
+
+#[tokio::test]
+async fn forwarded_header_from_an_untrusted_peer_does_not_split_the_ip_limit() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.rate_limit.per_ip_per_minute = 1)
+        .await
+        .unwrap();
+    assert_eq!(magic_link_forwarded_for(&app, "203.0.113.1", 1).await, 202);
+    assert_eq!(magic_link_forwarded_for(&app, "203.0.113.2", 2).await, 429);
+}
+
 fn claims_of(access_token: &str) -> Value {
     use base64::Engine;
     let payload = access_token.split('.').nth(1).unwrap();

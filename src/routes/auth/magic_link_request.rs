@@ -41,9 +41,10 @@ pub async fn request_magic_link(
     body: ValidJson<MagicLinkRequest>,
 ) -> Result<HttpResponse, AppError> {
     let email = body.0;
-    state
-        .sign_in_limits
-        .check(client_ip(&req), Some(email.as_str()))?;
+    state.sign_in_limits.check(
+        client_ip(&req, &state.trusted_proxies),
+        Some(email.as_str()),
+    )?;
     let app = state.clone();
     state
         .db

@@ -3,9 +3,11 @@
 use std::net::IpAddr;
 
 use actix_web::HttpRequest;
+use actix_web::http::header::X_FORWARDED_FOR;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::auth::client_ip::TrustedProxies;
 use crate::auth::jwt::JwtKeys;
 use crate::auth::magic_link;
 use crate::auth::session::SignedIn;
@@ -92,7 +94,15 @@ pub fn queue_sign_in_email(
     Ok(())
 }
 
-/// The connecting peer. Forwarded headers are not trusted: they are the client's to forge.
-pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
-    req.peer_addr().map(|addr| addr.ip())
+/// The client's address for the per-IP limits: the peer, or behind a trusted proxy the address
+/// it forwarded (see [`TrustedProxies::client_ip`]).
+pub fn client_ip(req: &HttpRequest, proxies: &TrustedProxies) -> Option<IpAddr> {
+    let peer = req.peer_addr()?.ip();
+    // A value that is not text cannot be read as an address; "" makes the walk stop there.
+    let forwarded_for: Vec<&str> = req
+        .headers()
+        .get_all(X_FORWARDED_FOR)
+        .map(|value| value.to_str().unwrap_or_default())
+        .collect();
+    Some(proxies.client_ip(peer, &forwarded_for))
 }

@@ -77,9 +77,10 @@ pub async fn register(
     body: ValidJson<RegisterRequest>,
 ) -> Result<HttpResponse, AppError> {
     let registration = body.0;
-    state
-        .sign_in_limits
-        .check(client_ip(&req), Some(registration.email.as_str()))?;
+    state.sign_in_limits.check(
+        client_ip(&req, &state.trusted_proxies),
+        Some(registration.email.as_str()),
+    )?;
     // Hash before looking the address up, so both answers take the same time.
     let password_hash = match registration.password {
         Some(password) => {

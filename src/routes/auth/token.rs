@@ -63,7 +63,9 @@ pub async fn token(
     let app = state.clone();
     let response = match body.0 {
         TokenRequest::MagicLink { token } => {
-            state.sign_in_limits.check(client_ip(&req), None)?;
+            state
+                .sign_in_limits
+                .check(client_ip(&req, &state.trusted_proxies), None)?;
             state
                 .db
                 .write(move |conn| {
@@ -81,7 +83,9 @@ pub async fn token(
         }
         TokenRequest::Password { email, password } => {
             let email = email.trim().to_lowercase();
-            state.sign_in_limits.check(client_ip(&req), Some(&email))?;
+            state
+                .sign_in_limits
+                .check(client_ip(&req, &state.trusted_proxies), Some(&email))?;
             let user = state
                 .db
                 .read(move |conn| Ok(users::find_by_email(conn, &email)?))
@@ -108,7 +112,9 @@ pub async fn token(
                 .await?
         }
         TokenRequest::RefreshToken { refresh_token } => {
-            state.sign_in_limits.check(client_ip(&req), None)?;
+            state
+                .sign_in_limits
+                .check(client_ip(&req, &state.trusted_proxies), None)?;
             // The revocation after a reuse must commit, so the failure is raised after the write.
             let outcome = state
                 .db
