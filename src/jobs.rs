@@ -40,7 +40,7 @@ pub async fn send_decision_reminders(
                 if now + lead < due {
                     continue;
                 }
-                let waiting = waiting(&queries::applications_in_round(conn, &round.id, None)?, now);
+                let waiting = waiting(&queries::applications_in_round(conn, &round.id)?, now);
                 if waiting.applications == 0 || !queries::mark_reminded(conn, &round.id, &today)? {
                     continue;
                 }

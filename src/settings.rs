@@ -20,7 +20,11 @@ const MIN_PRODUCTION_SECRET_LEN: usize = 32;
 const NON_SETTING_VARS: [&str; 2] = ["APP_ENV", "APP_CONFIG_DIR"];
 
 /// List settings an environment variable gives comma-separated, e.g. `10.0.0.0/8,fd00::/8`.
-const LIST_VARS: [(&str, &str); 1] = [("APP_SERVER__TRUSTED_PROXIES", "server.trusted_proxies")];
+/// (Base64 keys hold no commas.)
+const LIST_VARS: [(&str, &str); 2] = [
+    ("APP_SERVER__TRUSTED_PROXIES", "server.trusted_proxies"),
+    ("APP_CRYPTO__PREVIOUS_KEYS", "crypto.previous_keys"),
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -627,6 +631,19 @@ mod tests {
         let settings = load_with(&[("APP_SERVER__TRUSTED_PROXIES", "10.0.0.0/8, fd00::1")])
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(settings.server.trusted_proxies, ["10.0.0.0/8", "fd00::1"]);
+    }
+
+    #[test]
+    fn previous_data_keys_come_from_a_comma_separated_variable() {
+        // Production takes its secrets from the environment, key rotation included.
+        let keys = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=,AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=";
+        let settings =
+            load_with(&[("APP_CRYPTO__PREVIOUS_KEYS", keys)]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(settings.crypto.previous_keys.len(), 2);
+        assert_eq!(
+            settings.crypto.previous_keys[1],
+            "AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA="
+        );
     }
 
     #[test]

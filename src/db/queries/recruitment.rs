@@ -202,16 +202,12 @@ pub fn applications_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec
 pub fn applications_in_round(
     conn: &mut DbConn,
     round_id: &str,
-    status: Option<&str>,
 ) -> QueryResult<Vec<ApplicationRow>> {
-    let mut query = applications::table
-        .filter(applications::round_id.eq(round_id.to_string()))
+    applications::table
+        .filter(applications::round_id.eq(round_id))
         .select(ApplicationRow::as_select())
-        .into_boxed();
-    if let Some(status) = status {
-        query = query.filter(applications::status.eq(status.to_string()));
-    }
-    query.order(applications::id).load(conn)
+        .order(applications::id)
+        .load(conn)
 }
 
 /// Which of a round's applications a list shows: those after `after` in id order, at most `limit`.

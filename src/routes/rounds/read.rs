@@ -105,7 +105,7 @@ fn view(conn: &mut DbConn, round: &RoundRow, coordinator: bool) -> Result<RoundV
     let mut view = round_view(round, &questions, now);
     if coordinator {
         view.waiting = Some(waiting(
-            &queries::applications_in_round(conn, &round.id, None)?,
+            &queries::applications_in_round(conn, &round.id)?,
             now,
         ));
         view.reviewers = Some(queries::reviewers_of(conn, &round.id)?);
