@@ -32,35 +32,40 @@ pub async fn get_application(
     user: AuthUser,
     id: web::Path<String>,
 ) -> Result<web::Json<ApplicationResponse>, AppError> {
-    let (app, reader, wanted) = (state.clone(), user.clone(), id.clone());
-    let owners_view = state
+    let (app, reader) = (state.clone(), user.clone());
+    let seen = state
         .db
         .read(move |conn| {
-            let loaded = Loaded::load(conn, &wanted)?;
-            match viewer_of(conn, &reader, &loaded.application)? {
+            let loaded = Loaded::load(conn, &id)?;
+            let viewer = viewer_of(conn, &reader, &loaded.application)?;
+            if viewer == Viewer::Owner {
                 // Nothing to audit: a plain read, which on SQLite does not queue for the write lock.
-                Viewer::Owner => loaded
-                    .view(conn, &app, Viewer::Owner, &reader.id, GET_ROUTE)
-                    .map(Some),
-                _ => Ok(None),
+                return loaded
+                    .view(conn, &app, viewer, &reader.id, GET_ROUTE)
+                    .map(Seen::Owners);
             }
+            Ok(Seen::Others(Box::new(loaded), viewer))
         })
         .await?;
-    if let Some(view) = owners_view {
-        return Ok(web::Json(view));
-    }
-    // Others' reads of lived experience write their audit row in the same transaction, queued
-    // with the other writers.
+    let (loaded, viewer) = match seen {
+        Seen::Owners(view) => return Ok(web::Json(view)),
+        Seen::Others(loaded, viewer) => (loaded, viewer),
+    };
+    // Others' reads of lived experience are audited: a write, queued with the other writers.
     let app = state.clone();
     let view = state
         .db
-        .write(move |conn| {
-            let loaded = Loaded::load(conn, &id)?;
-            let viewer = viewer_of(conn, &user, &loaded.application)?;
-            loaded.view(conn, &app, viewer, &user.id, GET_ROUTE)
-        })
+        .write(move |conn| loaded.view(conn, &app, viewer, &user.id, GET_ROUTE))
         .await?;
     Ok(web::Json(view))
+}
+
+/// What the first, read-only look at an application found.
+enum Seen {
+    /// The owner's view, complete.
+    Owners(ApplicationResponse),
+    /// Someone else's: shown from a write, which audits the read.
+    Others(Box<Loaded>, Viewer),
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
