@@ -19,7 +19,9 @@ use crate::db::models::user::UserRow;
 use crate::db::queries::outbox as queries;
 use crate::db::{Database, DbConn};
 use crate::domain::email_format::EmailFormat;
-use crate::domain::erasure::{DELETED_PERSON_IN_TEXT, identifying_words, replace_whole};
+use crate::domain::erasure::{
+    DELETED_PERSON_IN_TEXT, identifying_words, json_escaped, replace_whole,
+};
 use crate::error::AppError;
 use crate::settings::EmailSettings;
 
@@ -205,11 +207,7 @@ fn redact_row(row: &queries::RowText, needle: &str) -> Option<queries::RowText> 
     let (id, subject, text, html, mentions) = row;
     let html_needle = minijinja::HtmlEscape(needle).to_string();
     let html_with = minijinja::HtmlEscape(DELETED_PERSON_IN_TEXT).to_string();
-    let json = |s: &str| {
-        let quoted = serde_json::Value::from(s).to_string();
-        quoted[1..quoted.len() - 1].to_string()
-    };
-    let (json_needle, json_with) = (json(needle), json(DELETED_PERSON_IN_TEXT));
+    let (json_needle, json_with) = (json_escaped(needle), json_escaped(DELETED_PERSON_IN_TEXT));
     let new_subject = replace_whole(subject, needle, DELETED_PERSON_IN_TEXT);
     let new_text = replace_whole(text, needle, DELETED_PERSON_IN_TEXT);
     let new_html = html

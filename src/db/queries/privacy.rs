@@ -17,7 +17,9 @@ use crate::db::schema::{
     review_scores, reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations,
     user_roles, users,
 };
-use crate::domain::erasure::{DELETED_PERSON_IN_TEXT, identifying_words, replace_whole};
+use crate::domain::erasure::{
+    DELETED_PERSON_IN_TEXT, contains_whole, identifying_words, json_escaped, replace_whole,
+};
 use crate::domain::partnership::ElementStatus;
 use crate::domain::role::Role;
 use crate::email::message::ACCOUNT_DELETED_TEMPLATE;
@@ -458,11 +460,9 @@ fn forget_stored_answers_naming(conn: &mut DbConn, needles: &[&str]) -> QueryRes
     for &needle in needles {
         written.push(needle.to_string());
         // A `"` or `\` in a name is stored escaped in a JSON answer.
-        let quoted = serde_json::to_string(needle).unwrap_or_default();
-        if let Some(escaped) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
-            && escaped != needle
-        {
-            written.push(escaped.to_string());
+        let escaped = json_escaped(needle);
+        if escaped != needle {
+            written.push(escaped);
         }
     }
     for needle in &written {
@@ -476,7 +476,7 @@ fn forget_stored_answers_naming(conn: &mut DbConn, needles: &[&str]) -> QueryRes
             ))
             .load(conn)?;
         for (owner, key, body) in stored {
-            if body.is_some_and(|body| replace_whole(&body, needle, "").is_some()) {
+            if body.is_some_and(|body| contains_whole(&body, needle)) {
                 diesel::delete(idempotency_keys::table.find((owner, key))).execute(conn)?;
             }
         }
