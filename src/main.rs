@@ -52,9 +52,11 @@ async fn main() -> ExitCode {
         Ok((settings, _environment)) => settings,
         Err(error) => return fail(&error),
     };
-    if let Err(error) = telemetry::init(&settings.log) {
-        return fail(&error);
-    }
+    // Held to the end of `main`: dropping it writes out the last log lines.
+    let _log = match telemetry::init(&settings.log) {
+        Ok(guard) => guard,
+        Err(error) => return fail(&error),
+    };
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Worker => run_worker(settings).await,
