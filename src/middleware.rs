@@ -29,14 +29,12 @@ pub async fn request_context(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let request_id = uuid::Uuid::now_v7().to_string();
-    // The route pattern, not the path: paths carry ids and would explode metric labels.
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = metric_method(req.method().as_str());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
-    let span =
-        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    // Only the id: the span's fields are formatted once and read back by every event in it.
+    let span = tracing::info_span!("request", request_id = %request_id);
     let started = Instant::now();
 
     // An inner service may fail instead of answering (a middleware, say). Its error is
@@ -51,19 +49,24 @@ pub async fn request_context(
         .await;
 
     let elapsed = started.elapsed();
-    let status = match &outcome {
-        Ok(response) => response.status(),
-        Err((_, response)) => response.status(),
+    // The route pattern, not the path: paths carry ids and would explode metric labels.
+    // Asked after routing, which recorded the match; before, actix would match the path again.
+    let (status, route) = match &outcome {
+        Ok(response) => (response.status(), response.request().match_pattern()),
+        Err((_, response)) => (response.status(), None),
     };
+    let route = route.unwrap_or_else(|| "unmatched".into());
     span.in_scope(|| {
         tracing::info!(
+            method,
+            route = route.as_str(),
             status = status.as_u16(),
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             "request finished"
         );
     });
     if let Some(metrics) = metrics {
-        metrics.observe_request(metric_method(&method), &route, status.as_u16(), elapsed);
+        metrics.observe_request(method, &route, status.as_u16(), elapsed);
     }
     let id_header = (
         HeaderName::from_static(REQUEST_ID_HEADER),
@@ -86,9 +89,15 @@ pub async fn request_context(
 }
 
 /// Methods outside the standard set share one label, so clients cannot mint metric series.
-fn metric_method(method: &str) -> &str {
+fn metric_method(method: &str) -> &'static str {
     match method {
-        "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS" => method,
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
         _ => "OTHER",
     }
 }
