@@ -21,6 +21,31 @@ pub struct RoundRow {
     pub updated_at: NaiveDateTime,
 }
 
+/// What an application's views and rules need of its round: not its texts.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = rounds)]
+pub struct RoundHead {
+    pub id: String,
+    pub title: String,
+    pub opens_at: NaiveDateTime,
+    pub closes_at: NaiveDateTime,
+    pub closed_at: Option<NaiveDateTime>,
+    pub answer_by_days: i32,
+}
+
+impl From<&RoundRow> for RoundHead {
+    fn from(round: &RoundRow) -> Self {
+        Self {
+            id: round.id.clone(),
+            title: round.title.clone(),
+            opens_at: round.opens_at,
+            closes_at: round.closes_at,
+            closed_at: round.closed_at,
+            answer_by_days: round.answer_by_days,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = round_questions)]
 pub struct QuestionRow {

@@ -4,7 +4,9 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundRow, TransitionRow};
+use crate::db::models::recruitment::{
+    ApplicationRow, QuestionRow, RoundHead, RoundRow, TransitionRow,
+};
 use crate::db::schema::{
     application_answers, application_transitions, applications, review_scores, reviews,
     round_questions, round_reminders, round_reviewers, rounds,
@@ -41,6 +43,14 @@ pub fn find_round(conn: &mut DbConn, id: &str) -> QueryResult<Option<RoundRow>> 
         .select(RoundRow::as_select())
         .first(conn)
         .optional()
+}
+
+pub fn find_round_head(conn: &mut DbConn, id: &str) -> QueryResult<Option<RoundHead>> {
+    per_backend!(conn, |c| rounds::table
+        .find(id)
+        .select(RoundHead::as_select())
+        .first(c)
+        .optional())
 }
 
 /// Rounds in order of closing date, optionally only those open at `open_at`.
@@ -119,11 +129,11 @@ pub fn find_application(conn: &mut DbConn, id: &str) -> QueryResult<Option<Appli
 pub fn find_application_with_round(
     conn: &mut DbConn,
     id: &str,
-) -> QueryResult<Option<(ApplicationRow, RoundRow)>> {
+) -> QueryResult<Option<(ApplicationRow, RoundHead)>> {
     per_backend!(conn, |c| applications::table
         .inner_join(rounds::table)
         .filter(applications::id.eq(id))
-        .select((ApplicationRow::as_select(), RoundRow::as_select()))
+        .select((ApplicationRow::as_select(), RoundHead::as_select()))
         .get_result(c)
         .optional())
 }

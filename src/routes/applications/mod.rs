@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
-use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundRow};
+use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundHead, RoundRow};
 use crate::db::models::user::UserRow;
 use crate::db::queries::{audit, people, pool, recruitment as queries, users};
 use crate::domain::profile::Skill;
@@ -168,7 +168,7 @@ pub fn is_under_consideration(application: &ApplicationRow) -> bool {
 /// An application with its round, questions and answers.
 pub struct Loaded {
     pub application: ApplicationRow,
-    pub round: RoundRow,
+    pub round: RoundHead,
     pub questions: Vec<QuestionRow>,
     pub answers: Vec<(String, String)>,
 }
@@ -182,14 +182,15 @@ impl Loaded {
     }
 
     pub fn with(conn: &mut DbConn, application: ApplicationRow) -> Result<Loaded, AppError> {
-        let round = queries::find_round(conn, &application.round_id)?.ok_or(AppError::NotFound)?;
+        let round =
+            queries::find_round_head(conn, &application.round_id)?.ok_or(AppError::NotFound)?;
         Self::assemble(conn, application, round)
     }
 
     fn assemble(
         conn: &mut DbConn,
         application: ApplicationRow,
-        round: RoundRow,
+        round: RoundHead,
     ) -> Result<Loaded, AppError> {
         let mut questions = Vec::new();
         let mut answers = Vec::new();
@@ -219,6 +220,7 @@ impl Loaded {
             return Ok(Vec::new());
         }
         let ids: Vec<String> = applications.iter().map(|a| a.id.clone()).collect();
+        let head = RoundHead::from(round);
         let mut questions: Vec<QuestionRow> = Vec::new();
         let mut answers: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for (question, answer) in queries::questions_with_answers_of(conn, &round.id, &ids)? {
@@ -238,7 +240,7 @@ impl Loaded {
             .map(|application| Loaded {
                 answers: answers.remove(&application.id).unwrap_or_default(),
                 application,
-                round: round.clone(),
+                round: head.clone(),
                 questions: questions.clone(),
             })
             .collect())

@@ -14,7 +14,6 @@ use crate::domain::recruitment::{
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
-use crate::routes::rounds::status_of;
 use crate::state::AppState;
 
 const GET_ROUTE: &str = "GET /api/v1/applications/{id}";
@@ -316,7 +315,9 @@ fn owned_draft_in_open_round(
             ),
         ));
     }
-    if status_of(&loaded.round, Utc::now().naive_utc()) != RoundStatus::Open {
+    let round = &loaded.round;
+    let now = Utc::now().naive_utc();
+    if RoundStatus::at(now, round.opens_at, round.closes_at, round.closed_at) != RoundStatus::Open {
         return Err(AppError::conflict(
             "round_closed",
             "This round has closed, so applications to it cannot change or be sent.",
