@@ -6,7 +6,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 
-use crate::auth::verified_tokens;
+use crate::auth::verified_tokens::{self, Known};
 use crate::db::queries::auth;
 use crate::domain::role::Role;
 use crate::error::AppError;
@@ -46,14 +46,18 @@ impl FromRequest for AuthUser {
             // Read first: a revocation that lands while we ask the database voids our entry.
             let epoch = verified_tokens::revocation_epoch();
             let now = Utc::now().timestamp();
-            if let Some(user) = state.verified_tokens.get(&token, now, epoch) {
-                return Ok(user);
-            }
-            let claims = state.jwt.verify_access_token(&token)?;
-            let user = AuthUser {
-                id: claims.sub,
-                roles: claims.roles,
-                session_id: claims.sid,
+            let (user, expires_at) = match state.verified_tokens.get(&token, now, epoch) {
+                Known::Live(user) => return Ok(user),
+                Known::Signed(user, expires_at) => (user, expires_at),
+                Known::Nothing => {
+                    let claims = state.jwt.verify_access_token(&token)?;
+                    let user = AuthUser {
+                        id: claims.sub,
+                        roles: claims.roles,
+                        session_id: claims.sid,
+                    };
+                    (user, claims.exp)
+                }
             };
             // A token outlives a logout, a revoked session, a deactivation or an erasure by up
             // to its lifetime; the session and the account's status are the word that counts.
@@ -67,7 +71,7 @@ impl FromRequest for AuthUser {
             }
             state
                 .verified_tokens
-                .insert(&token, user.clone(), claims.exp, epoch);
+                .insert(&token, user.clone(), expires_at, epoch);
             Ok(user)
         })
     }

@@ -4,7 +4,9 @@
 //! An entry holds for [`RECHECK_AFTER`] at most, never past the token's expiry, and not at all
 //! once this process has revoked any session or erased any account since the entry was made
 //! ([`note_revocation`]). So a logout stops its token on the next request to this process,
-//! and within a second on other replicas (docs/SECURITY.md).
+//! and within a second on other replicas (docs/SECURITY.md). Past that, until the token
+//! expires, the entry still vouches for the signature, which cannot change: only the session
+//! is asked about again.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,6 +32,17 @@ pub fn note_revocation() {
 /// Read before asking the database, so a revocation that lands meanwhile voids the entry.
 pub fn revocation_epoch() -> u64 {
     REVOCATIONS.load(Ordering::SeqCst)
+}
+
+/// What the cache knows of a token.
+#[derive(Debug)]
+pub enum Known {
+    /// Verified, and its session was live a moment ago: let it in.
+    Live(AuthUser),
+    /// Its signature verified (for this user, until this expiry); its session needs asking.
+    Signed(AuthUser, i64),
+    /// Never verified here, or expired.
+    Nothing,
 }
 
 struct Entry {
@@ -58,16 +71,19 @@ impl VerifiedTokens {
         }
     }
 
-    /// The user of `token` if it was verified and its session found live within the last
-    /// [`RECHECK_AFTER`], with no revocation since (`epoch` is [`revocation_epoch`] now).
+    /// What is known of `token`: its session found live within the last [`RECHECK_AFTER`]
+    /// with no revocation since (`epoch` is [`revocation_epoch`] now), or only its signature.
     /// `now` is in Unix seconds.
-    pub fn get(&self, token: &str, now: i64, epoch: u64) -> Option<AuthUser> {
+    pub fn get(&self, token: &str, now: i64, epoch: u64) -> Known {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = entries.get(token)?;
-        let fresh = entry.checked_at.elapsed() < self.recheck_after
-            && now < entry.expires_at
-            && entry.epoch == epoch;
-        fresh.then(|| entry.user.clone())
+        let Some(entry) = entries.get(token).filter(|entry| now < entry.expires_at) else {
+            return Known::Nothing;
+        };
+        if entry.checked_at.elapsed() < self.recheck_after && entry.epoch == epoch {
+            Known::Live(entry.user.clone())
+        } else {
+            Known::Signed(entry.user.clone(), entry.expires_at)
+        }
     }
 
     /// Remembers a token whose signature verified and whose session was live at `epoch`.
@@ -107,43 +123,48 @@ mod tests {
         }
     }
 
+    fn is_live(known: &Known) -> bool {
+        matches!(known, Known::Live(user) if user.id == "u1")
+    }
+
+    fn is_signed_only(known: &Known) -> bool {
+        matches!(known, Known::Signed(user, 2_000) if user.id == "u1")
+    }
+
     #[test]
     fn a_verified_token_is_found_again() {
         let cache = VerifiedTokens::default();
         cache.insert("token", user(), 2_000, EPOCH);
-        assert_eq!(
-            cache.get("token", 1_000, EPOCH).map(|u| u.id),
-            Some("u1".into())
-        );
+        assert!(is_live(&cache.get("token", 1_000, EPOCH)));
     }
 
     #[test]
     fn another_token_is_not_found() {
         let cache = VerifiedTokens::default();
         cache.insert("token", user(), 2_000, EPOCH);
-        assert!(cache.get("token2", 1_000, EPOCH).is_none());
-        assert!(cache.get("toke", 1_000, EPOCH).is_none());
+        assert!(matches!(cache.get("token2", 1_000, EPOCH), Known::Nothing));
+        assert!(matches!(cache.get("toke", 1_000, EPOCH), Known::Nothing));
     }
 
     #[test]
     fn an_expired_token_is_not_found() {
         let cache = VerifiedTokens::default();
         cache.insert("token", user(), 2_000, EPOCH);
-        assert!(cache.get("token", 2_000, EPOCH).is_none());
+        assert!(matches!(cache.get("token", 2_000, EPOCH), Known::Nothing));
     }
 
     #[test]
-    fn an_entry_older_than_the_recheck_interval_is_not_found() {
+    fn after_the_recheck_interval_only_the_signature_is_vouched_for() {
         let cache = VerifiedTokens::new(Duration::ZERO);
         cache.insert("token", user(), 2_000, EPOCH);
-        assert!(cache.get("token", 1_000, EPOCH).is_none());
+        assert!(is_signed_only(&cache.get("token", 1_000, EPOCH)));
     }
 
     #[test]
-    fn an_entry_made_before_a_revocation_is_void() {
+    fn after_a_revocation_only_the_signature_is_vouched_for() {
         let cache = VerifiedTokens::default();
         cache.insert("token", user(), 2_000, EPOCH);
-        assert!(cache.get("token", 1_000, EPOCH + 1).is_none());
+        assert!(is_signed_only(&cache.get("token", 1_000, EPOCH + 1)));
     }
 
     #[test]
@@ -161,10 +182,10 @@ mod tests {
         }
         let held = cache.entries.lock().map(|e| e.len()).unwrap_or_default();
         assert!(held <= CAPACITY, "{held} entries held");
-        assert!(
-            cache
-                .get(&format!("token{CAPACITY}"), 1_000, EPOCH)
-                .is_some()
-        );
+        assert!(is_live(&cache.get(
+            &format!("token{CAPACITY}"),
+            1_000,
+            EPOCH
+        )));
     }
 }
