@@ -93,7 +93,7 @@ impl From<OrganisationRow> for Organisation {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/organisations")]
+#[post("")]
 pub async fn create_organisation(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -143,7 +143,7 @@ pub async fn create_organisation(
     (status = 200, body = Page<Organisation>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/organisations")]
+#[get("")]
 pub async fn list_organisations(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -171,7 +171,7 @@ pub async fn list_organisations(
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/organisations/{id}")]
+#[patch("/{id}")]
 pub async fn update_organisation(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -69,7 +69,7 @@ fn mask(address: &str) -> String {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/admin/outbox")]
+#[get("/outbox")]
 pub async fn list_outbox(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -116,7 +116,7 @@ pub async fn list_outbox(
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The email is pending or already sent", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/admin/outbox/{id}/retry")]
+#[post("/outbox/{id}/retry")]
 pub async fn retry_outbox(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -25,7 +25,7 @@ pub const CHANGED_MEANWHILE: &str = "Someone changed this application while you 
     (status = 200, body = ApplicationResponse),
     (status = 404, description = "No such application, or not yours to see", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/applications/{id}")]
+#[get("/{id}")]
 pub async fn get_application(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -105,7 +105,7 @@ impl Validate for DraftChanges {
     (status = 409, description = "Not a draft any more, or the round closed", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/applications/{id}")]
+#[patch("/{id}")]
 pub async fn update_draft(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -154,7 +154,7 @@ pub async fn update_draft(
     (status = 409, body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Everything still missing, each named", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/applications/{id}/submit")]
+#[post("/{id}/submit")]
 pub async fn submit(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -208,7 +208,7 @@ pub async fn submit(
     (status = 200, body = ApplicationResponse),
     (status = 409, description = "Already decided or withdrawn", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/applications/{id}/withdraw")]
+#[post("/{id}/withdraw")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -265,7 +265,7 @@ pub struct Transition {
     (status = 200, body = Vec<Transition>),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/applications/{id}/history")]
+#[get("/{id}/history")]
 pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -74,7 +74,7 @@ pub struct ReviewView {
     (status = 409, description = "Already reviewed by you, or not open for review", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/applications/{id}/reviews")]
+#[post("/{id}/reviews")]
 pub async fn review(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -195,7 +195,7 @@ impl Validate for DecisionInput {
     (status = 409, description = "Not allowed from the current status", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/applications/{id}/decision")]
+#[post("/{id}/decision")]
 pub async fn decide(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -23,7 +23,7 @@ impl Validate for LogoutRequest {
 
 /// Sign out: ends the session the refresh token belongs to. Always 204.
 #[utoipa::path(tag = "auth", request_body = LogoutRequest, responses((status = 204)))]
-#[post("/auth/logout")]
+#[post("/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     body: ValidJson<LogoutRequest>,

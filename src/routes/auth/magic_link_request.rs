@@ -34,7 +34,7 @@ impl Validate for MagicLinkRequest {
     (status = 422, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/auth/magic-link")]
+#[post("/magic-link")]
 pub async fn request_magic_link(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -70,7 +70,7 @@ impl Validate for RegisterRequest {
     (status = 422, body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/auth/register")]
+#[post("/register")]
 pub async fn register(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -53,7 +53,7 @@ static DUMMY_HASH: LazyLock<Option<String>> = LazyLock::new(|| {
     (status = 401, description = "invalid_grant: wrong, used or expired credentials", body = Problem, content_type = "application/problem+json"),
     (status = 429, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/auth/token")]
+#[post("/token")]
 pub async fn token(
     req: HttpRequest,
     state: web::Data<AppState>,

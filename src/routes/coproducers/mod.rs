@@ -62,7 +62,7 @@ pub struct PoolEntry {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "An unknown code, named", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/coproducers")]
+#[get("")]
 pub async fn list_pool(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -236,7 +236,7 @@ pub struct StatusView {
     (status = 404, description = "Not a co-producer", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Already archived", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/coproducers/{id}/archive")]
+#[post("/{id}/archive")]
 pub async fn archive(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -347,7 +347,7 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
     (status = 409, description = "`invalid_transition`: only a confirmed assignment can be withdrawn", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/assignments/{id}/withdraw")]
+#[post("/{id}/withdraw")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -447,7 +447,7 @@ pub async fn withdraw(
     (status = 409, description = "`invalid_transition`: only a confirmed assignment can be completed", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/assignments/{id}/complete")]
+#[post("/{id}/complete")]
 pub async fn complete(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -466,7 +466,7 @@ pub async fn complete(
     (status = 409, description = "`invalid_transition`: only a confirmed assignment can be marked", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/assignments/{id}/no-show")]
+#[post("/{id}/no-show")]
 pub async fn no_show(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -526,7 +526,7 @@ pub struct AssignmentStep {
     (status = 200, body = Vec<AssignmentStep>),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/assignments/{id}/history")]
+#[get("/{id}/history")]
 pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -566,7 +566,7 @@ pub struct MyAssignment {
 
 /// Your assignments, every status, oldest first.
 #[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<MyAssignment>)))]
-#[get("/me/assignments")]
+#[get("/assignments")]
 pub async fn my_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -617,7 +617,7 @@ const ASSIGNMENTS_ROUTE: &str = "GET /api/v1/elements/{id}/assignments";
     (status = 403, description = "Coordinators and the project's partners only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/elements/{id}/assignments")]
+#[get("/{id}/assignments")]
 pub async fn element_assignments(
     state: web::Data<AppState>,
     user: AuthUser,

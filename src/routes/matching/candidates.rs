@@ -53,7 +53,7 @@ pub struct Candidates {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/elements/{id}/candidates")]
+#[get("/{id}/candidates")]
 pub async fn candidates(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -96,7 +96,7 @@ impl From<InvitationRow> for InvitationView {
     (status = 409, description = "The element is not open", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Someone cannot take the element (the reason is named), or was invited already", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/elements/{id}/invitations")]
+#[post("/{id}/invitations")]
 pub async fn invite(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -259,7 +259,7 @@ enum Acceptance {
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`invitation_expired`, already answered, or the element closed", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/invitations/{id}/accept")]
+#[post("/{id}/accept")]
 pub async fn accept(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -359,7 +359,7 @@ impl Validate for DeclineInput {
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/invitations/{id}/decline")]
+#[post("/{id}/decline")]
 pub async fn decline(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -403,7 +403,7 @@ pub async fn decline(
 
 /// Your invitations.
 #[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<InvitationView>)))]
-#[get("/me/invitations")]
+#[get("/invitations")]
 pub async fn my_invitations(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -41,7 +41,7 @@ pub struct MatchPlan {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/projects/{id}/match-plan")]
+#[post("/{id}/match-plan")]
 pub async fn match_plan(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -19,7 +19,7 @@ checked_in_handler!(AccessPassport);
     (status = 200, body = AccessPassport),
     (status = 404, description = "No access passport yet", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/me/access-passport")]
+#[get("/access-passport")]
 pub async fn get_access_passport(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -45,7 +45,7 @@ pub async fn get_access_passport(
     (status = 200, body = AccessPassport),
     (status = 422, description = "Each invalid field, named", body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/me/access-passport")]
+#[put("/access-passport")]
 pub async fn put_access_passport(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -23,7 +23,7 @@ pub struct MyApplication {
 
 /// Your applications, oldest first.
 #[utoipa::path(tag = "me", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Page<MyApplication>)))]
-#[get("/me/applications")]
+#[get("/applications")]
 pub async fn my_applications(
     state: web::Data<AppState>,
     user: AuthUser,

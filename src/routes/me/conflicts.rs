@@ -43,7 +43,7 @@ pub struct Conflict {
     (status = 200, body = Vec<Conflict>),
     (status = 403, description = "Only co-producers declare conflicts", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/me/conflicts")]
+#[get("/conflicts")]
 pub async fn list_conflicts(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -70,7 +70,7 @@ pub async fn list_conflicts(
     (status = 403, description = "Only co-producers declare conflicts", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such organisation", body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/me/conflicts/{organisation_id}")]
+#[put("/conflicts/{organisation_id}")]
 pub async fn declare_conflict(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -107,7 +107,7 @@ pub async fn declare_conflict(
     (status = 403, description = "Only co-producers declare conflicts", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/me/conflicts/{organisation_id}")]
+#[delete("/conflicts/{organisation_id}")]
 pub async fn withdraw_conflict(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -60,7 +60,7 @@ impl Validate for DeleteAccount {
     (status = 409, description = "You are the last active administrator", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "The confirmation is missing or wrong", body = Problem, content_type = "application/problem+json"),
 ))]
-#[delete("/me")]
+#[delete("")]
 pub async fn delete_me(
     state: web::Data<AppState>,
     user: AuthUser,

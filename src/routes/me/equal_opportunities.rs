@@ -25,7 +25,7 @@ checked_in_handler!(EqualOpportunitiesAnswers);
 
 /// Your equal-opportunities answers (empty when you have given none).
 #[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = EqualOpportunitiesAnswers)))]
-#[get("/me/equal-opportunities")]
+#[get("/equal-opportunities")]
 pub async fn get_equal_opportunities(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -50,7 +50,7 @@ pub async fn get_equal_opportunities(
     (status = 200, body = EqualOpportunitiesAnswers),
     (status = 422, description = "Unknown questions or answers, named", body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/me/equal-opportunities")]
+#[put("/equal-opportunities")]
 pub async fn put_equal_opportunities(
     state: web::Data<AppState>,
     user: AuthUser,

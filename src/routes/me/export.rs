@@ -274,7 +274,7 @@ use DELETE /api/v1/me.";
     (status = 200, body = Export, description = "A JSON file (Content-Disposition: attachment)"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/me/export")]
+#[get("/export")]
 pub async fn export(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, AppError> {
     let app = state.clone();
     let export = state

@@ -119,7 +119,7 @@ impl Validate for UpdateMe {
     (status = 200, body = Me),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/me")]
+#[get("")]
 pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<web::Json<Me>, AppError> {
     let me = state.db.read(move |conn| load_me(conn, &user.id)).await?;
     Ok(web::Json(me))
@@ -132,7 +132,7 @@ pub async fn get_me(state: web::Data<AppState>, user: AuthUser) -> Result<web::J
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/me")]
+#[patch("")]
 pub async fn patch_me(
     state: web::Data<AppState>,
     user: AuthUser,

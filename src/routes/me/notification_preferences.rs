@@ -30,7 +30,7 @@ impl Validate for NotificationPreferences {
     (status = 200, body = NotificationPreferences),
     (status = 401, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/me/notification-preferences")]
+#[get("/notification-preferences")]
 pub async fn get_preferences(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -51,7 +51,7 @@ pub async fn get_preferences(
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/me/notification-preferences")]
+#[put("/notification-preferences")]
 pub async fn put_preferences(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -28,7 +28,7 @@ pub struct Document {
     (status = 200, body = Profile),
     (status = 404, description = "No profile yet", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/me/profile")]
+#[get("/profile")]
 pub async fn get_profile(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -46,7 +46,7 @@ pub async fn get_profile(
     (status = 200, body = Profile),
     (status = 422, description = "Each invalid field, named", body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/me/profile")]
+#[put("/profile")]
 pub async fn put_profile(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -27,7 +27,7 @@ checked_in_handler!(ElementSpec, ElementPatch);
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/projects/{id}/elements")]
+#[post("/{id}/elements")]
 pub async fn add_element(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -69,7 +69,7 @@ pub struct ElementPatch(pub serde_json::Map<String, serde_json::Value>);
     (status = 409, description = "Not a legal status change", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/elements/{id}")]
+#[patch("/{id}")]
 pub async fn update_element(
     state: web::Data<AppState>,
     user: AuthUser,

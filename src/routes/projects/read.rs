@@ -13,7 +13,7 @@ use crate::state::AppState;
     (status = 200, body = Page<ProjectView>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/projects")]
+#[get("")]
 pub async fn list_projects(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -49,7 +49,7 @@ pub async fn list_projects(
     (status = 200, body = ProjectView),
     (status = 404, description = "No such project, or not your organisation's", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/projects/{id}")]
+#[get("/{id}")]
 pub async fn get_project(
     state: web::Data<AppState>,
     user: AuthUser,

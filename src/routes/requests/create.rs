@@ -19,7 +19,7 @@ use crate::state::AppState;
     (status = 403, description = "Not a partner contact", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Every bad field, named", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/requests")]
+#[post("")]
 pub async fn create_request(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -74,7 +74,7 @@ pub async fn create_request(
     (status = 409, description = "Only a request waiting for more information can change", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/requests/{id}")]
+#[put("/{id}")]
 pub async fn resubmit_request(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -25,7 +25,7 @@ pub struct RequestFilter {
     (status = 200, body = Page<RequestView>),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/requests")]
+#[get("")]
 pub async fn list_requests(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -76,7 +76,7 @@ pub async fn list_requests(
     (status = 200, body = RequestView),
     (status = 404, description = "No such request, or not your organisation's", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/requests/{id}")]
+#[get("/{id}")]
 pub async fn get_request(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -47,7 +47,7 @@ pub struct TriageResult {
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Not allowed from the request's current status", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/requests/{id}/triage")]
+#[post("/{id}/triage")]
 pub async fn triage(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -25,7 +25,7 @@ const LIST_ROUTE: &str = "GET /api/v1/rounds/{id}/applications";
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`already_applied` (with `existing_id`), or the round is not open", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/rounds/{id}/applications")]
+#[post("/{id}/applications")]
 pub async fn start_application(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -112,7 +112,7 @@ pub struct ApplicationFilter {
     (status = 403, description = "Only coordinators and reviewers list applications; reviewers must ask for view=anonymised", body = Problem, content_type = "application/problem+json"),
     (status = 404, description = "No such round, or you are not on its panel", body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/rounds/{id}/applications")]
+#[get("/{id}/applications")]
 pub async fn list_applications(
     state: web::Data<AppState>,
     user: AuthUser,

@@ -99,7 +99,7 @@ impl Validate for NewRound {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/rounds")]
+#[post("")]
 pub async fn create_round(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -197,7 +197,7 @@ impl Validate for RoundChanges {
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[patch("/rounds/{id}")]
+#[patch("/{id}")]
 pub async fn update_round(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -256,7 +256,7 @@ pub async fn update_round(
     (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "Already closed", body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/rounds/{id}/close")]
+#[post("/{id}/close")]
 pub async fn close_round(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -299,7 +299,7 @@ crate::checked_in_handler!(Panel);
     (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "Someone on the list is not a reviewer", body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/rounds/{id}/reviewers")]
+#[put("/{id}/reviewers")]
 pub async fn set_reviewers(
     state: web::Data<AppState>,
     user: AuthUser,

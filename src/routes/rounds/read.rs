@@ -30,7 +30,7 @@ pub struct RoundFilter {
     (status = 200, body = Page<RoundView>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/rounds")]
+#[get("")]
 pub async fn list_rounds(
     state: web::Data<AppState>,
     user: Option<AuthUser>,
@@ -82,7 +82,7 @@ pub async fn list_rounds(
     (status = 200, body = RoundView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
-#[get("/rounds/{id}")]
+#[get("/{id}")]
 pub async fn get_round(
     state: web::Data<AppState>,
     user: Option<AuthUser>,

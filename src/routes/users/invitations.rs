@@ -106,7 +106,7 @@ pub struct Invitation {
     (status = 403, description = "Your role cannot invite to that role", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/users/invitations")]
+#[post("/invitations")]
 pub async fn create_invitation(
     state: web::Data<AppState>,
     user: AuthUser,
@@ -230,7 +230,7 @@ impl Validate for AcceptInvitationRequest {
     (status = 401, description = "invalid_grant: unknown, used or expired invitation", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
-#[post("/users/invitations/accept")]
+#[post("/invitations/accept")]
 pub async fn accept_invitation(
     state: web::Data<AppState>,
     body: ValidJson<AcceptInvitationRequest>,
