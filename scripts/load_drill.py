@@ -146,6 +146,8 @@ def run_backend(kind: str, args, server_core: str, load_core: str) -> dict:
             reset_drafts(db)
             submit = d.wrk(svc.base, scripts["submit"], 32, args.seconds, load_core,
                            {"LOAD_FILE": str(seeded["submit_file"])})
+            # Submits wrk gave up on at the end may still commit: let them land before counting.
+            time.sleep(1)
             submitted = db.scalar("SELECT count(*) FROM applications WHERE status = 'submitted'")
             queued = db.scalar("SELECT count(*) FROM outbox")
             # Only acknowledged submissions count (a run that ran out of drafts says so).
