@@ -111,29 +111,38 @@ pub async fn idempotency(
                 .to_string();
             let headers = response.headers().clone();
             let (request, response) = response.into_parts();
-            let bytes = to_bytes(response.into_body())
-                .await
-                .map_err(|_| AppError::Internal(anyhow::anyhow!("reading the response body")))?;
-            let body = String::from_utf8_lossy(&bytes).into_owned();
-            let stored = body.clone();
-            let stored_type = content_type.clone();
-            state
-                .db
-                .write(move |conn| {
-                    if status.is_success() {
-                        Ok(queries::complete(
-                            conn,
-                            &user,
-                            &key,
-                            i32::from(status.as_u16()),
-                            &stored_type,
-                            &stored,
-                        )?)
-                    } else {
-                        Ok(queries::release(conn, &user, &key)?)
-                    }
-                })
-                .await?;
+            let remembered = async {
+                let bytes = to_bytes(response.into_body()).await.map_err(|_| {
+                    AppError::Internal(anyhow::anyhow!("reading the response body"))
+                })?;
+                let body = String::from_utf8_lossy(&bytes).into_owned();
+                let stored = body.clone();
+                let stored_type = content_type.clone();
+                state
+                    .db
+                    .write(move |conn| {
+                        if status.is_success() {
+                            Ok(queries::complete(
+                                conn,
+                                &user,
+                                &key,
+                                i32::from(status.as_u16()),
+                                &stored_type,
+                                &stored,
+                            )?)
+                        } else {
+                            Ok(queries::release(conn, &user, &key)?)
+                        }
+                    })
+                    .await?;
+                Ok::<_, AppError>(body)
+            }
+            .await;
+            // Answered with the routed request, so the log line and metrics keep its route.
+            let body = match remembered {
+                Ok(body) => body,
+                Err(error) => return Ok(ServiceResponse::new(request, error.error_response())),
+            };
             let mut rebuilt = HttpResponse::build(status).body(body);
             *rebuilt.headers_mut() = headers;
             Ok(ServiceResponse::new(request, rebuilt))

@@ -101,7 +101,17 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Prints the error on one line (drivers such as libpq add line breaks and hints).
+/// Ctrl-C, or SIGTERM (how service managers stop a process), so `main` ends and writes out the
+/// last log lines.
+async fn stop_requested() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        signal = tokio::signal::ctrl_c() => signal,
+        _ = terminate.recv() => Ok(()),
+    }
+}
+
+/// Sends queued email and runs the jobs until stopped.
 async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     let database_settings = settings.database.clone();
     let db = tokio::task::spawn_blocking(move || Database::connect(&database_settings)).await??;
@@ -113,11 +123,12 @@ async fn run_worker(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(coproduce::jobs::run(state.clone()));
     tokio::select! {
         () = state.outbox_worker().run() => {}
-        signal = tokio::signal::ctrl_c() => signal?,
+        stop = stop_requested() => stop?,
     }
     Ok(())
 }
 
+/// Prints the error on one line (drivers such as libpq add line breaks and hints).
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {
     let text = error.to_string();
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -63,9 +63,9 @@ pub fn init(log: &LogSettings) -> Result<LogGuard, SettingsError> {
 }
 
 /// One JSON object a line, shaped as tracing-subscriber's JSON format (`timestamp`, `level`,
-/// `fields`, and the innermost `span` with its fields and `name`), written straight out: that
-/// format builds a map of values for every event and parses the span's fields back from text,
-/// which cost a tenth of a small request (docs/PERFORMANCE.md).
+/// `fields` in the order they were logged, and the innermost `span` with its fields and `name`),
+/// written straight out: that format builds a map of values for every event and parses the
+/// span's fields back from text, which cost a tenth of a small request (docs/PERFORMANCE.md).
 pub struct JsonLines;
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -245,25 +245,29 @@ impl BatchedWriter {
         }
     }
 
-    /// Starts the thread that writes out what is held every [`FLUSH_EVERY`].
+    /// Starts the thread that writes out what is held every [`FLUSH_EVERY`]. Should the thread
+    /// not start, every line is written out as it comes.
     pub fn start_flushing(self) -> LogGuard {
         let shared = Arc::clone(&self.shared);
         let flusher = std::thread::Builder::new()
             .name("log-writer".into())
             .spawn(move || {
-                let mut idle = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
+                let mut held = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
                 while !shared.stopping.load(Ordering::Acquire) {
-                    idle = shared
+                    held = shared
                         .wake
-                        .wait_timeout(idle, FLUSH_EVERY)
+                        .wait_timeout(held, FLUSH_EVERY)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
-                    drop(idle);
+                    drop(held);
                     shared.flush();
-                    idle = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
+                    held = shared.held.lock().unwrap_or_else(PoisonError::into_inner);
                 }
             })
             .ok();
+        if flusher.is_none() {
+            self.shared.stopping.store(true, Ordering::Release);
+        }
         LogGuard {
             shared: self.shared,
             flusher,
@@ -301,7 +305,8 @@ impl Write for &BatchedWriter {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
             held.extend_from_slice(bytes);
-            held.len() >= HIGH_WATER_BYTES
+            // Once the writer thread has stopped (or never started), nobody else will.
+            held.len() >= HIGH_WATER_BYTES || self.shared.stopping.load(Ordering::Acquire)
         };
         if full {
             self.shared.flush();
@@ -322,7 +327,8 @@ impl<'a> MakeWriter<'a> for BatchedWriter {
     }
 }
 
-/// Writes out what is held when dropped (at the end of `main`), and stops the writer thread.
+/// Writes out what is held when dropped (at the end of `main`), and stops the writer thread;
+/// lines logged after that are written out as they come.
 pub struct LogGuard {
     shared: Arc<Shared>,
     flusher: Option<JoinHandle<()>>,
@@ -330,8 +336,17 @@ pub struct LogGuard {
 
 impl Drop for LogGuard {
     fn drop(&mut self) {
-        self.shared.stopping.store(true, Ordering::Release);
-        self.shared.wake.notify_all();
+        {
+            // Under the lock the thread waits on, so the wake-up cannot fall between its check
+            // of `stopping` and its wait.
+            let _held = self
+                .shared
+                .held
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            self.shared.stopping.store(true, Ordering::Release);
+            self.shared.wake.notify_all();
+        }
         if let Some(flusher) = self.flusher.take() {
             let _ = flusher.join();
         }
@@ -404,6 +419,15 @@ mod tests {
         log_line(&writer, "last words\n");
         drop(guard);
         assert_eq!(out.text(), "last words\n");
+    }
+
+    #[test]
+    fn a_line_logged_after_the_guard_is_dropped_is_written_at_once() {
+        let out = Captured::default();
+        let writer = BatchedWriter::new(Box::new(out.clone()));
+        drop(writer.clone().start_flushing());
+        log_line(&writer, "during shutdown\n");
+        assert_eq!(out.text(), "during shutdown\n");
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Access tokens this process verified in the last moment, so a client's next requests skip
 //! the signature check and the session lookup (together most of a small request's cost).
 //!
-//! An entry holds for [`RECHECK_AFTER`] at most, never past the token's expiry, and not at all
-//! once this process has revoked any session or erased any account since the entry was made
-//! ([`note_revocation`]). So a logout stops its token on the next request to this process,
+//! An entry lets a token in for [`RECHECK_AFTER`] at most, never past the token's expiry, and
+//! not at all once this process has revoked any session or erased any account since the entry
+//! was made ([`note_revocation`]). So a logout stops its token on the next request to this process,
 //! and within a second on other replicas (docs/SECURITY.md). Past that, until the token
 //! expires, the entry still vouches for the signature, which cannot change: only the session
 //! is asked about again.
