@@ -5,13 +5,12 @@
 //! request's time (docs/PERFORMANCE.md). Keep the [`LogGuard`] alive: dropping it, or a panic,
 //! writes out what is still held.
 
+use std::fmt::{self, Write as _};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-
-use std::fmt::{self, Write as _};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
@@ -29,6 +28,9 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(10);
 /// Past this many bytes held, the line that crosses it writes everything out itself, so a flood
 /// of logs is slowed down to the speed of the output instead of filling memory.
 const HIGH_WATER_BYTES: usize = 256 * 1024;
+
+/// Room a fresh batch starts with: a few dozen lines, without growing.
+const BATCH_CAPACITY: usize = 16 * 1024;
 
 /// Installs the global subscriber. `RUST_LOG`, when set, wins over `log.level`.
 pub fn init(log: &LogSettings) -> Result<LogGuard, SettingsError> {
@@ -237,7 +239,7 @@ impl BatchedWriter {
     pub fn new(out: Box<dyn Write + Send>) -> Self {
         Self {
             shared: Arc::new(Shared {
-                held: Mutex::new(Vec::with_capacity(16 * 1024)),
+                held: Mutex::new(Vec::with_capacity(BATCH_CAPACITY)),
                 out: Mutex::new(out),
                 stopping: AtomicBool::new(false),
                 wake: Condvar::new(),
@@ -289,7 +291,7 @@ impl Shared {
             if held.is_empty() {
                 return;
             }
-            std::mem::replace(&mut *held, Vec::with_capacity(16 * 1024))
+            std::mem::replace(&mut *held, Vec::with_capacity(BATCH_CAPACITY))
         };
         // Nowhere to report a failing log output; the lines are dropped, the service goes on.
         let _ = out.write_all(&batch).and_then(|()| out.flush());
