@@ -84,7 +84,7 @@ def main() -> int:
     results = {}
     try:
         svc = d.start_service("profile-seed", db, None, binary=binary)
-        seeded = load_drill.seed(db, svc, SimpleNamespace(coproducers=100, applicants=args.requests + 500), None)
+        seeded = load_drill.seed(db, svc, SimpleNamespace(coproducers=100, applicants=args.requests + load_drill.GET_DRAFTS + 500), None)
         svc.kill()
         d._started.remove(svc)
         # 100 owners: under callgrind (~300 requests/s) each token comes back within the token

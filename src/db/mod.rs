@@ -12,6 +12,13 @@ pub mod url;
 
 pub use pool::{Database, DbConn, connect_once, write_transaction};
 
+/// The current time at the precision both backends keep (PostgreSQL: microseconds), so a view
+/// built from a row still in memory is the same as one built from the row read back.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}
+
 /// Runs the same code against the concrete connection of either backend (for dialect-only
 /// features such as upserts), or different code per backend with the two-arm form.
 ///

@@ -245,6 +245,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    application_owner_views (application_id) {
+        application_id -> Text,
+        user_id -> Text,
+        round_id -> Text,
+        round_title -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
     application_transitions (id) {
         id -> Text,
         application_id -> Text,
@@ -414,6 +424,7 @@ diesel::joinable!(applications -> rounds (round_id));
 diesel::joinable!(applications -> users (user_id));
 diesel::joinable!(round_questions -> rounds (round_id));
 diesel::joinable!(application_answers -> applications (application_id));
+diesel::joinable!(application_owner_views -> rounds (round_id));
 diesel::joinable!(application_answers -> round_questions (question_id));
 diesel::joinable!(review_scores -> round_questions (question_id));
 diesel::joinable!(review_scores -> reviews (review_id));
@@ -447,6 +458,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     round_reviewers,
     applications,
     application_answers,
+    application_owner_views,
     application_transitions,
     reviews,
     review_scores,

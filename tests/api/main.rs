@@ -18,6 +18,7 @@ mod matching;
 mod me;
 mod migrations;
 mod openapi;
+mod owner_views;
 mod partners;
 mod people;
 mod privacy;

@@ -6,6 +6,7 @@ pub mod idempotency;
 pub mod matching;
 pub mod organisations;
 pub mod outbox;
+pub mod owner_views;
 pub mod partnership;
 pub mod people;
 pub mod pool;

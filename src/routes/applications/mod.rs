@@ -3,6 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::ContentType;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -12,6 +15,7 @@ use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundHead, RoundRow};
 use crate::db::models::user::UserRow;
+use crate::db::queries::owner_views::{self, OwnerView};
 use crate::db::queries::{audit, people, pool, recruitment as queries, users};
 use crate::domain::profile::Skill;
 use crate::domain::recruitment::{ApplicationStatus, QuestionRule};
@@ -21,6 +25,13 @@ use crate::state::AppState;
 
 pub mod own;
 pub mod review;
+
+/// A JSON body already serialised, such as a stored owner's view.
+pub fn json_response(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type(ContentType::json())
+        .body(body)
+}
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, default)]
@@ -281,6 +292,29 @@ impl Loaded {
                     })
             })
             .collect()
+    }
+
+    /// The owner's view as JSON, stored as the read model their `GET` answers from. Call it after
+    /// the unit of work's last change to the application.
+    pub fn keep_owner_view(&self, conn: &mut DbConn) -> Result<String, AppError> {
+        let body = self.owner_view_json()?;
+        owner_views::store(
+            conn,
+            &OwnerView {
+                application_id: &self.application.id,
+                user_id: &self.application.user_id,
+                round_id: &self.round.id,
+                round_title: &self.round.title,
+                body: &body,
+            },
+        )?;
+        Ok(body)
+    }
+
+    /// The owner's view as JSON, exactly as their `GET` sends it.
+    pub fn owner_view_json(&self) -> Result<String, AppError> {
+        let view = self.render(Viewer::Owner, &self.application.user_id, None)?;
+        serde_json::to_string(&view).map_err(|e| AppError::Internal(e.into()))
     }
 
     /// The view `viewer` may see. Reads of lived experience by others are audited under `route`.

@@ -1,11 +1,12 @@
 //! Scoring applications and deciding them.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{ApplicationResponse, Loaded, ScoreView, Viewer, viewer_of};
+use super::{ApplicationResponse, Loaded, ScoreView, Viewer, json_response, viewer_of};
 use crate::auth::AuthUser;
 use crate::db::queries::{people, recruitment as queries, users};
 use crate::domain::Invalid;
@@ -201,7 +202,7 @@ pub async fn decide(
     user: AuthUser,
     id: web::Path<String>,
     body: ValidJson<DecisionInput>,
-) -> Result<web::Json<ApplicationResponse>, AppError> {
+) -> Result<HttpResponse, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let decision = body.0;
     let app = state.clone();
@@ -262,15 +263,9 @@ pub async fn decide(
             let to = Recipient::user(&applicant);
             app.outbox.enqueue(conn, &to, &email)?;
             // The answer confirms the decision; it carries no special-category data (nobody asked to read it).
-            Loaded::load(conn, &loaded.application.id)?.view(
-                conn,
-                &app,
-                Viewer::Owner,
-                &user.id,
-                "",
-            )
+            Loaded::load(conn, &loaded.application.id)?.keep_owner_view(conn)
         })
         .await?;
     state.outbox.wake();
-    Ok(web::Json(view))
+    Ok(json_response(StatusCode::OK, view))
 }

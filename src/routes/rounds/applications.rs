@@ -1,7 +1,7 @@
 //! Applying to a round, and a round's applications for its coordinator and review panel.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -13,7 +13,7 @@ use crate::domain::Invalid;
 use crate::domain::recruitment::{ApplicationStatus, RoundStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
-use crate::routes::applications::{ApplicationResponse, Loaded, Viewer};
+use crate::routes::applications::{ApplicationResponse, Loaded, Viewer, json_response};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -31,12 +31,11 @@ pub async fn start_application(
     user: AuthUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let app = state.clone();
     let view = state
         .db
         .write(move |conn| {
             let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
-            let now = Utc::now().naive_utc();
+            let now = crate::db::now();
             match status_of(&round, now) {
                 RoundStatus::Open => {}
                 RoundStatus::Scheduled => {
@@ -86,10 +85,10 @@ pub async fn start_application(
                 });
             }
             queries::record_transition(conn, &row.id, None, &row.status, &user.id, None, now)?;
-            Loaded::with(conn, row)?.view(conn, &app, Viewer::Owner, &user.id, "")
+            Loaded::with(conn, row)?.keep_owner_view(conn)
         })
         .await?;
-    Ok(HttpResponse::Created().json(view))
+    Ok(json_response(StatusCode::CREATED, view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -1,0 +1,7 @@
+DROP TRIGGER application_owner_views_forget_question ON round_questions;
+DROP FUNCTION application_owner_views_forget_question();
+DROP TRIGGER application_owner_views_forget_answer ON application_answers;
+DROP FUNCTION application_owner_views_forget_answer();
+DROP TRIGGER application_owner_views_forget_changed_application ON applications;
+DROP FUNCTION application_owner_views_forget_application();
+DROP TABLE application_owner_views;

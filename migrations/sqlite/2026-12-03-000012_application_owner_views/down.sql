@@ -1,0 +1,8 @@
+DROP TRIGGER application_owner_views_forget_removed_question;
+DROP TRIGGER application_owner_views_forget_changed_question;
+DROP TRIGGER application_owner_views_forget_added_question;
+DROP TRIGGER application_owner_views_forget_removed_answer;
+DROP TRIGGER application_owner_views_forget_changed_answer;
+DROP TRIGGER application_owner_views_forget_added_answer;
+DROP TRIGGER application_owner_views_forget_changed_application;
+DROP TABLE application_owner_views;

@@ -1,0 +1,56 @@
+//! The read model for an owner's `GET /applications/{id}`: their view as sent, kept by the
+//! writes that produce it and removed by triggers on any other change (see the migration
+//! `application_owner_views`).
+
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::{application_owner_views, rounds};
+use crate::per_backend;
+
+/// What an owner's view was built from besides the tables the triggers watch.
+pub struct OwnerView<'a> {
+    pub application_id: &'a str,
+    pub user_id: &'a str,
+    pub round_id: &'a str,
+    pub round_title: &'a str,
+    pub body: &'a str,
+}
+
+/// Stores `view`, replacing any earlier one. Call it from the unit of work that wrote the
+/// application, after its last change, so the row lock it holds orders it with other writers.
+pub fn store(conn: &mut DbConn, view: &OwnerView<'_>) -> QueryResult<()> {
+    let row = (
+        application_owner_views::application_id.eq(view.application_id),
+        application_owner_views::user_id.eq(view.user_id),
+        application_owner_views::round_id.eq(view.round_id),
+        application_owner_views::round_title.eq(view.round_title),
+        application_owner_views::body.eq(view.body),
+    );
+    per_backend!(conn, |c| diesel::insert_into(
+        application_owner_views::table
+    )
+    .values(row)
+    .on_conflict(application_owner_views::application_id)
+    .do_update()
+    .set(row)
+    .execute(c)
+    .map(drop))
+}
+
+/// The stored view of `application_id` if `user_id` owns it and its round's title is still the
+/// one it shows; `None` means "build it from the tables", never "not found".
+pub fn find_for_owner(
+    conn: &mut DbConn,
+    application_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<String>> {
+    per_backend!(conn, |c| application_owner_views::table
+        .inner_join(rounds::table)
+        .filter(application_owner_views::application_id.eq(application_id))
+        .filter(application_owner_views::user_id.eq(user_id))
+        .filter(rounds::title.eq(application_owner_views::round_title))
+        .select(application_owner_views::body)
+        .first(c)
+        .optional())
+}
