@@ -6,6 +6,7 @@
 pub mod migrations;
 pub mod models;
 pub mod pool;
+pub mod prepared;
 pub mod queries;
 pub mod schema;
 pub mod url;

@@ -19,23 +19,22 @@ pub struct OwnerView<'a> {
 
 /// Stores `view`, replacing any earlier one. Call it from the unit of work that wrote the
 /// application, after its last change, so the row lock it holds orders it with other writers.
+/// A delete and an insert rather than an upsert: diesel keeps both prepared, while SQLite would
+/// parse an upsert again each time.
 pub fn store(conn: &mut DbConn, view: &OwnerView<'_>) -> QueryResult<()> {
-    let row = (
-        application_owner_views::application_id.eq(view.application_id),
-        application_owner_views::user_id.eq(view.user_id),
-        application_owner_views::round_id.eq(view.round_id),
-        application_owner_views::round_title.eq(view.round_title),
-        application_owner_views::body.eq(view.body),
-    );
-    per_backend!(conn, |c| diesel::insert_into(
-        application_owner_views::table
-    )
-    .values(row)
-    .on_conflict(application_owner_views::application_id)
-    .do_update()
-    .set(row)
-    .execute(c)
-    .map(drop))
+    per_backend!(conn, |c| {
+        diesel::delete(application_owner_views::table.find(view.application_id)).execute(c)?;
+        diesel::insert_into(application_owner_views::table)
+            .values((
+                application_owner_views::application_id.eq(view.application_id),
+                application_owner_views::user_id.eq(view.user_id),
+                application_owner_views::round_id.eq(view.round_id),
+                application_owner_views::round_title.eq(view.round_title),
+                application_owner_views::body.eq(view.body),
+            ))
+            .execute(c)
+            .map(drop)
+    })
 }
 
 /// The stored view of `application_id` if `user_id` owns it and its round's title is still the

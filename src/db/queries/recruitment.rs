@@ -2,8 +2,8 @@
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::sql_types::{Text, Timestamp};
 
-use crate::db::DbConn;
 use crate::db::models::recruitment::{
     ApplicationRow, QuestionRow, RoundHead, RoundRow, TransitionRow,
 };
@@ -11,6 +11,7 @@ use crate::db::schema::{
     application_answers, application_transitions, applications, review_scores, reviews,
     round_questions, round_reminders, round_reviewers, rounds,
 };
+use crate::db::{DbConn, prepared};
 use crate::domain::recruitment::ApplicationStatus;
 use crate::per_backend;
 
@@ -321,18 +322,20 @@ pub fn submit(
         ApplicationStatus::Draft.as_str(),
         ApplicationStatus::Submitted.as_str(),
     );
-    let changed = per_backend!(conn, |c| diesel::update(
-        applications::table
-            .find(id)
-            .filter(applications::status.eq(from)),
-    )
-    .set((
-        applications::status.eq(to),
-        applications::submitted_at.eq(now),
-        applications::answer_by.eq(answer_by),
-        applications::updated_at.eq(now),
-    ))
-    .execute(c))?;
+    // Kept prepared (see `prepared`): the most frequent write of all.
+    let changed = per_backend!(conn, |c| prepared::execute(
+        c,
+        "UPDATE applications SET status = ?, submitted_at = ?, answer_by = ?, updated_at = ? \
+         WHERE id = ? AND status = ?",
+        &[
+            &to.into_sql::<Text>(),
+            &now.into_sql::<Timestamp>(),
+            &answer_by.into_sql::<Timestamp>(),
+            &now.into_sql::<Timestamp>(),
+            &id.into_sql::<Text>(),
+            &from.into_sql::<Text>(),
+        ],
+    ))?;
     if changed != 1 {
         return Ok(false);
     }
