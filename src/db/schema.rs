@@ -250,6 +250,7 @@ diesel::table! {
         user_id -> Text,
         round_id -> Text,
         round_title -> Text,
+        format -> Integer,
         body -> Text,
     }
 }

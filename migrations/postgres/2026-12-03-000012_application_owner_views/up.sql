@@ -10,6 +10,9 @@ CREATE TABLE application_owner_views (
     user_id TEXT NOT NULL,
     round_id TEXT NOT NULL,
     round_title TEXT NOT NULL,
+    -- The shape of `body` (OWNER_VIEW_FORMAT in the code): a release that changes the view's
+    -- shape bumps it, and rows of an older shape are no longer served.
+    format INTEGER NOT NULL,
     body TEXT NOT NULL
 );
 CREATE INDEX application_owner_views_round ON application_owner_views (round_id);

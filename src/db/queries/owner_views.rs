@@ -14,6 +14,8 @@ pub struct OwnerView<'a> {
     pub user_id: &'a str,
     pub round_id: &'a str,
     pub round_title: &'a str,
+    /// The shape of `body`; only rows of the current shape are served.
+    pub format: i32,
     pub body: &'a str,
 }
 
@@ -30,6 +32,7 @@ pub fn store(conn: &mut DbConn, view: &OwnerView<'_>) -> QueryResult<()> {
                 application_owner_views::user_id.eq(view.user_id),
                 application_owner_views::round_id.eq(view.round_id),
                 application_owner_views::round_title.eq(view.round_title),
+                application_owner_views::format.eq(view.format),
                 application_owner_views::body.eq(view.body),
             ))
             .execute(c)
@@ -37,17 +40,20 @@ pub fn store(conn: &mut DbConn, view: &OwnerView<'_>) -> QueryResult<()> {
     })
 }
 
-/// The stored view of `application_id` if `user_id` owns it and its round's title is still the
-/// one it shows; `None` means "build it from the tables", never "not found".
+/// The stored view of `application_id` if `user_id` owns it, it has the `format` asked for and
+/// its round's title is still the one it shows; `None` means "build it from the tables", never
+/// "not found".
 pub fn find_for_owner(
     conn: &mut DbConn,
     application_id: &str,
     user_id: &str,
+    format: i32,
 ) -> QueryResult<Option<String>> {
     per_backend!(conn, |c| application_owner_views::table
         .inner_join(rounds::table)
         .filter(application_owner_views::application_id.eq(application_id))
         .filter(application_owner_views::user_id.eq(user_id))
+        .filter(application_owner_views::format.eq(format))
         .filter(rounds::title.eq(application_owner_views::round_title))
         .select(application_owner_views::body)
         .first(c)

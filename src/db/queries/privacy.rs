@@ -625,7 +625,14 @@ pub fn delete_stale_drafts(
     if ids.is_empty() {
         return Ok(0);
     }
-    diesel::delete(applications::table.filter(applications::id.eq_any(&ids))).execute(conn)
+    // Again in the delete: a draft saved since it was picked is no longer stale.
+    diesel::delete(
+        applications::table
+            .filter(applications::id.eq_any(&ids))
+            .filter(applications::status.eq("draft"))
+            .filter(applications::updated_at.lt(cutoff)),
+    )
+    .execute(conn)
 }
 
 /// Deletes Idempotency-Keys stored before `cutoff`.

@@ -483,6 +483,20 @@ pub fn mark_reminded(conn: &mut DbConn, round_id: &str, day: &str) -> QueryResul
     Ok(inserted == 1)
 }
 
+/// Holds the application's row until the unit of work ends, so what it reads next is what it
+/// changes. On SQLite the write transaction (`BEGIN IMMEDIATE`) already holds every writer off.
+pub fn lock_application(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    per_backend!(conn,
+        postgres: |pg| applications::table
+            .find(id)
+            .select(applications::id)
+            .for_update()
+            .load::<String>(pg)
+            .map(drop),
+        sqlite: |_lite| Ok(()),
+    )
+}
+
 /// Touches the application if its status is one of `statuses`, taking its row lock on
 /// PostgreSQL for the rest of the transaction; false when the status is something else now.
 pub fn lock_if_status(

@@ -26,6 +26,11 @@ use crate::state::AppState;
 pub mod own;
 pub mod review;
 
+/// The shape of the owner's view as stored (`application_owner_views.format`). Bump it with any
+/// change to what `ApplicationView` serialises for the owner, so views stored in the old shape
+/// are built afresh instead of served (the test `the_owner_view_shape_is_pinned_to_its_format`).
+pub const OWNER_VIEW_FORMAT: i32 = 1;
+
 /// A JSON body already serialised, such as a stored owner's view.
 pub fn json_response(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
@@ -305,6 +310,7 @@ impl Loaded {
                 user_id: &self.application.user_id,
                 round_id: &self.round.id,
                 round_title: &self.round.title,
+                format: OWNER_VIEW_FORMAT,
                 body: &body,
             },
         )?;
@@ -605,6 +611,58 @@ mod tests {
         assert_eq!(summary.spread, Some(2.0));
         assert_eq!(summary.per_question[0].spread, 3);
         assert_eq!(summary.per_question[0].average, 2.5);
+    }
+
+    fn at(text: &str) -> chrono::NaiveDateTime {
+        chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").unwrap_or_default()
+    }
+
+    #[test]
+    fn the_owner_view_shape_is_pinned_to_its_format() {
+        let loaded = Loaded {
+            application: ApplicationRow {
+                id: "a1".into(),
+                round_id: "r1".into(),
+                user_id: "u1".into(),
+                status: "submitted".into(),
+                consents: r#"{"privacy_notice":true}"#.into(),
+                outcome: None,
+                feedback: None,
+                submitted_at: Some(at("2027-01-02 03:04:05.123456")),
+                decided_at: None,
+                created_at: at("2027-01-01 00:00:00"),
+                updated_at: at("2027-01-02 03:04:05.123456"),
+                answer_by: None,
+            },
+            round: RoundHead {
+                id: "r1".into(),
+                title: "Peer researchers".into(),
+                opens_at: at("2026-12-01 00:00:00"),
+                closes_at: at("2027-02-01 00:00:00"),
+                closed_at: None,
+                answer_by_days: 21,
+            },
+            questions: vec![QuestionRow {
+                id: "q1".into(),
+                round_id: "r1".into(),
+                position: 0,
+                prompt: "Why?".into(),
+                guidance: None,
+                required: true,
+                max_words: None,
+            }],
+            answers: vec![("q1".into(), "Because.".into())],
+        };
+        let json = loaded.owner_view_json().unwrap_or_default();
+        // Changed the owner's view? Bump OWNER_VIEW_FORMAT, so that views stored in the old
+        // shape are built afresh instead of served, then record the new shape here.
+        assert_eq!(
+            (OWNER_VIEW_FORMAT, json.as_str()),
+            (
+                1,
+                r#"{"id":"a1","round_id":"r1","round_title":"Peer researchers","status":"submitted","answers":[{"question_id":"q1","prompt":"Why?","text":"Because."}],"consents":{"privacy_notice":true,"future_opportunities":false},"created_at":"2027-01-01T00:00:00Z","submitted_at":"2027-01-02T03:04:05.123456Z","decided_at":null,"outcome":null,"feedback":null}"#
+            )
+        );
     }
 
     #[test]
