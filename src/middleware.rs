@@ -1,6 +1,13 @@
-//! Per-request context: a request id (in the log span, the `X-Request-Id` header and any
-//! 500 body), one log line per request without PII, and Prometheus observations.
+//! Per-request context: a request id (on every log line of the request, in the `X-Request-Id`
+//! header and in any 500 body), one log line per request without PII, and Prometheus
+//! observations.
+//!
+//! The id travels as a task-local, and into the blocking pool with the unit of work, rather than
+//! as a tracing span: creating a span, and entering and leaving it at every poll, cost about a
+//! tenth of a small request (docs/PERFORMANCE.md).
 
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -9,32 +16,66 @@ use actix_web::error::InternalError;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
-use tracing::Instrument;
 
 use crate::state::AppState;
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    static REQUEST_ID: Arc<str>;
+}
+
+thread_local! {
+    /// The id a unit of work brought with it to a blocking-pool thread.
+    static CARRIED_REQUEST_ID: RefCell<Option<Arc<str>>> = const { RefCell::new(None) };
 }
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
-/// The id of the request being handled on this task, if any.
+/// The id of the request being handled here, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    with_request_id(|id| id.map(str::to_string))
+}
+
+/// Calls `f` with the id of the request being handled here: on the request's task, or on a
+/// blocking-pool thread running a unit of work for it.
+pub fn with_request_id<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
+    let carried = CARRIED_REQUEST_ID.with(|carried| carried.borrow().clone());
+    match carried.or_else(|| REQUEST_ID.try_with(Arc::clone).ok()) {
+        Some(id) => f(Some(&id)),
+        None => f(None),
+    }
+}
+
+/// The id to hand to another thread with work done for this request.
+pub fn request_id_to_carry() -> Option<Arc<str>> {
+    REQUEST_ID
+        .try_with(Arc::clone)
+        .ok()
+        .or_else(|| CARRIED_REQUEST_ID.with(|carried| carried.borrow().clone()))
+}
+
+/// Runs `work` on this thread as part of the request `id` (from [`request_id_to_carry`]).
+pub fn carrying_request_id<R>(id: Option<Arc<str>>, work: impl FnOnce() -> R) -> R {
+    /// Puts back what the thread carried before, even if `work` panics.
+    struct Restore(Option<Arc<str>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            CARRIED_REQUEST_ID.with(|carried| *carried.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(CARRIED_REQUEST_ID.with(|carried| carried.replace(id)));
+    work()
 }
 
 pub async fn request_context(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let request_id = uuid::Uuid::now_v7().to_string();
+    let request_id: Arc<str> = uuid::Uuid::now_v7().to_string().into();
     let method = metric_method(req.method().as_str());
     let metrics = req
         .app_data::<web::Data<AppState>>()
         .map(|state| state.metrics.clone());
-    // Only the id: the span's fields are formatted once and read back by every event in it.
-    let span = tracing::info_span!("request", request_id = %request_id);
     let started = Instant::now();
 
     // An inner service may fail instead of answering (a middleware, say). Its error is
@@ -45,7 +86,6 @@ pub async fn request_context(
                 .await
                 .map_err(|error| (error.to_string(), error.error_response()))
         })
-        .instrument(span.clone())
         .await;
 
     let elapsed = started.elapsed();
@@ -56,7 +96,7 @@ pub async fn request_context(
         Err((_, response)) => (response.status(), None),
     };
     let route = route.unwrap_or_else(|| "unmatched".into());
-    span.in_scope(|| {
+    REQUEST_ID.sync_scope(request_id.clone(), || {
         tracing::info!(
             method,
             route = route.as_str(),
@@ -109,6 +149,27 @@ mod tests {
 
     use super::*;
     use crate::error::AppError;
+
+    #[tokio::test]
+    async fn a_unit_of_work_on_the_blocking_pool_knows_its_request() {
+        let seen = REQUEST_ID
+            .scope("0192-abc".into(), async {
+                let carried = request_id_to_carry();
+                tokio::task::spawn_blocking(move || {
+                    carrying_request_id(carried, current_request_id)
+                })
+                .await
+            })
+            .await;
+        assert_eq!(seen.ok().flatten().as_deref(), Some("0192-abc"));
+    }
+
+    #[tokio::test]
+    async fn a_thread_forgets_the_request_once_its_work_is_done() {
+        let during = carrying_request_id(Some("0192-abc".into()), current_request_id);
+        assert_eq!(during.as_deref(), Some("0192-abc"));
+        assert_eq!(current_request_id(), None);
+    }
 
     #[actix_web::test]
     async fn server_error_body_carries_the_request_id_of_the_response_header() {

@@ -1,4 +1,5 @@
-//! Structured logs via tracing. Spans carry the request id; fields never carry PII.
+//! Structured logs via tracing. Every line logged for a request carries its id
+//! (`middleware::with_request_id`); fields never carry PII.
 //!
 //! Lines are gathered in memory and written to standard output together, every
 //! [`FLUSH_EVERY`], by one thread: a write(2) per request line cost about a quarter of a small
@@ -15,11 +16,12 @@ use std::time::Duration;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::middleware::with_request_id;
 use crate::settings::{LogFormat, LogSettings, SettingsError};
 
 /// How long a line may wait in memory before it is written out.
@@ -44,15 +46,16 @@ pub fn init(log: &LogSettings) -> Result<LogGuard, SettingsError> {
     let writer = BatchedWriter::new(Box::new(io::stdout()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(io::stdout().is_terminal())
         .with_writer(writer.clone());
     let installed = match log.format {
-        LogFormat::Json => builder
-            .fmt_fields(JsonFields::new())
-            .event_format(JsonLines)
+        LogFormat::Json => builder.event_format(JsonLines).try_init(),
+        LogFormat::Pretty => builder
+            .event_format(WithRequestId(
+                tracing_subscriber::fmt::format()
+                    .with_target(false)
+                    .with_ansi(io::stdout().is_terminal()),
+            ))
             .try_init(),
-        LogFormat::Pretty => builder.try_init(),
     };
     installed.map_err(|e| SettingsError(format!("log: {e}")))?;
     let on_panic = writer.clone();
@@ -65,9 +68,10 @@ pub fn init(log: &LogSettings) -> Result<LogGuard, SettingsError> {
 }
 
 /// One JSON object a line, shaped as tracing-subscriber's JSON format (`timestamp`, `level`,
-/// `fields` in the order they were logged, and the innermost `span` with its fields and `name`),
-/// written straight out: that format builds a map of values for every event and parses the
-/// span's fields back from text, which cost a tenth of a small request (docs/PERFORMANCE.md).
+/// `fields` in the order they were logged, and for a request's lines a `span` named `request`
+/// with its `request_id`), written straight out: that format builds a map of values for every
+/// event and parses a span's fields back from text, which cost a tenth of a small request
+/// (docs/PERFORMANCE.md).
 pub struct JsonLines;
 
 impl<S, N> FormatEvent<S, N> for JsonLines
@@ -77,7 +81,7 @@ where
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, N>,
+        _ctx: &FmtContext<'_, S, N>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
@@ -96,30 +100,38 @@ where
         event.record(&mut fields);
         fields.result?;
         writer.write_char('}')?;
-        let span = event
-            .parent()
-            .and_then(|id| ctx.span(id))
-            .or_else(|| ctx.lookup_current());
-        if let Some(span) = span {
-            writer.write_str(",\"span\":{")?;
-            let extensions = span.extensions();
-            // The span's fields as `JsonFields` wrote them: one JSON object.
-            let object = extensions
-                .get::<FormattedFields<N>>()
-                .map_or("", |formatted| formatted.fields.as_str());
-            let inner = object
-                .strip_prefix('{')
-                .and_then(|rest| rest.strip_suffix('}'))
-                .unwrap_or("");
-            if !inner.is_empty() {
-                writer.write_str(inner)?;
-                writer.write_char(',')?;
+        with_request_id(|id| match id {
+            Some(id) => {
+                writer.write_str(",\"span\":{\"request_id\":")?;
+                write_json_string(&mut writer, id)?;
+                writer.write_str(",\"name\":\"request\"}")
             }
-            writer.write_str("\"name\":")?;
-            write_json_string(&mut writer, span.name())?;
-            writer.write_char('}')?;
-        }
+            None => Ok(()),
+        })?;
         writer.write_str("}\n")
+    }
+}
+
+/// A human-readable line (`log.format = "pretty"`) that starts with its request's id.
+pub struct WithRequestId<F>(pub F);
+
+impl<S, N, F> FormatEvent<S, N> for WithRequestId<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        with_request_id(|id| match id {
+            Some(id) => write!(writer, "request {id}: "),
+            None => Ok(()),
+        })?;
+        self.0.format_event(ctx, writer, event)
     }
 }
 
@@ -359,6 +371,7 @@ impl Drop for LogGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::middleware::carrying_request_id;
 
     /// An output the test can read back.
     #[derive(Clone, Default)]
@@ -449,7 +462,6 @@ mod tests {
         let writer = BatchedWriter::new(Box::new(out.clone()));
         let subscriber = tracing_subscriber::fmt()
             .with_writer(writer.clone())
-            .fmt_fields(JsonFields::new())
             .event_format(JsonLines)
             .finish();
         tracing::subscriber::with_default(subscriber, emit);
@@ -463,8 +475,7 @@ mod tests {
     #[test]
     fn a_json_line_holds_timestamp_level_fields_and_the_request_span() {
         let lines = json_lines_of(|| {
-            let span = tracing::info_span!("request", request_id = "0192-abc");
-            span.in_scope(|| {
+            carrying_request_id(Some("0192-abc".into()), || {
                 tracing::info!(
                     method = "GET",
                     status = 200_u16,
@@ -487,6 +498,28 @@ mod tests {
             line["span"],
             serde_json::json!({"request_id": "0192-abc", "name": "request"})
         );
+    }
+
+    #[test]
+    fn a_pretty_line_starts_with_its_request_id() {
+        let out = Captured::default();
+        let writer = BatchedWriter::new(Box::new(out.clone()));
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(writer.clone())
+            .event_format(WithRequestId(
+                tracing_subscriber::fmt::format().with_ansi(false),
+            ))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            carrying_request_id(Some("0192-abc".into()), || tracing::info!("inside"));
+            tracing::info!("outside");
+        });
+        writer.flush();
+        let text = out.text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("request 0192-abc: "), "{text}");
+        assert!(lines[0].ends_with("inside"), "{text}");
+        assert!(!lines[1].contains("request"), "{text}");
     }
 
     #[test]

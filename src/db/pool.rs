@@ -149,17 +149,18 @@ impl Database {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        // Keep the request's span, so logs from inside the unit of work carry its id.
-        let span = tracing::Span::current();
+        // Logs from inside the unit of work carry the request's id.
+        let request_id = crate::middleware::request_id_to_carry();
         tokio::task::spawn_blocking(move || {
-            let _entered = span.enter();
-            // Queue before taking a connection, so waiting writers leave the pool to readers.
-            // A writer that panicked poisoned nothing: its transaction rolled back.
-            let _turn = queue
-                .as_ref()
-                .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
-            let mut conn = pool.get()?;
-            work(&mut conn)
+            crate::middleware::carrying_request_id(request_id, || {
+                // Queue before taking a connection, so waiting writers leave the pool to readers.
+                // A writer that panicked poisoned nothing: its transaction rolled back.
+                let _turn = queue
+                    .as_ref()
+                    .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
+                let mut conn = pool.get()?;
+                work(&mut conn)
+            })
         })
         .await?
     }
