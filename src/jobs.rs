@@ -1,16 +1,18 @@
 //! Background jobs that close the loop: reminding coordinators about applications still
 //! waiting for an answer as a round's answer-by date nears, expiring unanswered invitations,
-//! and the retention rules that remove records once they are no longer needed.
+//! the retention rules that remove records once they are no longer needed, and storing the
+//! owner's view of applications that have none.
 
 use std::time::Duration;
 
 use chrono::{Months, NaiveDateTime, Utc};
 
 use crate::db::DbConn;
-use crate::db::queries::{privacy, recruitment as queries, users};
+use crate::db::queries::{owner_views, privacy, recruitment as queries, users};
 use crate::domain::recruitment::answer_by;
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
+use crate::routes::applications::Loaded;
 use crate::routes::rounds::waiting;
 use crate::state::AppState;
 
@@ -208,7 +210,49 @@ where
     }
 }
 
-/// Runs the reminder check, invitation expiry and retention every `rounds.reminder_check_secs`.
+/// Applications whose owner's view one write transaction stores.
+const OWNER_VIEWS_PER_BATCH: i64 = 100;
+
+/// Stores the owner's view of every application that has none: written before views were
+/// stored, or changed since by something other than its owner's writes (a review, a job, an
+/// erasure). Their owners' reads then take the one-query path. Returns how many it stored.
+pub async fn store_missing_owner_views(state: &AppState) -> Result<usize, AppError> {
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let from = after.clone();
+        let (stored, last) = state
+            .db
+            .write(move |conn| {
+                let ids =
+                    owner_views::applications_without_view(conn, &from, OWNER_VIEWS_PER_BATCH)?;
+                let mut stored = 0;
+                for id in &ids {
+                    // Read under the row lock, as the owner's writes do.
+                    queries::lock_application(conn, id)?;
+                    match Loaded::load(conn, id) {
+                        Ok(loaded) => {
+                            loaded.keep_owner_view(conn)?;
+                            stored += 1;
+                        }
+                        // Deleted since it was listed.
+                        Err(AppError::NotFound) => {}
+                        Err(other) => return Err(other),
+                    }
+                }
+                Ok((stored, ids.last().cloned()))
+            })
+            .await?;
+        total += stored;
+        match last {
+            Some(last) => after = last,
+            None => return Ok(total),
+        }
+    }
+}
+
+/// Runs the reminder check, invitation expiry, retention and the owner's views missing every
+/// `rounds.reminder_check_secs`.
 pub async fn run(state: AppState) {
     let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
     loop {
@@ -220,6 +264,13 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = apply_retention(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "applying the retention rules failed; will try again");
+        }
+        match store_missing_owner_views(&state).await {
+            Ok(0) => {}
+            Ok(stored) => tracing::info!(stored, "owner's views stored"),
+            Err(error) => {
+                tracing::warn!(error = %error, "storing owner's views failed; will try again");
+            }
         }
         tokio::time::sleep(every).await;
     }

@@ -114,6 +114,20 @@ both_backends! {
         assert_eq!(seen, application);
     }
 
+    async fn the_job_stores_the_view_of_applications_that_have_none(app) {
+        let coordinator = app.signed_in(coproduce::domain::role::Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        let (_, other) = submitted(&app, &round).await;
+        write_sql(&app, "DELETE FROM application_owner_views").await;
+        assert_eq!(coproduce::jobs::store_missing_owner_views(&app.state).await.unwrap(), 2);
+        let stored = stored_view(&app, &application).await.expect("stored by the job");
+        assert!(stored_view(&app, &other).await.is_some());
+        let read = body_of(app.get_as(&applicant, &path_of(&application)).send().await.unwrap()).await;
+        assert_eq!(read, stored);
+        assert_eq!(coproduce::jobs::store_missing_owner_views(&app.state).await.unwrap(), 0, "nothing left to store");
+    }
+
     async fn nobody_but_the_owner_is_answered_from_the_stored_view(app) {
         let coordinator = app.signed_in(coproduce::domain::role::Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;

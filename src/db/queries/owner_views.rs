@@ -5,7 +5,7 @@
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::schema::{application_owner_views, rounds};
+use crate::db::schema::{application_owner_views, applications, rounds};
 use crate::per_backend;
 
 /// What an owner's view was built from besides the tables the triggers watch.
@@ -58,4 +58,23 @@ pub fn find_for_owner(
         .select(application_owner_views::body)
         .first(c)
         .optional())
+}
+
+/// Up to `limit` applications after `after` (by id) that have no stored owner's view.
+pub fn applications_without_view(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
+    applications::table
+        .left_join(
+            application_owner_views::table
+                .on(application_owner_views::application_id.eq(applications::id)),
+        )
+        .filter(application_owner_views::application_id.is_null())
+        .filter(applications::id.gt(after))
+        .order(applications::id)
+        .limit(limit)
+        .select(applications::id)
+        .load(conn)
 }
