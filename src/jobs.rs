@@ -12,7 +12,7 @@ use crate::db::queries::{owner_views, privacy, recruitment as queries, users};
 use crate::domain::recruitment::answer_by;
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
-use crate::routes::applications::Loaded;
+use crate::routes::applications::{Loaded, OWNER_VIEW_FORMAT};
 use crate::routes::rounds::waiting;
 use crate::state::AppState;
 
@@ -210,44 +210,57 @@ where
     }
 }
 
-/// Applications whose owner's view one write transaction stores.
+/// Applications listed at a time; each is then stored in a write transaction of its own, so
+/// writers for requests take turns with the job and no transaction holds more than one row.
 const OWNER_VIEWS_PER_BATCH: i64 = 100;
 
-/// Stores the owner's view of every application that has none: written before views were
-/// stored, or changed since by something other than its owner's writes (a review, a job, an
-/// erasure). Their owners' reads then take the one-query path. Returns how many it stored.
+/// Stores the owner's view of every application that has none the read would serve: written
+/// before views were stored, changed since by something other than its owner's writes (a
+/// review, a job), stored in an older format or showing an old round title. Their owners'
+/// reads then take the one-query path. One application that fails is logged and left for the
+/// next run. Returns how many views it stored.
 pub async fn store_missing_owner_views(state: &AppState) -> Result<usize, AppError> {
     let mut after = String::new();
     let mut total = 0;
     loop {
         let from = after.clone();
-        let (stored, last) = state
+        let ids = state
             .db
-            .write(move |conn| {
-                let ids =
-                    owner_views::applications_without_view(conn, &from, OWNER_VIEWS_PER_BATCH)?;
-                let mut stored = 0;
-                for id in &ids {
-                    // Read under the row lock, as the owner's writes do.
-                    queries::lock_application(conn, id)?;
-                    match Loaded::load(conn, id) {
-                        Ok(loaded) => {
-                            loaded.keep_owner_view(conn)?;
-                            stored += 1;
-                        }
-                        // Deleted since it was listed.
-                        Err(AppError::NotFound) => {}
-                        Err(other) => return Err(other),
-                    }
-                }
-                Ok((stored, ids.last().cloned()))
+            .read(move |conn| {
+                Ok(owner_views::applications_without_view(
+                    conn,
+                    &from,
+                    OWNER_VIEWS_PER_BATCH,
+                    OWNER_VIEW_FORMAT,
+                )?)
             })
             .await?;
-        total += stored;
-        match last {
-            Some(last) => after = last,
-            None => return Ok(total),
+        let Some(last) = ids.last().cloned() else {
+            return Ok(total);
+        };
+        for id in ids {
+            let stored = state
+                .db
+                .write(move |conn| {
+                    // Read under the row lock, as the owner's writes do.
+                    queries::lock_application(conn, &id)?;
+                    match Loaded::load(conn, &id) {
+                        Ok(loaded) => loaded.keep_owner_view(conn).map(|_| true),
+                        // Deleted since it was listed.
+                        Err(AppError::NotFound) => Ok(false),
+                        Err(other) => Err(other),
+                    }
+                })
+                .await;
+            match stored {
+                Ok(true) => total += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(error = %error, "storing an owner's view failed; the next run tries again");
+                }
+            }
         }
+        after = last;
     }
 }
 

@@ -38,7 +38,11 @@ pub fn current_request_id() -> Option<String> {
 /// Calls `f` with the id of the request being handled here: on the request's task, or on a
 /// blocking-pool thread running a unit of work for it.
 pub fn with_request_id<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
-    let carried = CARRIED_REQUEST_ID.with(|carried| carried.borrow().clone());
+    // `try_with`: a line logged while this thread shuts down has no id, rather than a panic.
+    let carried = CARRIED_REQUEST_ID
+        .try_with(|carried| carried.borrow().clone())
+        .ok()
+        .flatten();
     match carried.or_else(|| REQUEST_ID.try_with(Arc::clone).ok()) {
         Some(id) => f(Some(&id)),
         None => f(None),

@@ -198,9 +198,7 @@ impl Visit for JsonFieldWriter<'_, '_> {
 /// `at` in UTC as RFC 3339 with microseconds (`2026-12-03T09:47:00.123456Z`), the shape
 /// tracing-subscriber writes, without going through `fmt` for each part.
 fn write_timestamp(out: &mut impl fmt::Write, at: std::time::SystemTime) -> fmt::Result {
-    let since_epoch = at
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let since_epoch = at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let seconds = since_epoch.as_secs();
     let (year, month, day) = civil_from_days(seconds / 86_400);
     let of_day = seconds % 86_400;
@@ -547,7 +545,7 @@ mod tests {
     fn timestamps_are_rfc3339_utc_with_microseconds_on_any_day() {
         let instants = [
             (0, 0),
-            (951_782_400, 1),            // 2000-02-29, a leap day in a leap century
+            (951_782_400, 1),             // 2000-02-29, a leap day in a leap century
             (1_709_164_799, 999_999_999), // the last moment of 2024-02-28
             (1_796_290_020, 123_456_789), // 2026-12-03T09:27:00.123456
             (4_107_542_399, 500_000),     // 2100-02-28T23:59:59, a century that is no leap year

@@ -128,6 +128,20 @@ both_backends! {
         assert_eq!(coproduce::jobs::store_missing_owner_views(&app.state).await.unwrap(), 0, "nothing left to store");
     }
 
+    async fn the_job_stores_again_a_view_the_read_would_not_serve(app) {
+        let coordinator = app.signed_in(coproduce::domain::role::Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        write_sql(&app, "UPDATE application_owner_views SET round_title = 'An old title'").await;
+        write_sql(&app, "UPDATE application_owner_views SET format = 0 WHERE round_title <> 'An old title'").await;
+        assert_eq!(coproduce::jobs::store_missing_owner_views(&app.state).await.unwrap(), 1);
+        let stored = stored_view(&app, &application).await.unwrap();
+        let read = body_of(app.get_as(&applicant, &path_of(&application)).send().await.unwrap()).await;
+        assert_eq!(read, stored);
+        write_sql(&app, "UPDATE application_owner_views SET format = 0").await;
+        assert_eq!(coproduce::jobs::store_missing_owner_views(&app.state).await.unwrap(), 1, "an older format");
+    }
+
     async fn nobody_but_the_owner_is_answered_from_the_stored_view(app) {
         let coordinator = app.signed_in(coproduce::domain::role::Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;

@@ -60,19 +60,31 @@ pub fn find_for_owner(
         .optional())
 }
 
-/// Up to `limit` applications after `after` (by id) that have no stored owner's view.
+/// Up to `limit` applications after `after` (by id) whose owner's view is not stored in a form
+/// the read would serve: none stored, stored in another `format`, or showing an old round title.
+/// Applications whose content was removed (erasure, retention) are left out.
 pub fn applications_without_view(
     conn: &mut DbConn,
     after: &str,
     limit: i64,
+    format: i32,
 ) -> QueryResult<Vec<String>> {
     applications::table
+        .inner_join(rounds::table)
         .left_join(
             application_owner_views::table
                 .on(application_owner_views::application_id.eq(applications::id)),
         )
-        .filter(application_owner_views::application_id.is_null())
+        .filter(applications::content_removed_at.is_null())
         .filter(applications::id.gt(after))
+        .filter(
+            application_owner_views::application_id
+                .is_null()
+                .or(application_owner_views::format.nullable().ne(format))
+                .or(application_owner_views::round_title
+                    .nullable()
+                    .ne(rounds::title.nullable())),
+        )
         .order(applications::id)
         .limit(limit)
         .select(applications::id)
