@@ -38,23 +38,21 @@ pub fn current_request_id() -> Option<String> {
 /// Calls `f` with the id of the request being handled here: on the request's task, or on a
 /// blocking-pool thread running a unit of work for it.
 pub fn with_request_id<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
-    // `try_with`: a line logged while this thread shuts down has no id, rather than a panic.
-    let carried = CARRIED_REQUEST_ID
-        .try_with(|carried| carried.borrow().clone())
-        .ok()
-        .flatten();
-    match carried.or_else(|| REQUEST_ID.try_with(Arc::clone).ok()) {
-        Some(id) => f(Some(&id)),
-        None => f(None),
-    }
+    f(current().as_deref())
 }
 
 /// The id to hand to another thread with work done for this request.
 pub fn request_id_to_carry() -> Option<Arc<str>> {
-    REQUEST_ID
-        .try_with(Arc::clone)
+    current()
+}
+
+fn current() -> Option<Arc<str>> {
+    // `try_with`: a line logged while this thread shuts down has no id, rather than a panic.
+    CARRIED_REQUEST_ID
+        .try_with(|carried| carried.borrow().clone())
         .ok()
-        .or_else(|| CARRIED_REQUEST_ID.with(|carried| carried.borrow().clone()))
+        .flatten()
+        .or_else(|| REQUEST_ID.try_with(Arc::clone).ok())
 }
 
 /// Runs `work` on this thread as part of the request `id` (from [`request_id_to_carry`]).
