@@ -95,13 +95,6 @@ pub fn load_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Stor
     }))
 }
 
-pub fn has_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<bool> {
-    per_backend!(conn, |c| diesel::select(diesel::dsl::exists(
-        profiles::table.find(user_id)
-    ))
-    .get_result(c))
-}
-
 /// Only the encrypted lived experience (for review views), of those of `user_ids` with a
 /// profile: (user id, ciphertext).
 pub fn lived_experience_of(

@@ -3,7 +3,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::models::user::{UserRoleRow, UserRow};
-use crate::db::schema::{user_roles, users};
+use crate::db::schema::{profiles, user_roles, users};
 use crate::domain::role::Role;
 use crate::per_backend;
 
@@ -30,6 +30,17 @@ pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
         .select(UserRow::as_select())
         .first(c)
         .optional())
+}
+
+/// The user, and whether they have a profile: one query where a submit needs both.
+pub fn find_with_profile_flag(conn: &mut DbConn, id: &str) -> QueryResult<Option<(UserRow, bool)>> {
+    let found: Option<(UserRow, Option<String>)> = per_backend!(conn, |c| users::table
+        .left_join(profiles::table.on(profiles::user_id.eq(users::id)))
+        .filter(users::id.eq(id))
+        .select((UserRow::as_select(), profiles::user_id.nullable()))
+        .first(c)
+        .optional())?;
+    Ok(found.map(|(user, profile)| (user, profile.is_some())))
 }
 
 pub fn find_by_ids(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<UserRow>> {

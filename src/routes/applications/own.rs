@@ -11,7 +11,7 @@ use super::{
 };
 use crate::auth::AuthUser;
 use crate::db::DbConn;
-use crate::db::queries::{owner_views, people, recruitment as queries, users};
+use crate::db::queries::{owner_views, recruitment as queries, users};
 use crate::domain::recruitment::{
     ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
 };
@@ -190,7 +190,8 @@ pub async fn submit(
             // The checks and the stored view must see the answers a save just committed.
             queries::lock_application(conn, &id)?;
             let loaded = owned_draft_in_open_round(conn, &id, &user)?;
-            let has_profile = people::has_profile(conn, &user.id)?;
+            let (person, has_profile) =
+                users::find_with_profile_flag(conn, &user.id)?.ok_or(AppError::NotFound)?;
             reject_problems(submission_problems(
                 &loaded.rules(),
                 &loaded.answers,
@@ -203,7 +204,6 @@ pub async fn submit(
             if !queries::submit(conn, &loaded.application.id, &user.id, now, promised)? {
                 return Err(AppError::conflict("invalid_transition", CHANGED_MEANWHILE));
             }
-            let person = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let email = Email::ApplicationReceived {
                 name: person.display_name().to_string(),
                 round_title: round.title.clone(),
