@@ -116,8 +116,9 @@ class Db:
 
 
 def pg_url(name: str) -> str:
-    base = DEFAULT_PG.rsplit("/", 1)[0]
-    return f"{base}/{name}"
+    """DRILL_PG_URL with the database `name`, keeping its options (`?sslmode=disable`, say)."""
+    address, question, options = DEFAULT_PG.partition("?")
+    return f"{address.rsplit('/', 1)[0]}/{name}{question}{options}"
 
 
 def fresh_db(kind: str, label: str) -> Db:
@@ -157,6 +158,11 @@ class Proc:
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def cpu_seconds(self) -> float:
+        """CPU time this process has used so far, in user and kernel mode together."""
+        fields = open(f"/proc/{self.pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def memory_kb(self) -> dict[str, int]:
         figures = {}
@@ -357,6 +363,8 @@ class WrkResult:
     errors: int
     latency_ms: dict[str, float] = field(default_factory=dict)
     raw: str = ""
+    # The server's CPU time per answered request, in µs (set by `wrk_measuring`).
+    cpu_us: float = float("nan")
 
 
 def _ms(text: str) -> float:
@@ -383,6 +391,18 @@ def wrk(url: str, script: Path, connections: int, seconds: float, core: str | No
         errors=sum(int(x) for x in errors.groups()) if errors else 0,
         latency_ms=latency, raw=out,
     )
+
+
+def wrk_measuring(server: Proc, script: Path, connections: int, seconds: float, core: str | None,
+                  env: dict | None = None) -> WrkResult:
+    """`wrk` against `server`, also counting the server's CPU time per request: a cost that does
+    not depend on how fast the load generator is, so it varies less than requests per second on
+    a busy machine."""
+    before = server.cpu_seconds()
+    result = wrk(server.base, script, connections, seconds, core, env)
+    if result.requests:
+        result.cpu_us = (server.cpu_seconds() - before) / result.requests * 1e6
+    return result
 
 
 REPLAY_LUA = r"""

@@ -145,14 +145,14 @@ def run_backend(kind: str, args, server_core: str, load_core: str) -> dict:
         base_get_file.write_text("".join(f"/items/item-{i}\n" for i in range(1000)))
         runs = {k: [] for k in ("base_get", "svc_get", "base_insert", "svc_submit")}
         for rep in range(args.repeats):
-            runs["base_get"].append(d.wrk(base.base, scripts["get"], 32, args.seconds, load_core,
-                                          {"LOAD_FILE": str(base_get_file)}))
-            runs["svc_get"].append(d.wrk(svc.base, scripts["get"], 32, args.seconds, load_core,
-                                         {"LOAD_FILE": str(seeded["get_file"])}))
-            runs["base_insert"].append(d.wrk(base.base, scripts["insert"], 32, args.seconds, load_core))
+            runs["base_get"].append(d.wrk_measuring(base, scripts["get"], 32, args.seconds, load_core,
+                                                    {"LOAD_FILE": str(base_get_file)}))
+            runs["svc_get"].append(d.wrk_measuring(svc, scripts["get"], 32, args.seconds, load_core,
+                                                   {"LOAD_FILE": str(seeded["get_file"])}))
+            runs["base_insert"].append(d.wrk_measuring(base, scripts["insert"], 32, args.seconds, load_core))
             reset_drafts(db)
-            submit = d.wrk(svc.base, scripts["submit"], 32, args.seconds, load_core,
-                           {"LOAD_FILE": str(seeded["submit_file"])})
+            submit = d.wrk_measuring(svc, scripts["submit"], 32, args.seconds, load_core,
+                                     {"LOAD_FILE": str(seeded["submit_file"])})
             # Submits wrk gave up on at the end may still commit: let them land before counting.
             time.sleep(1)
             submitted = db.scalar("SELECT count(*) FROM applications WHERE status = 'submitted'")
@@ -164,7 +164,8 @@ def run_backend(kind: str, args, server_core: str, load_core: str) -> dict:
                       f"{submitted} submitted, {queued} emails queued")
             runs["svc_submit"].append(submit)
             under_load = svc.memory_kb()
-            d.log(f"  repeat {rep + 1}: " + ", ".join(f"{k} {v[-1].rps:.0f}/s p99 {v[-1].latency_ms.get('99')}ms"
+            d.log(f"  repeat {rep + 1}: " + ", ".join(f"{k} {v[-1].rps:.0f}/s p99 {v[-1].latency_ms.get('99')}ms "
+                                                       f"cpu {v[-1].cpu_us:.0f}us"
                                                        for k, v in runs.items()))
         return {"runs": runs, "idle": idle, "load": under_load, "drafts": seeded["drafts"]}
     finally:
@@ -176,8 +177,9 @@ def run_backend(kind: str, args, server_core: str, load_core: str) -> dict:
 
 def report(results: dict) -> None:
     print()
-    print("| backend | measure | baseline | coproduce | ratio | coproduce p99 | baseline p99 | target |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| backend | measure | baseline | coproduce | ratio | coproduce p99 | baseline p99 | target "
+          "| server CPU per request: baseline, coproduce (baseline ÷ coproduce) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for kind, r in results.items():
         runs = r["runs"]
         for label, b, s, target in (("GET by id", "base_get", "svc_get", 0.8),
@@ -188,10 +190,13 @@ def report(results: dict) -> None:
             ratio = d.median(ratios)
             p99s = d.median([x.latency_ms.get("99", float("nan")) for x in runs[s]])
             bp99 = d.median([x.latency_ms.get("99", float("nan")) for x in runs[b]])
+            base_cpu = d.median([x.cpu_us for x in runs[b]])
+            svc_cpu = d.median([x.cpu_us for x in runs[s]])
             ok = ratio >= target and (label != "GET by id" or p99s < 25)
             print(f"| {kind} | {label} | {base_rps:.0f}/s | {svc_rps:.0f}/s | {ratio:.2f}× "
                   f"({', '.join(f'{x:.2f}' for x in ratios)}) | {p99s:.1f} ms | {bp99:.1f} ms | "
-                  f"≥ {target}×{' and p99 < 25 ms' if label == 'GET by id' else ''}: {'met' if ok else 'NOT met'} |")
+                  f"≥ {target}×{' and p99 < 25 ms' if label == 'GET by id' else ''}: {'met' if ok else 'NOT met'} | "
+                  f"{base_cpu:.0f} µs, {svc_cpu:.0f} µs ({base_cpu / svc_cpu:.2f}×) |")
     print()
     print("| backend | VmRSS idle | VmHWM idle | VmRSS under load | VmHWM after load |")
     print("|---|---|---|---|---|")
