@@ -48,6 +48,7 @@ impl Application {
             db.url().describe()
         );
         let state = AppState::new(db, settings)?;
+        tokio::spawn(crate::auth::session_recheck::run(state.clone()));
         if state.settings.email.worker {
             tokio::spawn(state.outbox_worker().run());
             tokio::spawn(crate::jobs::run(state.clone()));

@@ -8,6 +8,7 @@ pub mod password;
 pub mod rate_limit;
 pub mod secret_token;
 pub mod session;
+pub mod session_recheck;
 pub mod verified_tokens;
 
 pub use extractor::AuthUser;

@@ -6,7 +6,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use coproduce::auth::jwt::Claims;
-use coproduce::auth::verified_tokens::RECHECK_AFTER;
+use coproduce::auth::session_recheck;
+use coproduce::auth::verified_tokens::{Known, RECHECK_AFTER, revocation_epoch};
 use coproduce::domain::role::Role;
 use diesel::RunQueryDsl;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -88,6 +89,59 @@ both_backends! {
             .unwrap();
         tokio::time::sleep(RECHECK_AFTER + Duration::from_millis(100)).await;
         assert_eq!(me_status(&app, &token).await, 401);
+    }
+
+    async fn access_token_in_steady_use_stops_within_a_second_when_another_replica_ends_its_session(app) {
+        let signed_in = app.register_and_sign_in("busy@example.org").await;
+        let token = signed_in["access_token"].as_str().unwrap().to_string();
+        assert_eq!(me_status(&app, &token).await, 200);
+        app.state
+            .db
+            .write(|conn| {
+                diesel::sql_query("UPDATE sessions SET revoked_at = created_at").execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        // Used all along, so the background recheck, not the entry lapsing, must catch it.
+        let revoked_at = std::time::Instant::now();
+        while revoked_at.elapsed() < RECHECK_AFTER + Duration::from_millis(100) {
+            me_status(&app, &token).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(me_status(&app, &token).await, 401);
+    }
+
+    async fn a_recheck_keeps_tokens_of_live_sessions_and_forgets_those_ended_elsewhere(app) {
+        let staying = app.register_and_sign_in("staying@example.org").await;
+        let leaving = app.register_and_sign_in("leaving-elsewhere@example.org").await;
+        let tokens: Vec<String> = [&staying, &leaving]
+            .iter()
+            .map(|signed_in| signed_in["access_token"].as_str().unwrap().to_string())
+            .collect();
+        for token in &tokens {
+            assert_eq!(me_status(&app, token).await, 200);
+            assert_eq!(me_status(&app, token).await, 200);
+        }
+        let leaving_id = leaving["user"]["id"].as_str().unwrap().to_string();
+        app.state
+            .db
+            .write(move |conn| {
+                diesel::sql_query("UPDATE sessions SET revoked_at = created_at WHERE user_id = $1")
+                    .bind::<diesel::sql_types::Text, _>(leaving_id)
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        session_recheck::recheck(&app.state).await.unwrap();
+        let known = |token: &str| {
+            app.state
+                .verified_tokens
+                .get(token, chrono::Utc::now().timestamp(), revocation_epoch())
+        };
+        assert!(matches!(known(&tokens[0]), Known::Live(_)));
+        assert!(matches!(known(&tokens[1]), Known::Nothing));
     }
 
     async fn token_with_alg_none_is_refused(app) {

@@ -62,6 +62,24 @@ pub fn session_is_live(conn: &mut DbConn, session_id: &str, user_id: &str) -> Qu
     Ok(live > 0)
 }
 
+/// Of the sessions `ids`, those still live (not revoked, of an active account), with their
+/// user's id: [`session_is_live`]'s rule, one query for many.
+pub fn live_sessions(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Vec<(String, String)>> {
+    let mut live = Vec::new();
+    // Well under every backend's limit on bound values.
+    for chunk in ids.chunks(500) {
+        let found: Vec<(String, String)> = per_backend!(conn, |c| sessions::table
+            .inner_join(users::table)
+            .filter(sessions::id.eq_any(chunk))
+            .filter(sessions::revoked_at.is_null())
+            .filter(users::status.eq("active"))
+            .select((sessions::id, sessions::user_id))
+            .load(c))?;
+        live.extend(found);
+    }
+    Ok(live)
+}
+
 pub fn find_session(conn: &mut DbConn, id: &str) -> QueryResult<Option<SessionRow>> {
     sessions::table
         .find(id)
