@@ -15,6 +15,18 @@ use serde_json::json;
 
 use crate::helpers::*;
 
+/// Another replica's logout: the rows change and this process is not told.
+async fn end_sessions_elsewhere(app: &TestApp) {
+    app.state
+        .db
+        .write(|conn| {
+            diesel::sql_query("UPDATE sessions SET revoked_at = created_at").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
 fn claims_for(app: &TestApp, user: &TestUser) -> Claims {
     let now = Utc::now().timestamp();
     let auth = &app.state.settings.auth;
@@ -78,15 +90,7 @@ both_backends! {
         let signed_in = app.register_and_sign_in("elsewhere@example.org").await;
         let token = signed_in["access_token"].as_str().unwrap().to_string();
         assert_eq!(me_status(&app, &token).await, 200);
-        // Another replica's logout: the row changes and this process is not told.
-        app.state
-            .db
-            .write(|conn| {
-                diesel::sql_query("UPDATE sessions SET revoked_at = created_at").execute(conn)?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        end_sessions_elsewhere(&app).await;
         tokio::time::sleep(RECHECK_AFTER + Duration::from_millis(100)).await;
         assert_eq!(me_status(&app, &token).await, 401);
     }
@@ -95,14 +99,7 @@ both_backends! {
         let signed_in = app.register_and_sign_in("busy@example.org").await;
         let token = signed_in["access_token"].as_str().unwrap().to_string();
         assert_eq!(me_status(&app, &token).await, 200);
-        app.state
-            .db
-            .write(|conn| {
-                diesel::sql_query("UPDATE sessions SET revoked_at = created_at").execute(conn)?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        end_sessions_elsewhere(&app).await;
         // Used all along: the background recheck forgets it (only the recheck does; a lapsed
         // entry stays, vouching for the signature), and within the second it is refused.
         let revoked_at = std::time::Instant::now();
