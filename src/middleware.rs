@@ -38,15 +38,11 @@ pub fn current_request_id() -> Option<String> {
 /// Calls `f` with the id of the request being handled here: on the request's task, or on a
 /// blocking-pool thread running a unit of work for it.
 pub fn with_request_id<R>(f: impl FnOnce(Option<&str>) -> R) -> R {
-    f(current().as_deref())
+    f(request_id_to_carry().as_deref())
 }
 
 /// The id to hand to another thread with work done for this request.
 pub fn request_id_to_carry() -> Option<Arc<str>> {
-    current()
-}
-
-fn current() -> Option<Arc<str>> {
     // `try_with`: a line logged while this thread shuts down has no id, rather than a panic.
     CARRIED_REQUEST_ID
         .try_with(|carried| carried.borrow().clone())

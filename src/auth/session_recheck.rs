@@ -1,7 +1,6 @@
 //! Checks again, together, the sessions of the tokens in use (see `verified_tokens`), so that
 //! requests with a token in steady use never wait on a session check of their own.
 
-use std::collections::HashSet;
 use std::time::Instant;
 
 use tokio::time::MissedTickBehavior;
@@ -35,15 +34,10 @@ pub async fn recheck(state: &AppState) -> Result<(), AppError> {
     let asked_at = Instant::now();
     let ids: Vec<String> = asked.iter().map(|(id, _)| id.clone()).collect();
     // Pairs, so a session found live for another user than the token names counts as not live.
-    let live: HashSet<(String, String)> = state
+    let live = state
         .db
-        .read(move |conn| {
-            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            Ok(auth::live_sessions(conn, &ids)?)
-        })
-        .await?
-        .into_iter()
-        .collect();
+        .read(move |conn| Ok(auth::live_sessions(conn, &ids)?))
+        .await?;
     state
         .verified_tokens
         .confirm(&asked, &live, asked_at, epoch);

@@ -138,7 +138,7 @@ impl VerifiedTokens {
     pub fn confirm(
         &self,
         asked: &[(String, String)],
-        live: &HashSet<(String, String)>,
+        live: &[(String, String)],
         asked_at: Instant,
         epoch: u64,
     ) {
@@ -257,12 +257,7 @@ mod tests {
         cache.get("token", 1_000, EPOCH);
         std::thread::sleep(Duration::from_millis(250));
         let asked = session();
-        cache.confirm(
-            &asked,
-            &asked.iter().cloned().collect(),
-            Instant::now(),
-            EPOCH,
-        );
+        cache.confirm(&asked, &asked, Instant::now(), EPOCH);
         assert!(is_live(&cache.get("token", 1_000, EPOCH)));
     }
 
@@ -271,7 +266,7 @@ mod tests {
         let cache = VerifiedTokens::default();
         cache.insert("token", user(), 2_000, EPOCH);
         cache.get("token", 1_000, EPOCH);
-        cache.confirm(&session(), &HashSet::new(), Instant::now(), EPOCH);
+        cache.confirm(&session(), &[], Instant::now(), EPOCH);
         assert!(matches!(cache.get("token", 1_000, EPOCH), Known::Nothing));
     }
 
@@ -282,12 +277,7 @@ mod tests {
         cache.get("token", 1_000, EPOCH);
         // The revocation's transaction may not have committed when the question was asked.
         let asked = session();
-        cache.confirm(
-            &asked,
-            &asked.iter().cloned().collect(),
-            Instant::now(),
-            EPOCH + 1,
-        );
+        cache.confirm(&asked, &asked, Instant::now(), EPOCH + 1);
         assert!(is_signed_only(&cache.get("token", 1_000, EPOCH + 1)));
     }
 
@@ -299,7 +289,7 @@ mod tests {
         cache.insert("token", user(), 2_000, EPOCH);
         cache.get("token", 1_000, EPOCH);
         let asked = session();
-        cache.confirm(&asked, &asked.iter().cloned().collect(), asked_at, EPOCH);
+        cache.confirm(&asked, &asked, asked_at, EPOCH);
         assert!(is_live(&cache.get("token", 1_000, EPOCH)));
     }
 
@@ -308,7 +298,7 @@ mod tests {
         let cache = VerifiedTokens::default();
         cache.insert("token", user(), 2_000, EPOCH);
         let other = vec![("s2".to_string(), "u2".to_string())];
-        cache.confirm(&other, &HashSet::new(), Instant::now(), EPOCH);
+        cache.confirm(&other, &[], Instant::now(), EPOCH);
         assert!(is_live(&cache.get("token", 1_000, EPOCH)));
     }
 

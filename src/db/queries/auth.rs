@@ -64,7 +64,7 @@ pub fn session_is_live(conn: &mut DbConn, session_id: &str, user_id: &str) -> Qu
 
 /// Of the sessions `ids`, those still live (not revoked, of an active account), with their
 /// user's id: [`session_is_live`]'s rule, one query for many.
-pub fn live_sessions(conn: &mut DbConn, ids: &[&str]) -> QueryResult<Vec<(String, String)>> {
+pub fn live_sessions(conn: &mut DbConn, ids: &[String]) -> QueryResult<Vec<(String, String)>> {
     let mut live = Vec::new();
     // Well under every backend's limit on bound values.
     for chunk in ids.chunks(500) {
