@@ -32,11 +32,16 @@ import load_drill
 
 def queue_emails(db: d.Db, count: int, server_core: str, load_core: str) -> None:
     svc = d.start_service("email-seed", db, server_core, APP_EMAIL__WORKER="false")
-    seeded = load_drill.seed(db, svc, SimpleNamespace(coproducers=0, applicants=count), load_core)
+    # The seed keeps its first drafts for GETs, which are never submitted: seed that many more.
+    seeded = load_drill.seed(db, svc, SimpleNamespace(coproducers=0, applicants=count + load_drill.GET_DRAFTS),
+                             load_core)
     lines = seeded["submit_file"].read_text().splitlines()
     d.replay(svc.base, [("POST", line.split()[0], line.split()[1], None) for line in lines], load_core, "submissions")
     svc.kill()
     d._started.remove(svc)
+    queued = db.scalar("SELECT count(*) FROM outbox")
+    if queued != count:
+        raise RuntimeError(f"{queued} emails were queued, not {count}")
 
 
 def outbox_sample(db: d.Db) -> tuple[str, str, str, str]:
