@@ -504,6 +504,12 @@ impl Settings {
                 "email.concurrent_sends: must be from 1 to {MAX_CONCURRENT_SENDS}"
             )));
         }
+        // Zero would lease each batch for no time at all: every send skipped, the batch claimed again.
+        if self.email.smtp_timeout_secs == 0 {
+            return Err(SettingsError(
+                "email.smtp_timeout_secs: must be at least 1".into(),
+            ));
+        }
         if self.email.max_attempts == 0 {
             return Err(SettingsError(
                 "email.max_attempts: must be at least 1".into(),
@@ -662,6 +668,14 @@ mod tests {
             assert!(message.contains("email.concurrent_sends"), "{message}");
         }
         assert!(load_with(&[("APP_EMAIL__CONCURRENT_SENDS", "8")]).is_ok());
+    }
+
+    #[test]
+    fn smtp_timeout_of_zero_is_refused_naming_the_key() {
+        let error = load_with(&[("APP_EMAIL__SMTP_TIMEOUT_SECS", "0")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("email.smtp_timeout_secs"), "{message}");
+        assert!(load_with(&[("APP_EMAIL__SMTP_TIMEOUT_SECS", "1")]).is_ok());
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! with a stable Message-ID per row. A failed send never loses the row.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -271,88 +270,49 @@ const RECORD_EVERY: Duration = Duration::from_millis(10);
 /// What happened to one claimed row, waiting to be written.
 struct Outcome {
     row: OutboxRow,
-    /// The lease the row was claimed with: the outcome is written only if it still holds.
-    lease_until: chrono::NaiveDateTime,
     result: Result<(), String>,
     /// When the send finished (the row's `sent_at`, or the base of its next attempt).
     at: chrono::NaiveDateTime,
 }
 
-/// The batch to send after the current one: claimed, or being claimed.
-enum Next {
-    Batch(Claimed),
-    Claiming(tokio::task::JoinHandle<Result<Claimed, AppError>>),
-}
-
-/// One claimed batch: its rows, leased until `lease_until`.
-struct Claimed {
-    rows: Vec<OutboxRow>,
-    lease_until: chrono::NaiveDateTime,
-    /// The batch was full: more may be due.
-    full: bool,
-}
-
 impl Worker {
-    /// Sends everything due, batch after batch, `email.concurrent_sends` at a time, and records
-    /// each outcome; outcomes are written in the background while later email is sent. While
-    /// one batch is sent the next is already claimed, so sending never waits for a claim.
-    pub async fn drain(&self) -> Result<DrainReport, AppError> {
-        let first = self.claim().await?;
-        let claimed = Arc::new(std::sync::atomic::AtomicUsize::new(first.rows.len()));
-        let counted = claimed.clone();
-        let worker = self.clone();
-        let batches = futures_util::stream::unfold(Some(Next::Batch(first)), move |next| {
-            let worker = worker.clone();
-            let counted = counted.clone();
-            async move {
-                let batch = match next? {
-                    Next::Batch(batch) => batch,
-                    Next::Claiming(handle) => match handle.await {
-                        Ok(Ok(batch)) => {
-                            counted.fetch_add(batch.rows.len(), Ordering::Relaxed);
-                            batch
-                        }
-                        Ok(Err(error)) => {
-                            // What is left stays due; the next pass claims it.
-                            tracing::warn!(error = %error, "could not claim the next batch of email");
-                            return None;
-                        }
-                        Err(join_error) => {
-                            tracing::warn!(error = %join_error, "claiming email stopped");
-                            return None;
-                        }
-                    },
-                };
-                let following = batch
-                    .full
-                    .then(|| Next::Claiming(tokio::spawn(worker.claim_owned())));
-                let lease_until = batch.lease_until;
-                let rows = batch.rows.into_iter().map(move |row| (row, lease_until));
-                Some((futures_util::stream::iter(rows), following))
-            }
-        });
+    /// Claims one batch of due email, sends it `email.concurrent_sends` at a time, and records
+    /// each outcome; outcomes are written in the background while later email is sent.
+    pub async fn drain_once(&self) -> Result<DrainReport, AppError> {
+        let now = Utc::now().naive_utc();
+        // Long enough for a whole batch to time out one by one before another worker may retry it.
+        let lease = Duration::from_secs(self.settings.smtp_timeout_secs.saturating_mul(2))
+            .saturating_mul(self.settings.batch_size.max(1));
+        let lease_until =
+            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
+        let limit = i64::from(self.settings.batch_size.max(1));
+        let claimed = self
+            .db
+            .write(move |conn| Ok(queries::claim_due(conn, now, lease_until, limit)?))
+            .await?;
+        let mut report = DrainReport {
+            claimed: claimed.len(),
+            ..DrainReport::default()
+        };
+        let send_budget =
+            chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60));
         let at_once = usize::try_from(self.settings.concurrent_sends.max(1)).unwrap_or(1);
-        let mut sends = std::pin::pin!(
-            batches
-                .flatten()
-                .map(|(row, lease_until)| self.send(row, lease_until))
-                .buffer_unordered(at_once)
-        );
-        let mut report = DrainReport::default();
+        let mut sends = futures_util::stream::iter(claimed)
+            .map(|row| self.send(row, lease_until - send_budget))
+            .buffer_unordered(at_once);
         let mut waiting = Vec::new();
         let mut recording: Option<tokio::task::JoinHandle<DrainReport>> = None;
         let mut window = std::time::Instant::now();
         while let Some(sent) = sends.next().await {
             let Some(outcome) = sent else { continue };
             waiting.push(outcome);
-            // One write at a time, and sending never waits for it: while a write is still
-            // going, outcomes gather for the next.
-            let writer_free = recording.as_ref().is_none_or(|r| r.is_finished());
-            if window.elapsed() >= RECORD_EVERY && writer_free {
+            if window.elapsed() >= RECORD_EVERY {
                 if let Some(previous) = recording.take() {
                     report.add(previous.await);
                 }
-                recording = Some(tokio::spawn(self.record(std::mem::take(&mut waiting))));
+                recording = Some(tokio::spawn(
+                    self.record(std::mem::take(&mut waiting), lease_until),
+                ));
                 window = std::time::Instant::now();
             }
         }
@@ -360,50 +320,15 @@ impl Worker {
             report.add(previous.await);
         }
         if !waiting.is_empty() {
-            report.add(Ok(self.record(waiting).await));
+            report.add(Ok(self.record(waiting, lease_until).await));
         }
-        report.claimed = claimed.load(Ordering::Relaxed);
         Ok(report)
     }
 
-    /// Leases the next batch of due email.
-    async fn claim(&self) -> Result<Claimed, AppError> {
-        let now = Utc::now().naive_utc();
-        // Long enough for a whole batch to time out one by one before another worker may retry it.
-        let lease = Duration::from_secs(self.settings.smtp_timeout_secs.saturating_mul(2))
-            .saturating_mul(self.settings.batch_size.max(1));
-        let lease_until =
-            now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::hours(1));
-        let limit = self.settings.batch_size.max(1);
-        let rows = self
-            .db
-            .write(move |conn| {
-                Ok(queries::claim_due(
-                    conn,
-                    now,
-                    lease_until,
-                    i64::from(limit),
-                )?)
-            })
-            .await?;
-        Ok(Claimed {
-            full: rows.len() >= limit as usize,
-            rows,
-            lease_until,
-        })
-    }
-
-    /// [`Worker::claim`] for a spawned task.
-    async fn claim_owned(self) -> Result<Claimed, AppError> {
-        self.claim().await
-    }
-
-    /// Sends `row`, unless it is too late to finish before its lease ends (the row then stays
-    /// leased and another pass, or worker, takes it after the lease).
-    async fn send(&self, row: OutboxRow, lease_until: chrono::NaiveDateTime) -> Option<Outcome> {
-        let send_budget =
-            chrono::Duration::seconds(i64::try_from(self.settings.smtp_timeout_secs).unwrap_or(60));
-        if Utc::now().naive_utc() >= lease_until - send_budget {
+    /// Sends `row`, unless it is too late to finish before `start_by` (the row then stays leased
+    /// and another pass, or worker, takes it after the lease).
+    async fn send(&self, row: OutboxRow, start_by: chrono::NaiveDateTime) -> Option<Outcome> {
+        if Utc::now().naive_utc() >= start_by {
             return None;
         }
         let result = match self.mailer.prepare(self.outbox.from(), &outgoing(&row)) {
@@ -412,7 +337,6 @@ impl Worker {
         };
         Some(Outcome {
             row,
-            lease_until,
             result,
             at: Utc::now().naive_utc(),
         })
@@ -423,19 +347,20 @@ impl Worker {
     fn record(
         &self,
         outcomes: Vec<Outcome>,
+        lease_until: chrono::NaiveDateTime,
     ) -> impl std::future::Future<Output = DrainReport> + 'static {
         let db = self.db.clone();
         let settings = self.settings.clone();
         async move {
-            let changes: Vec<(Change, chrono::NaiveDateTime)> = outcomes
+            let changes: Vec<Change> = outcomes
                 .iter()
-                .map(|outcome| (Change::of(outcome, &settings), outcome.lease_until))
+                .map(|outcome| Change::of(outcome, &settings))
                 .collect();
             let recorded = db
                 .write(move |conn| {
                     changes
                         .iter()
-                        .map(|(change, lease_until)| change.apply(conn, *lease_until))
+                        .map(|change| change.apply(conn, lease_until))
                         .collect::<Result<Vec<bool>, _>>()
                         .map_err(AppError::from)
                 })
@@ -451,16 +376,22 @@ impl Worker {
         }
     }
 
-    /// Runs forever: drains everything due, then waits to be woken or for the poll interval.
+    /// Runs forever: drains while there is work, then waits to be woken or for the poll interval.
     pub async fn run(self) {
         let idle = Duration::from_millis(self.settings.poll_interval_ms.max(10));
         loop {
-            if let Err(error) = self.drain().await {
-                tracing::warn!(error = %error, "outbox worker pass failed; will try again");
-            }
-            tokio::select! {
-                () = self.outbox.wakeup.notified() => {}
-                () = tokio::time::sleep(idle) => {}
+            let full_batch = match self.drain_once().await {
+                Ok(report) => report.claimed >= self.settings.batch_size.max(1) as usize,
+                Err(error) => {
+                    tracing::warn!(error = %error, "outbox worker pass failed; will try again");
+                    false
+                }
+            };
+            if !full_batch {
+                tokio::select! {
+                    () = self.outbox.wakeup.notified() => {}
+                    () = tokio::time::sleep(idle) => {}
+                }
             }
         }
     }

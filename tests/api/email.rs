@@ -33,7 +33,6 @@ on_both_backends!(
     smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery,
     failing_email_goes_dead_after_its_attempts_and_retry_sends_it,
     a_batch_sent_over_smtp_is_recorded_email_by_email_with_its_own_send_times,
-    one_pass_of_the_worker_sends_batch_after_batch_until_nothing_is_due,
 );
 
 async fn register(app: &TestApp, email: &str) {
@@ -159,7 +158,7 @@ async fn a_batch_sent_over_smtp_is_recorded_email_by_email_with_its_own_send_tim
     for n in 0..30 {
         register(&app, &format!("person{n}@example.org")).await;
     }
-    let report = app.state.outbox_worker().drain().await.unwrap();
+    let report = app.state.outbox_worker().drain_once().await.unwrap();
     assert_eq!((report.claimed, report.sent, report.failed), (30, 30, 0));
 
     let sent = outbox(&app, "?status=sent&limit=100").await;
@@ -180,38 +179,6 @@ async fn a_batch_sent_over_smtp_is_recorded_email_by_email_with_its_own_send_tim
     received.dedup();
     assert_eq!(received.len(), 30);
     assert_eq!(sink.messages().len(), 30, "no email sent twice");
-}
-
-/// The worker claims the next batch while it sends the current one, so a backlog goes out in
-/// one pass, each email once, with no pause between batches.
-async fn one_pass_of_the_worker_sends_batch_after_batch_until_nothing_is_due(backend: Backend) {
-    let sink = SmtpSink::start(Mode::Accept).await;
-    let url = sink.url();
-    let Some(app) = spawn_app_with(backend, |s| {
-        s.email.transport = EmailTransport::Smtp;
-        s.email.smtp_url = url;
-        s.email.batch_size = 4;
-    })
-    .await
-    else {
-        return;
-    };
-    for n in 0..10 {
-        register(&app, &format!("person{n}@example.org")).await;
-    }
-    let report = app.state.outbox_worker().drain().await.unwrap();
-    assert_eq!((report.claimed, report.sent, report.failed), (10, 10, 0));
-
-    assert_eq!(outbox(&app, "?status=sent&limit=100").await.len(), 10);
-    let mut received: Vec<String> = sink
-        .messages()
-        .iter()
-        .filter_map(|raw| header(raw, "Message-ID").map(str::to_string))
-        .collect();
-    received.sort();
-    received.dedup();
-    assert_eq!(received.len(), 10);
-    assert_eq!(sink.messages().len(), 10, "no email sent twice");
 }
 
 async fn smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery(
@@ -314,7 +281,7 @@ both_backends! {
         let drain = |worker: coproduce::email::outbox::Worker| async move {
             let mut sent = 0;
             loop {
-                let report = worker.drain().await.unwrap();
+                let report = worker.drain_once().await.unwrap();
                 sent += report.sent;
                 if report.claimed == 0 {
                     return sent;

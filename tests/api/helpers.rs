@@ -212,7 +212,7 @@ impl TestApp {
         let worker = self.state.outbox_worker();
         let mut sent = 0;
         loop {
-            let report = worker.drain().await.expect("outbox drains");
+            let report = worker.drain_once().await.expect("outbox drains");
             sent += report.sent;
             if report.claimed == 0 {
                 return sent;
