@@ -331,8 +331,14 @@ impl Worker {
         if Utc::now().naive_utc() >= start_by {
             return None;
         }
+        // The whole send within `email.smtp_timeout_secs`, however many steps it takes
+        // (checking a reused connection, connecting, sending): started by `start_by`, it ends
+        // within the lease, so no other worker can take the row while it is still being sent.
+        let budget = Duration::from_secs(self.settings.smtp_timeout_secs);
         let result = match self.mailer.prepare(self.outbox.from(), &outgoing(&row)) {
-            Ok(prepared) => self.mailer.deliver(prepared).await,
+            Ok(prepared) => tokio::time::timeout(budget, self.mailer.deliver(prepared))
+                .await
+                .unwrap_or_else(|_| Err(super::smtp::NO_ANSWER_IN_TIME.to_string())),
             Err(error) => Err(error),
         };
         Some(Outcome {

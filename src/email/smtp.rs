@@ -22,6 +22,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
 
+/// Why a send that ran out of `email.smtp_timeout_secs` failed (kept on the outbox row).
+pub const NO_ANSWER_IN_TIME: &str = "the mail server did not answer in time";
+
 /// How long idle connections are kept for reuse.
 const IDLE_FOR: Duration = Duration::from_secs(60);
 const REUSE_AT_ONCE_FOR: Duration = Duration::from_secs(2);
@@ -143,7 +146,7 @@ impl NodelayRelay {
             }
             // lettre has already closed the connection on a failed command.
             Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err("the mail server did not answer in time".into()),
+            Err(_) => Err(NO_ANSWER_IN_TIME.into()),
         }
     }
 

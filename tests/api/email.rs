@@ -33,6 +33,7 @@ on_both_backends!(
     smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recovery,
     failing_email_goes_dead_after_its_attempts_and_retry_sends_it,
     a_batch_sent_over_smtp_is_recorded_email_by_email_with_its_own_send_times,
+    a_send_slower_than_the_timeout_in_all_fails_though_each_step_is_quick_enough,
 );
 
 async fn register(app: &TestApp, email: &str) {
@@ -216,6 +217,35 @@ async fn smtp_outage_loses_nothing_and_everything_is_delivered_once_after_recove
             .count();
         assert_eq!(arrived, 1, "{address}");
     }
+}
+
+/// `email.smtp_timeout_secs` bounds a whole send, not each step of it: a send still going past
+/// it could outlive the row's lease, and another worker would send the email too. Here each
+/// step (greeting and EHLO; MAIL to the end of data) takes under 2 s, the whole send about 2.7 s.
+async fn a_send_slower_than_the_timeout_in_all_fails_though_each_step_is_quick_enough(
+    backend: Backend,
+) {
+    let sink = SmtpSink::start(Mode::SlowReplies(Duration::from_millis(450))).await;
+    let url = sink.url();
+    let Some(app) = spawn_app_with(backend, |s| {
+        s.email.transport = EmailTransport::Smtp;
+        s.email.smtp_url = url;
+        s.email.smtp_timeout_secs = 2;
+    })
+    .await
+    else {
+        return;
+    };
+    register(&app, "sam@example.org").await;
+    let report = app.state.outbox_worker().drain_once().await.unwrap();
+    assert_eq!((report.sent, report.failed), (0, 1));
+    let failed = outbox(&app, "?status=failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0]["last_error"],
+        "the mail server did not answer in time"
+    );
+    assert!(sink.messages().is_empty(), "nothing was delivered");
 }
 
 async fn failing_email_goes_dead_after_its_attempts_and_retry_sends_it(backend: Backend) {

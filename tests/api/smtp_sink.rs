@@ -1,6 +1,7 @@
 //! A minimal SMTP server for tests: accepts or temporarily refuses mail, and keeps what arrived.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -12,6 +13,8 @@ pub enum Mode {
     RefuseTemporarily,
     /// Answers `550` to RCPT TO, repeating the address as many real servers do.
     RejectRecipient,
+    /// Accepts, but waits this long before each reply, as a server under heavy load does.
+    SlowReplies(Duration),
 }
 
 #[derive(Clone)]
@@ -57,6 +60,7 @@ impl SmtpSink {
     async fn serve(&self, stream: tokio::net::TcpStream) -> std::io::Result<()> {
         let (read, mut write) = stream.into_split();
         let mut lines = BufReader::new(read).lines();
+        self.pause().await;
         write.write_all(b"220 sink ESMTP ready\r\n").await?;
         while let Some(line) = lines.next_line().await? {
             let command = line.to_ascii_uppercase();
@@ -65,7 +69,7 @@ impl SmtpSink {
                 b"250-sink\r\n250 8BITMIME\r\n"
             } else if command.starts_with("MAIL FROM") {
                 match *self.mode.lock().unwrap() {
-                    Mode::Accept | Mode::RejectRecipient => b"250 OK\r\n",
+                    Mode::Accept | Mode::RejectRecipient | Mode::SlowReplies(_) => b"250 OK\r\n",
                     Mode::RefuseTemporarily => b"451 4.3.0 Temporarily unable to accept mail\r\n",
                 }
             } else if command.starts_with("RCPT TO")
@@ -81,6 +85,7 @@ impl SmtpSink {
             {
                 b"250 OK\r\n"
             } else if command.starts_with("DATA") {
+                self.pause().await;
                 write
                     .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
                     .await?;
@@ -100,8 +105,16 @@ impl SmtpSink {
             } else {
                 b"502 Command not implemented\r\n"
             };
+            self.pause().await;
             write.write_all(reply).await?;
         }
         Ok(())
+    }
+
+    async fn pause(&self) {
+        let mode = *self.mode.lock().unwrap();
+        if let Mode::SlowReplies(delay) = mode {
+            tokio::time::sleep(delay).await;
+        }
     }
 }
