@@ -262,6 +262,9 @@ pub struct Worker {
     pub settings: EmailSettings,
 }
 
+/// Why a send that ran out of `email.smtp_timeout_secs` failed (kept on the outbox row).
+const NO_ANSWER_IN_TIME: &str = "the mail server did not answer in time";
+
 /// How long outcomes wait to be written together: one transaction for all the email sent in
 /// this window instead of one per email. A crash may send this window's email again (same
 /// Message-ID), which at-least-once delivery already allows.
@@ -338,7 +341,7 @@ impl Worker {
         let result = match self.mailer.prepare(self.outbox.from(), &outgoing(&row)) {
             Ok(prepared) => tokio::time::timeout(budget, self.mailer.deliver(prepared))
                 .await
-                .unwrap_or_else(|_| Err(super::smtp::NO_ANSWER_IN_TIME.to_string())),
+                .unwrap_or_else(|_| Err(NO_ANSWER_IN_TIME.to_string())),
             Err(error) => Err(error),
         };
         Some(Outcome {

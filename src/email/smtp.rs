@@ -20,10 +20,6 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use tokio::net::TcpStream;
-use tokio::time::timeout;
-
-/// Why a send that ran out of `email.smtp_timeout_secs` failed (kept on the outbox row).
-pub const NO_ANSWER_IN_TIME: &str = "the mail server did not answer in time";
 
 /// How long idle connections are kept for reuse.
 const IDLE_FOR: Duration = Duration::from_secs(60);
@@ -92,13 +88,12 @@ impl SmtpRelay {
             tls,
             hello,
             credentials,
-            timeout: command_timeout,
             max_idle: connections.max(1),
             idle: Mutex::new(Vec::new()),
         })))
     }
 
-    /// Sends one message; the error text is lettre's (or says which step timed out).
+    /// Sends one message; the error text is lettre's.
     pub async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), String> {
         match self {
             Self::ImplicitTls(transport) => transport
@@ -130,24 +125,21 @@ pub struct NodelayRelay {
     tls: Tls,
     hello: ClientId,
     credentials: Option<Credentials>,
-    timeout: Duration,
     max_idle: usize,
     idle: Mutex<Vec<(Instant, AsyncSmtpConnection)>>,
 }
 
 impl NodelayRelay {
+    /// Not bounded in time here: the outbox worker bounds the whole send, all its steps together,
+    /// by `email.smtp_timeout_secs`.
     async fn send(&self, envelope: &Envelope, bytes: &[u8]) -> Result<(), String> {
         let mut conn = self.checkout().await?;
-        let sent = timeout(self.timeout, conn.send(envelope, bytes)).await;
-        match sent {
-            Ok(Ok(_)) => {
-                self.checkin(conn);
-                Ok(())
-            }
-            // lettre has already closed the connection on a failed command.
-            Ok(Err(error)) => Err(error.to_string()),
-            Err(_) => Err(NO_ANSWER_IN_TIME.into()),
-        }
+        // lettre has already closed the connection on a failed command.
+        conn.send(envelope, bytes)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.checkin(conn);
+        Ok(())
     }
 
     /// A connection that answers NOOP, or a new one.
@@ -156,16 +148,11 @@ impl NodelayRelay {
             let idle = since.elapsed();
             // Just used: no NOOP round trip (one in five commands). Were it closed since, the
             // send fails and the outbox retries it.
-            if idle < REUSE_AT_ONCE_FOR
-                || (idle < IDLE_FOR
-                    && matches!(timeout(self.timeout, conn.test_connected()).await, Ok(true)))
-            {
+            if idle < REUSE_AT_ONCE_FOR || (idle < IDLE_FOR && conn.test_connected().await) {
                 return Ok(conn);
             }
         }
-        timeout(self.timeout, self.connect())
-            .await
-            .map_err(|_| "connecting to the mail server timed out".to_string())?
+        self.connect().await
     }
 
     fn take_idle(&self) -> Option<(Instant, AsyncSmtpConnection)> {
