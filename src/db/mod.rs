@@ -1,8 +1,10 @@
 //! Persistence: one code base over SQLite (embedded default) and PostgreSQL (scale path).
 //!
 //! Handlers hand a whole unit of work to [`Database::read`] or [`Database::write`]; it runs on
-//! the blocking pool with one pooled connection, inside a transaction for writes.
+//! the blocking pool with one pooled connection, inside a transaction for writes (on SQLite,
+//! writers queued together commit together: `group_commit`).
 
+mod group_commit;
 pub mod migrations;
 pub mod models;
 pub mod pool;

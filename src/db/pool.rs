@@ -1,7 +1,7 @@
 //! Connections: the `MultiConnection` enum, its r2d2 manager (backend picked by URL scheme,
 //! SQLite pragmas on every connection) and the unit-of-work runners.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,6 +11,7 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, R2D2Connection};
 use diesel::{ConnectionError, ConnectionResult, PgConnection, SqliteConnection};
 
+use super::group_commit::GroupCommit;
 use super::migrations;
 use super::url::DatabaseUrl;
 use crate::error::AppError;
@@ -49,10 +50,13 @@ impl DbConnectionManager {
                     })?;
                 }
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
-                // busy_timeout first: switching to WAL needs the lock.
+                // busy_timeout first: switching to WAL needs the lock. Savepoints journal in
+                // memory: a batch of writers (`group_commit`) otherwise spills each one's
+                // journal past 64 KiB into a temporary file.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(ConnectionError::CouldntSetupConfiguration)?;
@@ -87,10 +91,11 @@ pub type DbPool = r2d2::Pool<DbConnectionManager>;
 pub struct Database {
     pool: DbPool,
     url: DatabaseUrl,
-    /// SQLite has one writer at a time. Writers of this process queue here, woken the moment
-    /// the last one commits, instead of polling the file lock in SQLite's busy handler, which
-    /// sleeps in steps of milliseconds. Other processes still meet `busy_timeout`.
-    sqlite_writer: Arc<Mutex<()>>,
+    /// SQLite has one writer at a time. Writers of this process queue here and are committed
+    /// together (see `group_commit`), instead of polling the file lock in SQLite's busy handler,
+    /// which sleeps in steps of milliseconds. Other processes still meet `busy_timeout`.
+    /// `None` on PostgreSQL, whose writers run side by side.
+    sqlite_writers: Option<Arc<GroupCommit>>,
 }
 
 impl Database {
@@ -108,10 +113,11 @@ impl Database {
             .test_on_check_out(false)
             .build(manager)
             .with_context(|| format!("cannot open a connection pool to {}", url.describe()))?;
+        let sqlite_writers = matches!(url, DatabaseUrl::Sqlite(_)).then(Arc::default);
         Ok(Self {
             pool,
             url,
-            sqlite_writer: Arc::default(),
+            sqlite_writers,
         })
     }
 
@@ -129,40 +135,28 @@ impl Database {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        self.run(None, work).await
+        let pool = self.pool.clone();
+        // Logs from inside the unit of work carry the request's id.
+        let request_id = crate::middleware::request_id_to_carry();
+        tokio::task::spawn_blocking(move || {
+            crate::middleware::carrying_request_id(request_id, || work(&mut *pool.get()?))
+        })
+        .await?
     }
 
-    /// Like [`Database::read`], inside one write transaction (see [`write_transaction`]).
+    /// Like [`Database::read`], inside one write transaction (see [`write_transaction`]); on
+    /// SQLite, possibly committed together with other writers' (see `group_commit`). Answers
+    /// only once the transaction has committed.
     pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
         T: Send + 'static,
     {
-        let queue = matches!(self.url, DatabaseUrl::Sqlite(_)).then(|| self.sqlite_writer.clone());
-        self.run(queue, move |conn| write_transaction(conn, work))
-            .await
-    }
-
-    async fn run<T, F>(&self, queue: Option<Arc<Mutex<()>>>, work: F) -> Result<T, AppError>
-    where
-        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
-        T: Send + 'static,
-    {
+        let Some(writers) = self.sqlite_writers.clone() else {
+            return self.read(move |conn| write_transaction(conn, work)).await;
+        };
         let pool = self.pool.clone();
-        // Logs from inside the unit of work carry the request's id.
-        let request_id = crate::middleware::request_id_to_carry();
-        tokio::task::spawn_blocking(move || {
-            crate::middleware::carrying_request_id(request_id, || {
-                // Queue before taking a connection, so waiting writers leave the pool to readers.
-                // A writer that panicked poisoned nothing: its transaction rolled back.
-                let _turn = queue
-                    .as_ref()
-                    .map(|lock| lock.lock().unwrap_or_else(PoisonError::into_inner));
-                let mut conn = pool.get()?;
-                work(&mut conn)
-            })
-        })
-        .await?
+        tokio::task::spawn_blocking(move || writers.run(&pool, work)).await?
     }
 }
 
@@ -193,12 +187,12 @@ where
     let DbConn::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
-    // Already inside a transaction: nest as a savepoint, as PostgreSQL does.
+    // Already inside a transaction (a batch of `group_commit`): nest as a savepoint.
     let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth();
     if matches!(depth, Ok(Some(_))) {
         return conn.transaction(work);
     }
-    AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+    begin_write(conn)?;
     match work(conn) {
         Ok(value) => {
             <DbConn as Connection>::TransactionManager::commit_transaction(conn)?;
@@ -214,5 +208,15 @@ where
             }
             Err(error)
         }
+    }
+}
+
+/// Begins a transaction that will write: on SQLite `BEGIN IMMEDIATE` (see [`write_transaction`]).
+pub(super) fn begin_write(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(sqlite) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+        }
+        DbConn::Postgres(_) => <DbConn as Connection>::TransactionManager::begin_transaction(conn),
     }
 }
