@@ -156,7 +156,8 @@ impl Database {
             return self.read(move |conn| write_transaction(conn, work)).await;
         };
         let pool = self.pool.clone();
-        tokio::task::spawn_blocking(move || writers.run(&pool, work)).await?
+        let request_id = crate::middleware::request_id_to_carry();
+        tokio::task::spawn_blocking(move || writers.run(&pool, request_id, work)).await?
     }
 }
 
