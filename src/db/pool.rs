@@ -146,7 +146,8 @@ impl Database {
 
     /// Like [`Database::read`], inside one write transaction (see [`write_transaction`]); on
     /// SQLite, possibly committed together with other writers' (see `group_commit`). Answers
-    /// only once the transaction has committed.
+    /// only once the transaction has committed. `work` must pass on database errors it does not
+    /// expect: on SQLite some end the whole transaction, and what runs after them is not in it.
     pub async fn write<T, F>(&self, work: F) -> Result<T, AppError>
     where
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
