@@ -130,6 +130,11 @@ def reset_drafts(db: d.Db) -> None:
         db.sql(statement)
 
 
+def count_acknowledged_only(result) -> None:
+    """Only acknowledged (2xx) writes count: a run that ran out of drafts says so."""
+    result.rps = (result.requests - result.non_2xx) / result.seconds
+
+
 def reset_baseline_drafts(db: d.Db) -> None:
     for statement in (
         "DELETE FROM baseline_views",
@@ -176,8 +181,7 @@ def run_backend(kind: str, args, server_core: str, load_core: str) -> dict:
             time.sleep(1)
             submitted = db.scalar("SELECT count(*) FROM applications WHERE status = 'submitted'")
             queued = db.scalar("SELECT count(*) FROM outbox")
-            # Only acknowledged submissions count (a run that ran out of drafts says so).
-            submit.rps = (submit.requests - submit.non_2xx) / submit.seconds
+            count_acknowledged_only(submit)
             if submit.non_2xx or submitted != queued:
                 d.log(f"  submit run {rep}: {submit.non_2xx} non-2xx (drafts: {seeded['drafts']}), "
                       f"{submitted} submitted, {queued} emails queued")
@@ -185,7 +189,7 @@ def run_backend(kind: str, args, server_core: str, load_core: str) -> dict:
             reset_baseline_drafts(base_db)
             same = d.wrk_measuring(base, scripts["submit"], 32, args.seconds, load_core,
                                    {"LOAD_FILE": str(base_submit_file)})
-            same.rps = (same.requests - same.non_2xx) / same.seconds
+            count_acknowledged_only(same)
             if same.non_2xx:
                 d.log(f"  baseline submit run {rep}: {same.non_2xx} non-2xx")
             runs["base_submit"].append(same)

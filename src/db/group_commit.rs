@@ -309,7 +309,7 @@ fn in_savepoint<T>(
     }
 }
 
-/// Savepoints of diesel's that a panicking unit left open, rolled back.
+/// Savepoints of diesel's that a unit left open (it panicked, or returned with them), rolled back.
 fn close_nested_savepoints(conn: &mut DbConn) -> Result<(), Failure> {
     while transaction_depth(conn).is_some_and(|depth| depth > 1) {
         <DbConn as Connection>::TransactionManager::rollback_transaction(conn)

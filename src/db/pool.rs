@@ -189,7 +189,8 @@ where
     let DbConn::Sqlite(sqlite) = conn else {
         return conn.transaction(work);
     };
-    // Already inside a transaction (a batch of `group_commit`): nest as a savepoint.
+    // Already inside a transaction (a unit of work calling this, or a command's): nest as a
+    // savepoint, as PostgreSQL does.
     let depth = AnsiTransactionManager::transaction_manager_status_mut(sqlite).transaction_depth();
     if matches!(depth, Ok(Some(_))) {
         return conn.transaction(work);
