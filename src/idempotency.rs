@@ -4,13 +4,14 @@
 //! The OpenAPI document lists the header on each operation that honours it (openapi_doc.rs).
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{CONTENT_TYPE, HeaderName};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 
+use crate::auth::AuthUser;
 use crate::db::queries::idempotency as queries;
 use crate::domain::Invalid;
 use crate::error::AppError;
@@ -50,14 +51,13 @@ pub async fn idempotency(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    // Only signed-in requests: the key is the user's. Others go through untouched.
-    let user = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .and_then(|token| state.jwt.verify_access_token(token.trim()).ok())
-        .map(|claims| claims.sub);
+    // Only signed-in requests: the key is the user's. Others go through untouched. The full
+    // check (session still live), or a replay would outlive a logout; the handler's own check
+    // then finds the token already verified.
+    let user = AuthUser::from_request(req.request(), &mut Payload::None)
+        .await
+        .ok()
+        .map(|user| user.id);
     let Some(user) = user else {
         return next
             .call(req)

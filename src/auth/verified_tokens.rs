@@ -38,6 +38,15 @@ pub fn revocation_epoch() -> u64 {
     REVOCATIONS.load(Ordering::SeqCst)
 }
 
+/// Call once a transaction that began at epoch `before` has committed. A revocation in it
+/// bumped the epoch before the commit, so a session check that read the old row meanwhile may
+/// have cached its token under the new epoch; bumping again voids that entry.
+pub fn note_commit(before: u64) {
+    if revocation_epoch() != before {
+        note_revocation();
+    }
+}
+
 /// What the cache knows of a token.
 #[derive(Debug)]
 pub enum Known {

@@ -219,11 +219,7 @@ impl GroupCommit {
         if let Err(failure) = &committed {
             tracing::error!(failure = ?failure, units = answers.len(), "a batch of writes did not commit");
         }
-        // A logout in this batch bumped the epoch before committing; a session check that read
-        // the old row meanwhile may have cached its token under the new epoch. Bump again now.
-        if verified_tokens::revocation_epoch() != revocations {
-            verified_tokens::note_revocation();
-        }
+        verified_tokens::note_commit(revocations);
         for answer in answers {
             answer(committed.as_ref().map(|_| ()));
         }

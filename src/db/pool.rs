@@ -14,6 +14,7 @@ use diesel::{ConnectionError, ConnectionResult, PgConnection, SqliteConnection};
 use super::group_commit::GroupCommit;
 use super::migrations;
 use super::url::DatabaseUrl;
+use crate::auth::verified_tokens;
 use crate::error::AppError;
 use crate::settings::DatabaseSettings;
 
@@ -154,7 +155,14 @@ impl Database {
         T: Send + 'static,
     {
         let Some(writers) = self.sqlite_writers.clone() else {
-            return self.read(move |conn| write_transaction(conn, work)).await;
+            return self
+                .read(move |conn| {
+                    let revocations = verified_tokens::revocation_epoch();
+                    let written = write_transaction(conn, work);
+                    verified_tokens::note_commit(revocations);
+                    written
+                })
+                .await;
         };
         let pool = self.pool.clone();
         let request_id = crate::middleware::request_id_to_carry();

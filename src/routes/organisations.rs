@@ -66,7 +66,10 @@ pub struct Organisation {
     pub id: String,
     pub name: String,
     pub kind: String,
-    pub contact_email: String,
+    /// Shown to coordinators and the organisation's own contacts only: co-producers see the
+    /// list to declare conflicts of interest, which needs no one's address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_email: Option<String>,
     /// True when the contact address was removed because its owner deleted their account and
     /// nobody else could take over: `contact_email` is then a placeholder that cannot receive
     /// email, until a coordinator sets a new one.
@@ -81,7 +84,7 @@ impl From<OrganisationRow> for Organisation {
             name,
             kind,
             contact_needed: contact_email == queries::NO_CONTACT_EMAIL,
-            contact_email,
+            contact_email: Some(contact_email),
             created_at: created_at.and_utc(),
         }
     }
@@ -115,7 +118,7 @@ pub async fn create_organisation(
         id: uuid::Uuid::now_v7().to_string(),
         name: new.name.trim().to_string(),
         kind: new.kind,
-        contact_email: new.contact_email.trim().to_lowercase(),
+        contact_email: Some(new.contact_email.trim().to_lowercase()),
         contact_needed: false,
         created_at: Utc::now(),
     };
@@ -123,7 +126,7 @@ pub async fn create_organisation(
         organisation.id.clone(),
         organisation.name.clone(),
         organisation.kind.clone(),
-        organisation.contact_email.clone(),
+        new.contact_email.trim().to_lowercase(),
     );
     let now = organisation.created_at.naive_utc();
     state
@@ -150,17 +153,32 @@ pub async fn list_organisations(
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<Organisation>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner, Role::Coproducer])?;
-    let rows = state
+    let (rows, mine) = state
         .db
         .read(move |conn| {
-            if user.has_role(Role::Coordinator) || user.has_role(Role::Coproducer) {
-                return Ok(queries::list_organisations(conn, None)?);
+            if user.has_role(Role::Coordinator) {
+                return Ok((queries::list_organisations(conn, None)?, None));
             }
             let mine = queries::memberships(conn, &user.id)?;
-            Ok(queries::list_organisations(conn, Some(&mine))?)
+            if user.has_role(Role::Coproducer) {
+                return Ok((queries::list_organisations(conn, None)?, Some(mine)));
+            }
+            Ok((queries::list_organisations(conn, Some(&mine))?, Some(mine)))
         })
         .await?;
-    let all = rows.into_iter().map(Organisation::from).collect();
+    let all = rows
+        .into_iter()
+        .map(Organisation::from)
+        .map(|mut organisation| {
+            if mine
+                .as_ref()
+                .is_some_and(|mine| !mine.contains(&organisation.id))
+            {
+                organisation.contact_email = None;
+            }
+            organisation
+        })
+        .collect();
     Ok(web::Json(Page::of(all, &page, |o| o.id.clone())?))
 }
 

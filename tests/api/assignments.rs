@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::matching::{accept, first_element, fitting_profile, invite};
-use crate::partners::{coproducer, project};
+use crate::partners::{coproducer, patch_element, project};
 use crate::smtp_sink::{Mode, SmtpSink};
 
 /// An element with three seats, `booked` people confirmed on it, `waiting` more on its
@@ -209,6 +209,46 @@ both_backends! {
         let to_leaver = app.emails_to(&leaving.email).pop().unwrap();
         assert_eq!(to_leaver.subject, "You have withdrawn from Peer interviews");
         assert_eq!(app.emails_to(&second.email).len(), 2, "invitation and waiting list only");
+    }
+
+    async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let response = patch_element(&app, &scene.partner, &scene.element, json!({"people_needed": 2})).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "people_booked");
+        let unchanged = patch_element(&app, &scene.coordinator, &scene.element, json!({})).await;
+        assert_eq!(unchanged.json::<Value>().await.unwrap()["people_needed"], 3);
+    }
+
+    async fn places_never_drop_below_the_people_booked(app) {
+        let scene = scene(&app, 2, 0, 0).await;
+        let response = patch_element(&app, &scene.coordinator, &scene.element, json!({"people_needed": 1})).await;
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["people_needed"]);
+        assert_eq!(body["errors"][0]["code"], "fewer_than_booked");
+        assert_eq!(element_status(&app, &scene).await, "open");
+    }
+
+    async fn fewer_places_with_every_one_booked_fill_the_element(app) {
+        let scene = scene(&app, 2, 0, 0).await;
+        let response = patch_element(&app, &scene.coordinator, &scene.element, json!({"people_needed": 2})).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "filled");
+    }
+
+    async fn a_place_added_to_a_full_element_goes_to_the_first_person_waiting(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        assert_eq!(element_status(&app, &scene).await, "filled");
+        let response = patch_element(&app, &scene.coordinator, &scene.element, json!({"people_needed": 4})).await;
+        assert_eq!(response.status(), 200);
+        let (waiting, _) = &scene.waiting[0];
+        let mine: Vec<Value> = get(&app, waiting, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0]["status"], "confirmed");
+        assert_eq!(element_status(&app, &scene).await, "filled");
+        app.drain_outbox().await;
+        let booked = app.emails_to(&waiting.email).pop().unwrap();
+        assert_eq!(booked.subject, "A place came up and you are booked: Peer interviews");
     }
 
     async fn deleting_a_booked_account_books_the_first_person_waiting(app) {

@@ -48,6 +48,18 @@ both_backends! {
         assert_eq!(organisations(&app, &coordinator).await, 1);
     }
 
+    async fn a_retry_after_the_session_ended_is_refused_not_replayed(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let first = post(&app, &coordinator, "/api/v1/organisations", Some("key-9"), &organisation("Northside")).await;
+        assert_eq!(first.status(), 201);
+        let session_id = coordinator.session_id.clone();
+        app.state.db.write(move |conn| {
+            Ok(coproduce::db::queries::auth::revoke_session(conn, &session_id, "logout", chrono::Utc::now().naive_utc())?)
+        }).await.unwrap();
+        let retry = post(&app, &coordinator, "/api/v1/organisations", Some("key-9"), &organisation("Northside")).await;
+        assert_eq!(retry.status(), 401);
+    }
+
     async fn without_a_key_each_post_creates(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         post(&app, &coordinator, "/api/v1/organisations", None, &organisation("A")).await;

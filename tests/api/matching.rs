@@ -218,6 +218,32 @@ both_backends! {
         assert_eq!(accept(&app, &person, id).await.status(), 409);
     }
 
+    async fn someone_archived_after_being_invited_cannot_accept_and_no_seat_is_taken(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &element, &[&person.id]).await.json().await.unwrap();
+        let archived = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Asked to leave the pool"})).send().await.unwrap();
+        assert_eq!(archived.status(), 200);
+        let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "not_in_pool");
+        let mine: Vec<Value> = app.get_as(&person, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine[0]["status"], "invited", "nothing changed");
+        let booked: Value = app.get_as(&coordinator, &format!("/api/v1/elements/{element}/assignments")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(booked.as_array().map(Vec::len), Some(0), "{booked}");
+    }
+
+    async fn someone_paused_may_still_accept_what_they_were_offered(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
+        let paused = app.patch_as(&person, "/api/v1/me").json(&json!({"coproducer_status": "paused"})).send().await.unwrap();
+        assert_eq!(paused.status(), 200);
+        let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+        assert_eq!(response.status(), 200);
+    }
+
     async fn an_answer_after_the_deadline_is_refused_and_coordinators_hear_of_expiries(app) {
         let (coordinator, _, project) = project(&app).await;
         let late = coproducer(&app, fitting_profile()).await;

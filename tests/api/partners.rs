@@ -151,7 +151,12 @@ pub async fn coproducer(app: &TestApp, profile: Value) -> TestUser {
     user
 }
 
-async fn patch_element(app: &TestApp, who: &TestUser, id: &str, body: Value) -> reqwest::Response {
+pub async fn patch_element(
+    app: &TestApp,
+    who: &TestUser,
+    id: &str,
+    body: Value,
+) -> reqwest::Response {
     app.client
         .patch(app.url(&format!("/api/v1/elements/{id}")))
         .bearer_auth(&who.token)
@@ -564,5 +569,23 @@ both_backends! {
         let listed = items(app.get_as(&person, "/api/v1/organisations").send().await.unwrap()).await;
         assert_eq!(listed.len(), 1);
         assert_eq!(listed[0]["name"], "Northside Housing");
+    }
+
+    async fn coproducers_see_organisations_without_their_contact_addresses(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        organisation(&app, &coordinator, "Northside Housing").await;
+        let person = coproducer(&app, profile_body()).await;
+        let listed = items(app.get_as(&person, "/api/v1/organisations").send().await.unwrap()).await;
+        assert!(listed[0].get("contact_email").is_none(), "{}", listed[0]);
+        let all = items(app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(all[0]["contact_email"], "hello@org.example");
+    }
+
+    async fn a_partner_contact_sees_their_own_organisations_contact_address(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let mine = organisation(&app, &coordinator, "Northside Housing").await;
+        let partner = partner_of(&app, &mine).await;
+        let listed = items(app.get_as(&partner, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(listed[0]["contact_email"], "hello@org.example");
     }
 }

@@ -673,6 +673,20 @@ both_backends! {
         assert_eq!(body["errors"][0]["code"], "not_a_reviewer");
     }
 
+    async fn someone_who_applied_to_a_round_cannot_sit_on_its_panel(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = app.signed_in(Role::Reviewer).await;
+        assert_eq!(start(&app, &reviewer, &round).await.status(), 201);
+        let path = format!("/api/v1/rounds/{}/reviewers", round["id"].as_str().unwrap());
+        let response = app.client.put(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"user_ids": [reviewer.id]})).send().await.unwrap();
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["user_ids[0]"]);
+        assert_eq!(body["errors"][0]["code"], "applied_to_round");
+        let listed = app.get_as(&reviewer, &format!("/api/v1/rounds/{}/applications?view=anonymised", round["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(listed.status(), 404, "not on the panel, so the round's applications stay hidden");
+    }
+
     async fn admins_are_reminded_as_well_as_coordinators(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let admin = app.signed_in(Role::Admin).await;

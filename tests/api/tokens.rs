@@ -95,6 +95,28 @@ both_backends! {
         assert_eq!(me_status(&app, &token).await, 401);
     }
 
+    async fn a_session_check_that_read_the_row_before_a_logout_committed_vouches_for_nothing_after(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        assert_eq!(me_status(&app, &user.token).await, 200);
+        // A second connection, as a request's session check on another pooled connection.
+        let mut other = coproduce::db::connect_once(&app.state.settings.database).unwrap();
+        let cache = app.state.verified_tokens.clone();
+        let (token, session_id, user_id) = (user.token.clone(), user.session_id.clone(), user.id.clone());
+        let read_before_commit = app.state.db.write(move |conn| {
+            coproduce::db::queries::auth::revoke_session(conn, &session_id, "logout", Utc::now().naive_utc())?;
+            // The check in the race: epoch read after the logout's bump, row read before its commit.
+            let epoch = revocation_epoch();
+            let live = coproduce::db::queries::auth::session_is_live(&mut other, &session_id, &user_id)?;
+            let checked = coproduce::auth::AuthUser { id: user_id, roles: vec![Role::Applicant], session_id };
+            cache.insert(&token, checked, Utc::now().timestamp() + 600, epoch);
+            Ok(live)
+        }).await.unwrap();
+        assert!(read_before_commit, "the race was staged: the other connection saw the session live");
+        let known = app.state.verified_tokens.get(&user.token, Utc::now().timestamp(), revocation_epoch());
+        assert!(!matches!(known, Known::Live(_)), "{known:?}");
+        assert_eq!(me_status(&app, &user.token).await, 401);
+    }
+
     async fn access_token_in_steady_use_stops_within_a_second_when_another_replica_ends_its_session(app) {
         let signed_in = app.register_and_sign_in("busy@example.org").await;
         let token = signed_in["access_token"].as_str().unwrap().to_string();

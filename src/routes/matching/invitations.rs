@@ -14,7 +14,7 @@ use crate::db::DbConn;
 use crate::db::models::matching::InvitationRow;
 use crate::db::queries::{matching as queries, partnership, users};
 use crate::domain::Invalid;
-use crate::domain::partnership::{ElementSpec, ElementStatus};
+use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
@@ -257,7 +257,7 @@ enum Acceptance {
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = AcceptResult),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invitation_expired`, already answered, or the element closed", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invitation_expired`, already answered, the element closed, or `not_in_pool` (archived)", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/accept")]
 pub async fn accept(
@@ -279,6 +279,7 @@ pub async fn accept(
                 queries::respond(conn, &invitation.id, "invited", "expired", None, now)?;
                 return Ok(Acceptance::Expired);
             }
+            refuse_if_archived(conn, &user.id)?;
             queries::lock_element(conn, &invitation.element_id, now)?;
             let element = partnership::find_element(conn, &invitation.element_id)?
                 .ok_or(AppError::NotFound)?;
@@ -421,6 +422,21 @@ fn own_invitation(conn: &mut DbConn, user: &AuthUser, id: &str) -> Result<Invita
     queries::find_invitation(conn, id)?
         .filter(|i| i.coproducer_id == user.id)
         .ok_or(AppError::NotFound)
+}
+
+/// Someone taken out of the pool cannot take up work offered before, whatever the reason was.
+/// A pause is the person's own choice, so accepting while paused is theirs to make.
+fn refuse_if_archived(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> {
+    let archived = queries::coproducer_status(conn, user_id)?
+        .is_none_or(|(status, _)| status == CoproducerStatus::Archived.as_str());
+    if archived {
+        return Err(AppError::conflict(
+            "not_in_pool",
+            "You are no longer in the pool of co-producers, so you cannot accept this invitation. \
+             If you think this is a mistake, please contact the coordinators.",
+        ));
+    }
+    Ok(())
 }
 
 fn already_answered(invitation: &InvitationRow) -> AppError {

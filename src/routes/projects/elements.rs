@@ -9,12 +9,14 @@ use utoipa::ToSchema;
 use super::{ElementView, element_view, visible_project};
 use crate::auth::AuthUser;
 use crate::checked_in_handler;
+use crate::db::queries::matching;
 use crate::db::queries::partnership as queries;
 use crate::domain::Invalid;
 use crate::domain::partnership::{ElementSpec, ElementStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, parse, reject_problems};
+use crate::routes::matching::assignments::refill_freed_seat;
 use crate::routes::requests::triage::insert_element;
 use crate::state::AppState;
 
@@ -61,12 +63,14 @@ pub async fn add_element(
 pub struct ElementPatch(pub serde_json::Map<String, serde_json::Value>);
 
 /// Change an element. Coordinators change anything, including `status` (open → filled →
-/// in_progress → completed, filled → open, or cancelled); partner contacts edit their open elements.
+/// in_progress → completed, filled → open, or cancelled); partner contacts edit their open elements
+/// while nobody is booked on them. Places never drop below the people booked; added places go to
+/// the waiting list first.
 #[utoipa::path(tag = "projects", security(("bearer" = [])), params(("id" = String, Path)), request_body = ElementPatch, responses(
     (status = 200, body = ElementView),
     (status = 403, description = "Partners cannot change status or edit elements that are no longer open", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Not a legal status change", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "Not a legal status change, or (`people_booked`) a partner changing an element people are booked on", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/{id}")]
@@ -102,51 +106,107 @@ pub async fn update_element(
     let view = state
         .db
         .write(move |conn| {
-            let mut element = queries::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
-            visible_project(conn, &user, &element.project_id)?;
-            let current = ElementStatus::parse(&element.status).ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown element status")))?;
+            let found = queries::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
+            visible_project(conn, &user, &found.project_id)?;
+            let now = Utc::now().naive_utc();
+            // Under the lock accept takes, so seats are counted against what is booked now.
+            matching::lock_element(conn, &found.id, now)?;
+            let mut element = queries::find_element(conn, &found.id)?.ok_or(AppError::NotFound)?;
+            let current = ElementStatus::parse(&element.status)
+                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown element status")))?;
             let coordinator = user.has_role(Role::Coordinator);
-                        if !coordinator && new_status.is_some() {
+            if !coordinator && new_status.is_some() {
                 return Err(AppError::Forbidden);
             }
             if !coordinator && current != ElementStatus::Open {
                 return Err(AppError::conflict(
                     "element_not_open",
-                    format!("This element is {}, so only coordinators can change it now.", current.as_str().replace('_', " ")),
+                    format!(
+                        "This element is {}, so only coordinators can change it now.",
+                        current.as_str().replace('_', " ")
+                    ),
                 ));
             }
-            let now = Utc::now().naive_utc();
+            let booked = matching::seats_taken(conn, &element.id)?;
+            if !coordinator && booked > 0 && !changes.is_empty() {
+                return Err(AppError::conflict(
+                    "people_booked",
+                    "People are already booked on this element, so only coordinators can change it now. \
+                     Please ask a coordinator, who will tell the people booked.",
+                ));
+            }
+            let seats_before = element.people_needed;
             if !changes.is_empty() {
-                let mut merged: serde_json::Value = serde_json::from_str(&element.spec).map_err(|e| AppError::Internal(e.into()))?;
-                merge_patch(&mut merged, serde_json::Value::Object(changes));
-                let bytes = serde_json::to_vec(&merged).map_err(|e| AppError::Internal(e.into()))?;
-                let spec: ElementSpec = parse(&bytes)?;
+                let spec = merged_spec(&element.spec, changes)?;
                 reject_problems(spec.problems(&app.catalogue, ""))?;
+                if i64::from(spec.people_needed) < booked {
+                    return Err(AppError::invalid_field(
+                        "people_needed",
+                        Invalid::new(
+                            "fewer_than_booked",
+                            format!(
+                                "{booked} people are already booked on this element, so it needs at least {booked} places. \
+                                 Withdraw someone first if it needs fewer."
+                            ),
+                        ),
+                    ));
+                }
                 element.spec = serde_json::to_string(&spec).map_err(|e| AppError::Internal(e.into()))?;
                 element.mode = spec.mode.as_str().into();
                 element.people_needed = spec.people_needed;
                 element.updated_at = now;
-                                if !queries::update_element(conn, &element)? {
-                    return Err(AppError::conflict("element_changed", "Someone changed this element meanwhile. Reload it to see the latest version."));
+                if !queries::update_element(conn, &element)? {
+                    return Err(AppError::conflict(
+                        "element_changed",
+                        "Someone changed this element meanwhile. Reload it to see the latest version.",
+                    ));
                 }
-                let sessions: Vec<_> = spec.sessions.iter().map(|s| (s.starts_at.naive_utc(), s.ends_at.naive_utc())).collect();
+                let sessions: Vec<_> = spec
+                    .sessions
+                    .iter()
+                    .map(|s| (s.starts_at.naive_utc(), s.ends_at.naive_utc()))
+                    .collect();
                 queries::replace_sessions(conn, &element.id, &sessions)?;
             }
             if let Some(next) = new_status.filter(|next| *next != current) {
                 if !current.can_become(next) {
                     return Err(AppError::conflict(
                         "invalid_transition",
-                        format!("This element is {}, so it cannot become {}.", current.as_str().replace('_', " "), next.as_str().replace('_', " ")),
+                        format!(
+                            "This element is {}, so it cannot become {}.",
+                            current.as_str().replace('_', " "),
+                            next.as_str().replace('_', " ")
+                        ),
                     ));
                 }
                 if !queries::move_element(conn, &element.id, current.as_str(), next.as_str(), now)? {
-                    return Err(AppError::conflict("invalid_transition", "Someone changed this element meanwhile. Reload it to see the latest version."));
+                    return Err(AppError::conflict(
+                        "invalid_transition",
+                        "Someone changed this element meanwhile. Reload it to see the latest version.",
+                    ));
                 }
+            }
+            if element.people_needed != seats_before {
+                // More places go to the waiting list first; either way open/filled follows.
+                refill_freed_seat(conn, &app, &element.id, &user.id, now)?;
             }
             element_view(queries::find_element(conn, &element.id)?.ok_or(AppError::NotFound)?)
         })
         .await?;
+    state.outbox.wake();
     Ok(web::Json(view))
+}
+
+/// The element's stored spec with `changes` merged in, parsed as a whole.
+fn merged_spec(
+    stored: &str,
+    changes: serde_json::Map<String, serde_json::Value>,
+) -> Result<ElementSpec, AppError> {
+    let mut merged: serde_json::Value =
+        serde_json::from_str(stored).map_err(|e| AppError::Internal(e.into()))?;
+    merge_patch(&mut merged, serde_json::Value::Object(changes));
+    let bytes = serde_json::to_vec(&merged).map_err(|e| AppError::Internal(e.into()))?;
+    parse(&bytes)
 }
 
 /// RFC 7396: objects merge key by key, `null` removes, anything else replaces.

@@ -297,7 +297,7 @@ crate::checked_in_handler!(Panel);
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), params(("id" = String, Path)), request_body = Panel, responses(
     (status = 200, body = Panel),
     (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Someone on the list is not a reviewer", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Someone on the list is not a reviewer, or has applied to the round", body = Problem, content_type = "application/problem+json"),
 ))]
 #[put("/{id}/reviewers")]
 pub async fn set_reviewers(
@@ -320,6 +320,14 @@ pub async fn set_reviewers(
                         Invalid::new(
                             "not_a_reviewer",
                             "This person does not hold the reviewer role.",
+                        ),
+                    );
+                } else if queries::application_of(conn, &id, reviewer)?.is_some() {
+                    errors.add(
+                        &format!("user_ids[{i}]"),
+                        Invalid::new(
+                            "applied_to_round",
+                            "This person has applied to this round, so they cannot review its applications.",
                         ),
                     );
                 }
