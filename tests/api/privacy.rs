@@ -13,7 +13,7 @@ use crate::matching::{accept, first_element, fitting_profile, invite};
 use crate::partners::{
     coproducer, organisation, partner_of, project, request_body, submit_request, triage,
 };
-use crate::people::put;
+use crate::people::{passport_body, put};
 use crate::recruitment::{create_round, decide, reviewer_on_panel, score, start, submitted};
 
 const FULL_NAME: &str = "Zephyrine Quillfeather";
@@ -288,14 +288,13 @@ async fn execute(app: &TestApp, sql: String) {
 /// The person withdraws from their one assignment giving `reason`; coordinators are emailed
 /// (not sent yet).
 async fn leave_element_saying(app: &TestApp, user: &TestUser, reason: &str) {
-    let mine: Vec<Value> = app
-        .get_as(user, "/api/v1/me/assignments")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let mine = items(
+        app.get_as(user, "/api/v1/me/assignments")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let path = format!(
         "/api/v1/assignments/{}/withdraw",
         mine[0]["id"].as_str().unwrap()
@@ -558,12 +557,64 @@ both_backends! {
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM application_answers a JOIN applications p ON p.id = a.application_id WHERE p.user_id = '{id}'")).await, 0);
     }
 
+    async fn an_account_deleted_without_a_body_is_erased(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = app.delete_as(&user, "/api/v1/me").send().await.unwrap();
+        assert_eq!(response.status(), 204);
+        assert_eq!(app.get_as(&user, "/api/v1/me").send().await.unwrap().status(), 401);
+    }
+
+    async fn a_body_without_the_confirming_words_erases_nothing(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let response = delete_me(&app, &user, &json!({"confirm": "yes"})).await;
+        assert_eq!(error_fields(&problem(response).await), ["confirm"]);
+        assert_eq!(app.get_as(&user, "/api/v1/me").send().await.unwrap().status(), 200);
+    }
+
+    async fn applications_awaiting_a_decision_are_withdrawn_when_their_sender_deletes_their_account(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        assert_eq!(delete_me(&app, &applicant, &confirmed()).await.status(), 204);
+        let path = format!("/api/v1/applications/{}", application["id"].as_str().unwrap());
+        let seen: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(seen["status"], "withdrawn");
+        let late = decide(&app, &coordinator, &application, "accepted").await;
+        assert_eq!(problem(late).await["code"], "applicant_left");
+    }
+
+    async fn a_waitlisted_application_of_a_deleted_account_cannot_be_accepted_later(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        assert_eq!(decide(&app, &coordinator, &application, "waitlisted").await.status(), 200);
+        assert_eq!(delete_me(&app, &applicant, &confirmed()).await.status(), 204);
+        let late = decide(&app, &coordinator, &application, "accepted").await;
+        assert_eq!(late.status(), 409);
+        assert_eq!(problem(late).await["code"], "applicant_left");
+        let id = applicant.id.clone();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM user_roles WHERE user_id = '{id}' AND role = 'coproducer'")).await, 0);
+    }
+
+    async fn a_write_already_past_its_token_check_stores_nothing_once_the_account_is_erased(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        assert_eq!(delete_me(&app, &user, &confirmed()).await.status(), 204);
+        // As if this request's token check had passed just before the erasure committed.
+        let checked = coproduce::auth::AuthUser { id: user.id.clone(), roles: vec![Role::Applicant], session_id: user.session_id.clone() };
+        let epoch = coproduce::auth::verified_tokens::revocation_epoch();
+        app.state.verified_tokens.insert(&user.token, checked, Utc::now().timestamp() + 600, epoch);
+        let response = put(&app, &user, "/api/v1/me/access-passport", &passport_body()).await;
+        assert_eq!(response.status(), 401);
+        let id = user.id.clone();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM access_passports WHERE user_id = '{id}'")).await, 0);
+    }
+
     async fn deletion_frees_the_person_s_confirmed_seats(app) {
         let person = person_with_data_everywhere(&app).await;
         let path = format!("/api/v1/elements/{}/assignments", person.element_id);
         assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
         let coordinator = app.signed_in(Role::Coordinator).await;
-        let seated: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        let seated = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
         let statuses: Vec<&str> = seated.iter().map(|a| a["status"].as_str().unwrap()).collect();
         assert_eq!(statuses, ["withdrawn"], "coordinators see the seat given up");
         let element = person.element_id.clone();
@@ -575,7 +626,7 @@ both_backends! {
         assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
         let coordinator = app.signed_in(Role::Coordinator).await;
         let path = format!("/api/v1/elements/{}/assignments", person.element_id);
-        let seated: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        let seated = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
         assert_eq!(seated[0]["display_name"], "Deleted account");
         assert_eq!(seated[0]["coproducer_id"], person.user.id.as_str(), "the record stays linked to the anonymised account");
     }

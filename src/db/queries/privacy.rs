@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::auth::SessionRow;
 use crate::db::queries::outbox::{DEAD, ERASED_RECIPIENT, SENT};
-use crate::db::queries::partnership;
+use crate::db::queries::{partnership, recruitment};
 use crate::db::schema::{
     access_passports, application_answers, application_transitions, applications,
     assignment_events, assignments, audit_log, conflicts_of_interest, coproducers, elements,
@@ -21,6 +21,7 @@ use crate::domain::erasure::{
     DELETED_PERSON_IN_TEXT, contains_whole, identifying_words, json_escaped, replace_whole,
 };
 use crate::domain::partnership::ElementStatus;
+use crate::domain::recruitment::ApplicationStatus;
 use crate::domain::role::Role;
 use crate::email::message::ACCOUNT_DELETED_TEMPLATE;
 use crate::per_backend;
@@ -277,6 +278,8 @@ pub fn erase_person(
     full_name: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Erasure> {
+    // First, so that writes to the person's data still running finish before anything goes.
+    crate::db::queries::users::for_erasure(conn, user_id)?;
     // Applications: drafts go (answers, history and reviews cascade); the rest stay for counts.
     diesel::delete(
         applications::table
@@ -284,6 +287,22 @@ pub fn erase_person(
             .filter(applications::status.eq("draft")),
     )
     .execute(conn)?;
+    // Nobody is left to answer: those still awaiting a decision are withdrawn, so none is
+    // decided (which would write about the person again) and the round's counts stay true.
+    let awaiting: Vec<&str> = ApplicationStatus::ALL
+        .into_iter()
+        .filter(|status| status.awaits_decision())
+        .map(ApplicationStatus::as_str)
+        .collect();
+    let undecided: Vec<(String, String)> = applications::table
+        .filter(applications::user_id.eq(user_id))
+        .filter(applications::status.eq_any(awaiting))
+        .select((applications::id, applications::status))
+        .load(conn)?;
+    for (id, status) in &undecided {
+        let withdrawn = ApplicationStatus::Withdrawn.as_str();
+        recruitment::transition(conn, id, status, withdrawn, user_id, None, now)?;
+    }
     let kept: Vec<String> = applications::table
         .filter(applications::user_id.eq(user_id))
         .select(applications::id)

@@ -32,6 +32,28 @@ pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
         .optional())
 }
 
+/// Whether the account is active, holding it so until the transaction ends: on PostgreSQL an
+/// erasure (which takes the row [`for_erasure`]) waits for this transaction, or this one waits
+/// for the erasure and sees it. SQLite has one writer at a time, so a read is enough there.
+pub fn hold_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let status = users::table.find(id).select(users::status);
+    let found: Option<String> = per_backend!(conn,
+        postgres: |pg| status.for_share().first(pg).optional(),
+        sqlite: |lite| status.first(lite).optional(),
+    )?;
+    Ok(found.as_deref() == Some("active"))
+}
+
+/// Takes the account row for an erasure: writes that [`hold_if_active`] finish first, and
+/// those that come later see the account gone.
+pub fn for_erasure(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    let row = users::table.find(id).select(users::id);
+    per_backend!(conn,
+        postgres: |pg| row.for_update().first::<String>(pg).optional().map(drop),
+        sqlite: |lite| row.first::<String>(lite).optional().map(drop),
+    )
+}
+
 /// The user, and whether they have a profile: one query where a submit needs both.
 pub fn find_with_profile_flag(conn: &mut DbConn, id: &str) -> QueryResult<Option<(UserRow, bool)>> {
     let found: Option<(UserRow, Option<String>)> = per_backend!(conn, |c| users::table

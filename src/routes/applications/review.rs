@@ -216,6 +216,14 @@ pub async fn decide(
                     "You cannot decide your own application.",
                 ));
             }
+            let applicant = users::find_by_id(conn, &loaded.application.user_id)?
+                .ok_or(AppError::NotFound)?;
+            if !applicant.is_active() {
+                return Err(AppError::conflict(
+                    "applicant_left",
+                    "The person who sent this application has deleted their account, so it cannot be decided.",
+                ));
+            }
             let from = loaded.status()?;
             let to: ApplicationStatus = from
                 .decide(decision.outcome)
@@ -243,8 +251,6 @@ pub async fn decide(
                 feedback,
                 now,
             )?;
-            let applicant =
-                users::find_by_id(conn, &loaded.application.user_id)?.ok_or(AppError::NotFound)?;
             if decision.outcome == Outcome::Accepted {
                 // A grant needs no new sign-in: the next token refresh carries the role.
                 users::grant_role(conn, &applicant.id, Role::Coproducer)?;
