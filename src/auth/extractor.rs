@@ -77,6 +77,24 @@ impl FromRequest for AuthUser {
     }
 }
 
+/// For routes open to everyone that show more to some: `None` without an `Authorization`
+/// header; a token that is sent must be good (401 otherwise, API.md), so an expired one is
+/// never mistaken for someone signed out.
+pub struct MaybeSignedIn(pub Option<AuthUser>);
+
+impl FromRequest for MaybeSignedIn {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if req.headers().get(AUTHORIZATION).is_none() {
+            return Box::pin(async { Ok(MaybeSignedIn(None)) });
+        }
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move { user.await.map(|user| MaybeSignedIn(Some(user))) })
+    }
+}
+
 /// The application state and the bearer token of the request (not yet checked).
 fn bearer_token(req: &HttpRequest) -> Result<(web::Data<AppState>, &str), AppError> {
     let state = req

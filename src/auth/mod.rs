@@ -11,4 +11,4 @@ pub mod session;
 pub mod session_recheck;
 pub mod verified_tokens;
 
-pub use extractor::AuthUser;
+pub use extractor::{AuthUser, MaybeSignedIn};

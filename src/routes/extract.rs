@@ -139,43 +139,79 @@ where
     type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim();
-                mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
-            });
-        // The same limit the PayloadConfig registered at start-up enforces.
-        let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map_or(DEFAULT_LIMIT_BYTES, |state| {
-                state.settings.server.json_limit_bytes
-            });
-        let body = Bytes::from_request(req, payload);
+        let body = checked_body::<T>(req, payload, false);
         Box::pin(async move {
-            if !is_json {
-                return Err(AppError::BadRequest(
-                    "send the body as JSON with the header Content-Type: application/json".into(),
-                ));
-            }
-            let bytes = body
-                .await
-                .map_err(|error| match error.as_error::<PayloadError>() {
-                    Some(PayloadError::Overflow) => {
-                        AppError::PayloadTooLarge { limit_bytes: limit }
-                    }
-                    _ => AppError::BadRequest("the request body could not be read".into()),
-                })?;
-            let value: T = parse(&bytes)?;
-            value
-                .validate()
+            body.await?
                 .map(ValidJson)
-                .map_err(AppError::Validation)
+                .ok_or_else(|| AppError::BadRequest("the request needs a JSON body".into()))
         })
     }
+}
+
+/// A JSON body that may be left out (API.md shows it as optional, e.g. `{reason?}`): no body at
+/// all is `None`; a body that is sent is checked exactly as [`ValidJson`] checks it.
+pub struct OptionalJson<T: Validate>(pub Option<T::Valid>);
+
+impl<T> FromRequest for OptionalJson<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+    T::Valid: 'static,
+{
+    type Error = AppError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = checked_body::<T>(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
+    }
+}
+
+type Checked<V> = Pin<Box<dyn Future<Output = Result<Option<V>, AppError>>>>;
+
+/// Reads, parses and validates the body; `None` only when it is empty and `may_be_empty`.
+fn checked_body<T>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    may_be_empty: bool,
+) -> Checked<T::Valid>
+where
+    T: DeserializeOwned + Validate + 'static,
+    T::Valid: 'static,
+{
+    let is_json = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim();
+            mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
+        });
+    // The same limit the PayloadConfig registered at start-up enforces.
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_LIMIT_BYTES, |state| {
+            state.settings.server.json_limit_bytes
+        });
+    let body = Bytes::from_request(req, payload);
+    Box::pin(async move {
+        let bytes = body
+            .await
+            .map_err(|error| match error.as_error::<PayloadError>() {
+                Some(PayloadError::Overflow) => AppError::PayloadTooLarge { limit_bytes: limit },
+                _ => AppError::BadRequest("the request body could not be read".into()),
+            })?;
+        if bytes.is_empty() && may_be_empty {
+            return Ok(None);
+        }
+        if !is_json {
+            return Err(AppError::BadRequest(
+                "send the body as JSON with the header Content-Type: application/json".into(),
+            ));
+        }
+        let value: T = parse(&bytes)?;
+        value.validate().map(Some).map_err(AppError::Validation)
+    })
 }
 
 /// A NUL character (`%00`) in the URL: in the path it names nothing (404); in the query it is

@@ -35,6 +35,11 @@ impl PageQuery {
     }
 }
 
+/// The cursor of a history step, for lists in time order: time first, the id breaks ties.
+pub fn step_cursor(at: chrono::NaiveDateTime, id: &str) -> String {
+    format!("{}_{id}", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
+}
+
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -63,6 +68,14 @@ impl<T> Page<T> {
             .take(take)
             .collect();
         Ok(Page::from_rows(rows, limit, key))
+    }
+
+    /// The same page with each item turned into what is shown; the cursor stays.
+    pub fn try_map<U, E>(self, show: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            items: self.items.into_iter().map(show).collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
     }
 
     /// `rows` were fetched with `limit + 1`: the extra row only says another page exists.

@@ -187,14 +187,14 @@ both_backends! {
         assert!(body.get("booked_from_waiting_list").is_none(), "co-producers are not told who");
 
         let (first, _) = &scene.waiting[0];
-        let mine: Vec<Value> = get(&app, first, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        let mine: Vec<Value> = get(&app, first, "/api/v1/me/assignments").await["items"].as_array().unwrap().clone();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0]["status"], "confirmed");
         assert_eq!(mine[0]["element_title"], "Peer interviews");
         let (second, _) = &scene.waiting[1];
-        let theirs: Vec<Value> = get(&app, second, "/api/v1/me/invitations").await.as_array().unwrap().clone();
+        let theirs: Vec<Value> = get(&app, second, "/api/v1/me/invitations").await["items"].as_array().unwrap().clone();
         assert_eq!(theirs[0]["status"], "waitlisted");
-        assert!(get(&app, second, "/api/v1/me/assignments").await.as_array().unwrap().is_empty());
+        assert!(get(&app, second, "/api/v1/me/assignments").await["items"].as_array().unwrap().is_empty());
         assert_eq!(element_status(&app, &scene).await, "filled");
 
         app.drain_outbox().await;
@@ -242,7 +242,7 @@ both_backends! {
         let response = patch_element(&app, &scene.coordinator, &scene.element, json!({"people_needed": 4})).await;
         assert_eq!(response.status(), 200);
         let (waiting, _) = &scene.waiting[0];
-        let mine: Vec<Value> = get(&app, waiting, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        let mine: Vec<Value> = get(&app, waiting, "/api/v1/me/assignments").await["items"].as_array().unwrap().clone();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0]["status"], "confirmed");
         assert_eq!(element_status(&app, &scene).await, "filled");
@@ -262,7 +262,7 @@ both_backends! {
             .unwrap();
         assert_eq!(response.status(), 204);
         let (first, _) = &scene.waiting[0];
-        let mine: Vec<Value> = get(&app, first, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        let mine: Vec<Value> = get(&app, first, "/api/v1/me/assignments").await["items"].as_array().unwrap().clone();
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0]["status"], "confirmed");
         assert_eq!(element_status(&app, &scene).await, "filled");
@@ -295,8 +295,8 @@ both_backends! {
         let (leaving, assignment) = &scene.booked[0];
         act(&app, leaving, assignment, "withdraw", json!({})).await;
         let (next, _) = &scene.waiting[1];
-        assert_eq!(get(&app, next, "/api/v1/me/assignments").await[0]["status"], "confirmed");
-        let still: Vec<Value> = get(&app, paused, "/api/v1/me/invitations").await.as_array().unwrap().clone();
+        assert_eq!(get(&app, next, "/api/v1/me/assignments").await["items"][0]["status"], "confirmed");
+        let still: Vec<Value> = get(&app, paused, "/api/v1/me/invitations").await["items"].as_array().unwrap().clone();
         assert_eq!(still[0]["id"], paused_invitation.as_str());
         assert_eq!(still[0]["status"], "waitlisted");
     }
@@ -309,8 +309,8 @@ both_backends! {
         assert_eq!(response.json::<Value>().await.unwrap()["status"], "declined");
         let (leaving, assignment) = &scene.booked[0];
         act(&app, leaving, assignment, "withdraw", json!({})).await;
-        assert!(get(&app, gone, "/api/v1/me/assignments").await.as_array().unwrap().is_empty());
-        assert_eq!(get(&app, &scene.waiting[1].0, "/api/v1/me/assignments").await[0]["status"], "confirmed");
+        assert!(get(&app, gone, "/api/v1/me/assignments").await["items"].as_array().unwrap().is_empty());
+        assert_eq!(get(&app, &scene.waiting[1].0, "/api/v1/me/assignments").await["items"][0]["status"], "confirmed");
     }
 
     async fn a_coordinator_withdraws_someone_who_is_told_why(app) {
@@ -328,14 +328,14 @@ both_backends! {
             !app.emails_to(&scene.coordinator.email).iter().any(|e| e.subject.contains("place")),
             "the coordinator who did it is not emailed about it"
         );
-        let history: Vec<Value> = get(&app, person, &format!("/api/v1/assignments/{assignment}/history")).await.as_array().unwrap().clone();
+        let history: Vec<Value> = get(&app, person, &format!("/api/v1/assignments/{assignment}/history")).await["items"].as_array().unwrap().clone();
         assert_eq!(history.len(), 2);
         assert_eq!(history[0]["to"], "confirmed");
         assert_eq!(history[0]["actor_id"], person.id.as_str());
         assert_eq!((history[1]["from"].as_str(), history[1]["to"].as_str()), (Some("confirmed"), Some("withdrawn")));
         assert_eq!(history[1]["note"], "The partner moved the sessions online.");
         assert!(history[1]["actor_id"].is_null(), "the co-producer sees their own steps' actor only");
-        let seen: Vec<Value> = get(&app, &scene.coordinator, &format!("/api/v1/assignments/{assignment}/history")).await.as_array().unwrap().clone();
+        let seen: Vec<Value> = get(&app, &scene.coordinator, &format!("/api/v1/assignments/{assignment}/history")).await["items"].as_array().unwrap().clone();
         assert_eq!(seen[1]["actor_id"], scene.coordinator.id.as_str());
     }
 
@@ -353,9 +353,9 @@ both_backends! {
         let (late, invitation) = &scene.pending[0];
         let result: Value = accept(&app, late, invitation).await.json().await.unwrap();
         assert_eq!(result["status"], "waitlisted");
-        let mine: Vec<Value> = get(&app, done, "/api/v1/me/assignments").await.as_array().unwrap().clone();
+        let mine: Vec<Value> = get(&app, done, "/api/v1/me/assignments").await["items"].as_array().unwrap().clone();
         assert_eq!(mine[0]["status"], "completed");
-        let history: Vec<Value> = get(&app, done, &format!("/api/v1/assignments/{done_assignment}/history")).await.as_array().unwrap().clone();
+        let history: Vec<Value> = get(&app, done, &format!("/api/v1/assignments/{done_assignment}/history")).await["items"].as_array().unwrap().clone();
         assert_eq!(history[1]["to"], "completed");
         assert_eq!(history[1]["note"], "Great interviews.");
     }
@@ -391,7 +391,7 @@ both_backends! {
         assert_eq!(act(&app, &scene.coordinator, "no-such-id", "complete", json!({})).await.status(), 404);
         let unsigned = app.client.post(app.url(&format!("/api/v1/assignments/{assignment}/withdraw"))).json(&json!({})).send().await.unwrap();
         assert_eq!(unsigned.status(), 401);
-        assert_eq!(get(&app, person, "/api/v1/me/assignments").await[0]["status"], "confirmed", "nothing changed");
+        assert_eq!(get(&app, person, "/api/v1/me/assignments").await["items"][0]["status"], "confirmed", "nothing changed");
     }
 
     async fn bad_bodies_name_the_field_and_change_nothing(app) {
@@ -403,7 +403,7 @@ both_backends! {
         assert_eq!(error_fields(&body), ["note"]);
         let body = problem(act(&app, person, assignment, "withdraw", json!({"why": "no"})).await).await;
         assert_eq!(body["status"], 422);
-        assert_eq!(get(&app, person, "/api/v1/me/assignments").await[0]["status"], "confirmed");
+        assert_eq!(get(&app, person, "/api/v1/me/assignments").await["items"][0]["status"], "confirmed");
     }
 
     async fn partners_see_confirmed_and_completed_people_and_coordinators_see_everyone(app) {
@@ -416,13 +416,13 @@ both_backends! {
         accept(&app, &newcomer, invitations[0]["id"].as_str().unwrap()).await;
         let path = format!("/api/v1/elements/{}/assignments", scene.element);
         let statuses = |list: &Value| {
-            let mut statuses: Vec<String> = list.as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap().to_string()).collect();
+            let mut statuses: Vec<String> = list["items"].as_array().unwrap().iter().map(|a| a["status"].as_str().unwrap().to_string()).collect();
             statuses.sort();
             statuses
         };
         let everyone = get(&app, &scene.coordinator, &path).await;
         assert_eq!(statuses(&everyone), ["completed", "confirmed", "no_show", "withdrawn"]);
-        for view in everyone.as_array().unwrap() {
+        for view in everyone["items"].as_array().unwrap() {
             assert_eq!(view["adjustments"].is_array(), view["status"] == "confirmed", "{view}");
         }
         let partner_view = get(&app, &scene.partner, &path).await;

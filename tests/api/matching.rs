@@ -228,10 +228,10 @@ both_backends! {
         let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
         assert_eq!(response.status(), 409);
         assert_eq!(problem(response).await["code"], "not_in_pool");
-        let mine: Vec<Value> = app.get_as(&person, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
-        assert_eq!(mine[0]["status"], "invited", "nothing changed");
+        let mine: Value = app.get_as(&person, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine["items"][0]["status"], "invited", "nothing changed");
         let booked: Value = app.get_as(&coordinator, &format!("/api/v1/elements/{element}/assignments")).send().await.unwrap().json().await.unwrap();
-        assert_eq!(booked.as_array().map(Vec::len), Some(0), "{booked}");
+        assert_eq!(booked["items"].as_array().map(Vec::len), Some(0), "{booked}");
     }
 
     async fn someone_paused_may_still_accept_what_they_were_offered(app) {
@@ -242,6 +242,35 @@ both_backends! {
         assert_eq!(paused.status(), 200);
         let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
         assert_eq!(response.status(), 200);
+    }
+
+    async fn declining_needs_no_body(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
+        let id = invitations[0]["id"].as_str().unwrap();
+        let response = app.post_as(&person, &format!("/api/v1/invitations/{id}/decline")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "declined");
+    }
+
+    async fn answers_after_the_deadline_say_the_invitation_expired_before_and_after_the_sweep(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
+        let id = invitations[0]["id"].as_str().unwrap().to_string();
+        app.state.db.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        let decline = |_: ()| app.post_as(&person, &format!("/api/v1/invitations/{id}/decline")).json(&json!({})).send();
+        let late = decline(()).await.unwrap();
+        assert_eq!(problem(late).await["code"], "invitation_expired");
+        let mine = items(app.get_as(&person, "/api/v1/me/invitations").send().await.unwrap()).await;
+        assert_eq!(mine[0]["status"], "expired", "recorded though the answer was an error");
+        assert_eq!(problem(decline(()).await.unwrap()).await["code"], "invitation_expired");
+        assert_eq!(problem(accept(&app, &person, &id).await).await["code"], "invitation_expired");
     }
 
     async fn an_answer_after_the_deadline_is_refused_and_coordinators_hear_of_expiries(app) {
@@ -257,8 +286,8 @@ both_backends! {
         let response = accept(&app, &late, invitations[0]["id"].as_str().unwrap()).await;
         assert_eq!(response.status(), 409);
         assert_eq!(problem(response).await["code"], "invitation_expired");
-        let mine: Vec<Value> = app.get_as(&late, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
-        assert_eq!(mine[0]["status"], "expired");
+        let mine: Value = app.get_as(&late, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
+        assert_eq!(mine["items"][0]["status"], "expired");
         let expired = coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap();
         assert_eq!(expired, 1, "the silent one");
         app.drain_outbox().await;
@@ -278,7 +307,7 @@ both_backends! {
         accept(&app, &sharing, invitations[0]["id"].as_str().unwrap()).await;
         accept(&app, &private, invitations[1]["id"].as_str().unwrap()).await;
         let path = format!("/api/v1/elements/{element}/assignments");
-        let seen: Vec<Value> = app.get_as(&partner, &path).send().await.unwrap().json().await.unwrap();
+        let seen = items(app.get_as(&partner, &path).send().await.unwrap()).await;
         assert_eq!(seen.len(), 2);
         let text = serde_json::to_string(&seen).unwrap();
         assert!(!text.contains(&sharing.id) && !text.contains(&private.id), "no user ids for partners");

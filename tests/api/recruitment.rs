@@ -230,6 +230,16 @@ both_backends! {
         assert_eq!(only_closed[0]["id"], closed["id"]);
     }
 
+    async fn a_bad_token_on_the_public_round_list_is_refused_not_taken_as_signed_out(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        for path in ["/api/v1/rounds".to_string(), format!("/api/v1/rounds/{}", round["id"].as_str().unwrap())] {
+            let response = app.client.get(app.url(&path)).bearer_auth("not-a-token").send().await.unwrap();
+            assert_eq!(response.status(), 401, "{path}");
+            assert!(response.headers().get("www-authenticate").is_some());
+        }
+    }
+
     async fn one_draft_per_person_per_round(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
@@ -487,7 +497,7 @@ both_backends! {
         score(&app, &reviewer, &application, &round, 3).await;
         decide(&app, &coordinator, &application, "waitlisted").await;
         let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
-        let history: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        let history = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
         let steps: Vec<(&str, &str)> = history.iter().map(|t| (t["to"].as_str().unwrap(), t["actor_id"].as_str().unwrap())).collect();
         assert_eq!(steps, [
             ("draft", applicant.id.as_str()),
@@ -645,7 +655,7 @@ both_backends! {
         let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
         let text = app.get_as(&applicant, &path).send().await.unwrap().text().await.unwrap();
         assert!(!text.contains(&reviewer.id), "{text}");
-        let staff: Vec<Value> = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        let staff = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
         assert_eq!(staff[2]["actor_id"], reviewer.id.as_str());
     }
 

@@ -153,8 +153,9 @@ pub fn record_assignment_event(
         .map(drop)
 }
 
-/// (from, to, actor, note, at): one step of an assignment.
+/// (id, from, to, actor, note, at): one step of an assignment.
 pub type AssignmentEvent = (
+    String,
     Option<String>,
     String,
     String,
@@ -167,6 +168,7 @@ pub fn assignment_events(conn: &mut DbConn, id: &str) -> QueryResult<Vec<Assignm
         .filter(assignment_events::assignment_id.eq(id))
         .order((assignment_events::at, assignment_events::id))
         .select((
+            assignment_events::id,
             assignment_events::from_status,
             assignment_events::to_status,
             assignment_events::actor_id,
@@ -298,6 +300,21 @@ pub fn interests(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
 
 pub fn passports(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>, bool)>> {
     access_passports::table
+        .select((
+            access_passports::user_id,
+            access_passports::ciphertext,
+            access_passports::share_with_project_teams,
+        ))
+        .load(conn)
+}
+
+/// The passports of `user_ids` (owner, ciphertext, shared with project teams).
+pub fn passports_of(
+    conn: &mut DbConn,
+    user_ids: &[String],
+) -> QueryResult<Vec<(String, Vec<u8>, bool)>> {
+    access_passports::table
+        .filter(access_passports::user_id.eq_any(user_ids))
         .select((
             access_passports::user_id,
             access_passports::ciphertext,

@@ -18,6 +18,7 @@ use crate::domain::recruitment::{
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
+use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::state::AppState;
 
 const GET_ROUTE: &str = "GET /api/v1/applications/{id}";
@@ -278,9 +279,9 @@ pub struct Transition {
     pub note: Option<String>,
 }
 
-/// Every change of status: who, when and why. For the applicant and coordinators.
-#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
-    (status = 200, body = Vec<Transition>),
+/// Every change of status: who, when and why, oldest first. For the applicant and coordinators.
+#[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path), PageQuery), responses(
+    (status = 200, body = Page<Transition>),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}/history")]
@@ -288,8 +289,9 @@ pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-) -> Result<web::Json<Vec<Transition>>, AppError> {
-    let items = state
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<Transition>>, AppError> {
+    let page = state
         .db
         .read(move |conn| {
             let application = queries::find_application(conn, &id)?.ok_or(AppError::NotFound)?;
@@ -297,9 +299,9 @@ pub async fn history(
             if viewer == Viewer::Reviewer {
                 return Err(AppError::NotFound);
             }
-            Ok(queries::history(conn, &application.id)?
-                .into_iter()
-                .map(|t| Transition {
+            let steps = queries::history(conn, &application.id)?;
+            Page::of(steps, &page, |t| step_cursor(t.at, &t.id))?.try_map(|t| {
+                Ok::<_, AppError>(Transition {
                     from: t.from_status,
                     to: t.to_status,
                     actor_id: (viewer == Viewer::Coordinator || t.actor_id == user.id)
@@ -307,10 +309,10 @@ pub async fn history(
                     at: t.at.and_utc(),
                     note: t.note,
                 })
-                .collect())
+            })
         })
         .await?;
-    Ok(web::Json(items))
+    Ok(web::Json(page))
 }
 
 /// The caller's own draft, in a round that is still open.

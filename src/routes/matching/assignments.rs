@@ -28,6 +28,7 @@ use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, adjustments};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::routes::projects::visible_project;
 use crate::state::AppState;
 
@@ -521,9 +522,10 @@ pub struct AssignmentStep {
     pub note: Option<String>,
 }
 
-/// Every change of an assignment: who, when and why. For the co-producer and coordinators.
-#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
-    (status = 200, body = Vec<AssignmentStep>),
+/// Every change of an assignment: who, when and why, oldest first. For the co-producer and
+/// coordinators.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path), PageQuery), responses(
+    (status = 200, body = Page<AssignmentStep>),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}/history")]
@@ -531,25 +533,28 @@ pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-) -> Result<web::Json<Vec<AssignmentStep>>, AppError> {
-    let steps = state
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<AssignmentStep>>, AppError> {
+    let page = state
         .db
         .read(move |conn| {
             let assignment = visible_assignment(conn, &user, &id)?;
             let coordinator = user.has_role(Role::Coordinator);
-            Ok(queries::assignment_events(conn, &assignment.id)?
-                .into_iter()
-                .map(|(from, to, actor, note, at)| AssignmentStep {
-                    from,
-                    to,
-                    actor_id: (coordinator || actor == user.id).then_some(actor),
-                    at: at.and_utc(),
-                    note,
-                })
-                .collect())
+            let steps = queries::assignment_events(conn, &assignment.id)?;
+            Page::of(steps, &page, |(id, .., at)| step_cursor(*at, id))?.try_map(
+                |(_, from, to, actor, note, at)| {
+                    Ok::<_, AppError>(AssignmentStep {
+                        from,
+                        to,
+                        actor_id: (coordinator || actor == user.id).then_some(actor),
+                        at: at.and_utc(),
+                        note,
+                    })
+                },
+            )
         })
         .await?;
-    Ok(web::Json(steps))
+    Ok(web::Json(page))
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -565,32 +570,32 @@ pub struct MyAssignment {
 }
 
 /// Your assignments, every status, oldest first.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<MyAssignment>)))]
+#[utoipa::path(tag = "me", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Page<MyAssignment>)))]
 #[get("/assignments")]
 pub async fn my_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
-) -> Result<web::Json<Vec<MyAssignment>>, AppError> {
-    let views = state
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<MyAssignment>>, AppError> {
+    let page = state
         .db
         .read(move |conn| {
-            let mut views = Vec::new();
-            for a in queries::assignments_of_user(conn, &user.id)? {
+            let rows = queries::assignments_of_user(conn, &user.id)?;
+            Page::of(rows, &page, |a| a.id.clone())?.try_map(|a| {
                 let element =
                     partnership::find_element(conn, &a.element_id)?.ok_or(AppError::NotFound)?;
-                views.push(MyAssignment {
+                Ok(MyAssignment {
                     id: a.id,
                     element_id: a.element_id,
                     element_title: spec_of(&element)?.title,
                     status: a.status,
                     created_at: a.created_at.and_utc(),
                     updated_at: a.updated_at.and_utc(),
-                });
-            }
-            Ok(views)
+                })
+            })
         })
         .await?;
-    Ok(web::Json(views))
+    Ok(web::Json(page))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -612,8 +617,8 @@ const ASSIGNMENTS_ROUTE: &str = "GET /api/v1/elements/{id}/assignments";
 /// completed, withdrawn, no show); the project's partners see the people who are booked or
 /// did the work (confirmed and completed), by display name, with the access adjustments of
 /// confirmed people who agreed to share them.
-#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
-    (status = 200, body = Vec<AssignmentView>),
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path), PageQuery), responses(
+    (status = 200, body = Page<AssignmentView>),
     (status = 403, description = "Coordinators and the project's partners only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
@@ -622,27 +627,32 @@ pub async fn element_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-) -> Result<web::Json<Vec<AssignmentView>>, AppError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<AssignmentView>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner])?;
     let app = state.clone();
-    let views = state
+    let page = state
         .db
         .write(move |conn| {
             let row = partnership::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
             visible_project(conn, &user, &row.project_id)?;
             let coordinator = user.has_role(Role::Coordinator);
             let element = load_element(conn, &row)?;
-            let passports = queries::passports(conn)?;
-            let mut views = Vec::new();
-            for assignment in queries::assignments_of_element(conn, &row.id)? {
+            let shown: Vec<_> = queries::assignments_of_element(conn, &row.id)?
+                .into_iter()
+                .filter(|assignment| {
+                    coordinator
+                        || matches!(
+                            AssignmentStatus::parse(&assignment.status),
+                            Some(AssignmentStatus::Confirmed | AssignmentStatus::Completed)
+                        )
+                })
+                .collect();
+            let page = Page::of(shown, &page, |a| a.id.clone())?;
+            let people: Vec<String> = page.items.iter().map(|a| a.coproducer_id.clone()).collect();
+            let passports = queries::passports_of(conn, &people)?;
+            page.try_map(|assignment| {
                 let status = AssignmentStatus::parse(&assignment.status);
-                let shown_to_partners = matches!(
-                    status,
-                    Some(AssignmentStatus::Confirmed | AssignmentStatus::Completed)
-                );
-                if !coordinator && !shown_to_partners {
-                    continue;
-                }
                 let person = users::find_by_id(conn, &assignment.coproducer_id)?
                     .ok_or(AppError::NotFound)?;
                 // Adjustments are for people still coming; nobody else's needs are decrypted.
@@ -671,18 +681,17 @@ pub async fn element_assignments(
                 } else {
                     None
                 };
-                views.push(AssignmentView {
+                Ok(AssignmentView {
                     id: assignment.id,
                     coproducer_id: coordinator.then_some(person.id.clone()),
                     display_name: person.display_name().to_string(),
                     status: assignment.status,
                     adjustments,
-                });
-            }
-            Ok(views)
+                })
+            })
         })
         .await?;
-    Ok(web::Json(views))
+    Ok(web::Json(page))
 }
 
 #[cfg(test)]

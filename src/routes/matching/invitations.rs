@@ -20,7 +20,8 @@ use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
 use crate::matching::score::{exclusion, score};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::extract::{FieldErrors, OptionalJson, ValidJson, Validate};
+use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -329,10 +330,7 @@ pub async fn accept(
             status: "waitlisted".into(),
             assignment: None,
         })),
-        Acceptance::Expired => Err(AppError::conflict(
-            "invitation_expired",
-            "The time to answer this invitation has passed.",
-        )),
+        Acceptance::Expired => Err(expired()),
     }
 }
 
@@ -354,29 +352,35 @@ impl Validate for DeclineInput {
     }
 }
 
-/// Say no to an invitation, with a reason if you like; also takes you off the waiting list.
-#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = DeclineInput, responses(
+/// Say no to an invitation, with a reason if you like (the body may be left out); also takes
+/// you off the waiting list. After `respond_by` an unanswered invitation has expired (409).
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = Option<DeclineInput>, responses(
     (status = 200, body = InvitationView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invitation_expired`, or already answered", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/decline")]
 pub async fn decline(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    body: ValidJson<DeclineInput>,
+    body: OptionalJson<DeclineInput>,
 ) -> Result<web::Json<InvitationView>, AppError> {
     let reason = body
         .0
-        .reason
+        .and_then(|input| input.reason)
         .map(|r| r.trim().to_string())
         .filter(|r| !r.is_empty());
-    let view = state
+    let declined = state
         .db
         .write(move |conn| {
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
+            if invitation.status == "invited" && now > invitation.respond_by {
+                // Recorded even though the answer is an error.
+                queries::respond(conn, &invitation.id, "invited", "expired", None, now)?;
+                return Ok(None);
+            }
             // Saying no before answering, or leaving the waiting list.
             let mut declined = false;
             for from in ["invited", "waitlisted"] {
@@ -394,28 +398,28 @@ pub async fn decline(
             if !declined {
                 return Err(already_answered(&invitation));
             }
-            Ok(InvitationView::from(
-                queries::find_invitation(conn, &invitation.id)?.ok_or(AppError::NotFound)?,
-            ))
+            let row = queries::find_invitation(conn, &invitation.id)?.ok_or(AppError::NotFound)?;
+            Ok(Some(InvitationView::from(row)))
         })
         .await?;
-    Ok(web::Json(view))
+    declined.map(web::Json).ok_or_else(expired)
 }
 
-/// Your invitations.
-#[utoipa::path(tag = "me", security(("bearer" = [])), responses((status = 200, body = Vec<InvitationView>)))]
+/// Your invitations, oldest first.
+#[utoipa::path(tag = "me", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Page<InvitationView>)))]
 #[get("/invitations")]
 pub async fn my_invitations(
     state: web::Data<AppState>,
     user: AuthUser,
-) -> Result<web::Json<Vec<InvitationView>>, AppError> {
+    page: web::Query<PageQuery>,
+) -> Result<web::Json<Page<InvitationView>>, AppError> {
     let rows = state
         .db
         .read(move |conn| Ok(queries::invitations_of_user(conn, &user.id)?))
         .await?;
-    Ok(web::Json(
-        rows.into_iter().map(InvitationView::from).collect(),
-    ))
+    let page = Page::of(rows, &page, |i| i.id.clone())?
+        .try_map(|row| Ok::<_, AppError>(InvitationView::from(row)))?;
+    Ok(web::Json(page))
 }
 
 fn own_invitation(conn: &mut DbConn, user: &AuthUser, id: &str) -> Result<InvitationRow, AppError> {
@@ -439,7 +443,18 @@ fn refuse_if_archived(conn: &mut DbConn, user_id: &str) -> Result<(), AppError> 
     Ok(())
 }
 
+fn expired() -> AppError {
+    AppError::conflict(
+        "invitation_expired",
+        "The time to answer this invitation has passed.",
+    )
+}
+
+/// 409 for an invitation that is no longer waiting for an answer; one that ran out of time says so.
 fn already_answered(invitation: &InvitationRow) -> AppError {
+    if invitation.status == "expired" {
+        return expired();
+    }
     AppError::conflict(
         "already_answered",
         format!("This invitation is already {}.", invitation.status),

@@ -13,11 +13,11 @@ use crate::domain::Invalid;
 use crate::domain::email_format::EmailFormat;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::extract::{FieldErrors, OptionalJson, Validate};
 use crate::routes::matching::assignments::refill_freed_seat;
 use crate::state::AppState;
 
-/// The words that confirm an erasure, so it never happens by accident.
+/// The words that confirm an erasure when a body is sent (a form that asks for them, say).
 pub const CONFIRMATION: &str = "delete my account";
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,18 +53,19 @@ impl Validate for DeleteAccount {
 
 /// Delete your account and everything that names you. Applications you sent stay as
 /// anonymous counts; a last email confirms it. An organisation whose contact address was yours
-/// takes another contact's address, or is marked `contact_needed`. Cannot be undone.
-#[utoipa::path(tag = "me", security(("bearer" = [])), request_body = DeleteAccount, responses(
+/// takes another contact's address, or is marked `contact_needed`. Cannot be undone. The body
+/// may be left out (API.md); one that is sent must confirm with the words.
+#[utoipa::path(tag = "me", security(("bearer" = [])), request_body = Option<DeleteAccount>, responses(
     (status = 204, description = "Deleted; your access token no longer works"),
     (status = 401, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "You are the last active administrator", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "The confirmation is missing or wrong", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "A body was sent without the confirming words", body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("")]
 pub async fn delete_me(
     state: web::Data<AppState>,
     user: AuthUser,
-    _confirmed: ValidJson<DeleteAccount>,
+    _confirmed: OptionalJson<DeleteAccount>,
 ) -> Result<HttpResponse, AppError> {
     let app = state.clone();
     let freed = state

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{RoundView, round_view, status_of, waiting};
-use crate::auth::AuthUser;
+use crate::auth::MaybeSignedIn;
 use crate::db::DbConn;
 use crate::db::models::recruitment::RoundRow;
 use crate::db::queries::recruitment as queries;
@@ -26,14 +26,14 @@ pub struct RoundFilter {
 }
 
 /// Recruitment rounds: open ones for everyone; all of them for coordinators.
-#[utoipa::path(tag = "rounds", params(RoundFilter, PageQuery), responses(
+#[utoipa::path(tag = "rounds", security((), ("bearer" = [])), params(RoundFilter, PageQuery), responses(
     (status = 200, body = Page<RoundView>),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("")]
 pub async fn list_rounds(
     state: web::Data<AppState>,
-    user: Option<AuthUser>,
+    MaybeSignedIn(user): MaybeSignedIn,
     filter: web::Query<RoundFilter>,
     page: web::Query<PageQuery>,
 ) -> Result<web::Json<Page<RoundView>>, AppError> {
@@ -78,14 +78,14 @@ pub async fn list_rounds(
 }
 
 /// One round. Coordinators also see how many applications wait for an answer, and for how long.
-#[utoipa::path(tag = "rounds", params(("id" = String, Path)), responses(
+#[utoipa::path(tag = "rounds", security((), ("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = RoundView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
 pub async fn get_round(
     state: web::Data<AppState>,
-    user: Option<AuthUser>,
+    MaybeSignedIn(user): MaybeSignedIn,
     id: web::Path<String>,
 ) -> Result<web::Json<RoundView>, AppError> {
     let coordinator = user.as_ref().is_some_and(|u| u.has_role(Role::Coordinator));
