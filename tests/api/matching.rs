@@ -115,6 +115,19 @@ both_backends! {
         assert_eq!(data, ["lived_experience", "access_passport"]);
     }
 
+    async fn inviting_and_planning_are_audited_for_the_people_they_show(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let invited = coproducer(&app, fitting_profile()).await;
+        let reads_of = |subject: String| app.state.db.read(move |conn| Ok(coproduce::db::queries::audit::reads_of(conn, &subject)?));
+        let plan = app.post_as(&coordinator, &format!("/api/v1/projects/{}/match-plan", project["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(plan.status(), 200);
+        let planned = reads_of(invited.id.clone()).await.unwrap();
+        assert_eq!(planned.iter().map(|r| (r.data.as_str(), r.route.as_str())).collect::<Vec<_>>(), [("lived_experience", "POST /api/v1/projects/{id}/match-plan")]);
+        assert_eq!(invite(&app, &coordinator, &first_element(&project), &[&invited.id]).await.status(), 201);
+        let after = reads_of(invited.id.clone()).await.unwrap();
+        assert_eq!(after.last().map(|r| (r.data.as_str(), r.route.as_str(), r.actor_id.as_str())), Some(("lived_experience", "POST /api/v1/elements/{id}/invitations", coordinator.id.as_str())));
+    }
+
     async fn conflicts_of_interest_exclude(app) {
         let (coordinator, _, project) = project(&app).await;
         let person = coproducer(&app, fitting_profile()).await;

@@ -397,6 +397,8 @@ both_backends! {
         assert_eq!(export["work_invitations"][0]["message"], "We would love you on board.");
         assert!(export["work_invitations"][0]["why_you_were_suggested"].is_array());
         assert_eq!(export["assignments"][0]["status"], "confirmed");
+        assert_eq!(export["assignments"][0]["history"][0]["to"], "confirmed");
+        assert_eq!(export["assignments"][0]["history"][0]["by"], "you");
         let kinds: Vec<&str> = export["emails_to_you"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
         for kind in ["application_received", "application_decision", "sign_in_link", "element_invitation", "staff_invitation"] {
             assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
@@ -405,6 +407,19 @@ both_backends! {
         assert!(reads.iter().any(|r| r["what"] == "lived experience" && r["who"] == "Test coordinator" && r["their_roles"] == json!(["coordinator"])), "{reads:?}");
         assert!(reads.iter().all(|r| r["when"].as_str().unwrap().ends_with('Z')), "ISO 8601 in UTC");
         assert_eq!(export["repeat_request_keys"][0]["key"], "privacy-draft-1");
+    }
+
+    async fn the_export_holds_the_steps_of_requests_the_person_sent_with_their_notes(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let partner = partner_of(&app, &organisation(&app, &coordinator, "Northside Housing").await).await;
+        let sent: Value = submit_request(&app, &partner, &request_body()).await.json().await.unwrap();
+        let asked = triage(&app, &coordinator, sent["id"].as_str().unwrap(), "needs_info", "Which weeks suit you?").await;
+        assert_eq!(asked.status(), 200);
+        let (_, _, export) = export(&app, &partner).await;
+        let steps = export["partner_requests_you_sent"][0]["history"].as_array().unwrap();
+        let said: Vec<(&str, &str)> = steps.iter().map(|s| (s["status"].as_str().unwrap(), s["by"].as_str().unwrap())).collect();
+        assert_eq!(said, [("submitted", "you"), ("needs_info", "staff")]);
+        assert_eq!(steps[1]["note"], "Which weeks suit you?");
     }
 
     async fn the_export_holds_no_secrets_and_nobody_else_s_identity(app) {

@@ -198,14 +198,16 @@ pub fn answers_with_prompts(
 }
 
 /// (title, status, sent at) of partner requests the person sent.
+/// (id, title, status, sent) of the partner requests the person sent.
 pub fn requests_sent_by(
     conn: &mut DbConn,
     user_id: &str,
-) -> QueryResult<Vec<(String, String, NaiveDateTime)>> {
+) -> QueryResult<Vec<(String, String, String, NaiveDateTime)>> {
     partner_requests::table
         .filter(partner_requests::submitted_by.eq(user_id))
         .order(partner_requests::created_at)
         .select((
+            partner_requests::id,
             partner_requests::title,
             partner_requests::status,
             partner_requests::created_at,

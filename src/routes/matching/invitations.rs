@@ -10,9 +10,10 @@ use utoipa::ToSchema;
 use super::assignments::{book, booking_email, settle_element};
 use super::{load_candidates, load_element, open, spec_of};
 use crate::auth::AuthUser;
+use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::matching::InvitationRow;
-use crate::db::queries::{matching as queries, partnership, users};
+use crate::db::queries::{audit, matching as queries, partnership, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::role::Role;
@@ -23,6 +24,8 @@ use crate::matching::score::{exclusion, score};
 use crate::routes::extract::{FieldErrors, OptionalJson, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
+
+const INVITE_ROUTE: &str = "POST /api/v1/elements/{id}/invitations";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +191,18 @@ pub async fn invite(
                 invitations.push((invitation, (breakdown, planned)));
             }
             errors.finish(()).map_err(AppError::Validation)?;
+            // Each invitation shows the coordinator its score reasons, lived experience among them.
+            let invitees: Vec<String> = invitations
+                .iter()
+                .map(|(invitation, _)| invitation.coproducer_id.clone())
+                .collect();
+            audit::record_reads(
+                conn,
+                &user.id,
+                &invitees,
+                Field::LivedExperience,
+                INVITE_ROUTE,
+            )?;
             let mut views = Vec::new();
             for (invitation, (breakdown, planned)) in invitations {
                 if !queries::insert_invitation(conn, &invitation)? {

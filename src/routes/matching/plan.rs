@@ -5,7 +5,8 @@ use utoipa::ToSchema;
 
 use super::{load_candidates, load_element, open};
 use crate::auth::AuthUser;
-use crate::db::queries::partnership;
+use crate::crypto::Field;
+use crate::db::queries::{audit, partnership};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::matching::plan::{Limits, Pair, solve};
@@ -49,6 +50,7 @@ pub async fn match_plan(
 ) -> Result<web::Json<MatchPlan>, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let app = state.clone();
+    let reader = user.id.clone();
     let plan = state
         .db
         .read(move |conn| {
@@ -111,5 +113,23 @@ pub async fn match_plan(
             })
         })
         .await?;
+    // Who is proposed, and on what total, follows from their lived experience. Recorded after
+    // the solve, so the slow part does not hold SQLite's write lock.
+    let proposed: Vec<String> = plan
+        .proposals
+        .iter()
+        .flat_map(|p| p.coproducer_ids.iter().cloned())
+        .collect();
+    state
+        .db
+        .write(move |conn| {
+            proposed.chunks(500).try_for_each(|people| {
+                audit::record_reads(conn, &reader, people, Field::LivedExperience, ROUTE)
+            })?;
+            Ok(())
+        })
+        .await?;
     Ok(web::Json(plan))
 }
+
+const ROUTE: &str = "POST /api/v1/projects/{id}/match-plan";

@@ -220,6 +220,8 @@ pub struct AssignmentRecord {
     pub status: String,
     pub since: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Every step, with the note (your reason for leaving, or a coordinator's words about it).
+    pub history: Vec<HistoryRecord>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -227,6 +229,17 @@ pub struct RequestRecord {
     pub title: String,
     pub status: String,
     pub sent_at: DateTime<Utc>,
+    /// Every step of the request, with the coordinators' notes.
+    pub history: Vec<RequestStep>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RequestStep {
+    pub status: String,
+    /// `you` or `staff`.
+    pub by: String,
+    pub at: DateTime<Utc>,
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -395,12 +408,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             .map(|t| HistoryRecord {
                 from: t.from_status,
                 to: t.to_status,
-                by: if t.actor_id == user_id {
-                    "you"
-                } else {
-                    "staff"
-                }
-                .into(),
+                by: by_whom(&t.actor_id, user_id),
                 at: utc(t.at),
                 note: t.note,
             })
@@ -467,22 +475,43 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
     let mut assignments = Vec::new();
     for a in matching::assignments_of_user(conn, user_id)? {
         let (project, element) = titles.element(conn, &a.element_id)?;
+        let history = matching::assignment_events(conn, &a.id)?
+            .into_iter()
+            .map(|(_, from, to, actor, note, at)| HistoryRecord {
+                from,
+                to,
+                by: by_whom(&actor, user_id),
+                at: utc(at),
+                note,
+            })
+            .collect();
         assignments.push(AssignmentRecord {
             project,
             element,
             status: a.status,
             since: utc(a.created_at),
             updated_at: utc(a.updated_at),
+            history,
         });
     }
-    let partner_requests_you_sent = privacy::requests_sent_by(conn, user_id)?
-        .into_iter()
-        .map(|(title, status, sent)| RequestRecord {
+    let mut partner_requests_you_sent = Vec::new();
+    for (id, title, status, sent) in privacy::requests_sent_by(conn, user_id)? {
+        let history = partnership::request_events(conn, &id)?
+            .into_iter()
+            .map(|(status, actor, note, at)| RequestStep {
+                status,
+                by: by_whom(&actor, user_id),
+                at: utc(at),
+                note,
+            })
+            .collect();
+        partner_requests_you_sent.push(RequestRecord {
             title,
             status,
             sent_at: utc(sent),
-        })
-        .collect();
+            history,
+        });
+    }
     let emails_to_you = privacy::emails_to(conn, user_id, &me.email)?
         .into_iter()
         .map(|(kind, subject, status, queued, sent)| EmailRecord {
@@ -577,6 +606,11 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
 }
 
 /// The plain-English name of an audited kind of data.
+/// Who made a step, without naming staff: `you` or `staff`.
+fn by_whom(actor: &str, user_id: &str) -> String {
+    if actor == user_id { "you" } else { "staff" }.into()
+}
+
 fn describe_data(code: &str) -> String {
     match code {
         "access_passport" => "access needs (access passport)",
