@@ -45,6 +45,23 @@ pub fn reject_problems(problems: Vec<(String, Invalid)>) -> Result<(), AppError>
     ))
 }
 
+/// `first`'s value, with the field problems of both reported together (API.md: every invalid
+/// field at once); any other error of `first` wins.
+pub fn with_problems_of<T>(
+    first: Result<T, AppError>,
+    second: Result<(), AppError>,
+) -> Result<T, AppError> {
+    match (first, second) {
+        (Err(AppError::Validation(mut errors)), Err(AppError::Validation(more))) => {
+            errors.extend(more);
+            Err(AppError::Validation(errors))
+        }
+        (Err(error), _) => Err(error),
+        (Ok(_), Err(error)) => Err(error),
+        (Ok(value), Ok(())) => Ok(value),
+    }
+}
+
 /// Bodies checked only by their types here (the handler checks them against the catalogue).
 #[macro_export]
 macro_rules! checked_in_handler {

@@ -7,11 +7,11 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::db::queries::partnership::{self as queries, OrganisationRow};
-use crate::domain::catalogue::List;
+use crate::domain::catalogue::{Catalogue, List};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::role::Role;
 use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -26,14 +26,19 @@ pub struct NewOrganisation {
     pub contact_email: String,
 }
 
-impl Validate for NewOrganisation {
-    type Valid = Self;
+crate::checked_in_handler!(NewOrganisation);
 
-    fn validate(self) -> Result<Self, Vec<FieldError>> {
+impl NewOrganisation {
+    /// Every problem at once, the kind against the catalogue included.
+    fn check(self, catalogue: &Catalogue) -> Result<Self, AppError> {
         let mut errors = FieldErrors::default();
         errors.text("name", &self.name, 200);
+        errors.check(
+            "kind",
+            catalogue.check_code(List::OrganisationKinds, &self.kind),
+        );
         errors.check("contact_email", EmailAddress::parse(&self.contact_email));
-        errors.finish(self)
+        errors.finish(self).map_err(AppError::Validation)
     }
 }
 
@@ -103,17 +108,7 @@ pub async fn create_organisation(
     body: ValidJson<NewOrganisation>,
 ) -> Result<HttpResponse, AppError> {
     user.require_any(&[Role::Coordinator])?;
-    let new = body.0;
-    let kind_problem = state
-        .catalogue
-        .check_code(List::OrganisationKinds, &new.kind)
-        .err();
-    reject_problems(
-        kind_problem
-            .map(|p| ("kind".to_string(), p))
-            .into_iter()
-            .collect(),
-    )?;
+    let new = body.0.check(&state.catalogue)?;
     let organisation = Organisation {
         id: uuid::Uuid::now_v7().to_string(),
         name: new.name.trim().to_string(),

@@ -56,7 +56,10 @@ pub async fn ready(state: web::Data<AppState>) -> Result<web::Json<Health>, AppE
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(tag = "service", responses((status = 200, content_type = "text/plain", body = String)))]
+#[utoipa::path(tag = "service", responses(
+    (status = 200, content_type = "text/plain", body = String),
+    (status = 503, description = "The database does not answer (the outbox depth needs it)", body = Problem, content_type = "application/problem+json"),
+))]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let pool = state.db.pool().state();

@@ -180,7 +180,7 @@ both_backends! {
         let applicant = app.signed_in(Role::Applicant).await;
         assert_eq!(app.get_as(&applicant, "/api/v1/organisations").send().await.unwrap().status(), 403);
         let bad = app.post_as(&coordinator, "/api/v1/organisations").json(&json!({"name": "", "kind": "pub", "contact_email": "nope"})).send().await.unwrap();
-        assert_eq!(error_fields(&problem(bad).await), ["name", "contact_email"]);
+        assert_eq!(error_fields(&problem(bad).await), ["name", "kind", "contact_email"]);
         let bad_kind = app.post_as(&coordinator, "/api/v1/organisations").json(&json!({"name": "X", "kind": "pub", "contact_email": "a@b.example"})).send().await.unwrap();
         assert_eq!(error_fields(&problem(bad_kind).await), ["kind"]);
     }
@@ -254,6 +254,9 @@ both_backends! {
             "elements[0].location",
             "elements[0].sessions[0].ends_at",
         ]);
+        body["organisation_id"] = json!(uuid::Uuid::now_v7().to_string());
+        let refused = problem(submit_request(&app, &partner, &body).await).await;
+        assert_eq!(error_fields(&refused)[..2], ["organisation_id", "elements[0].skills_required[0]"], "an organisation not theirs is named with the rest");
         let mut empty = request_body();
         empty["elements"] = json!([]);
         assert_eq!(error_fields(&problem(submit_request(&app, &partner, &empty).await).await), ["elements"]);

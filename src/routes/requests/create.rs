@@ -9,7 +9,7 @@ use crate::domain::Invalid;
 use crate::domain::partnership::RequestStatus;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
-use crate::routes::extract::ValidJson;
+use crate::routes::extract::{ValidJson, with_problems_of};
 use crate::state::AppState;
 
 /// Ask for co-producers: a request with at least one element. The answer lists plain-English
@@ -27,12 +27,14 @@ pub async fn create_request(
 ) -> Result<HttpResponse, AppError> {
     user.require_any(&[Role::Partner])?;
     let input = body.0;
-    check_request(&state, &input)?;
     let app = state.clone();
     let created = state
         .db
         .write(move |conn| {
-            let organisation_id = organisation_for(conn, &user, input.organisation_id.as_deref())?;
+            let organisation_id = with_problems_of(
+                organisation_for(conn, &user, input.organisation_id.as_deref()),
+                check_request(&app, &input),
+            )?;
             let now = Utc::now().naive_utc();
             let row = RequestRow {
                 id: uuid::Uuid::now_v7().to_string(),
