@@ -109,11 +109,12 @@ pub async fn create_organisation(
 ) -> Result<HttpResponse, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let new = body.0.check(&state.catalogue)?;
+    let contact_email = new.contact_email.trim().to_lowercase();
     let organisation = Organisation {
         id: uuid::Uuid::now_v7().to_string(),
         name: new.name.trim().to_string(),
         kind: new.kind,
-        contact_email: Some(new.contact_email.trim().to_lowercase()),
+        contact_email: Some(contact_email.clone()),
         contact_needed: false,
         created_at: Utc::now(),
     };
@@ -121,7 +122,7 @@ pub async fn create_organisation(
         organisation.id.clone(),
         organisation.name.clone(),
         organisation.kind.clone(),
-        new.contact_email.trim().to_lowercase(),
+        contact_email,
     );
     let now = organisation.created_at.naive_utc();
     state
