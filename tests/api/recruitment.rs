@@ -659,6 +659,30 @@ both_backends! {
         assert_eq!(staff[2]["actor_id"], reviewer.id.as_str());
     }
 
+    async fn a_history_pages_in_order_one_step_at_a_time(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (_, application) = submitted(&app, &round).await;
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        score(&app, &reviewer, &application, &round, 3).await;
+        let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..5 {
+            let page_path = match &cursor {
+                Some(c) => format!("{path}?limit=1&cursor={c}"),
+                None => format!("{path}?limit=1"),
+            };
+            let page: Value = app.get_as(&coordinator, &page_path).send().await.unwrap().json().await.unwrap();
+            seen.extend(page["items"].as_array().unwrap().iter().map(|s| s["to"].as_str().unwrap().to_string()));
+            cursor = page["next_cursor"].as_str().map(String::from);
+            if cursor.is_none() {
+                break;
+            }
+        }
+        assert_eq!(seen, ["draft", "submitted", "in_review"]);
+    }
+
     async fn the_promised_answer_date_does_not_move_when_the_round_changes(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
