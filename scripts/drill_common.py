@@ -543,6 +543,9 @@ class MessageIdLog:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
         content = envelope.original_content or envelope.content
+        first = Path(os.environ["SINK_LOG"] + ".first")
+        if not first.exists():  # one message as it arrived, for drills that need its words
+            first.write_bytes(content)
         match = re.search(rb"^Message-ID:\s*(<[^>]+>)", content, re.M | re.I)
         self.out.write((match.group(1).decode() if match else "<none>") + "\n")
         return "250 OK"

@@ -1,4 +1,5 @@
-//! Encryption at rest for special-category data (access passports, lived experience, EO answers).
+//! Encryption at rest for special-category data (access passports, lived experience, EO answers)
+//! and for what unsent email says (it can repeat them).
 //!
 //! XChaCha20-Poly1305 with a random 192-bit nonce per write. The associated data binds each
 //! ciphertext to its owner and field, so a row copied onto another person or field fails to open.
@@ -21,6 +22,8 @@ pub enum Field {
     AccessPassport,
     LivedExperience,
     EqualOpportunities,
+    /// An outbox row's body; the owner is the row's id.
+    EmailBody,
 }
 
 impl Field {
@@ -29,6 +32,7 @@ impl Field {
             Field::AccessPassport => "access_passport",
             Field::LivedExperience => "lived_experience",
             Field::EqualOpportunities => "equal_opportunities",
+            Field::EmailBody => "email_body",
         }
     }
 }

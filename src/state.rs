@@ -31,12 +31,16 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Database, settings: Settings) -> anyhow::Result<Self> {
+        let cipher = Arc::new(
+            DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
+                .map_err(anyhow::Error::msg)?,
+        );
         Ok(Self {
             db,
             jwt: Arc::new(JwtKeys::new(&settings.auth)),
             verified_tokens: Arc::default(),
             metrics: Arc::new(Metrics::new()?),
-            outbox: Arc::new(Outbox::new(&settings.email)?),
+            outbox: Arc::new(Outbox::new(&settings.email, cipher.clone())?),
             mailer: Mailer::from_settings(&settings.email)?,
             sign_in_limits: Arc::new(SignInLimits::new(&settings.rate_limit)),
             trusted_proxies: Arc::new(
@@ -46,10 +50,7 @@ impl AppState {
             catalogue: Arc::new(
                 Catalogue::load(&settings.catalogue.path).map_err(anyhow::Error::msg)?,
             ),
-            cipher: Arc::new(
-                DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
-                    .map_err(anyhow::Error::msg)?,
-            ),
+            cipher,
             settings: Arc::new(settings),
         })
     }

@@ -111,6 +111,7 @@ diesel::table! {
         attachment_content_type -> Nullable<Text>,
         attachment_body -> Nullable<Binary>,
         mentions -> Nullable<Text>,
+        sealed_body -> Nullable<Binary>,
     }
 }
 

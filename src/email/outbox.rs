@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use super::message::MentionSpot;
 use super::{Attachment, Email, Mailer, OutgoingEmail, Templates};
+use crate::crypto::{CryptoError, DataCipher, Field};
 use crate::db::models::outbox::OutboxRow;
 use crate::db::models::user::UserRow;
 use crate::db::queries::outbox as queries;
@@ -43,15 +44,16 @@ impl<'a> Recipient<'a> {
     }
 }
 
-/// Renders and queues email; wakes the worker.
+/// Renders and queues email, sealed at rest; wakes the worker.
 pub struct Outbox {
     templates: Templates,
     from: Mailbox,
     wakeup: Notify,
+    cipher: Arc<DataCipher>,
 }
 
 impl Outbox {
-    pub fn new(settings: &EmailSettings) -> anyhow::Result<Self> {
+    pub fn new(settings: &EmailSettings, cipher: Arc<DataCipher>) -> anyhow::Result<Self> {
         let templates = Templates::load(&settings.templates_dir)?;
         // A template that cannot render must stop start-up, not fail a sign-in later.
         templates.check_every_email()?;
@@ -62,6 +64,7 @@ impl Outbox {
                 .parse()
                 .map_err(|e| anyhow::anyhow!("email.from: {e}"))?,
             wakeup: Notify::new(),
+            cipher,
         })
     }
 
@@ -81,8 +84,13 @@ impl Outbox {
             AppError::Internal(anyhow::anyhow!("rendering {}: {e:#}", email.template()))
         })?;
         let attachment = email.attachment();
-        let mentions = rerender_of(email, to.format)?;
         let id = uuid::Uuid::now_v7().to_string();
+        let body = Body {
+            text: rendered.text,
+            html: rendered.html,
+            mentions: rerender_of(email, to.format)?,
+        };
+        let sealed_body = Some(self.seal(&id, &body)?);
         let now = Utc::now().naive_utc();
         let row = OutboxRow {
             message_id: format!("<{id}@{}>", self.from.email.domain()),
@@ -91,8 +99,8 @@ impl Outbox {
             user_id: to.user_id.map(str::to_string),
             recipient: to.address.to_string(),
             subject: rendered.subject,
-            body_text: rendered.text,
-            body_html: rendered.html,
+            body_text: String::new(),
+            body_html: None,
             attachment_filename: attachment.as_ref().map(|a| a.filename.clone()),
             attachment_content_type: attachment.as_ref().map(|a| a.content_type.clone()),
             attachment_body: attachment.map(|a| a.bytes),
@@ -103,7 +111,8 @@ impl Outbox {
             last_error: None,
             created_at: now,
             sent_at: None,
-            mentions,
+            mentions: None,
+            sealed_body,
         };
         queries::insert(conn, &row)?;
         Ok(id)
@@ -116,55 +125,140 @@ impl Outbox {
     /// has two words or more, are replaced by `DELETED_PERSON_IN_TEXT` wherever they are still
     /// written (a coordinator's free-text note). Email being sent at that moment goes as it was.
     pub fn forget(&self, conn: &mut DbConn, person: &UserRow) -> Result<(), AppError> {
-        for (id, template, stored) in queries::unsent_mentioning(conn, &person.id)? {
-            let mut rerender: Rerender = serde_json::from_str(&stored)
-                .map_err(|e| AppError::Internal(anyhow::anyhow!("outbox row {id}: {e}")))?;
-            let (theirs, others): (Vec<_>, Vec<_>) = rerender
-                .mentions
-                .into_iter()
-                .partition(|spot| spot.user_id == person.id);
-            if theirs.is_empty() {
+        let words = identifying_words(&person.email, &person.full_name);
+        for stored in queries::unsent_bodies(conn)? {
+            let opened = self.open(&stored.id, stored.sealed_body.as_deref(), || Body {
+                text: stored.body_text.clone(),
+                html: stored.body_html.clone(),
+                mentions: stored.mentions.clone(),
+            });
+            let Ok(mut body) = opened else {
+                // Unsendable anyway (its key is gone), and it may name them.
+                tracing::warn!(outbox_id = %stored.id, "unsent email that does not open deleted at an erasure");
+                queries::delete(conn, &stored.id)?;
                 continue;
-            }
-            for spot in &theirs {
-                if let Some(name) = rerender.context.pointer_mut(&spot.name_at) {
-                    *name = DELETED_PERSON.into();
-                }
-                for at in &spot.clear {
-                    if let Some(words) = rerender.context.pointer_mut(at) {
-                        *words = "".into();
+            };
+            let mut subject = stored.subject.clone();
+            let mut changed = false;
+            if let Some(mentions) = &body.mentions {
+                match self.rerender_without(&stored.template, mentions, &person.id)? {
+                    Rerendered::NotNamed => {}
+                    Rerendered::Again(rendered, mentions) => {
+                        subject = rendered.subject;
+                        body = Body {
+                            text: rendered.text,
+                            html: rendered.html,
+                            mentions,
+                        };
+                        changed = true;
+                    }
+                    Rerendered::NoLonger => {
+                        // Better unsent than naming them.
+                        tracing::warn!(outbox_id = %stored.id, template = %stored.template, "email naming an erased person no longer renders; deleted");
+                        queries::delete(conn, &stored.id)?;
+                        continue;
                     }
                 }
             }
-            rerender.mentions = others;
-            let format = EmailFormat::from_stored(&rerender.format);
-            let Ok(rendered) = self
-                .templates
-                .render_json(&template, &rerender.context, format)
-            else {
-                // Better unsent than naming them.
-                tracing::warn!(outbox_id = %id, template = %template, "email naming an erased person no longer renders; deleted");
-                queries::delete(conn, &id)?;
-                continue;
-            };
-            let mentions = if rerender.mentions.is_empty() {
-                None
-            } else {
-                Some(serde_json::to_string(&rerender).map_err(|e| AppError::Internal(e.into()))?)
-            };
-            queries::rewrite(
-                conn,
-                &(id, rendered.subject, rendered.text, rendered.html, mentions),
-            )?;
-        }
-        for needle in identifying_words(&person.email, &person.full_name) {
-            for row in queries::unsent_containing(conn, needle)? {
-                if let Some(redacted) = redact_row(&row, needle) {
-                    queries::rewrite(conn, &redacted)?;
-                }
+            for needle in &words {
+                changed |= redact(&mut subject, &mut body, needle);
+            }
+            if changed {
+                queries::rewrite(conn, &stored.id, &subject, &self.seal(&stored.id, &body)?)?;
             }
         }
         Ok(())
+    }
+
+    /// The email kept as `mentions` rendered again with `DELETED_PERSON` in the place of
+    /// `user_id` and without the words by or about them.
+    fn rerender_without(
+        &self,
+        template: &str,
+        mentions: &str,
+        user_id: &str,
+    ) -> Result<Rerendered, AppError> {
+        let mut rerender: Rerender = serde_json::from_str(mentions)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored rerender: {e}")))?;
+        let (theirs, others): (Vec<_>, Vec<_>) = rerender
+            .mentions
+            .into_iter()
+            .partition(|spot| spot.user_id == user_id);
+        if theirs.is_empty() {
+            return Ok(Rerendered::NotNamed);
+        }
+        for spot in &theirs {
+            if let Some(name) = rerender.context.pointer_mut(&spot.name_at) {
+                *name = DELETED_PERSON.into();
+            }
+            for at in &spot.clear {
+                if let Some(words) = rerender.context.pointer_mut(at) {
+                    *words = "".into();
+                }
+            }
+        }
+        rerender.mentions = others;
+        let format = EmailFormat::from_stored(&rerender.format);
+        let Ok(rendered) = self
+            .templates
+            .render_json(template, &rerender.context, format)
+        else {
+            return Ok(Rerendered::NoLonger);
+        };
+        let mentions = if rerender.mentions.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&rerender).map_err(|e| AppError::Internal(e.into()))?)
+        };
+        Ok(Rerendered::Again(rendered, mentions))
+    }
+
+    fn seal(&self, id: &str, body: &Body) -> Result<Vec<u8>, AppError> {
+        self.cipher
+            .encrypt_json(id, Field::EmailBody, body)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing outbox row {id}: {e}")))
+    }
+
+    /// What a row says: `sealed` opened, or, for a row queued before bodies were sealed, its
+    /// plain columns.
+    fn open(
+        &self,
+        id: &str,
+        sealed: Option<&[u8]>,
+        plain: impl FnOnce() -> Body,
+    ) -> Result<Body, CryptoError> {
+        match sealed {
+            Some(sealed) => self.cipher.decrypt_json(id, Field::EmailBody, sealed),
+            None => Ok(plain()),
+        }
+    }
+
+    /// The email `row` holds, ready for the mailer.
+    fn outgoing(&self, row: &OutboxRow) -> Result<OutgoingEmail, CryptoError> {
+        let body = self.open(&row.id, row.sealed_body.as_deref(), || Body {
+            text: row.body_text.clone(),
+            html: row.body_html.clone(),
+            mentions: None,
+        })?;
+        Ok(OutgoingEmail {
+            message_id: row.message_id.clone(),
+            to: row.recipient.clone(),
+            subject: row.subject.clone(),
+            text: body.text,
+            html: body.html,
+            attachment: match (
+                &row.attachment_filename,
+                &row.attachment_content_type,
+                &row.attachment_body,
+            ) {
+                (Some(filename), Some(content_type), Some(bytes)) => Some(Attachment {
+                    filename: filename.clone(),
+                    content_type: content_type.clone(),
+                    bytes: bytes.clone(),
+                }),
+                _ => None,
+            },
+        })
     }
 
     /// Tells the worker there is email to send (call after the transaction commits).
@@ -177,7 +271,27 @@ impl Outbox {
 /// people: at the start of a sentence, or in a list).
 pub const DELETED_PERSON: &str = "Someone who has since deleted their account";
 
-/// What an email naming people other than its recipient was rendered from (`outbox.mentions`).
+/// What an outbox row says, sealed at rest (`outbox.sealed_body`): an invitation lists the
+/// person's access adjustments, and a note can say anything.
+#[derive(Debug, Serialize, Deserialize)]
+struct Body {
+    text: String,
+    html: Option<String>,
+    /// A `Rerender`, as JSON, for email naming people other than its recipient.
+    mentions: Option<String>,
+}
+
+/// An email rendered again without someone.
+enum Rerendered {
+    /// It does not name them.
+    NotNamed,
+    /// With them taken out, and what it is now rendered from (if it still names anyone).
+    Again(super::templates::Rendered, Option<String>),
+    /// It no longer renders (a changed template override).
+    NoLonger,
+}
+
+/// What an email naming people other than its recipient was rendered from.
 #[derive(Debug, Serialize, Deserialize)]
 struct Rerender {
     format: String,
@@ -201,31 +315,28 @@ fn rerender_of(email: &Email, format: EmailFormat) -> Result<Option<String>, App
         .map_err(|e| AppError::Internal(e.into()))
 }
 
-/// `row` with every whole-word `needle` replaced by `DELETED_PERSON_IN_TEXT`, in the form each
-/// column holds it (plain, HTML-escaped, JSON-escaped); `None` when it holds none.
-fn redact_row(row: &queries::RowText, needle: &str) -> Option<queries::RowText> {
-    let (id, subject, text, html, mentions) = row;
+/// Replaces every whole-word `needle` in `subject` and `body` by `DELETED_PERSON_IN_TEXT`, in
+/// the form each part holds it (plain, HTML-escaped, JSON-escaped); false when there is none.
+fn redact(subject: &mut String, body: &mut Body, needle: &str) -> bool {
     let html_needle = minijinja::HtmlEscape(needle).to_string();
     let html_with = minijinja::HtmlEscape(DELETED_PERSON_IN_TEXT).to_string();
     let (json_needle, json_with) = (json_escaped(needle), json_escaped(DELETED_PERSON_IN_TEXT));
-    let new_subject = replace_whole(subject, needle, DELETED_PERSON_IN_TEXT);
-    let new_text = replace_whole(text, needle, DELETED_PERSON_IN_TEXT);
-    let new_html = html
-        .as_deref()
-        .and_then(|h| replace_whole(h, &html_needle, &html_with));
-    let new_mentions = mentions
-        .as_deref()
-        .and_then(|m| replace_whole(m, &json_needle, &json_with));
-    if new_subject.is_none() && new_text.is_none() && new_html.is_none() && new_mentions.is_none() {
-        return None;
+    let mut changed = false;
+    let mut swap = |part: &mut String, needle: &str, with: &str| {
+        if let Some(replaced) = replace_whole(part, needle, with) {
+            *part = replaced;
+            changed = true;
+        }
+    };
+    swap(subject, needle, DELETED_PERSON_IN_TEXT);
+    swap(&mut body.text, needle, DELETED_PERSON_IN_TEXT);
+    if let Some(html) = &mut body.html {
+        swap(html, &html_needle, &html_with);
     }
-    Some((
-        id.clone(),
-        new_subject.unwrap_or_else(|| subject.clone()),
-        new_text.unwrap_or_else(|| text.clone()),
-        new_html.or_else(|| html.clone()),
-        new_mentions.or_else(|| mentions.clone()),
-    ))
+    if let Some(mentions) = &mut body.mentions {
+        swap(mentions, &json_needle, &json_with);
+    }
+    changed
 }
 
 /// What one pass of the worker did.
@@ -338,7 +449,12 @@ impl Worker {
         // (checking a reused connection, connecting, sending): started by `start_by`, it ends
         // within the lease, so no other worker can take the row while it is still being sent.
         let budget = Duration::from_secs(self.settings.smtp_timeout_secs);
-        let result = match self.mailer.prepare(self.outbox.from(), &outgoing(&row)) {
+        let result = match self
+            .outbox
+            .outgoing(&row)
+            .map_err(|e| format!("the email's text does not open: {e}"))
+            .and_then(|email| self.mailer.prepare(self.outbox.from(), &email))
+        {
             Ok(prepared) => tokio::time::timeout(budget, self.mailer.deliver(prepared))
                 .await
                 .unwrap_or_else(|_| Err(NO_ANSWER_IN_TIME.to_string())),
@@ -499,28 +615,6 @@ fn tally(outcomes: &[Outcome], kept_leases: &[bool], max_attempts: u32) -> Drain
         }
     }
     report
-}
-
-fn outgoing(row: &OutboxRow) -> OutgoingEmail {
-    OutgoingEmail {
-        message_id: row.message_id.clone(),
-        to: row.recipient.clone(),
-        subject: row.subject.clone(),
-        text: row.body_text.clone(),
-        html: row.body_html.clone(),
-        attachment: match (
-            &row.attachment_filename,
-            &row.attachment_content_type,
-            &row.attachment_body,
-        ) {
-            (Some(filename), Some(content_type), Some(bytes)) => Some(Attachment {
-                filename: filename.clone(),
-                content_type: content_type.clone(),
-                bytes: bytes.clone(),
-            }),
-            _ => None,
-        },
-    }
 }
 
 /// Exponential backoff with "equal jitter": half the capped delay, plus a random share of the

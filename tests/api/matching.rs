@@ -8,7 +8,7 @@ use crate::helpers::*;
 use crate::partners::{
     coproducer, organisation, partner_of, project, request_body, submit_request, triage,
 };
-use crate::people::{passport_body, profile_body, put};
+use crate::people::{contains, passport_body, profile_body, put, stored_bytes};
 
 /// A profile that fits the test element perfectly: required and desired skills, its lived
 /// experience and theme, and free every morning.
@@ -58,6 +58,31 @@ pub async fn invite(
 pub async fn accept(app: &TestApp, who: &TestUser, invitation_id: &str) -> reqwest::Response {
     app.post_as(who, &format!("/api/v1/invitations/{invitation_id}/accept"))
         .send()
+        .await
+        .unwrap()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Words {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    words: String,
+}
+
+/// Every plain-text column of the outbox rows to `user_id`, run together.
+async fn outbox_words_to(app: &TestApp, user_id: &str) -> String {
+    let user_id = user_id.to_string();
+    app.state
+        .db
+        .read(move |conn| {
+            use diesel::RunQueryDsl;
+            let rows: Vec<Words> = diesel::sql_query(
+                "SELECT subject || body_text || COALESCE(body_html, '') || COALESCE(mentions, '') \
+                 || COALESCE(attachment_filename, '') AS words FROM outbox WHERE user_id = $1",
+            )
+            .bind::<diesel::sql_types::Text, _>(&user_id)
+            .load(conn)?;
+            Ok(rows.into_iter().map(|row| row.words).collect::<String>())
+        })
         .await
         .unwrap()
 }
@@ -172,6 +197,25 @@ both_backends! {
         let body = problem(again).await;
         assert_eq!(error_fields(&body), ["coproducer_ids[0]"]);
         assert_eq!(body["errors"][0]["code"], "already_on_element");
+    }
+
+    async fn an_invitation_waits_in_the_outbox_with_its_access_adjustments_sealed(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await;
+        assert_eq!(invite(&app, &coordinator, &element, &[&person.id]).await.status(), 201);
+
+        let words = outbox_words_to(&app, &person.id).await;
+        assert!(words.contains("Peer interviews"), "the subject stays readable: {words}");
+        assert!(!words.contains("British Sign Language"), "adjustments in plain text: {words}");
+        let sealed = stored_bytes(&app, "SELECT sealed_body AS bytes FROM outbox WHERE user_id = $1", &person.id).await;
+        assert!(!contains(&sealed, "British Sign Language") && !contains(&sealed, "We would love you"));
+
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains("British Sign Language"), "{}", email.text);
+        assert!(email.html.unwrap_or_default().contains("British Sign Language"));
     }
 
     async fn people_who_cannot_take_an_element_cannot_be_invited(app) {

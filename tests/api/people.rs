@@ -44,7 +44,7 @@ struct Stored {
     bytes: Vec<u8>,
 }
 
-async fn stored_bytes(app: &TestApp, sql: &'static str, user_id: &str) -> Vec<u8> {
+pub async fn stored_bytes(app: &TestApp, sql: &'static str, user_id: &str) -> Vec<u8> {
     let user_id = user_id.to_string();
     app.state
         .db
@@ -58,7 +58,7 @@ async fn stored_bytes(app: &TestApp, sql: &'static str, user_id: &str) -> Vec<u8
         .unwrap()
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())
@@ -154,13 +154,16 @@ both_backends! {
         put(&app, &user, "/api/v1/me/profile", &profile_body()).await;
         put(&app, &user, "/api/v1/me/access-passport", &passport_body()).await;
         put(&app, &user, "/api/v1/me/equal-opportunities", &json!({"religion": "prefer_not_to_say"})).await;
+        // An unsent email: its sealed body moves to the new key too.
+        let asked = app.post_json("/api/v1/auth/magic-link", &json!({"email": user.email})).send().await.unwrap();
+        assert_eq!(asked.status(), 202);
 
         let mut rotated = (*app.state.settings).clone();
         rotated.crypto.previous_keys = vec![rotated.crypto.data_key.clone()];
         rotated.crypto.data_key = "HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=".into();
         let settings = rotated.clone();
         let count = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
-        assert_eq!(count, 3);
+        assert_eq!(count, 4);
         let settings = rotated.clone();
         let again = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
         assert_eq!(again, 0, "nothing left under the old key");
@@ -170,5 +173,13 @@ both_backends! {
         let passport = stored_bytes(&app, "SELECT ciphertext AS bytes FROM access_passports WHERE user_id = $1", &user.id).await;
         let opened: Value = only_new.decrypt_json(&user.id, coproduce::crypto::Field::AccessPassport, &passport).unwrap();
         assert_eq!(opened, passport_body());
+        let sealed = stored_bytes(&app, "SELECT sealed_body AS bytes FROM outbox WHERE user_id = $1", &user.id).await;
+        let outbox_id = app.state.db.read(|conn| {
+            use diesel::prelude::*;
+            use coproduce::db::schema::outbox;
+            Ok(outbox::table.select(outbox::id).first::<String>(conn)?)
+        }).await.unwrap();
+        let body: Value = only_new.decrypt_json(&outbox_id, coproduce::crypto::Field::EmailBody, &sealed).unwrap();
+        assert!(body["text"].as_str().unwrap().contains("sign in"), "{body}");
     }
 }

@@ -12,6 +12,7 @@ pub struct OutboxRow {
     pub user_id: Option<String>,
     pub recipient: String,
     pub subject: String,
+    /// Only on rows queued before bodies were sealed (see `sealed_body`); empty otherwise.
     pub body_text: String,
     pub body_html: Option<String>,
     pub attachment_filename: Option<String>,
@@ -26,6 +27,9 @@ pub struct OutboxRow {
     pub sent_at: Option<NaiveDateTime>,
     /// For email naming people other than its recipient: what it was rendered from, as JSON
     /// (`email::outbox::Rerender`), so erasing one of them can render it again; cleared once
-    /// sent.
+    /// sent. Only on rows queued before bodies were sealed: it is now inside `sealed_body`.
     pub mentions: Option<String>,
+    /// The body (`email::outbox::Body`) encrypted under `crypto::Field::EmailBody`, bound to the
+    /// row's id; `body_text`, `body_html` and `mentions` are then empty. Cleared once sent.
+    pub sealed_body: Option<Vec<u8>>,
 }

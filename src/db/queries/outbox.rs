@@ -1,7 +1,6 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::like_escaped;
 use crate::db::DbConn;
 use crate::db::models::outbox::OutboxRow;
 use crate::db::schema::outbox;
@@ -84,6 +83,7 @@ pub fn mark_sent(
         outbox::body_html.eq(None::<String>),
         outbox::attachment_body.eq(None::<Vec<u8>>),
         outbox::mentions.eq(None::<String>),
+        outbox::sealed_body.eq(None::<Vec<u8>>),
     );
     // One statement per email, on the concrete connection (no MultiConnection SQL rewriting).
     let changed = if template == ACCOUNT_DELETED_TEMPLATE {
@@ -184,67 +184,68 @@ pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
         .load(conn)
 }
 
-/// (id, template, mentions) of unsent email whose `mentions` hold `user_id`.
-pub fn unsent_mentioning(
-    conn: &mut DbConn,
-    user_id: &str,
-) -> QueryResult<Vec<(String, String, String)>> {
+/// What an unsent row says, as stored: sealed, or in the plain columns of rows queued before
+/// bodies were sealed.
+#[derive(Debug, Queryable)]
+pub struct StoredBody {
+    pub id: String,
+    pub template: String,
+    pub subject: String,
+    pub body_text: String,
+    pub body_html: Option<String>,
+    pub mentions: Option<String>,
+    pub sealed_body: Option<Vec<u8>>,
+}
+
+/// Every unsent row's words (for an erasure, which must look inside each of them).
+pub fn unsent_bodies(conn: &mut DbConn) -> QueryResult<Vec<StoredBody>> {
     outbox::table
         .filter(outbox::status.ne(SENT))
-        .filter(
-            outbox::mentions
-                .like(format!("%\"{}\"%", like_escaped(user_id)))
-                .escape('\\'),
-        )
         .order(outbox::id)
         .select((
             outbox::id,
             outbox::template,
-            outbox::mentions.assume_not_null(),
-        ))
-        .load(conn)
-}
-
-/// The words of one outbox row: (id, subject, text, html, mentions).
-pub type RowText = (String, String, String, Option<String>, Option<String>);
-
-/// The words of unsent email holding `needle` anywhere (on SQLite, ignoring ASCII case: callers
-/// match exactly themselves).
-pub fn unsent_containing(conn: &mut DbConn, needle: &str) -> QueryResult<Vec<RowText>> {
-    let pattern = format!("%{}%", like_escaped(needle));
-    outbox::table
-        .filter(outbox::status.ne(SENT))
-        .filter(
-            outbox::subject
-                .like(&pattern)
-                .escape('\\')
-                .or(outbox::body_text.like(&pattern).escape('\\'))
-                .or(outbox::body_html.like(&pattern).escape('\\'))
-                .or(outbox::mentions.like(&pattern).escape('\\')),
-        )
-        .order(outbox::id)
-        .select((
-            outbox::id,
             outbox::subject,
             outbox::body_text,
             outbox::body_html,
             outbox::mentions,
+            outbox::sealed_body,
         ))
         .load(conn)
 }
 
-/// Replaces what an unsent row says (and what it was rendered from).
-pub fn rewrite(conn: &mut DbConn, text: &RowText) -> QueryResult<()> {
-    let (id, subject, body_text, body_html, mentions) = text;
+/// Replaces what an unsent row says with `sealed` (the plain columns are emptied).
+pub fn rewrite(conn: &mut DbConn, id: &str, subject: &str, sealed: &[u8]) -> QueryResult<()> {
     diesel::update(outbox::table.find(id).filter(outbox::status.ne(SENT)))
         .set((
             outbox::subject.eq(subject),
-            outbox::body_text.eq(body_text),
-            outbox::body_html.eq(body_html),
-            outbox::mentions.eq(mentions),
+            outbox::body_text.eq(""),
+            outbox::body_html.eq(None::<String>),
+            outbox::mentions.eq(None::<String>),
+            outbox::sealed_body.eq(sealed),
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// (id, sealed body) of every row holding one, for a key rotation.
+pub fn sealed_bodies(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>)>> {
+    outbox::table
+        .filter(outbox::sealed_body.is_not_null())
+        .select((outbox::id, outbox::sealed_body.assume_not_null()))
+        .load(conn)
+}
+
+/// Replaces a sealed body if it is still `old`; the number of rows changed.
+pub fn replace_sealed_body(
+    conn: &mut DbConn,
+    id: &str,
+    old: &[u8],
+    new: &[u8],
+) -> QueryResult<usize> {
+    diesel::update(outbox::table.find(id).filter(outbox::sealed_body.eq(old)))
+        .set(outbox::sealed_body.eq(new))
+        .execute(conn)
 }
 
 pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {

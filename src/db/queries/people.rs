@@ -193,7 +193,8 @@ pub fn make_coproducer(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> 
     .map(drop)
 }
 
-/// Every stored special-category value: (table, owner, ciphertext), for key rotation.
+/// Every stored ciphertext (special-category values and sealed email bodies): (field, owner,
+/// ciphertext), for key rotation.
 pub fn all_ciphertexts(
     conn: &mut DbConn,
 ) -> QueryResult<Vec<(crate::crypto::Field, String, Vec<u8>)>> {
@@ -219,6 +220,9 @@ pub fn all_ciphertexts(
         .load::<(String, Vec<u8>)>(conn)?
     {
         all.push((Field::EqualOpportunities, user_id, bytes));
+    }
+    for (id, bytes) in super::outbox::sealed_bodies(conn)? {
+        all.push((Field::EmailBody, id, bytes));
     }
     Ok(all)
 }
@@ -255,6 +259,7 @@ pub fn replace_ciphertext(
         )
         .set(equal_opportunities::ciphertext.eq(new))
         .execute(conn),
+        Field::EmailBody => super::outbox::replace_sealed_body(conn, user_id, old, new),
     }?;
     Ok(changed == 1)
 }

@@ -401,6 +401,7 @@ pub fn erase_person(
         outbox::subject.eq(""),
         outbox::body_text.eq(""),
         outbox::body_html.eq(None::<String>),
+        outbox::sealed_body.eq(None::<Vec<u8>>),
         outbox::last_error.eq(None::<String>),
     ))
     .execute(conn)?;
