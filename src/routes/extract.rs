@@ -45,12 +45,12 @@ pub fn reject_problems(problems: Vec<(String, Invalid)>) -> Result<(), AppError>
     ))
 }
 
-/// `first`'s value, with the field problems of both reported together (API.md: every invalid
-/// field at once); any other error of `first` wins.
-pub fn with_problems_of<T>(
+/// Both values, or the field problems of both reported together (API.md: every invalid field
+/// at once); any other error of `first` wins.
+pub fn with_problems_of<T, U>(
     first: Result<T, AppError>,
-    second: Result<(), AppError>,
-) -> Result<T, AppError> {
+    second: Result<U, AppError>,
+) -> Result<(T, U), AppError> {
     match (first, second) {
         (Err(AppError::Validation(mut errors)), Err(AppError::Validation(more))) => {
             errors.extend(more);
@@ -58,7 +58,7 @@ pub fn with_problems_of<T>(
         }
         (Err(error), _) => Err(error),
         (Ok(_), Err(error)) => Err(error),
-        (Ok(value), Ok(())) => Ok(value),
+        (Ok(first), Ok(second)) => Ok((first, second)),
     }
 }
 

@@ -164,4 +164,24 @@ both_backends! {
         assert_eq!(error_fields(&body), ["organisation_id"]);
         assert_eq!(body["errors"][0]["code"], "not_found");
     }
+
+    async fn an_unknown_organisation_is_reported_with_the_other_bad_fields(app) {
+        let admin = app.signed_in(Role::Admin).await;
+        let response = invite(&app, &admin, json!({"email": "nope", "role": "partner", "organisation_id": "missing"})).await;
+        let body = problem(response).await;
+        assert_eq!(error_fields(&body), ["email", "organisation_id"]);
+        assert_eq!(body["errors"][1]["code"], "not_found");
+        let stored = app.state.db.read(|conn| {
+            use diesel::prelude::*;
+            use coproduce::db::schema::staff_invitations;
+            Ok(staff_invitations::table.count().get_result::<i64>(conn)?)
+        }).await.unwrap();
+        assert_eq!(stored, 0, "nothing is stored for a refused invitation");
+    }
+
+    async fn an_unknown_role_is_a_bad_field_even_for_someone_who_may_not_invite(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = invite(&app, &coordinator, json!({"email": "p@example.org", "role": "applicant"})).await;
+        assert_eq!(error_fields(&problem(response).await), ["role"]);
+    }
 }

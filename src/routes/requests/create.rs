@@ -31,7 +31,7 @@ pub async fn create_request(
     let created = state
         .db
         .write(move |conn| {
-            let organisation_id = with_problems_of(
+            let (organisation_id, ()) = with_problems_of(
                 organisation_for(conn, &user, input.organisation_id.as_deref()),
                 check_request(&app, &input),
             )?;

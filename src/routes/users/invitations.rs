@@ -20,7 +20,8 @@ use crate::domain::role::Role;
 use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::auth::{TokenResponse, token_response};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::checked_in_handler;
+use crate::routes::extract::{FieldErrors, ValidJson, Validate, with_problems_of};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -42,17 +43,25 @@ pub struct ValidInvitation {
     organisation_id: Option<String>,
 }
 
-impl Validate for InvitationRequest {
-    type Valid = ValidInvitation;
+checked_in_handler!(InvitationRequest);
 
-    fn validate(self) -> Result<ValidInvitation, Vec<FieldError>> {
+/// The roles someone can be invited to.
+fn invitable(role: &str) -> Option<Role> {
+    match role.parse::<Role>() {
+        Ok(role @ (Role::Coordinator | Role::Reviewer | Role::Admin | Role::Partner)) => Some(role),
+        _ => None,
+    }
+}
+
+impl InvitationRequest {
+    /// Every problem with the fields themselves (whether the organisation exists is the
+    /// handler's to check).
+    fn check(self) -> Result<ValidInvitation, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
         let email = errors.check("email", EmailAddress::parse(&self.email));
-        let role = match self.role.parse::<Role>() {
-            Ok(role @ (Role::Coordinator | Role::Reviewer | Role::Admin | Role::Partner)) => {
-                Some(role)
-            }
-            _ => {
+        let role = match invitable(&self.role) {
+            Some(role) => Some(role),
+            None => {
                 errors.add(
                     "role",
                     Invalid::new(
@@ -112,10 +121,11 @@ pub async fn create_invitation(
     user: AuthUser,
     body: ValidJson<InvitationRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let invitation = body.0;
-    let may_invite = match invitation.role {
-        Role::Partner => user.has_role(Role::Coordinator),
-        _ => user.has_role(Role::Admin),
+    let request = body.0;
+    let may_invite = match invitable(&request.role) {
+        Some(Role::Partner) => user.has_role(Role::Coordinator),
+        Some(_) => user.has_role(Role::Admin),
+        None => true, // an unknown role is a problem with the body, reported with the others
     };
     if !may_invite {
         return Err(AppError::Forbidden);
@@ -124,15 +134,21 @@ pub async fn create_invitation(
     let created = state
         .db
         .write(move |conn| {
-            let organisation = match &invitation.organisation_id {
-                Some(id) => Some(organisations::name_of(conn, id)?.ok_or_else(|| {
+            let partners_organisation = match invitable(&request.role) {
+                Some(Role::Partner) => request.organisation_id.clone(),
+                _ => None,
+            };
+            let organisation = match &partners_organisation {
+                Some(id) => organisations::name_of(conn, id)?.map(Some).ok_or_else(|| {
                     AppError::invalid_field(
                         "organisation_id",
                         Invalid::new("not_found", "There is no organisation with that id."),
                     )
-                })?),
-                None => None,
+                }),
+                None => Ok(None),
             };
+            let (invitation, organisation) =
+                with_problems_of(request.check().map_err(AppError::Validation), organisation)?;
             let inviter = users::find_by_id(conn, &user.id)?.ok_or(AppError::Unauthorized)?;
             let invitee = users::find_by_email(conn, invitation.email.as_str())?;
             let now = Utc::now().naive_utc();
