@@ -88,9 +88,6 @@ fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
             .app_data(web::Data::new(state.clone()))
             .app_data(web::PayloadConfig::new(json_limit))
             .app_data(web::PathConfig::default().error_handler(|_, _| AppError::NotFound.into()))
-            .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                AppError::BadRequest(format!("the query string is not valid: {error}")).into()
-            }))
             .configure(routes::configure)
             .split_for_parts();
         let openapi = routes::openapi_doc::complete(openapi, &state.catalogue);

@@ -7,7 +7,7 @@
 //! - signed-in routes: 401 (no, expired or bad token)
 //! - a JSON body: 400 (malformed), 413 (too large), 422 (invalid fields)
 //! - path parameters: 404 (no such thing, or not yours)
-//! - query parameters: 400 (unreadable query), 422 (a value out of range)
+//! - query parameters: 400 (a NUL character), 422 (a value of the wrong type or out of range)
 //! - everything under the API prefix: 503 (database busy), with `Retry-After`
 //! - signed-in POSTs: the optional `Idempotency-Key` header, with its 409 and 422
 

@@ -11,7 +11,7 @@ use crate::domain::catalogue::{Catalogue, List};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::role::Role;
 use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -146,7 +146,7 @@ pub async fn create_organisation(
 pub async fn list_organisations(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<Organisation>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner, Role::Coproducer])?;
     let (rows, mine) = state

@@ -240,12 +240,14 @@ both_backends! {
         }
     }
 
-    async fn unreadable_query_values_are_400_problem_json(app) {
+    async fn query_values_of_the_wrong_type_are_422_naming_the_parameter(app) {
         let user = app.signed_in(Role::Coordinator).await;
-        for path in ["/api/v1/rounds?limit=ten", "/api/v1/rounds?limit=99999999999999999999"] {
+        for path in ["/api/v1/rounds?limit=ten", "/api/v1/rounds?limit=99999999999999999999", "/api/v1/coproducers?limit=1.5"] {
             let response = app.get_as(&user, path).send().await.unwrap();
-            assert_eq!(response.status(), 400, "{path}");
-            assert_eq!(problem(response).await["code"], "malformed_request");
+            assert_eq!(response.status(), 422, "{path}");
+            let body = problem(response).await;
+            assert_eq!(error_fields(&body), ["limit"], "{path}");
+            assert_eq!(body["errors"][0]["message"], "This should be a whole number.");
         }
     }
 

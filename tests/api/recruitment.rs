@@ -2,7 +2,11 @@
 
 use chrono::{Duration, Utc};
 use coproduce::db::DbConn;
+use coproduce::db::models::recruitment::ApplicationRow;
 use coproduce::db::pool::DbConnectionManager;
+use coproduce::db::queries::recruitment::{
+    Hold, hold_round, insert_application_if_new, set_reviewers,
+};
 use coproduce::db::url::DatabaseUrl;
 use coproduce::domain::role::Role;
 use diesel::connection::SimpleConnection;
@@ -37,6 +41,21 @@ pub async fn create_round(app: &TestApp, coordinator: &TestUser) -> Value {
         .unwrap();
     assert_eq!(response.status(), 201);
     response.json().await.unwrap()
+}
+
+/// A request of ours caught half way, on a connection of its own: in its transaction, holding
+/// the round as the request would (on SQLite: the write lock, as every writer does). Dropped
+/// without `COMMIT`, it rolls back.
+fn in_flight(app: &TestApp, round_id: &str, hold: Hold) -> DbConn {
+    let url = DatabaseUrl::parse(&app.database_url).unwrap();
+    let mut conn = DbConnectionManager::new(url, 5_000).establish().unwrap();
+    let begin = match &conn {
+        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+        DbConn::Postgres(_) => "BEGIN",
+    };
+    conn.batch_execute(begin).unwrap();
+    hold_round(&mut conn, round_id, hold).unwrap().unwrap();
+    conn
 }
 
 pub async fn start(app: &TestApp, user: &TestUser, round: &Value) -> reqwest::Response {
@@ -719,6 +738,45 @@ both_backends! {
         assert_eq!(body["errors"][0]["code"], "applied_to_round");
         let listed = app.get_as(&reviewer, &format!("/api/v1/rounds/{}/applications?view=anonymised", round["id"].as_str().unwrap())).send().await.unwrap();
         assert_eq!(listed.status(), 404, "not on the panel, so the round's applications stay hidden");
+    }
+
+    async fn someone_applying_while_a_coordinator_puts_them_on_the_panel_is_refused(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = app.signed_in(Role::Reviewer).await;
+        let round_id = round["id"].as_str().unwrap().to_string();
+        let mut panel_change = in_flight(&app, &round_id, Hold::Exclusive);
+        set_reviewers(&mut panel_change, &round_id, &[reviewer.id.clone()]).unwrap();
+        let applying = start(&app, &reviewer, &round);
+        tokio::pin!(applying);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut applying).await;
+        assert!(early.is_err(), "it went ahead while the panel was changing");
+        panel_change.batch_execute("COMMIT").unwrap();
+        let response = applying.await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "on_review_panel");
+    }
+
+    async fn putting_someone_on_the_panel_while_they_apply_is_refused(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = app.signed_in(Role::Reviewer).await;
+        let round_id = round["id"].as_str().unwrap().to_string();
+        let mut applying = in_flight(&app, &round_id, Hold::Shared);
+        let now = Utc::now().naive_utc();
+        insert_application_if_new(&mut applying, &ApplicationRow {
+            id: uuid::Uuid::now_v7().to_string(), round_id: round_id.clone(), user_id: reviewer.id.clone(),
+            status: "draft".into(), consents: "{}".into(), outcome: None, feedback: None,
+            submitted_at: None, decided_at: None, created_at: now, updated_at: now, answer_by: None,
+        }).unwrap();
+        let path = format!("/api/v1/rounds/{round_id}/reviewers");
+        let changing = app.client.put(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"user_ids": [reviewer.id]})).send();
+        tokio::pin!(changing);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut changing).await;
+        assert!(early.is_err(), "it went ahead while they were applying");
+        applying.batch_execute("COMMIT").unwrap();
+        let body = problem(changing.await.unwrap()).await;
+        assert_eq!(body["errors"][0]["code"], "applied_to_round");
     }
 
     async fn admins_are_reminded_as_well_as_coordinators(app) {

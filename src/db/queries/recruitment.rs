@@ -46,6 +46,31 @@ pub fn find_round(conn: &mut DbConn, id: &str) -> QueryResult<Option<RoundRow>> 
         .optional()
 }
 
+/// How `hold_round` holds the row.
+#[derive(Debug, Clone, Copy)]
+pub enum Hold {
+    /// Alongside other sharers (applicants), but not alongside `Exclusive`.
+    Shared,
+    /// Alone (changing the panel).
+    Exclusive,
+}
+
+/// The round, with its row held until the unit of work ends on PostgreSQL, so that who applies
+/// and who reviews cannot change under each other. On SQLite the write transaction
+/// (`BEGIN IMMEDIATE`) already holds every writer off.
+pub fn hold_round(conn: &mut DbConn, id: &str, hold: Hold) -> QueryResult<Option<RoundRow>> {
+    per_backend!(conn,
+        postgres: |pg| {
+            let round = rounds::table.find(id).select(RoundRow::as_select());
+            match hold {
+                Hold::Shared => round.for_share().first(pg).optional(),
+                Hold::Exclusive => round.for_update().first(pg).optional(),
+            }
+        },
+        sqlite: |lite| rounds::table.find(id).select(RoundRow::as_select()).first(lite).optional(),
+    )
+}
+
 pub fn find_round_head(conn: &mut DbConn, id: &str) -> QueryResult<Option<RoundHead>> {
     per_backend!(conn, |c| rounds::table
         .find(id)

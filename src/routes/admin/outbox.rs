@@ -11,6 +11,7 @@ use crate::db::queries::outbox as queries;
 use crate::domain::Invalid;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::extract::Query;
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -73,8 +74,8 @@ fn mask(address: &str) -> String {
 pub async fn list_outbox(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<StatusFilter>,
-    page: web::Query<PageQuery>,
+    filter: Query<StatusFilter>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<OutboxItem>>, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let status = filter.into_inner().status;

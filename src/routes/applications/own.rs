@@ -17,7 +17,7 @@ use crate::domain::recruitment::{
 };
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
+use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate, reject_problems};
 use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::state::AppState;
 
@@ -289,7 +289,7 @@ pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<Transition>>, AppError> {
     let page = state
         .db

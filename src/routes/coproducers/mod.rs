@@ -17,7 +17,7 @@ use crate::domain::partnership::CoproducerStatus;
 use crate::domain::profile::Skill;
 use crate::domain::role::Role;
 use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate, reject_problems};
+use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate, reject_problems};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -66,8 +66,8 @@ pub struct PoolEntry {
 pub async fn list_pool(
     state: web::Data<AppState>,
     user: AuthUser,
-    query: web::Query<PoolQuery>,
-    page: web::Query<PageQuery>,
+    query: Query<PoolQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<PoolEntry>>, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let query = query.into_inner();

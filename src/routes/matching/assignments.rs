@@ -27,7 +27,7 @@ use crate::email::ics::{Calendar, Event};
 use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, adjustments};
-use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::routes::projects::visible_project;
 use crate::state::AppState;
@@ -533,7 +533,7 @@ pub async fn history(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<AssignmentStep>>, AppError> {
     let page = state
         .db
@@ -575,7 +575,7 @@ pub struct MyAssignment {
 pub async fn my_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<MyAssignment>>, AppError> {
     let page = state
         .db
@@ -627,7 +627,7 @@ pub async fn element_assignments(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<AssignmentView>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner])?;
     let app = state.clone();

@@ -15,6 +15,7 @@ use crate::error::{AppError, Problem};
 use crate::matching::adjustments::Adjustment;
 use crate::matching::rank::rank;
 use crate::matching::score::Factor;
+use crate::routes::extract::Query;
 use crate::state::AppState;
 
 const ROUTE: &str = "GET /api/v1/elements/{id}/candidates";
@@ -58,7 +59,7 @@ pub async fn candidates(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    query: web::Query<CandidateQuery>,
+    query: Query<CandidateQuery>,
 ) -> Result<web::Json<Candidates>, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let limit = query.limit.unwrap_or(20);

@@ -21,7 +21,7 @@ use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
 use crate::matching::score::{exclusion, score};
-use crate::routes::extract::{FieldErrors, OptionalJson, ValidJson, Validate};
+use crate::routes::extract::{FieldErrors, OptionalJson, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -426,7 +426,7 @@ pub async fn decline(
 pub async fn my_invitations(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<InvitationView>>, AppError> {
     let rows = state
         .db

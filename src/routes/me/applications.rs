@@ -7,6 +7,7 @@ use crate::auth::AuthUser;
 use crate::db::queries::recruitment as queries;
 use crate::domain::recruitment::{ApplicationStatus, answer_by};
 use crate::error::AppError;
+use crate::routes::extract::Query;
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -27,7 +28,7 @@ pub struct MyApplication {
 pub async fn my_applications(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<MyApplication>>, AppError> {
     let items = state
         .db

@@ -5,6 +5,7 @@ use crate::auth::AuthUser;
 use crate::db::queries::partnership as queries;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::extract::Query;
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -17,7 +18,7 @@ use crate::state::AppState;
 pub async fn list_projects(
     state: web::Data<AppState>,
     user: AuthUser,
-    page: web::Query<PageQuery>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<ProjectView>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner])?;
     let views = state

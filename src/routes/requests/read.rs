@@ -9,6 +9,7 @@ use crate::domain::Invalid;
 use crate::domain::partnership::RequestStatus;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::extract::Query;
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -29,8 +30,8 @@ pub struct RequestFilter {
 pub async fn list_requests(
     state: web::Data<AppState>,
     user: AuthUser,
-    filter: web::Query<RequestFilter>,
-    page: web::Query<PageQuery>,
+    filter: Query<RequestFilter>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<RequestView>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Partner])?;
     let status = filter.into_inner().status;

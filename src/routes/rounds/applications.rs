@@ -8,12 +8,13 @@ use utoipa::IntoParams;
 use super::status_of;
 use crate::auth::AuthUser;
 use crate::db::models::recruitment::ApplicationRow;
-use crate::db::queries::recruitment::{self as queries, ApplicationsPage};
+use crate::db::queries::recruitment::{self as queries, ApplicationsPage, Hold};
 use crate::domain::Invalid;
 use crate::domain::recruitment::{ApplicationStatus, RoundStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::routes::applications::{ApplicationResponse, Loaded, Viewer, json_response};
+use crate::routes::extract::Query;
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -34,7 +35,7 @@ pub async fn start_application(
     let view = state
         .db
         .write(move |conn| {
-            let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            let round = queries::hold_round(conn, &id, Hold::Shared)?.ok_or(AppError::NotFound)?;
             let now = crate::db::now();
             match status_of(&round, now) {
                 RoundStatus::Open => {}
@@ -51,7 +52,7 @@ pub async fn start_application(
                     ));
                 }
             }
-                        if queries::is_reviewer(conn, &round.id, &user.id)? {
+            if queries::is_reviewer(conn, &round.id, &user.id)? {
                 return Err(AppError::conflict(
                     "on_review_panel",
                     "You are on this round's review panel, so you cannot apply to it. Ask a coordinator to take you off the panel first.",
@@ -67,7 +68,7 @@ pub async fn start_application(
                 feedback: None,
                 submitted_at: None,
                 decided_at: None,
-                                created_at: now,
+                created_at: now,
                 updated_at: now,
                 answer_by: None,
             };
@@ -116,8 +117,8 @@ pub async fn list_applications(
     state: web::Data<AppState>,
     user: AuthUser,
     id: web::Path<String>,
-    filter: web::Query<ApplicationFilter>,
-    page: web::Query<PageQuery>,
+    filter: Query<ApplicationFilter>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<ApplicationResponse>>, AppError> {
     user.require_any(&[Role::Coordinator, Role::Reviewer])?;
     let filter = filter.into_inner();

@@ -8,7 +8,8 @@ use utoipa::ToSchema;
 use super::{RoundView, round_view, status_of};
 use crate::auth::AuthUser;
 use crate::db::models::recruitment::{QuestionRow, RoundRow};
-use crate::db::queries::{recruitment as queries, users};
+use crate::db::queries::recruitment::{self as queries, Hold};
+use crate::db::queries::users;
 use crate::domain::Invalid;
 use crate::domain::recruitment::RoundStatus;
 use crate::domain::role::Role;
@@ -311,7 +312,7 @@ pub async fn set_reviewers(
     let saved = state
         .db
         .write(move |conn| {
-            queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            queries::hold_round(conn, &id, Hold::Exclusive)?.ok_or(AppError::NotFound)?;
             let mut errors = FieldErrors::default();
             for (i, reviewer) in panel.user_ids.iter().enumerate() {
                 if !users::roles_of(conn, reviewer)?.contains(&Role::Reviewer) {

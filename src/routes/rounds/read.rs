@@ -14,6 +14,7 @@ use crate::domain::Invalid;
 use crate::domain::recruitment::RoundStatus;
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::routes::extract::Query;
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -34,8 +35,8 @@ pub struct RoundFilter {
 pub async fn list_rounds(
     state: web::Data<AppState>,
     MaybeSignedIn(user): MaybeSignedIn,
-    filter: web::Query<RoundFilter>,
-    page: web::Query<PageQuery>,
+    filter: Query<RoundFilter>,
+    page: Query<PageQuery>,
 ) -> Result<web::Json<Page<RoundView>>, AppError> {
     let coordinator = user.as_ref().is_some_and(|u| u.has_role(Role::Coordinator));
     let wanted = match filter.into_inner().status.as_deref() {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::auth::secret_token;
 use crate::auth::session;
+use crate::checked_in_handler;
 use crate::db::models::auth::StaffInvitationRow;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{auth as queries, organisations, users};
@@ -20,7 +21,6 @@ use crate::domain::role::Role;
 use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::auth::{TokenResponse, token_response};
-use crate::checked_in_handler;
 use crate::routes::extract::{FieldErrors, ValidJson, Validate, with_problems_of};
 use crate::state::AppState;
 
