@@ -54,8 +54,9 @@ pub fn create_admin(
     })
 }
 
-/// Rewrites every special-category value under the current `crypto.data_key` (values under
-/// `crypto.previous_keys` are opened with those). Returns how many values were rewritten.
+/// Rewrites every special-category value and unsent email body under the current
+/// `crypto.data_key` (values under `crypto.previous_keys` are opened with those), and seals
+/// the bodies of email queued before bodies were sealed. Returns how many values were written.
 /// One transaction: it all moves to the new key, or nothing does.
 pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
     let cipher = DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
@@ -81,6 +82,8 @@ pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
                 rewritten += 1;
             }
         }
+        // Email queued before bodies were sealed: sealed now, under the current key.
+        rewritten += crate::email::outbox::seal_plain_bodies(conn, &cipher)?;
         Ok::<_, anyhow::Error>(rewritten)
     })
 }

@@ -125,67 +125,93 @@ impl Outbox {
     /// has two words or more, are replaced by `DELETED_PERSON_IN_TEXT` wherever they are still
     /// written (a coordinator's free-text note). Email being sent at that moment goes as it was.
     pub fn forget(&self, conn: &mut DbConn, person: &UserRow) -> Result<(), AppError> {
+        // Two erasures rewriting the same email must not put back the other's name.
+        queries::one_erasure_at_a_time(conn)?;
         let words = identifying_words(&person.email, &person.full_name);
-        for stored in queries::unsent_bodies(conn)? {
-            let opened = self.open(&stored.id, stored.sealed_body.as_deref(), || Body {
-                text: stored.body_text.clone(),
-                html: stored.body_html.clone(),
-                mentions: stored.mentions.clone(),
-            });
-            let Ok(mut body) = opened else {
-                // Unsendable anyway (its key is gone), and it may name them.
-                tracing::warn!(outbox_id = %stored.id, "unsent email that does not open deleted at an erasure");
-                queries::delete(conn, &stored.id)?;
-                continue;
+        let mut after = None;
+        loop {
+            let page = queries::unsent_bodies(conn, after.as_deref(), FORGET_PAGE)?;
+            let Some(last) = page.last() else {
+                return Ok(());
             };
-            let mut subject = stored.subject.clone();
-            let mut changed = false;
-            if let Some(mentions) = &body.mentions {
-                match self.rerender_without(&stored.template, mentions, &person.id)? {
-                    Rerendered::NotNamed => {}
-                    Rerendered::Again(rendered, mentions) => {
-                        subject = rendered.subject;
-                        body = Body {
-                            text: rendered.text,
-                            html: rendered.html,
-                            mentions,
-                        };
-                        changed = true;
-                    }
-                    Rerendered::NoLonger => {
-                        // Better unsent than naming them.
-                        tracing::warn!(outbox_id = %stored.id, template = %stored.template, "email naming an erased person no longer renders; deleted");
-                        queries::delete(conn, &stored.id)?;
-                        continue;
-                    }
+            after = Some(last.id.clone());
+            for stored in page {
+                self.forget_in(conn, &stored, person, &words)?;
+            }
+        }
+    }
+
+    /// `forget` for one unsent row.
+    fn forget_in(
+        &self,
+        conn: &mut DbConn,
+        stored: &queries::StoredBody,
+        person: &UserRow,
+        words: &[&str],
+    ) -> Result<(), AppError> {
+        let opened = self.open(&stored.id, stored.sealed_body.as_deref(), || Body {
+            text: stored.body_text.clone(),
+            html: stored.body_html.clone(),
+            mentions: stored.mentions.clone(),
+        });
+        let mut body = match opened {
+            Ok(body) => body,
+            // A replica or a command without the key this was sealed with: the erasure must
+            // wait for the configuration to be put right rather than lose the email.
+            Err(CryptoError::UnknownKey) => {
+                return Err(AppError::Internal(anyhow::anyhow!(
+                    "outbox row {} is sealed with a key that is not in crypto.data_key or crypto.previous_keys",
+                    stored.id
+                )));
+            }
+            Err(_) => {
+                // Damaged beyond sending, and it may name them.
+                tracing::warn!(outbox_id = %stored.id, "unsent email that does not open deleted at an erasure");
+                return Ok(queries::delete_unsent(conn, &stored.id)?);
+            }
+        };
+        let mut subject = stored.subject.clone();
+        let mut changed = false;
+        if let Some(mentions) = &body.mentions {
+            match self.rerender_without(&stored.template, mentions, &person.id) {
+                Rerendered::NotNamed => {}
+                Rerendered::Again(rendered, mentions) => {
+                    subject = rendered.subject;
+                    body = Body {
+                        text: rendered.text,
+                        html: rendered.html,
+                        mentions,
+                    };
+                    changed = true;
+                }
+                Rerendered::NoLonger => {
+                    // Better unsent than naming them.
+                    tracing::warn!(outbox_id = %stored.id, template = %stored.template, "email naming an erased person no longer renders; deleted");
+                    return Ok(queries::delete_unsent(conn, &stored.id)?);
                 }
             }
-            for needle in &words {
-                changed |= redact(&mut subject, &mut body, needle);
-            }
-            if changed {
-                queries::rewrite(conn, &stored.id, &subject, &self.seal(&stored.id, &body)?)?;
-            }
+        }
+        for needle in words {
+            changed |= redact(&mut subject, &mut body, needle);
+        }
+        if changed {
+            queries::rewrite(conn, &stored.id, &subject, &self.seal(&stored.id, &body)?)?;
         }
         Ok(())
     }
 
     /// The email kept as `mentions` rendered again with `DELETED_PERSON` in the place of
     /// `user_id` and without the words by or about them.
-    fn rerender_without(
-        &self,
-        template: &str,
-        mentions: &str,
-        user_id: &str,
-    ) -> Result<Rerendered, AppError> {
-        let mut rerender: Rerender = serde_json::from_str(mentions)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("stored rerender: {e}")))?;
+    fn rerender_without(&self, template: &str, mentions: &str, user_id: &str) -> Rerendered {
+        let Ok(mut rerender) = serde_json::from_str::<Rerender>(mentions) else {
+            return Rerendered::NoLonger;
+        };
         let (theirs, others): (Vec<_>, Vec<_>) = rerender
             .mentions
             .into_iter()
             .partition(|spot| spot.user_id == user_id);
         if theirs.is_empty() {
-            return Ok(Rerendered::NotNamed);
+            return Rerendered::NotNamed;
         }
         for spot in &theirs {
             if let Some(name) = rerender.context.pointer_mut(&spot.name_at) {
@@ -203,20 +229,21 @@ impl Outbox {
             .templates
             .render_json(template, &rerender.context, format)
         else {
-            return Ok(Rerendered::NoLonger);
+            return Rerendered::NoLonger;
         };
         let mentions = if rerender.mentions.is_empty() {
             None
         } else {
-            Some(serde_json::to_string(&rerender).map_err(|e| AppError::Internal(e.into()))?)
+            match serde_json::to_string(&rerender) {
+                Ok(kept) => Some(kept),
+                Err(_) => return Rerendered::NoLonger,
+            }
         };
-        Ok(Rerendered::Again(rendered, mentions))
+        Rerendered::Again(rendered, mentions)
     }
 
     fn seal(&self, id: &str, body: &Body) -> Result<Vec<u8>, AppError> {
-        self.cipher
-            .encrypt_json(id, Field::EmailBody, body)
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing outbox row {id}: {e}")))
+        seal_with(&self.cipher, id, body)
     }
 
     /// What a row says: `sealed` opened, or, for a row queued before bodies were sealed, its
@@ -267,6 +294,31 @@ impl Outbox {
     }
 }
 
+fn seal_with(cipher: &DataCipher, id: &str, body: &Body) -> Result<Vec<u8>, AppError> {
+    cipher
+        .encrypt_json(id, Field::EmailBody, body)
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing outbox row {id}: {e}")))
+}
+
+/// Seals the bodies of unsent rows queued before bodies were sealed (for `coproduce
+/// reencrypt`); returns how many.
+pub fn seal_plain_bodies(conn: &mut DbConn, cipher: &DataCipher) -> Result<usize, AppError> {
+    let mut sealed = 0;
+    for stored in queries::unsent_plain_bodies(conn)? {
+        let body = Body {
+            text: stored.body_text,
+            html: stored.body_html,
+            mentions: stored.mentions,
+        };
+        let bytes = seal_with(cipher, &stored.id, &body)?;
+        sealed += queries::seal_plain_body(conn, &stored.id, &bytes)?;
+    }
+    Ok(sealed)
+}
+
+/// Unsent rows an erasure opens at a time (a backlog after an outage can be large).
+const FORGET_PAGE: i64 = 500;
+
 /// Stands in the name of an erased person in email rendered again (where templates name
 /// people: at the start of a sentence, or in a list).
 pub const DELETED_PERSON: &str = "Someone who has since deleted their account";
@@ -287,7 +339,8 @@ enum Rerendered {
     NotNamed,
     /// With them taken out, and what it is now rendered from (if it still names anyone).
     Again(super::templates::Rendered, Option<String>),
-    /// It no longer renders (a changed template override).
+    /// It no longer renders (a changed template override, or what it was rendered from no
+    /// longer reads).
     NoLonger,
 }
 
@@ -658,25 +711,37 @@ mod tests {
     }
 
     #[test]
-    fn a_row_is_redacted_in_the_form_each_column_holds_the_name() {
+    fn a_row_is_redacted_in_the_form_each_part_holds_the_name() {
         let name = "Ann O'Neil";
-        let row = (
-            "id".to_string(),
-            "About Ann O'Neil".to_string(),
-            "Ann O'Neil said hi".to_string(),
-            Some(format!("<p>{} said hi</p>", minijinja::HtmlEscape(name))),
-            Some(r#"{"context":{"note":"Ann O'Neil said \"hi\""}}"#.to_string()),
-        );
-        let (_, subject, text, html, mentions) =
-            redact_row(&row, name).unwrap_or_else(|| panic!("nothing redacted"));
+        let mut subject = "About Ann O'Neil".to_string();
+        let mut body = Body {
+            text: "Ann O'Neil said hi".to_string(),
+            html: Some(format!("<p>{} said hi</p>", minijinja::HtmlEscape(name))),
+            mentions: Some(r#"{"context":{"note":"Ann O'Neil said \"hi\""}}"#.to_string()),
+        };
+        assert!(redact(&mut subject, &mut body, name));
         assert_eq!(subject, format!("About {DELETED_PERSON_IN_TEXT}"));
-        assert_eq!(text, format!("{DELETED_PERSON_IN_TEXT} said hi"));
+        assert_eq!(body.text, format!("{DELETED_PERSON_IN_TEXT} said hi"));
         assert_eq!(
-            html,
+            body.html,
             Some(format!("<p>{DELETED_PERSON_IN_TEXT} said hi</p>"))
         );
-        assert!(!mentions.unwrap_or_default().contains("Neil"));
-        assert_eq!(redact_row(&row, "Priya Shah"), None);
+        assert!(!body.mentions.unwrap_or_default().contains("Neil"));
+    }
+
+    #[test]
+    fn a_row_not_naming_them_is_left_alone() {
+        let mut subject = "About Ann".to_string();
+        let mut body = Body {
+            text: "Ann said hi".to_string(),
+            html: None,
+            mentions: None,
+        };
+        assert!(!redact(&mut subject, &mut body, "Priya Shah"));
+        assert_eq!(
+            (subject.as_str(), body.text.as_str()),
+            ("About Ann", "Ann said hi")
+        );
     }
 
     #[test]

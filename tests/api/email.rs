@@ -296,6 +296,55 @@ async fn failing_email_goes_dead_after_its_attempts_and_retry_sends_it(backend: 
     assert_eq!(problem(again).await["code"], "not_retryable");
 }
 
+/// An email to `to` as rows were queued before bodies were sealed (plain words in the row), or,
+/// with `sealed_under`, sealed under that key; returns its id.
+async fn queue_by_hand(app: &TestApp, to: &str, text: &str, sealed_under: Option<&str>) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = chrono::Utc::now().naive_utc();
+    let sealed_body = sealed_under.map(|key| {
+        coproduce::crypto::DataCipher::new(key, &[])
+            .unwrap()
+            .encrypt_json(
+                &id,
+                coproduce::crypto::Field::EmailBody,
+                &json!({"text": text, "html": null, "mentions": null}),
+            )
+            .unwrap()
+    });
+    let row = coproduce::db::models::outbox::OutboxRow {
+        id: id.clone(),
+        message_id: format!("<{id}@coproduce.localhost>"),
+        template: "sign_in_link".into(),
+        user_id: None,
+        recipient: to.into(),
+        subject: "Sign in".into(),
+        body_text: if sealed_body.is_some() {
+            String::new()
+        } else {
+            text.into()
+        },
+        body_html: None,
+        attachment_filename: None,
+        attachment_content_type: None,
+        attachment_body: None,
+        status: "pending".into(),
+        attempts: 0,
+        next_attempt_at: now,
+        locked_until: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+        mentions: None,
+        sealed_body,
+    };
+    app.state
+        .db
+        .write(move |conn| Ok(coproduce::db::queries::outbox::insert(conn, &row)?))
+        .await
+        .unwrap();
+    id
+}
+
 #[derive(diesel::QueryableByName)]
 struct Body {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -332,10 +381,42 @@ both_backends! {
         app.drain_outbox().await;
         let bodies: Vec<Body> = app.state.db.read(|conn| {
             use diesel::RunQueryDsl;
-            Ok(diesel::sql_query("SELECT body_text FROM outbox WHERE status = 'sent'").load(conn)?)
+            Ok(diesel::sql_query("SELECT body_text FROM outbox WHERE status = 'sent' AND sealed_body IS NULL").load(conn)?)
         }).await.unwrap();
         assert_eq!(bodies.len(), 1);
         assert_eq!(bodies[0].body_text, "");
+    }
+
+    async fn an_email_queued_before_bodies_were_sealed_is_still_sent_with_its_words(app) {
+        queue_by_hand(&app, "sam@example.org", "Your link is here.", None).await;
+        assert_eq!(app.drain_outbox().await, 1);
+        assert_eq!(app.emails_to("sam@example.org")[0].text, "Your link is here.");
+    }
+
+    async fn rotating_the_key_seals_email_queued_before_bodies_were_sealed(app) {
+        queue_by_hand(&app, "sam@example.org", "Your link is here.", None).await;
+        let settings = (*app.state.settings).clone();
+        let written = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
+        assert_eq!(written, 1);
+        let plain: Vec<Body> = app.state.db.read(|conn| {
+            use diesel::RunQueryDsl;
+            Ok(diesel::sql_query("SELECT body_text FROM outbox WHERE sealed_body IS NOT NULL").load(conn)?)
+        }).await.unwrap();
+        assert_eq!(plain.len(), 1);
+        assert_eq!(plain[0].body_text, "", "the plain words are gone from the row");
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to("sam@example.org")[0].text, "Your link is here.");
+    }
+
+    async fn an_erasure_meeting_email_sealed_with_an_unknown_key_erases_nothing_and_loses_nothing(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let elsewhere = "HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=";
+        let id = queue_by_hand(&app, "someone@example.org", "Hello.", Some(elsewhere)).await;
+        let response = app.delete_as(&person, "/api/v1/me").json(&json!({"confirm": "delete my account"})).send().await.unwrap();
+        assert_eq!(response.status(), 500);
+        assert_eq!(app.get_as(&person, "/api/v1/me").send().await.unwrap().status(), 200, "the account is still there");
+        let kept = app.state.db.read(move |conn| Ok(coproduce::db::queries::outbox::find(conn, &id)?)).await.unwrap();
+        assert!(kept.is_some_and(|row| row.sealed_body.is_some()), "the email is still queued");
     }
 
     async fn email_being_sent_cannot_be_retried(app) {

@@ -197,11 +197,18 @@ pub struct StoredBody {
     pub sealed_body: Option<Vec<u8>>,
 }
 
-/// Every unsent row's words (for an erasure, which must look inside each of them).
-pub fn unsent_bodies(conn: &mut DbConn) -> QueryResult<Vec<StoredBody>> {
+/// Up to `limit` unsent rows' words after `after`, in id order (for an erasure, which must
+/// look inside each of them).
+pub fn unsent_bodies(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<StoredBody>> {
     outbox::table
         .filter(outbox::status.ne(SENT))
+        .filter(outbox::id.gt(after.unwrap_or("")))
         .order(outbox::id)
+        .limit(limit)
         .select((
             outbox::id,
             outbox::template,
@@ -228,10 +235,62 @@ pub fn rewrite(conn: &mut DbConn, id: &str, subject: &str, sealed: &[u8]) -> Que
         .map(drop)
 }
 
-/// (id, sealed body) of every row holding one, for a key rotation.
+/// Unsent rows queued before bodies were sealed, with their plain words.
+pub fn unsent_plain_bodies(conn: &mut DbConn) -> QueryResult<Vec<StoredBody>> {
+    outbox::table
+        .filter(outbox::status.ne(SENT))
+        .filter(outbox::sealed_body.is_null())
+        .order(outbox::id)
+        .select((
+            outbox::id,
+            outbox::template,
+            outbox::subject,
+            outbox::body_text,
+            outbox::body_html,
+            outbox::mentions,
+            outbox::sealed_body,
+        ))
+        .load(conn)
+}
+
+/// Puts `sealed` in place of a plain body still unsent; the number of rows changed.
+pub fn seal_plain_body(conn: &mut DbConn, id: &str, sealed: &[u8]) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .find(id)
+            .filter(outbox::status.ne(SENT))
+            .filter(outbox::sealed_body.is_null()),
+    )
+    .set((
+        outbox::body_text.eq(""),
+        outbox::body_html.eq(None::<String>),
+        outbox::mentions.eq(None::<String>),
+        outbox::sealed_body.eq(sealed),
+    ))
+    .execute(conn)
+}
+
+/// Waits for any other erasure's transaction to end, and keeps the next one waiting until this
+/// one's does (PostgreSQL; SQLite runs one writer at a time anyway).
+pub fn one_erasure_at_a_time(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Postgres(pg) => {
+            diesel::sql_query(format!("SELECT pg_advisory_xact_lock({ERASURE_LOCK_KEY})"))
+                .execute(pg)
+                .map(drop)
+        }
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+/// "coperase" in ASCII: the advisory lock `one_erasure_at_a_time` takes.
+const ERASURE_LOCK_KEY: i64 = 0x636f_7065_7261_7365;
+
+/// (id, sealed body) of every row holding one, in id order, for a key rotation.
 pub fn sealed_bodies(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>)>> {
     outbox::table
         .filter(outbox::sealed_body.is_not_null())
+        .order(outbox::id)
         .select((outbox::id, outbox::sealed_body.assume_not_null()))
         .load(conn)
 }
@@ -248,8 +307,9 @@ pub fn replace_sealed_body(
         .execute(conn)
 }
 
-pub fn delete(conn: &mut DbConn, id: &str) -> QueryResult<()> {
-    diesel::delete(outbox::table.find(id))
+/// Deletes the row unless it has been sent meanwhile (a sent row is kept for counts).
+pub fn delete_unsent(conn: &mut DbConn, id: &str) -> QueryResult<()> {
+    diesel::delete(outbox::table.find(id).filter(outbox::status.ne(SENT)))
         .execute(conn)
         .map(drop)
 }
