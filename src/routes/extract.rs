@@ -293,8 +293,18 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     serde_path_to_error::deserialize(serde_urlencoded::Deserializer::new(pairs)).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();
-        let problem = if message.contains("invalid digit") || message.contains("number too") {
-            FieldError::new(path, "invalid_type", "This should be a whole number.")
+        let problem = if let Some(name) = message.strip_prefix("duplicate field ") {
+            let name = name.trim_matches('`');
+            FieldError::new(name, "duplicate", format!("Give “{name}” once."))
+        } else if ["integer", "digit", "number too"]
+            .iter()
+            .any(|w| message.contains(w))
+        {
+            FieldError::new(
+                path,
+                "invalid_type",
+                "This should be a whole number in digits, 0 or more.",
+            )
         } else {
             describe_data_error(&path, &message)
         };
@@ -477,6 +487,32 @@ mod tests {
         match parse_query::<Page>("cursor=abc&limit=ten") {
             Err(AppError::Validation(errors)) => {
                 assert_eq!(errors.len(), 1);
+                assert_eq!(
+                    (errors[0].field.as_str(), errors[0].code.as_str()),
+                    ("limit", "invalid_type")
+                );
+            }
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_query_parameter_given_twice_is_named() {
+        match parse_query::<Page>("limit=5&limit=6") {
+            Err(AppError::Validation(errors)) => {
+                assert_eq!(
+                    (errors[0].field.as_str(), errors[0].code.as_str()),
+                    ("limit", "duplicate")
+                );
+            }
+            other => panic!("expected a field error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_empty_number_is_named_as_not_a_number() {
+        match parse_query::<Page>("limit=") {
+            Err(AppError::Validation(errors)) => {
                 assert_eq!(
                     (errors[0].field.as_str(), errors[0].code.as_str()),
                     ("limit", "invalid_type")

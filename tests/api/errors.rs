@@ -247,7 +247,7 @@ both_backends! {
             assert_eq!(response.status(), 422, "{path}");
             let body = problem(response).await;
             assert_eq!(error_fields(&body), ["limit"], "{path}");
-            assert_eq!(body["errors"][0]["message"], "This should be a whole number.");
+            assert_eq!(body["errors"][0]["message"], "This should be a whole number in digits, 0 or more.");
         }
     }
 

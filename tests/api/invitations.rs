@@ -179,6 +179,15 @@ both_backends! {
         assert_eq!(stored, 0, "nothing is stored for a refused invitation");
     }
 
+    async fn a_role_that_may_not_invite_is_refused_before_the_body_is_checked(app) {
+        let reviewer = app.signed_in(Role::Reviewer).await;
+        let response = invite(&app, &reviewer, json!({"email": "nope", "role": "coordinator"})).await;
+        assert_eq!(response.status(), 403);
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let response = invite(&app, &coordinator, json!({"email": "nope", "role": "admin", "organisation_id": "x"})).await;
+        assert_eq!(response.status(), 403);
+    }
+
     async fn an_unknown_role_is_a_bad_field_even_for_someone_who_may_not_invite(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let response = invite(&app, &coordinator, json!({"email": "p@example.org", "role": "applicant"})).await;

@@ -746,7 +746,7 @@ both_backends! {
         let reviewer = app.signed_in(Role::Reviewer).await;
         let round_id = round["id"].as_str().unwrap().to_string();
         let mut panel_change = in_flight(&app, &round_id, Hold::Exclusive);
-        set_reviewers(&mut panel_change, &round_id, &[reviewer.id.clone()]).unwrap();
+        set_reviewers(&mut panel_change, &round_id, std::slice::from_ref(&reviewer.id)).unwrap();
         let applying = start(&app, &reviewer, &round);
         tokio::pin!(applying);
         let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut applying).await;

@@ -130,14 +130,19 @@ pub async fn create_invitation(
     if !may_invite {
         return Err(AppError::Forbidden);
     }
+    let partners_organisation = match invitable(&request.role) {
+        Some(Role::Partner) => request.organisation_id.clone(),
+        _ => None,
+    };
+    let checked = match (request.check(), &partners_organisation) {
+        // Nothing to look up: bad fields are answered without a transaction.
+        (Err(errors), None) => return Err(AppError::Validation(errors)),
+        (checked, _) => checked.map_err(AppError::Validation),
+    };
     let app = state.clone();
     let created = state
         .db
         .write(move |conn| {
-            let partners_organisation = match invitable(&request.role) {
-                Some(Role::Partner) => request.organisation_id.clone(),
-                _ => None,
-            };
             let organisation = match &partners_organisation {
                 Some(id) => organisations::name_of(conn, id)?.map(Some).ok_or_else(|| {
                     AppError::invalid_field(
@@ -147,8 +152,7 @@ pub async fn create_invitation(
                 }),
                 None => Ok(None),
             };
-            let (invitation, organisation) =
-                with_problems_of(request.check().map_err(AppError::Validation), organisation)?;
+            let (invitation, organisation) = with_problems_of(checked, organisation)?;
             let inviter = users::find_by_id(conn, &user.id)?.ok_or(AppError::Unauthorized)?;
             let invitee = users::find_by_email(conn, invitation.email.as_str())?;
             let now = Utc::now().naive_utc();
