@@ -664,6 +664,16 @@ impl<'a> World<'a> {
 }
 
 /// Every (METHOD, path) of the OpenAPI document served by the app.
+/// The stable code every refusal of a status carries.
+fn refusal_code(status: u16) -> Option<&'static str> {
+    match status {
+        401 => Some("unauthorized"),
+        403 => Some("forbidden"),
+        404 => Some("not_found"),
+        _ => None,
+    }
+}
+
 async fn documented_routes(app: &TestApp) -> BTreeSet<(String, String)> {
     let doc: Value = app
         .get("/api-docs/openapi.json")
@@ -740,6 +750,17 @@ both_backends! {
                             "{} {} as {} on {:?}: expected {want}, got {got}: {detail}",
                             row.method, row.path, ACTORS[column], side
                         ));
+                    } else if let Some(code) = refusal_code(got) {
+                        // A refusal says only that, in the one shape, and shows nothing it guards.
+                        let problem_json = response.headers().get("content-type").is_some_and(|t| t == "application/problem+json");
+                        let refusal: Value = response.json().await.unwrap_or_default();
+                        let shows_data = ["id", "items", "status_history", "email"].iter().any(|key| refusal.get(key).is_some());
+                        if !problem_json || refusal["code"] != code || shows_data {
+                            failures.push(format!(
+                                "{} {} as {} on {:?}: a {got} that is not a plain `{code}` problem: {refusal}",
+                                row.method, row.path, ACTORS[column], side
+                            ));
+                        }
                     }
                 }
             }
