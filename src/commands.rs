@@ -1,9 +1,9 @@
 //! Command-line tasks besides serving: `migrate` and `create-admin`.
 
 use crate::auth::password;
-use crate::crypto::DataCipher;
+use crate::crypto::{DataCipher, Field};
 use crate::db::models::user::UserRow;
-use crate::db::queries::{auth as auth_queries, people, users};
+use crate::db::queries::{auth as auth_queries, matching, people, users};
 use crate::db::{connect_once, migrations, write_transaction};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::password::NewPassword;
@@ -82,8 +82,14 @@ pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
                 rewritten += 1;
             }
         }
-        // Email queued before bodies were sealed: sealed now, under the current key.
+        // Email queued and invitations made before these were sealed: sealed now.
         rewritten += crate::email::outbox::seal_plain_bodies(conn, &cipher)?;
+        for (id, plain) in matching::plain_breakdowns(conn)? {
+            let sealed = cipher
+                .encrypt(&id, Field::InvitationReasons, plain.as_bytes())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            rewritten += matching::seal_breakdown(conn, &id, &plain, &sealed)?;
+        }
         Ok::<_, anyhow::Error>(rewritten)
     })
 }

@@ -1,5 +1,5 @@
 //! Encryption at rest for special-category data (access passports, lived experience, EO answers)
-//! and for what unsent email says (it can repeat them).
+//! and for what derives from them or repeats them (unsent email, why someone was suggested).
 //!
 //! XChaCha20-Poly1305 with a random 192-bit nonce per write. The associated data binds each
 //! ciphertext to its owner and field, so a row copied onto another person or field fails to open.
@@ -24,6 +24,8 @@ pub enum Field {
     EqualOpportunities,
     /// An outbox row's body; the owner is the row's id.
     EmailBody,
+    /// Why someone was suggested for an element; the owner is the invitation's id.
+    InvitationReasons,
 }
 
 impl Field {
@@ -33,6 +35,7 @@ impl Field {
             Field::LivedExperience => "lived_experience",
             Field::EqualOpportunities => "equal_opportunities",
             Field::EmailBody => "email_body",
+            Field::InvitationReasons => "invitation_reasons",
         }
     }
 }

@@ -378,6 +378,7 @@ diesel::table! {
         decline_reason -> Nullable<Text>,
         created_at -> Timestamp,
         responded_at -> Nullable<Timestamp>,
+        sealed_breakdown -> Nullable<Binary>,
     }
 }
 

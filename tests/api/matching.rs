@@ -218,6 +218,52 @@ both_backends! {
         assert!(email.html.unwrap_or_default().contains("British Sign Language"));
     }
 
+    async fn why_someone_was_suggested_is_sealed_at_rest_and_theirs_to_read(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        assert_eq!(invite(&app, &coordinator, &element, &[&person.id]).await.status(), 201);
+
+        let id = person.id.clone();
+        let plain = app.state.db.read(move |conn| {
+            use diesel::RunQueryDsl;
+            let rows: Vec<Words> = diesel::sql_query("SELECT breakdown AS words FROM invitations WHERE coproducer_id = $1")
+                .bind::<diesel::sql_types::Text, _>(&id)
+                .load(conn)?;
+            Ok(rows.into_iter().map(|row| row.words).collect::<Vec<_>>())
+        }).await.unwrap();
+        assert_eq!(plain, ["[]"], "no reasons in plain text");
+        let sealed = stored_bytes(&app, "SELECT sealed_breakdown AS bytes FROM invitations WHERE coproducer_id = $1", &person.id).await;
+        assert!(!contains(&sealed, "lived experience") && !contains(&sealed, "lived_experience"));
+
+        let export: Value = app.get_as(&person, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
+        let reasons = export["work_invitations"][0]["why_you_were_suggested"].as_array().unwrap();
+        assert!(reasons.iter().any(|f| f["factor"] == "lived_experience" && f["reason"].as_str().unwrap().starts_with("Shares 1 of 1")), "{reasons:?}");
+    }
+
+    async fn rotating_the_key_seals_reasons_given_before_they_were_sealed(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        assert_eq!(invite(&app, &coordinator, &element, &[&person.id]).await.status(), 201);
+        let reasons = r#"[{"factor":"skills","points":40.0,"max":40.0,"reason":"Has every skill asked for."}]"#;
+        app.state.db.write(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET breakdown = $1, sealed_breakdown = NULL")
+                .bind::<diesel::sql_types::Text, _>(reasons)
+                .execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+
+        let settings = (*app.state.settings).clone();
+        let written = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
+        assert!(written >= 1);
+        let sealed = stored_bytes(&app, "SELECT sealed_breakdown AS bytes FROM invitations WHERE coproducer_id = $1", &person.id).await;
+        assert!(!contains(&sealed, "Has every skill"));
+        let export: Value = app.get_as(&person, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
+        assert_eq!(export["work_invitations"][0]["why_you_were_suggested"][0]["reason"], "Has every skill asked for.");
+    }
+
     async fn people_who_cannot_take_an_element_cannot_be_invited(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

@@ -13,11 +13,16 @@ pub struct InvitationRow {
     pub respond_by: NaiveDateTime,
     pub message: Option<String>,
     pub score_hundredths: i32,
+    /// Only on invitations made before reasons were sealed (see `sealed_breakdown`); `[]` otherwise.
     pub breakdown: String,
     pub invited_by: String,
     pub decline_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub responded_at: Option<NaiveDateTime>,
+    /// Why they were suggested (the score's factors, JSON) encrypted under
+    /// `crypto::Field::InvitationReasons`, bound to the invitation's id: it tells how much of the
+    /// lived experience asked for they share.
+    pub sealed_breakdown: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

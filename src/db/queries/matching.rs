@@ -369,3 +369,33 @@ pub fn sessions_of(
         ))
         .load(conn)
 }
+
+/// (id, plain reasons) of invitations made before reasons were sealed, for `coproduce reencrypt`.
+pub fn plain_breakdowns(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
+    invitations::table
+        .filter(invitations::sealed_breakdown.is_null())
+        .filter(invitations::breakdown.ne("[]"))
+        .order(invitations::id)
+        .select((invitations::id, invitations::breakdown))
+        .load(conn)
+}
+
+/// Puts `sealed` in place of the plain reasons `plain`, if they are still there; rows changed.
+pub fn seal_breakdown(
+    conn: &mut DbConn,
+    id: &str,
+    plain: &str,
+    sealed: &[u8],
+) -> QueryResult<usize> {
+    diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::sealed_breakdown.is_null())
+            .filter(invitations::breakdown.eq(plain)),
+    )
+    .set((
+        invitations::breakdown.eq("[]"),
+        invitations::sealed_breakdown.eq(sealed),
+    ))
+    .execute(conn)
+}

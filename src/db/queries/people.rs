@@ -6,7 +6,8 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::schema::{
-    access_passports, coproducers, equal_opportunities, profile_interests, profile_skills, profiles,
+    access_passports, coproducers, equal_opportunities, invitations, profile_interests,
+    profile_skills, profiles,
 };
 use crate::per_backend;
 
@@ -224,6 +225,17 @@ pub fn all_ciphertexts(
     for (id, bytes) in super::outbox::sealed_bodies(conn)? {
         all.push((Field::EmailBody, id, bytes));
     }
+    for (id, bytes) in invitations::table
+        .filter(invitations::sealed_breakdown.is_not_null())
+        .order(invitations::id)
+        .select((
+            invitations::id,
+            invitations::sealed_breakdown.assume_not_null(),
+        ))
+        .load::<(String, Vec<u8>)>(conn)?
+    {
+        all.push((Field::InvitationReasons, id, bytes));
+    }
     Ok(all)
 }
 
@@ -260,6 +272,13 @@ pub fn replace_ciphertext(
         .set(equal_opportunities::ciphertext.eq(new))
         .execute(conn),
         Field::EmailBody => super::outbox::replace_sealed_body(conn, user_id, old, new),
+        Field::InvitationReasons => diesel::update(
+            invitations::table
+                .find(user_id)
+                .filter(invitations::sealed_breakdown.eq(old)),
+        )
+        .set(invitations::sealed_breakdown.eq(new))
+        .execute(conn),
     }?;
     Ok(changed == 1)
 }

@@ -327,6 +327,7 @@ pub fn erase_person(
             invitations::message.eq(None::<String>),
             invitations::decline_reason.eq(None::<String>),
             invitations::breakdown.eq("[]"),
+            invitations::sealed_breakdown.eq(None::<Vec<u8>>),
         ))
         .execute(conn)?;
     let freed = withdraw_unfinished_assignments(conn, user_id, now)?;

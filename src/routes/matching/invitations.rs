@@ -168,8 +168,13 @@ pub async fn invite(
                     continue;
                 }
                 let (total, breakdown) = score(candidate, &element, &app.settings.matching.weights);
+                let id = uuid::Uuid::now_v7().to_string();
+                let sealed_breakdown = app
+                    .cipher
+                    .encrypt_json(&id, Field::InvitationReasons, &breakdown)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing reasons: {e}")))?;
                 let invitation = InvitationRow {
-                    id: uuid::Uuid::now_v7().to_string(),
+                    id,
                     element_id: row.id.clone(),
                     coproducer_id: candidate.id.clone(),
                     status: "invited".into(),
@@ -180,12 +185,12 @@ pub async fn invite(
                         .map(|m| m.trim().to_string())
                         .filter(|m| !m.is_empty()),
                     score_hundredths: (total * 100.0).round() as i32,
-                    breakdown: serde_json::to_string(&breakdown)
-                        .map_err(|e| AppError::Internal(e.into()))?,
+                    breakdown: "[]".into(),
                     invited_by: user.id.clone(),
                     decline_reason: None,
                     created_at: now,
                     responded_at: None,
+                    sealed_breakdown: Some(sealed_breakdown),
                 };
                 let planned = adjustments(&candidate.needs, &element, &app.catalogue);
                 invitations.push((invitation, (breakdown, planned)));

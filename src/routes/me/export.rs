@@ -467,7 +467,13 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             respond_by: utc(i.respond_by),
             responded_at: i.responded_at.map(utc),
             score: f64::from(i.score_hundredths) / 100.0,
-            why_you_were_suggested: serde_json::from_str(&i.breakdown).unwrap_or_default(),
+            why_you_were_suggested: match &i.sealed_breakdown {
+                Some(sealed) => state
+                    .cipher
+                    .decrypt_json(&i.id, Field::InvitationReasons, sealed)
+                    .map_err(|e| AppError::Internal(anyhow::anyhow!("invitation reasons: {e}")))?,
+                None => serde_json::from_str(&i.breakdown).unwrap_or_default(),
+            },
             message: i.message,
             your_reason_for_declining: i.decline_reason,
         });
