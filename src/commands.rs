@@ -54,9 +54,10 @@ pub fn create_admin(
     })
 }
 
-/// Rewrites every special-category value and unsent email body under the current
-/// `crypto.data_key` (values under `crypto.previous_keys` are opened with those), and seals
-/// the bodies of email queued before bodies were sealed. Returns how many values were written.
+/// Rewrites every special-category value, unsent email body and invitation's reasons under the
+/// current `crypto.data_key` (values under `crypto.previous_keys` are opened with those), and
+/// seals the email and reasons stored before they were sealed. Returns how many values were
+/// written.
 /// One transaction: it all moves to the new key, or nothing does.
 pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
     let cipher = DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)

@@ -149,10 +149,8 @@ impl Outbox {
         person: &UserRow,
         words: &[&str],
     ) -> Result<(), AppError> {
-        let opened = self.open(&stored.id, stored.sealed_body.as_deref(), || Body {
-            text: stored.body_text.clone(),
-            html: stored.body_html.clone(),
-            mentions: stored.mentions.clone(),
+        let opened = self.open(&stored.id, stored.sealed_body.as_deref(), || {
+            Body::plain(stored)
         });
         let mut body = match opened {
             Ok(body) => body,
@@ -305,12 +303,7 @@ fn seal_with(cipher: &DataCipher, id: &str, body: &Body) -> Result<Vec<u8>, AppE
 pub fn seal_plain_bodies(conn: &mut DbConn, cipher: &DataCipher) -> Result<usize, AppError> {
     let mut sealed = 0;
     for stored in queries::unsent_plain_bodies(conn)? {
-        let body = Body {
-            text: stored.body_text,
-            html: stored.body_html,
-            mentions: stored.mentions,
-        };
-        let bytes = seal_with(cipher, &stored.id, &body)?;
+        let bytes = seal_with(cipher, &stored.id, &Body::plain(&stored))?;
         sealed += queries::seal_plain_body(conn, &stored.id, &bytes)?;
     }
     Ok(sealed)
@@ -331,6 +324,17 @@ struct Body {
     html: Option<String>,
     /// A `Rerender`, as JSON, for email naming people other than its recipient.
     mentions: Option<String>,
+}
+
+impl Body {
+    /// The plain columns of a row queued before bodies were sealed.
+    fn plain(stored: &queries::StoredBody) -> Self {
+        Self {
+            text: stored.body_text.clone(),
+            html: stored.body_html.clone(),
+            mentions: stored.mentions.clone(),
+        }
+    }
 }
 
 /// An email rendered again without someone.

@@ -482,44 +482,38 @@ mod tests {
         cursor: Option<String>,
     }
 
+    /// (field, code) of the one problem `query` has.
+    fn query_problem(query: &str) -> (String, String) {
+        match parse_query::<Page>(query) {
+            Err(AppError::Validation(errors)) if errors.len() == 1 => {
+                (errors[0].field.clone(), errors[0].code.clone())
+            }
+            other => panic!("expected one field error, got {other:?}"),
+        }
+    }
+
     #[test]
     fn a_query_value_of_the_wrong_type_names_its_parameter() {
-        match parse_query::<Page>("cursor=abc&limit=ten") {
-            Err(AppError::Validation(errors)) => {
-                assert_eq!(errors.len(), 1);
-                assert_eq!(
-                    (errors[0].field.as_str(), errors[0].code.as_str()),
-                    ("limit", "invalid_type")
-                );
-            }
-            other => panic!("expected a field error, got {other:?}"),
-        }
+        assert_eq!(
+            query_problem("cursor=abc&limit=ten"),
+            ("limit".into(), "invalid_type".into())
+        );
     }
 
     #[test]
     fn a_query_parameter_given_twice_is_named() {
-        match parse_query::<Page>("limit=5&limit=6") {
-            Err(AppError::Validation(errors)) => {
-                assert_eq!(
-                    (errors[0].field.as_str(), errors[0].code.as_str()),
-                    ("limit", "duplicate")
-                );
-            }
-            other => panic!("expected a field error, got {other:?}"),
-        }
+        assert_eq!(
+            query_problem("limit=5&limit=6"),
+            ("limit".into(), "duplicate".into())
+        );
     }
 
     #[test]
     fn an_empty_number_is_named_as_not_a_number() {
-        match parse_query::<Page>("limit=") {
-            Err(AppError::Validation(errors)) => {
-                assert_eq!(
-                    (errors[0].field.as_str(), errors[0].code.as_str()),
-                    ("limit", "invalid_type")
-                );
-            }
-            other => panic!("expected a field error, got {other:?}"),
-        }
+        assert_eq!(
+            query_problem("limit="),
+            ("limit".into(), "invalid_type".into())
+        );
     }
 
     #[test]

@@ -399,3 +399,31 @@ pub fn seal_breakdown(
     ))
     .execute(conn)
 }
+
+/// (id, sealed reasons) of every invitation holding them, in id order, for a key rotation.
+pub fn sealed_breakdowns(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>)>> {
+    invitations::table
+        .filter(invitations::sealed_breakdown.is_not_null())
+        .order(invitations::id)
+        .select((
+            invitations::id,
+            invitations::sealed_breakdown.assume_not_null(),
+        ))
+        .load(conn)
+}
+
+/// Replaces sealed reasons if they are still `old`; the number of rows changed.
+pub fn replace_sealed_breakdown(
+    conn: &mut DbConn,
+    id: &str,
+    old: &[u8],
+    new: &[u8],
+) -> QueryResult<usize> {
+    diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::sealed_breakdown.eq(old)),
+    )
+    .set(invitations::sealed_breakdown.eq(new))
+    .execute(conn)
+}

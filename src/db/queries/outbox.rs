@@ -186,7 +186,8 @@ pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
 
 /// What an unsent row says, as stored: sealed, or in the plain columns of rows queued before
 /// bodies were sealed.
-#[derive(Debug, Queryable)]
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = outbox)]
 pub struct StoredBody {
     pub id: String,
     pub template: String,
@@ -209,15 +210,7 @@ pub fn unsent_bodies(
         .filter(outbox::id.gt(after.unwrap_or("")))
         .order(outbox::id)
         .limit(limit)
-        .select((
-            outbox::id,
-            outbox::template,
-            outbox::subject,
-            outbox::body_text,
-            outbox::body_html,
-            outbox::mentions,
-            outbox::sealed_body,
-        ))
+        .select(StoredBody::as_select())
         .load(conn)
 }
 
@@ -241,15 +234,7 @@ pub fn unsent_plain_bodies(conn: &mut DbConn) -> QueryResult<Vec<StoredBody>> {
         .filter(outbox::status.ne(SENT))
         .filter(outbox::sealed_body.is_null())
         .order(outbox::id)
-        .select((
-            outbox::id,
-            outbox::template,
-            outbox::subject,
-            outbox::body_text,
-            outbox::body_html,
-            outbox::mentions,
-            outbox::sealed_body,
-        ))
+        .select(StoredBody::as_select())
         .load(conn)
 }
 

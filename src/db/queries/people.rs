@@ -6,8 +6,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::schema::{
-    access_passports, coproducers, equal_opportunities, invitations, profile_interests,
-    profile_skills, profiles,
+    access_passports, coproducers, equal_opportunities, profile_interests, profile_skills, profiles,
 };
 use crate::per_backend;
 
@@ -194,8 +193,8 @@ pub fn make_coproducer(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> 
     .map(drop)
 }
 
-/// Every stored ciphertext (special-category values and sealed email bodies): (field, owner,
-/// ciphertext), for key rotation.
+/// Every stored ciphertext (special-category values, sealed email bodies and invitation
+/// reasons): (field, owner, ciphertext), for key rotation.
 pub fn all_ciphertexts(
     conn: &mut DbConn,
 ) -> QueryResult<Vec<(crate::crypto::Field, String, Vec<u8>)>> {
@@ -225,15 +224,7 @@ pub fn all_ciphertexts(
     for (id, bytes) in super::outbox::sealed_bodies(conn)? {
         all.push((Field::EmailBody, id, bytes));
     }
-    for (id, bytes) in invitations::table
-        .filter(invitations::sealed_breakdown.is_not_null())
-        .order(invitations::id)
-        .select((
-            invitations::id,
-            invitations::sealed_breakdown.assume_not_null(),
-        ))
-        .load::<(String, Vec<u8>)>(conn)?
-    {
+    for (id, bytes) in super::matching::sealed_breakdowns(conn)? {
         all.push((Field::InvitationReasons, id, bytes));
     }
     Ok(all)
@@ -272,13 +263,9 @@ pub fn replace_ciphertext(
         .set(equal_opportunities::ciphertext.eq(new))
         .execute(conn),
         Field::EmailBody => super::outbox::replace_sealed_body(conn, user_id, old, new),
-        Field::InvitationReasons => diesel::update(
-            invitations::table
-                .find(user_id)
-                .filter(invitations::sealed_breakdown.eq(old)),
-        )
-        .set(invitations::sealed_breakdown.eq(new))
-        .execute(conn),
+        Field::InvitationReasons => {
+            super::matching::replace_sealed_breakdown(conn, user_id, old, new)
+        }
     }?;
     Ok(changed == 1)
 }

@@ -59,16 +59,14 @@ pub enum Hold {
 /// and who reviews cannot change under each other. On SQLite the write transaction
 /// (`BEGIN IMMEDIATE`) already holds every writer off.
 pub fn hold_round(conn: &mut DbConn, id: &str, hold: Hold) -> QueryResult<Option<RoundRow>> {
-    per_backend!(conn,
-        postgres: |pg| {
-            let round = rounds::table.find(id).select(RoundRow::as_select());
-            match hold {
-                Hold::Shared => round.for_share().first(pg).optional(),
-                Hold::Exclusive => round.for_update().first(pg).optional(),
-            }
-        },
-        sqlite: |lite| rounds::table.find(id).select(RoundRow::as_select()).first(lite).optional(),
-    )
+    let DbConn::Postgres(pg) = conn else {
+        return find_round(conn, id);
+    };
+    let round = rounds::table.find(id).select(RoundRow::as_select());
+    match hold {
+        Hold::Shared => round.for_share().first(pg).optional(),
+        Hold::Exclusive => round.for_update().first(pg).optional(),
+    }
 }
 
 pub fn find_round_head(conn: &mut DbConn, id: &str) -> QueryResult<Option<RoundHead>> {
