@@ -191,6 +191,23 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// A writer's transaction begun on a connection of its own, to stop "another request" half
+    /// way (on SQLite it holds the write lock). Dropped without `COMMIT`, it rolls back.
+    pub fn transaction_of_its_own(&self) -> coproduce::db::DbConn {
+        use coproduce::db::DbConn;
+        use diesel::connection::SimpleConnection;
+        let url = coproduce::db::url::DatabaseUrl::parse(&self.database_url).unwrap();
+        let mut conn = coproduce::db::pool::DbConnectionManager::new(url, 5_000)
+            .establish()
+            .unwrap();
+        let begin = match &conn {
+            DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
+            DbConn::Postgres(_) => "BEGIN",
+        };
+        conn.batch_execute(begin).unwrap();
+        conn
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))

@@ -1,7 +1,9 @@
 //! Candidates, the optimal plan, invitations and assignments.
 
 use chrono::{Duration, Utc};
+use coproduce::db::queries::privacy::erase_person;
 use coproduce::domain::role::Role;
+use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -262,6 +264,31 @@ both_backends! {
         assert!(!contains(&sealed, "Has every skill"));
         let export: Value = app.get_as(&person, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
         assert_eq!(export["work_invitations"][0]["why_you_were_suggested"][0]["reason"], "Has every skill asked for.");
+    }
+
+    async fn someone_erased_while_a_coordinator_invites_them_is_neither_invited_nor_emailed(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await;
+        let mut erasing = app.transaction_of_its_own();
+        erase_person(&mut erasing, &person.id, &person.email, "Sam Coproducer", Utc::now().naive_utc()).unwrap();
+        let invitees = [person.id.as_str()];
+        let inviting = invite(&app, &coordinator, &element, &invitees);
+        tokio::pin!(inviting);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut inviting).await;
+        assert!(early.is_err(), "it went ahead while the account was being erased");
+        erasing.batch_execute("COMMIT").unwrap();
+        let body = problem(inviting.await).await;
+        assert_eq!(error_fields(&body), ["coproducer_ids[0]"]);
+        assert_eq!(body["errors"][0]["code"], "not_a_coproducer");
+        assert_eq!(outbox_words_to(&app, &person.id).await, "", "an email waits for the erased person");
+        let to_erased = app.state.db.read(|conn| {
+            use diesel::RunQueryDsl;
+            let rows: Vec<Words> = diesel::sql_query("SELECT subject AS words FROM outbox WHERE recipient LIKE '%@erased.invalid'").load(conn)?;
+            Ok(rows.len())
+        }).await.unwrap();
+        assert_eq!(to_erased, 0, "an email was queued to the erased account");
     }
 
     async fn people_who_cannot_take_an_element_cannot_be_invited(app) {

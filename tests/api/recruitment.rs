@@ -4,8 +4,9 @@ use chrono::{Duration, Utc};
 use coproduce::db::DbConn;
 use coproduce::db::models::recruitment::ApplicationRow;
 use coproduce::db::pool::DbConnectionManager;
+use coproduce::db::queries::privacy::erase_person;
 use coproduce::db::queries::recruitment::{
-    Hold, hold_round, insert_application_if_new, set_reviewers,
+    Hold, hold_round, insert_application_if_new, reviewers_of, set_reviewers,
 };
 use coproduce::db::url::DatabaseUrl;
 use coproduce::domain::role::Role;
@@ -47,13 +48,7 @@ pub async fn create_round(app: &TestApp, coordinator: &TestUser) -> Value {
 /// the round as the request would (on SQLite: the write lock, as every writer does). Dropped
 /// without `COMMIT`, it rolls back.
 fn in_flight(app: &TestApp, round_id: &str, hold: Hold) -> DbConn {
-    let url = DatabaseUrl::parse(&app.database_url).unwrap();
-    let mut conn = DbConnectionManager::new(url, 5_000).establish().unwrap();
-    let begin = match &conn {
-        DbConn::Sqlite(_) => "BEGIN IMMEDIATE",
-        DbConn::Postgres(_) => "BEGIN",
-    };
-    conn.batch_execute(begin).unwrap();
+    let mut conn = app.transaction_of_its_own();
     hold_round(&mut conn, round_id, hold).unwrap().unwrap();
     conn
 }
@@ -777,6 +772,26 @@ both_backends! {
         applying.batch_execute("COMMIT").unwrap();
         let body = problem(changing.await.unwrap()).await;
         assert_eq!(body["errors"][0]["code"], "applied_to_round");
+    }
+
+    async fn a_reviewer_erased_while_a_coordinator_puts_them_on_the_panel_is_not_put_on_it(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let reviewer = app.signed_in(Role::Reviewer).await;
+        let round_id = round["id"].as_str().unwrap().to_string();
+        let mut erasing = app.transaction_of_its_own();
+        erase_person(&mut erasing, &reviewer.id, &reviewer.email, "Sam Reviewer", Utc::now().naive_utc()).unwrap();
+        let path = format!("/api/v1/rounds/{round_id}/reviewers");
+        let changing = app.client.put(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"user_ids": [reviewer.id]})).send();
+        tokio::pin!(changing);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut changing).await;
+        assert!(early.is_err(), "it went ahead while the account was being erased");
+        erasing.batch_execute("COMMIT").unwrap();
+        let body = problem(changing.await.unwrap()).await;
+        assert_eq!(error_fields(&body), ["user_ids[0]"]);
+        assert_eq!(body["errors"][0]["code"], "not_a_reviewer");
+        let mut conn = app.transaction_of_its_own();
+        assert!(reviewers_of(&mut conn, &round_id).unwrap().is_empty(), "the erased account is on the panel");
     }
 
     async fn admins_are_reminded_as_well_as_coordinators(app) {

@@ -44,6 +44,24 @@ pub fn hold_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
     Ok(found.as_deref() == Some("active"))
 }
 
+/// [`hold_if_active`] for each of `ids`, in one order so that two transactions holding some
+/// of the same accounts cannot wait on each other; returns those active.
+pub fn hold_those_active(
+    conn: &mut DbConn,
+    ids: &[String],
+) -> QueryResult<std::collections::HashSet<String>> {
+    let mut in_order: Vec<&String> = ids.iter().collect();
+    in_order.sort();
+    in_order.dedup();
+    let mut active = std::collections::HashSet::new();
+    for id in in_order {
+        if hold_if_active(conn, id)? {
+            active.insert(id.clone());
+        }
+    }
+    Ok(active)
+}
+
 /// Takes the account row for an erasure: writes that [`hold_if_active`] finish first, and
 /// those that come later see the account gone. Nothing to take on SQLite (one writer).
 pub fn for_erasure(conn: &mut DbConn, id: &str) -> QueryResult<()> {

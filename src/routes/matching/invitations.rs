@@ -128,12 +128,18 @@ pub async fn invite(
             let element = load_element(conn, &row)?;
             let spec = spec_of(&row)?;
             let now = Utc::now().naive_utc();
+            // Held before the pool is read: an erasure running now finishes first (and they
+            // are no longer in the pool), or waits, so nobody erased is sent an invitation.
+            let active = users::hold_those_active(conn, &input.coproducer_ids)?;
             let pool = load_candidates(conn, &app, now)?;
             let mut errors = FieldErrors::default();
             let mut invitations = Vec::new();
             for (i, coproducer_id) in input.coproducer_ids.iter().enumerate() {
                 let field = format!("coproducer_ids[{i}]");
-                let Some(candidate) = pool.iter().find(|c| &c.id == coproducer_id) else {
+                let in_pool = pool
+                    .iter()
+                    .find(|c| &c.id == coproducer_id && active.contains(&c.id));
+                let Some(candidate) = in_pool else {
                     errors.add(
                         &field,
                         Invalid::new(

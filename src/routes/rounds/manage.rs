@@ -313,9 +313,14 @@ pub async fn set_reviewers(
         .db
         .write(move |conn| {
             queries::hold_round(conn, &id, Hold::Exclusive)?.ok_or(AppError::NotFound)?;
+            // Each account is held before its panel row is touched: an erasure running now
+            // finishes first and is seen, or waits for this one; neither waits on the other's rows.
+            let active = users::hold_those_active(conn, &panel.user_ids)?;
             let mut errors = FieldErrors::default();
             for (i, reviewer) in panel.user_ids.iter().enumerate() {
-                if !users::roles_of(conn, reviewer)?.contains(&Role::Reviewer) {
+                if !active.contains(reviewer)
+                    || !users::roles_of(conn, reviewer)?.contains(&Role::Reviewer)
+                {
                     errors.add(
                         &format!("user_ids[{i}]"),
                         Invalid::new(
