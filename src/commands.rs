@@ -4,7 +4,7 @@ use crate::auth::password;
 use crate::crypto::{DataCipher, Field};
 use crate::db::models::user::UserRow;
 use crate::db::queries::{auth as auth_queries, matching, people, users};
-use crate::db::{connect_once, migrations, write_transaction};
+use crate::db::{DbConn, connect_once, migrations, write_transaction};
 use crate::domain::email_address::EmailAddress;
 use crate::domain::password::NewPassword;
 use crate::domain::role::Role;
@@ -60,39 +60,85 @@ pub fn create_admin(
 /// written.
 /// One transaction: it all moves to the new key, or nothing does.
 pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
+    reencrypt_in_pages(settings, ROTATION_PAGE)
+}
+
+/// [`reencrypt`], `rows_per_page` rows to a transaction.
+pub fn reencrypt_in_pages(settings: &Settings, rows_per_page: i64) -> anyhow::Result<usize> {
     let cipher = DataCipher::new(&settings.crypto.data_key, &settings.crypto.previous_keys)
         .map_err(anyhow::Error::msg)?;
     let mut conn = connect_once(&settings.database)?;
-    write_transaction(&mut conn, |conn| {
-        let mut rewritten = 0;
-        for (field, owner, stored) in people::all_ciphertexts(conn)? {
-            if !cipher.needs_reencryption(&stored) {
-                continue;
+    let mut rewritten = 0;
+    for field in Field::ALL {
+        rewritten += page_by_page(&mut conn, |conn, after| {
+            let page = people::ciphertexts(conn, field, after, rows_per_page)?;
+            let mut changed = 0;
+            for (owner, stored) in &page {
+                if !cipher.needs_reencryption(stored) {
+                    continue;
+                }
+                let plaintext = cipher.decrypt(owner, field, stored).map_err(|e| {
+                    anyhow::anyhow!(
+                        "a {} value does not open with any configured key: {e}",
+                        field.as_str()
+                    )
+                })?;
+                let fresh = cipher
+                    .encrypt(owner, field, &plaintext)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                // A value saved meanwhile is already under the current key.
+                if people::replace_ciphertext(conn, field, owner, stored, &fresh)? {
+                    changed += 1;
+                }
             }
-            let plaintext = cipher.decrypt(&owner, field, &stored).map_err(|e| {
-                anyhow::anyhow!(
-                    "a {} value does not open with any configured key: {e}",
-                    field.as_str()
-                )
-            })?;
-            let fresh = cipher
-                .encrypt(&owner, field, &plaintext)
+            Ok((changed, page.last().map(|(owner, _)| owner.clone())))
+        })?;
+    }
+    // Email queued and invitations made before these were sealed: sealed now.
+    rewritten += page_by_page(&mut conn, |conn, after| {
+        Ok(crate::email::outbox::seal_plain_bodies(
+            conn,
+            &cipher,
+            after,
+            rows_per_page,
+        )?)
+    })?;
+    rewritten += page_by_page(&mut conn, |conn, after| {
+        let page = matching::plain_breakdowns(conn, after, rows_per_page)?;
+        let mut sealed = 0;
+        for (id, plain) in &page {
+            let bytes = cipher
+                .encrypt(id, Field::InvitationReasons, plain.as_bytes())
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
-            // A value saved meanwhile is already under the current key.
-            if people::replace_ciphertext(conn, field, &owner, &stored, &fresh)? {
-                rewritten += 1;
-            }
+            sealed += matching::seal_breakdown(conn, id, plain, &bytes)?;
         }
-        // Email queued and invitations made before these were sealed: sealed now.
-        rewritten += crate::email::outbox::seal_plain_bodies(conn, &cipher)?;
-        for (id, plain) in matching::plain_breakdowns(conn)? {
-            let sealed = cipher
-                .encrypt(&id, Field::InvitationReasons, plain.as_bytes())
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            rewritten += matching::seal_breakdown(conn, &id, &plain, &sealed)?;
+        Ok((sealed, page.last().map(|(id, _)| id.clone())))
+    })?;
+    Ok(rewritten)
+}
+
+/// Rows rewritten per transaction by `reencrypt`: on a large database it neither holds SQLite's
+/// write lock (every request that writes waits for it) nor keeps every value in memory for
+/// long. Each row is replaced only if unchanged, so the pages need not be one transaction, and
+/// a run stopped half way is finished by running it again.
+const ROTATION_PAGE: i64 = 500;
+
+/// Runs `page` in a transaction of its own again and again, each time after the last key the
+/// one before returned, until one returns none; adds up the counts.
+fn page_by_page(
+    conn: &mut DbConn,
+    mut page: impl FnMut(&mut DbConn, &str) -> anyhow::Result<(usize, Option<String>)>,
+) -> anyhow::Result<usize> {
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let (count, last) = write_transaction(conn, |conn| page(conn, &after))?;
+        total += count;
+        match last {
+            Some(key) => after = key,
+            None => return Ok(total),
         }
-        Ok::<_, anyhow::Error>(rewritten)
-    })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

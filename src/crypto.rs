@@ -29,6 +29,14 @@ pub enum Field {
 }
 
 impl Field {
+    pub const ALL: [Field; 5] = [
+        Field::AccessPassport,
+        Field::LivedExperience,
+        Field::EqualOpportunities,
+        Field::EmailBody,
+        Field::InvitationReasons,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Field::AccessPassport => "access_passport",

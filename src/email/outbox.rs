@@ -298,15 +298,21 @@ fn seal_with(cipher: &DataCipher, id: &str, body: &Body) -> Result<Vec<u8>, AppE
         .map_err(|e| AppError::Internal(anyhow::anyhow!("sealing outbox row {id}: {e}")))
 }
 
-/// Seals the bodies of unsent rows queued before bodies were sealed (for `coproduce
-/// reencrypt`); returns how many.
-pub fn seal_plain_bodies(conn: &mut DbConn, cipher: &DataCipher) -> Result<usize, AppError> {
+/// Seals the bodies of up to `limit` unsent rows queued before bodies were sealed, in id order
+/// after `after` (for `coproduce reencrypt`); returns how many, and the last row's id.
+pub fn seal_plain_bodies(
+    conn: &mut DbConn,
+    cipher: &DataCipher,
+    after: &str,
+    limit: i64,
+) -> Result<(usize, Option<String>), AppError> {
+    let page = queries::unsent_plain_bodies(conn, after, limit)?;
     let mut sealed = 0;
-    for stored in queries::unsent_plain_bodies(conn)? {
-        let bytes = seal_with(cipher, &stored.id, &Body::plain(&stored))?;
+    for stored in &page {
+        let bytes = seal_with(cipher, &stored.id, &Body::plain(stored))?;
         sealed += queries::seal_plain_body(conn, &stored.id, &bytes)?;
     }
-    Ok(sealed)
+    Ok((sealed, page.last().map(|stored| stored.id.clone())))
 }
 
 /// Unsent rows an erasure opens at a time (a backlog after an outage can be large).

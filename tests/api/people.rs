@@ -182,4 +182,30 @@ both_backends! {
         let body: Value = only_new.decrypt_json(&outbox_id, coproduce::crypto::Field::EmailBody, &sealed).unwrap();
         assert!(body["text"].as_str().unwrap().contains("sign in"), "{body}");
     }
+
+    async fn rotating_the_data_key_a_page_at_a_time_rewrites_every_value_once(app) {
+        let mut people = Vec::new();
+        for _ in 0..3 {
+            let user = app.signed_in(Role::Applicant).await;
+            put(&app, &user, "/api/v1/me/profile", &profile_body()).await;
+            put(&app, &user, "/api/v1/me/access-passport", &passport_body()).await;
+            put(&app, &user, "/api/v1/me/equal-opportunities", &json!({"religion": "prefer_not_to_say"})).await;
+            people.push(user);
+        }
+        let mut rotated = (*app.state.settings).clone();
+        rotated.crypto.previous_keys = vec![rotated.crypto.data_key.clone()];
+        rotated.crypto.data_key = "HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=".into();
+        let settings = rotated.clone();
+        let count = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt_in_pages(&settings, 2)).await.unwrap().unwrap();
+        assert_eq!(count, 9, "three values for each of three people, in pages of two");
+        let settings = rotated.clone();
+        let again = tokio::task::spawn_blocking(move || coproduce::commands::reencrypt_in_pages(&settings, 2)).await.unwrap().unwrap();
+        assert_eq!(again, 0, "nothing left under the old key");
+        let only_new = coproduce::crypto::DataCipher::new(&rotated.crypto.data_key, &[]).unwrap();
+        for user in &people {
+            let passport = stored_bytes(&app, "SELECT ciphertext AS bytes FROM access_passports WHERE user_id = $1", &user.id).await;
+            let opened: Value = only_new.decrypt_json(&user.id, coproduce::crypto::Field::AccessPassport, &passport).unwrap();
+            assert_eq!(opened, passport_body());
+        }
+    }
 }

@@ -370,12 +370,19 @@ pub fn sessions_of(
         .load(conn)
 }
 
-/// (id, plain reasons) of invitations made before reasons were sealed, for `coproduce reencrypt`.
-pub fn plain_breakdowns(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
+/// (id, plain reasons) of up to `limit` invitations made before reasons were sealed, in id
+/// order after `after`, for `coproduce reencrypt`.
+pub fn plain_breakdowns(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, String)>> {
     invitations::table
         .filter(invitations::sealed_breakdown.is_null())
         .filter(invitations::breakdown.ne("[]"))
+        .filter(invitations::id.gt(after))
         .order(invitations::id)
+        .limit(limit)
         .select((invitations::id, invitations::breakdown))
         .load(conn)
 }
@@ -400,11 +407,18 @@ pub fn seal_breakdown(
     .execute(conn)
 }
 
-/// (id, sealed reasons) of every invitation holding them, in id order, for a key rotation.
-pub fn sealed_breakdowns(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>)>> {
+/// (id, sealed reasons) of up to `limit` invitations holding them, in id order after `after`,
+/// for a key rotation.
+pub fn sealed_breakdowns(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, Vec<u8>)>> {
     invitations::table
         .filter(invitations::sealed_breakdown.is_not_null())
+        .filter(invitations::id.gt(after))
         .order(invitations::id)
+        .limit(limit)
         .select((
             invitations::id,
             invitations::sealed_breakdown.assume_not_null(),

@@ -228,12 +228,19 @@ pub fn rewrite(conn: &mut DbConn, id: &str, subject: &str, sealed: &[u8]) -> Que
         .map(drop)
 }
 
-/// Unsent rows queued before bodies were sealed, with their plain words.
-pub fn unsent_plain_bodies(conn: &mut DbConn) -> QueryResult<Vec<StoredBody>> {
+/// Up to `limit` unsent rows queued before bodies were sealed, with their plain words, in id
+/// order after `after`.
+pub fn unsent_plain_bodies(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<StoredBody>> {
     outbox::table
         .filter(outbox::status.ne(SENT))
         .filter(outbox::sealed_body.is_null())
+        .filter(outbox::id.gt(after))
         .order(outbox::id)
+        .limit(limit)
         .select(StoredBody::as_select())
         .load(conn)
 }
@@ -271,11 +278,18 @@ pub fn one_erasure_at_a_time(conn: &mut DbConn) -> QueryResult<()> {
 /// "coperase" in ASCII: the advisory lock `one_erasure_at_a_time` takes.
 const ERASURE_LOCK_KEY: i64 = 0x636f_7065_7261_7365;
 
-/// (id, sealed body) of every row holding one, in id order, for a key rotation.
-pub fn sealed_bodies(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>)>> {
+/// (id, sealed body) of up to `limit` rows holding one, in id order after `after`, for a key
+/// rotation.
+pub fn sealed_bodies(
+    conn: &mut DbConn,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, Vec<u8>)>> {
     outbox::table
         .filter(outbox::sealed_body.is_not_null())
+        .filter(outbox::id.gt(after))
         .order(outbox::id)
+        .limit(limit)
         .select((outbox::id, outbox::sealed_body.assume_not_null()))
         .load(conn)
 }

@@ -193,41 +193,40 @@ pub fn make_coproducer(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> 
     .map(drop)
 }
 
-/// Every stored ciphertext (special-category values, sealed email bodies and invitation
-/// reasons): (field, owner, ciphertext), for key rotation.
-pub fn all_ciphertexts(
+/// One page of a sealed field's stored values for key rotation: (owner, ciphertext) of up to
+/// `limit` rows in owner order after `after`.
+pub fn ciphertexts(
     conn: &mut DbConn,
-) -> QueryResult<Vec<(crate::crypto::Field, String, Vec<u8>)>> {
+    field: crate::crypto::Field,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<(String, Vec<u8>)>> {
     use crate::crypto::Field;
-    let mut all = Vec::new();
-    for (user_id, bytes) in profiles::table
-        .select((profiles::user_id, profiles::lived_experience))
-        .load::<(String, Vec<u8>)>(conn)?
-    {
-        all.push((Field::LivedExperience, user_id, bytes));
+    match field {
+        Field::LivedExperience => profiles::table
+            .filter(profiles::user_id.gt(after))
+            .order(profiles::user_id)
+            .limit(limit)
+            .select((profiles::user_id, profiles::lived_experience))
+            .load(conn),
+        Field::AccessPassport => access_passports::table
+            .filter(access_passports::user_id.gt(after))
+            .order(access_passports::user_id)
+            .limit(limit)
+            .select((access_passports::user_id, access_passports::ciphertext))
+            .load(conn),
+        Field::EqualOpportunities => equal_opportunities::table
+            .filter(equal_opportunities::user_id.gt(after))
+            .order(equal_opportunities::user_id)
+            .limit(limit)
+            .select((
+                equal_opportunities::user_id,
+                equal_opportunities::ciphertext,
+            ))
+            .load(conn),
+        Field::EmailBody => super::outbox::sealed_bodies(conn, after, limit),
+        Field::InvitationReasons => super::matching::sealed_breakdowns(conn, after, limit),
     }
-    for (user_id, bytes) in access_passports::table
-        .select((access_passports::user_id, access_passports::ciphertext))
-        .load::<(String, Vec<u8>)>(conn)?
-    {
-        all.push((Field::AccessPassport, user_id, bytes));
-    }
-    for (user_id, bytes) in equal_opportunities::table
-        .select((
-            equal_opportunities::user_id,
-            equal_opportunities::ciphertext,
-        ))
-        .load::<(String, Vec<u8>)>(conn)?
-    {
-        all.push((Field::EqualOpportunities, user_id, bytes));
-    }
-    for (id, bytes) in super::outbox::sealed_bodies(conn)? {
-        all.push((Field::EmailBody, id, bytes));
-    }
-    for (id, bytes) in super::matching::sealed_breakdowns(conn)? {
-        all.push((Field::InvitationReasons, id, bytes));
-    }
-    Ok(all)
 }
 
 /// Replaces one stored ciphertext if it is still `old` (key rotation must not overwrite a value
