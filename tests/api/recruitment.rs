@@ -794,6 +794,31 @@ both_backends! {
         assert!(reviewers_of(&mut conn, &round_id).unwrap().is_empty(), "the erased account is on the panel");
     }
 
+    async fn a_round_not_yet_open_is_shown_only_to_coordinators_and_its_panel(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let mut body = round_body(30);
+        body["opens_at"] = json!((Utc::now() + Duration::days(7)).to_rfc3339());
+        let created = app.post_as(&coordinator, "/api/v1/rounds").json(&body).send().await.unwrap();
+        assert_eq!(created.status(), 201);
+        let round: Value = created.json().await.unwrap();
+        assert_eq!(round["status"], "scheduled");
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        let reviewer = reviewer_on_panel(&app, &coordinator, &round).await;
+        let other_reviewer = app.signed_in(Role::Reviewer).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+
+        assert_eq!(problem(app.get(&path).await).await["code"], "not_found", "signed out");
+        for someone in [&applicant, &other_reviewer] {
+            let response = app.get_as(someone, &path).send().await.unwrap();
+            assert_eq!(problem(response).await["code"], "not_found");
+        }
+        for allowed in [&coordinator, &reviewer] {
+            let response = app.get_as(allowed, &path).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            assert_eq!(response.json::<Value>().await.unwrap()["title"], "Peer researchers 2027");
+        }
+    }
+
     async fn admins_are_reminded_as_well_as_coordinators(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let admin = app.signed_in(Role::Admin).await;

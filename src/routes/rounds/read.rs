@@ -78,10 +78,12 @@ pub async fn list_rounds(
     Ok(web::Json(Page::of(views, &page, |v| v.id.clone())?))
 }
 
-/// One round. Coordinators also see how many applications wait for an answer, and for how long.
+/// One round. A round not yet open is shown only to coordinators and its review panel, as the
+/// list shows it. Coordinators also see how many applications wait for an answer, and for how
+/// long.
 #[utoipa::path(tag = "rounds", security((), ("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = RoundView),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such round, or it has not opened yet", body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/{id}")]
 pub async fn get_round(
@@ -94,6 +96,16 @@ pub async fn get_round(
         .db
         .read(move |conn| {
             let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            let announced = status_of(&round, Utc::now().naive_utc()) != RoundStatus::Scheduled;
+            if !announced && !coordinator {
+                let on_panel = match &user {
+                    Some(reviewer) => queries::is_reviewer(conn, &round.id, &reviewer.id)?,
+                    None => false,
+                };
+                if !on_panel {
+                    return Err(AppError::NotFound);
+                }
+            }
             view(conn, &round, coordinator)
         })
         .await?;
