@@ -81,6 +81,8 @@ pub enum AppError {
     },
     #[error("request body too large")]
     PayloadTooLarge { limit_bytes: usize },
+    #[error("request body too slow")]
+    BodyTimeout { seconds: u64 },
     #[error("invalid fields")]
     Validation(Vec<FieldError>),
     #[error("rate limited")]
@@ -139,6 +141,13 @@ impl AppError {
                 "payload_too_large",
                 "Request too large",
                 format!("The request body is larger than the {limit_bytes} bytes we accept."),
+            ),
+            Self::BodyTimeout { seconds } => (
+                "request_timeout",
+                "Request too slow",
+                format!(
+                    "The request did not arrive in full within {seconds} seconds. Check your connection and send it again."
+                ),
             ),
             Self::Validation(errors) => (
                 "validation_failed",
@@ -211,6 +220,7 @@ impl ResponseError for AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseBusy | Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -362,6 +372,11 @@ mod tests {
                 AppError::PayloadTooLarge { limit_bytes: 10 },
                 413,
                 "payload_too_large",
+            ),
+            (
+                AppError::BodyTimeout { seconds: 15 },
+                408,
+                "request_timeout",
             ),
             (AppError::Validation(vec![]), 422, "validation_failed"),
             (

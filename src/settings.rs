@@ -51,6 +51,9 @@ pub struct ServerSettings {
     pub public_url: String,
     pub workers: usize,
     pub json_limit_bytes: usize,
+    /// How long a request body may take to arrive, from the moment it is first read: a client
+    /// sending it very slowly would otherwise hold its connection until the limit is reached.
+    pub body_timeout_ms: u64,
     /// Proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<String>,
 }
@@ -70,6 +73,7 @@ impl Default for ServerSettings {
             public_url: "http://127.0.0.1:8080".into(),
             workers: 0,
             json_limit_bytes: 256 * 1024,
+            body_timeout_ms: 15_000,
             trusted_proxies: Vec::new(),
         }
     }
@@ -477,6 +481,11 @@ impl Settings {
         }
         crate::auth::client_ip::TrustedProxies::parse(&self.server.trusted_proxies)
             .map_err(SettingsError)?;
+        if self.server.body_timeout_ms < 1000 {
+            return Err(SettingsError(
+                "server.body_timeout_ms: must be at least 1000 (one second)".into(),
+            ));
+        }
         if self.database.pool_size == 0 {
             return Err(SettingsError(
                 "database.pool_size: must be at least 1".into(),

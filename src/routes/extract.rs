@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::time::Duration;
 
 use actix_web::ResponseError;
 use actix_web::body::{BoxBody, MessageBody};
@@ -21,6 +22,7 @@ use crate::error::{AppError, FieldError};
 use crate::state::AppState;
 
 const DEFAULT_LIMIT_BYTES: usize = 256 * 1024;
+const DEFAULT_BODY_TIMEOUT_MS: u64 = 15_000;
 
 /// Implemented by request bodies: turns the raw body into its checked form, reporting every
 /// problem at once ("parse, don't validate").
@@ -205,19 +207,24 @@ where
             mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
         });
     // The same limit the PayloadConfig registered at start-up enforces.
-    let limit = req
-        .app_data::<web::Data<AppState>>()
-        .map_or(DEFAULT_LIMIT_BYTES, |state| {
-            state.settings.server.json_limit_bytes
-        });
+    let (limit, timeout_ms) = req.app_data::<web::Data<AppState>>().map_or(
+        (DEFAULT_LIMIT_BYTES, DEFAULT_BODY_TIMEOUT_MS),
+        |state| {
+            let server = &state.settings.server;
+            (server.json_limit_bytes, server.body_timeout_ms)
+        },
+    );
     let body = Bytes::from_request(req, payload);
     Box::pin(async move {
-        let bytes = body
+        let arrived = tokio::time::timeout(Duration::from_millis(timeout_ms), body)
             .await
-            .map_err(|error| match error.as_error::<PayloadError>() {
-                Some(PayloadError::Overflow) => AppError::PayloadTooLarge { limit_bytes: limit },
-                _ => AppError::BadRequest("the request body could not be read".into()),
+            .map_err(|_| AppError::BodyTimeout {
+                seconds: timeout_ms.div_ceil(1000),
             })?;
+        let bytes = arrived.map_err(|error| match error.as_error::<PayloadError>() {
+            Some(PayloadError::Overflow) => AppError::PayloadTooLarge { limit_bytes: limit },
+            _ => AppError::BadRequest("the request body could not be read".into()),
+        })?;
         if bytes.is_empty() && may_be_empty {
             return Ok(None);
         }

@@ -5,7 +5,7 @@
 //! them. A route's own `responses(...)` wins where it describes the same status.
 //!
 //! - signed-in routes: 401 (no, expired or bad token)
-//! - a JSON body: 400 (malformed), 413 (too large), 422 (invalid fields)
+//! - a JSON body: 400 (malformed), 408 (too slow), 413 (too large), 422 (invalid fields)
 //! - path parameters: 404 (no such thing, or not yours)
 //! - query parameters: 400 (a NUL character), 422 (a value of the wrong type or out of range)
 //! - everything under the API prefix: 503 (database busy), with `Retry-After`
@@ -26,7 +26,7 @@ use crate::domain::catalogue::{Catalogue, List};
 const PROBLEM_JSON: &str = "application/problem+json";
 
 /// (status, component name, description, headers it always carries)
-const RESPONSES: [(&str, &str, &str, &[&str]); 7] = [
+const RESPONSES: [(&str, &str, &str, &[&str]); 8] = [
     (
         "400",
         "BadRequest",
@@ -43,6 +43,12 @@ const RESPONSES: [(&str, &str, &str, &[&str]); 7] = [
         "404",
         "NotFound",
         "No such thing, or it is not shared with you (`not_found`)",
+        &[],
+    ),
+    (
+        "408",
+        "RequestTimeout",
+        "The body did not arrive within `server.body_timeout_ms` (`request_timeout`)",
         &[],
     ),
     (
@@ -240,7 +246,7 @@ fn statuses_of(operation: &Operation, under_api: bool) -> Vec<&'static str> {
         statuses.push("401");
     }
     if operation.request_body.is_some() {
-        statuses.extend(["400", "413", "422"]);
+        statuses.extend(["400", "408", "413", "422"]);
     }
     if has(ParameterIn::Path) {
         statuses.push("404");

@@ -126,4 +126,32 @@ both_backends! {
         let me: serde_json::Value = app.get_as(&user, "/api/v1/me").send().await.unwrap().json().await.unwrap();
         assert_eq!(me["full_name"], "Test applicant", "nothing was stored");
     }
+
+    async fn a_body_that_stops_arriving_is_answered_408_and_nothing_is_stored(app, |s| s.server.body_timeout_ms = 1000) {
+        let user = app.signed_in(Role::Applicant).await;
+        let address = app.address.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let body = r#"{"full_name": "Slow Sender"}"#;
+        let head = format!(
+            "PATCH /api/v1/me HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            user.token,
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Half the body, then nothing: the rest never comes.
+        stream.write_all(&body.as_bytes()[..10]).await.unwrap();
+        let started = std::time::Instant::now();
+        let mut answer = vec![0; 4096];
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut answer)).await;
+        let read = read.expect("no answer within 10 s: the connection is held").unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.to_ascii_lowercase().contains("content-type: application/problem+json"), "{answer}");
+        assert!(answer.contains("request_timeout"), "{answer}");
+        assert!(started.elapsed() >= std::time::Duration::from_millis(900), "answered before the timeout");
+
+        let me: serde_json::Value = app.get_as(&user, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["full_name"], "Test applicant", "nothing was stored");
+    }
 }
