@@ -33,6 +33,17 @@ impl AuthUser {
             Err(AppError::Forbidden)
         }
     }
+
+    /// First thing in a write of the user's own data: 401 if the account was erased since the
+    /// token was checked, and no erasure can slip in before this transaction ends
+    /// (`users::hold_if_active`), so nothing about them is written after their erasure.
+    pub fn still_signed_in(&self, conn: &mut crate::db::DbConn) -> Result<(), AppError> {
+        if crate::db::queries::users::hold_if_active(conn, &self.id)? {
+            Ok(())
+        } else {
+            Err(AppError::Unauthorized)
+        }
+    }
 }
 
 impl FromRequest for AuthUser {

@@ -192,6 +192,8 @@ pub fn with_role(conn: &mut DbConn, role: Role) -> QueryResult<Vec<UserRow>> {
 }
 
 /// Active coordinators and admins, each once: who hears about work waiting for a decision.
+/// Each is held ([`hold_those_active`]) to the end of the caller's transaction, so one erased
+/// meanwhile is left out rather than written to at the address they had.
 pub fn staff(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
     let mut staff = with_role(conn, Role::Coordinator)?;
     for admin in with_role(conn, Role::Admin)? {
@@ -199,5 +201,8 @@ pub fn staff(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
             staff.push(admin);
         }
     }
+    let ids: Vec<String> = staff.iter().map(|s| s.id.clone()).collect();
+    let held = hold_those_active(conn, &ids)?;
+    staff.retain(|s| held.contains(&s.id));
     Ok(staff)
 }

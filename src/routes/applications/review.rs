@@ -216,14 +216,16 @@ pub async fn decide(
                     "You cannot decide your own application.",
                 ));
             }
-            let applicant = users::find_by_id(conn, &loaded.application.user_id)?
-                .ok_or(AppError::NotFound)?;
-            if !applicant.is_active() {
+            // Held before the application changes: an erasure under way finishes first and is
+            // seen, or waits, so an erased person is never made a co-producer again.
+            if !users::hold_if_active(conn, &loaded.application.user_id)? {
                 return Err(AppError::conflict(
                     "applicant_left",
                     "The person who sent this application has deleted their account, so it cannot be decided.",
                 ));
             }
+            let applicant = users::find_by_id(conn, &loaded.application.user_id)?
+                .ok_or(AppError::NotFound)?;
             let from = loaded.status()?;
             let to: ApplicationStatus = from
                 .decide(decision.outcome)

@@ -75,7 +75,8 @@ pub fn token_response(
     })
 }
 
-/// Creates a sign-in link for `user` and queues `make(name, link, minutes)` to them.
+/// Creates a sign-in link for `user` and queues `make(name, link, minutes)` to them; nothing
+/// for an account erased meanwhile (held first, so an erasure under way is seen or waits).
 pub fn queue_sign_in_email(
     conn: &mut DbConn,
     settings: &Settings,
@@ -83,6 +84,9 @@ pub fn queue_sign_in_email(
     user: &UserRow,
     make: fn(String, String, u64) -> Email,
 ) -> Result<(), AppError> {
+    if !users::hold_if_active(conn, &user.id)? {
+        return Ok(());
+    }
     let token = magic_link::create(conn, &user.id, settings.auth.magic_link_ttl_secs)?;
     let link = magic_link::url(&settings.server, &token);
     let email = make(

@@ -320,6 +320,21 @@ fn visible_assignment(
         .ok_or(AppError::NotFound)
 }
 
+/// Holds the assignment's co-producer before anything of theirs changes (an erasure takes the
+/// account first too, so neither waits on the other's rows): an erasure under way finishes
+/// first and the change is refused, or waits for it. Nothing is written about, or sent to,
+/// someone who deleted their account.
+fn hold_coproducer(conn: &mut DbConn, assignment: &AssignmentRow) -> Result<(), AppError> {
+    if users::hold_if_active(conn, &assignment.coproducer_id)? {
+        Ok(())
+    } else {
+        Err(AppError::conflict(
+            "person_left",
+            "The person on this assignment has deleted their account, so it can no longer change.",
+        ))
+    }
+}
+
 fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
     let words: &str = match AssignmentStatus::parse(current) {
         Some(status) => status.words(),
@@ -345,7 +360,7 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = WithdrawInput, responses(
     (status = 200, body = AssignmentState),
     (status = 404, description = "No such assignment, or not yours", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be withdrawn", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be withdrawn; `person_left`: the person deleted their account", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/withdraw")]
@@ -361,6 +376,7 @@ pub async fn withdraw(
         .db
         .write(move |conn| {
             let found = visible_assignment(conn, &user, &id)?;
+            hold_coproducer(conn, &found)?;
             let now = Utc::now().naive_utc();
             queries::lock_element(conn, &found.element_id, now)?;
             // Read again under the lock: it may have changed while we waited.
@@ -445,7 +461,7 @@ pub async fn withdraw(
     (status = 200, body = AssignmentState),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be completed", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be completed; `person_left`: the person deleted their account", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/complete")]
@@ -464,7 +480,7 @@ pub async fn complete(
     (status = 200, body = AssignmentState),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be marked", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be marked; `person_left`: the person deleted their account", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/no-show")]
@@ -490,6 +506,7 @@ async fn close(
         .db
         .write(move |conn| {
             let assignment = visible_assignment(conn, &user, &id)?;
+            hold_coproducer(conn, &assignment)?;
             if !queries::move_assignment(
                 conn,
                 &assignment.id,

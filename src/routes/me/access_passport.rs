@@ -61,7 +61,7 @@ pub async fn put_access_passport(
     state
         .db
         .write(move |conn| {
-            super::still_signed_in(conn, &user)?;
+            user.still_signed_in(conn)?;
             Ok(people::save_access_passport(
                 conn,
                 &user.id,

@@ -86,6 +86,7 @@ pub async fn declare_conflict(
     let conflict = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             if !queries::organisation_exists(conn, &organisation_id)? {
                 return Err(AppError::NotFound);
             }

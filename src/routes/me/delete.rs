@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
-use crate::db::queries::{privacy, users};
+use crate::db::queries::{outbox as outbox_queries, privacy, users};
 use crate::domain::Invalid;
 use crate::domain::email_format::EmailFormat;
 use crate::email::{Email, Recipient};
@@ -71,6 +71,11 @@ pub async fn delete_me(
     let freed = state
         .db
         .write(move |conn| {
+            // Erasures take turns, then the account is taken, and only then read: two at once
+            // (two contacts of one organisation, or the same person twice) each see the other's
+            // result, and a write to the person's data under way finishes first.
+            outbox_queries::one_erasure_at_a_time(conn)?;
+            users::for_erasure(conn, &user.id)?;
             let person = users::find_by_id(conn, &user.id)?
                 .filter(|u| u.is_active())
                 .ok_or(AppError::NotFound)?;

@@ -65,7 +65,7 @@ pub async fn put_equal_opportunities(
     state
         .db
         .write(move |conn| {
-            super::still_signed_in(conn, &user)?;
+            user.still_signed_in(conn)?;
             Ok(people::save_equal_opportunities(
                 conn,
                 &user.id,

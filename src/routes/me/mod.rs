@@ -26,16 +26,6 @@ use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
 use crate::state::AppState;
 
-/// Inside a write of the person's own data: 401 if the account was erased since the token was
-/// checked, and no erasure can slip in before this transaction ends (`users::hold_if_active`).
-fn still_signed_in(conn: &mut crate::db::DbConn, user: &AuthUser) -> Result<(), AppError> {
-    if users::hold_if_active(conn, &user.id)? {
-        Ok(())
-    } else {
-        Err(AppError::Unauthorized)
-    }
-}
-
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Me {
     pub id: String,
@@ -152,6 +142,7 @@ pub async fn patch_me(
     let me = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             let current = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let full_name = update
                 .full_name

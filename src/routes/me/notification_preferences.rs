@@ -62,6 +62,7 @@ pub async fn put_preferences(
     state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             Ok(users::set_notification_preferences(
                 conn,
                 &user.id,

@@ -75,7 +75,7 @@ pub async fn put_profile(
     state
         .db
         .write(move |conn| {
-            super::still_signed_in(conn, &user)?;
+            user.still_signed_in(conn)?;
             Ok(people::save_profile(
                 conn,
                 &ProfileWrite {

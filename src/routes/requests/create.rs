@@ -31,6 +31,7 @@ pub async fn create_request(
     let created = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             let (organisation_id, ()) = with_problems_of(
                 organisation_for(conn, &user, input.organisation_id.as_deref()),
                 check_request(&app, &input),
@@ -90,6 +91,7 @@ pub async fn resubmit_request(
     let updated = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             let mut row = visible_request(conn, &user, &id)?;
             if !queries::memberships(conn, &user.id)?.contains(&row.organisation_id) {
                 return Err(AppError::NotFound);

@@ -184,7 +184,8 @@ pub fn visible_request(
     }
 }
 
-/// Emails the partner who submitted the request about a step.
+/// Emails the partner who submitted the request about a step; nobody if they have deleted their
+/// account.
 pub fn tell_partner(
     conn: &mut DbConn,
     state: &AppState,
@@ -193,6 +194,10 @@ pub fn tell_partner(
     note: &str,
     link: String,
 ) -> Result<(), AppError> {
+    // Held, so a partner erased meanwhile is seen (and not written to) or waits for this.
+    if !users::hold_if_active(conn, &row.submitted_by)? {
+        return Ok(());
+    }
     let Some(partner) = users::find_by_id(conn, &row.submitted_by)? else {
         return Ok(());
     };

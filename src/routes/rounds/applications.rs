@@ -35,6 +35,7 @@ pub async fn start_application(
     let view = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             let round = queries::hold_round(conn, &id, Hold::Shared)?.ok_or(AppError::NotFound)?;
             let now = crate::db::now();
             match status_of(&round, now) {
