@@ -28,9 +28,32 @@ pub fn create(conn: &mut DbConn, user_id: &str, ttl_secs: u64) -> QueryResult<St
     Ok(secret.plain)
 }
 
-/// Spends a link; returns its user when it was valid, unused and unexpired.
-pub fn spend(conn: &mut DbConn, presented: &str) -> QueryResult<Option<String>> {
-    queries::spend_magic_link(conn, &secret_token::hash(presented), Utc::now().naive_utc())
+/// What spending a link found.
+pub enum Spent {
+    /// Valid, unused and unexpired: now used, for this user.
+    By(String),
+    /// Unknown, used or expired.
+    Nothing,
+    /// Its account is no longer active (the link was left unused).
+    AccountGone,
+}
+
+/// Spends a link. Its account is held first, as in every write about a person, so an erasure
+/// under way finishes first (and the link is gone with it) or waits; neither waits on a row
+/// the other holds.
+pub fn spend(conn: &mut DbConn, presented: &str) -> QueryResult<Spent> {
+    let hash = secret_token::hash(presented);
+    let now = Utc::now().naive_utc();
+    let Some(owner) = queries::magic_link_owner(conn, &hash, now)? else {
+        return Ok(Spent::Nothing);
+    };
+    if !crate::db::queries::users::hold_if_active(conn, &owner)? {
+        return Ok(Spent::AccountGone);
+    }
+    Ok(match queries::spend_magic_link(conn, &hash, now)? {
+        Some(user_id) => Spent::By(user_id),
+        None => Spent::Nothing,
+    })
 }
 
 /// The address the person opens: `{public_url}/sign-in?token=…`.

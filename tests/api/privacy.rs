@@ -1017,6 +1017,21 @@ both_backends! {
         assert_eq!(outbox_rows_for(&app, &person.user).await, 0, "an email waits for the erased person");
     }
 
+    async fn a_password_checked_just_before_an_erasure_starts_no_session(app) {
+        let body = json!({"email": "pat@example.org", "full_name": "Pat", "password": "a long enough passphrase"});
+        assert_eq!(app.post_json("/api/v1/auth/register", &body).send().await.unwrap().status(), 202);
+        let id = app.state.db.read(|conn| {
+            Ok(coproduce::db::queries::users::find_by_email(conn, "pat@example.org")?.unwrap().id)
+        }).await.unwrap();
+        let pat = TestUser { id: id.clone(), email: "pat@example.org".into(), token: String::new(), session_id: String::new() };
+        let erasing = erasure_in_flight(&app, &pat);
+        let grant = json!({"grant_type": "password", "email": "pat@example.org", "password": "a long enough passphrase"});
+        let signing_in = app.post_json("/api/v1/auth/token", &grant).send();
+        let response = answered_once_erased(erasing, async { signing_in.await.unwrap() }).await;
+        assert_eq!(problem(response).await["code"], "invalid_grant");
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM sessions WHERE user_id = '{id}'")).await, 0, "a session for the erased account");
+    }
+
     async fn a_partner_who_deleted_their_account_is_not_emailed_about_their_request(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

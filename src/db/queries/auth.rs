@@ -18,6 +18,21 @@ pub fn insert_magic_link(conn: &mut DbConn, row: &MagicLinkRow) -> QueryResult<(
 
 /// Spends a magic link: marks it used if it is unused and unexpired, atomically, and returns
 /// its user. A second spend (even a concurrent one) finds nothing.
+/// Whose the link is, while it is unused and unexpired.
+pub fn magic_link_owner(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    magic_links::table
+        .filter(magic_links::token_hash.eq(token_hash))
+        .filter(magic_links::used_at.is_null())
+        .filter(magic_links::expires_at.gt(now))
+        .select(magic_links::user_id)
+        .first(conn)
+        .optional()
+}
+
 pub fn spend_magic_link(
     conn: &mut DbConn,
     token_hash: &str,

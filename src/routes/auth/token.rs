@@ -6,8 +6,9 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{TokenResponse, client_ip, token_response};
+use crate::auth::magic_link::{self, Spent};
+use crate::auth::password;
 use crate::auth::session::{self, Rotation};
-use crate::auth::{magic_link, password};
 use crate::db::queries::users;
 use crate::domain::password::NewPassword;
 use crate::error::{AppError, FieldError, Problem};
@@ -69,12 +70,17 @@ pub async fn token(
             state
                 .db
                 .write(move |conn| {
-                    let user_id = magic_link::spend(conn, &token)?.ok_or_else(|| {
-                        AppError::InvalidGrant("magic link unknown, used or expired".into())
-                    })?;
-                    if !users::find_by_id(conn, &user_id)?.is_some_and(|u| u.is_active()) {
-                        return Err(AppError::InvalidGrant("account not active".into()));
-                    }
+                    let user_id = match magic_link::spend(conn, &token)? {
+                        Spent::By(user_id) => user_id,
+                        Spent::Nothing => {
+                            return Err(AppError::InvalidGrant(
+                                "magic link unknown, used or expired".into(),
+                            ));
+                        }
+                        Spent::AccountGone => {
+                            return Err(AppError::InvalidGrant("account not active".into()));
+                        }
+                    };
                     users::mark_email_verified(conn, &user_id, Utc::now().naive_utc())?;
                     let signed_in = session::start(conn, &user_id, refresh_days)?;
                     token_response(conn, &app.jwt, signed_in)
@@ -106,6 +112,10 @@ pub async fn token(
             state
                 .db
                 .write(move |conn| {
+                    // Held: an erasure since the password was checked is seen, or waits.
+                    if !users::hold_if_active(conn, &user.id)? {
+                        return Err(AppError::InvalidGrant("wrong email or password".into()));
+                    }
                     let signed_in = session::start(conn, &user.id, refresh_days)?;
                     token_response(conn, &app.jwt, signed_in)
                 })

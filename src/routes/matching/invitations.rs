@@ -296,6 +296,7 @@ pub async fn accept(
     let outcome = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
             if invitation.status != "invited" {
@@ -400,6 +401,7 @@ pub async fn decline(
     let declined = state
         .db
         .write(move |conn| {
+            user.still_signed_in(conn)?;
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
             if invitation.status == "invited" && now > invitation.respond_by {
