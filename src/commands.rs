@@ -57,8 +57,7 @@ pub fn create_admin(
 /// Rewrites every special-category value, unsent email body and invitation's reasons under the
 /// current `crypto.data_key` (values under `crypto.previous_keys` are opened with those), and
 /// seals the email and reasons stored before they were sealed. Returns how many values were
-/// written.
-/// One transaction: it all moves to the new key, or nothing does.
+/// written. Works a page at a time (see [`ROTATION_PAGE`]).
 pub fn reencrypt(settings: &Settings) -> anyhow::Result<usize> {
     reencrypt_in_pages(settings, ROTATION_PAGE)
 }

@@ -44,6 +44,19 @@ impl AuthUser {
             Err(AppError::Unauthorized)
         }
     }
+
+    /// [`Self::still_signed_in`] for a write that changes the account row itself (names,
+    /// preferences): held as a writer (`users::hold_to_write_if_active`).
+    pub fn still_signed_in_to_change_account(
+        &self,
+        conn: &mut crate::db::DbConn,
+    ) -> Result<(), AppError> {
+        if crate::db::queries::users::hold_to_write_if_active(conn, &self.id)? {
+            Ok(())
+        } else {
+            Err(AppError::Unauthorized)
+        }
+    }
 }
 
 impl FromRequest for AuthUser {

@@ -47,7 +47,8 @@ pub fn spend(conn: &mut DbConn, presented: &str) -> QueryResult<Spent> {
     let Some(owner) = queries::magic_link_owner(conn, &hash, now)? else {
         return Ok(Spent::Nothing);
     };
-    if !crate::db::queries::users::hold_if_active(conn, &owner)? {
+    // As a writer: signing in marks the address verified.
+    if !crate::db::queries::users::hold_to_write_if_active(conn, &owner)? {
         return Ok(Spent::AccountGone);
     }
     Ok(match queries::spend_magic_link(conn, &hash, now)? {

@@ -183,6 +183,24 @@ both_backends! {
         assert!(body["text"].as_str().unwrap().contains("sign in"), "{body}");
     }
 
+    async fn two_changes_to_one_account_at_once_both_land(app) {
+        use diesel::connection::SimpleConnection;
+        let user = app.signed_in(Role::Applicant).await;
+        // The first change, half way: past its check that the account is still active.
+        let mut first = app.transaction_of_its_own();
+        assert!(coproduce::db::queries::users::hold_to_write_if_active(&mut first, &user.id).unwrap());
+        let second = app.patch_as(&user, "/api/v1/me").json(&json!({"preferred_name": "Sam"})).send();
+        tokio::pin!(second);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut second).await;
+        assert!(early.is_err(), "the second went ahead of the first");
+        coproduce::db::queries::users::update_names(&mut first, &user.id, "Samira Example", None).unwrap();
+        first.batch_execute("COMMIT").unwrap();
+        let response = second.await.unwrap();
+        assert_eq!(response.status(), 200, "refused instead of waiting its turn");
+        let me: Value = response.json().await.unwrap();
+        assert_eq!((me["full_name"].as_str(), me["preferred_name"].as_str()), (Some("Samira Example"), Some("Sam")));
+    }
+
     async fn rotating_the_data_key_a_page_at_a_time_rewrites_every_value_once(app) {
         let mut people = Vec::new();
         for _ in 0..3 {

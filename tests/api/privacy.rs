@@ -1032,6 +1032,29 @@ both_backends! {
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM sessions WHERE user_id = '{id}'")).await, 0, "a session for the erased account");
     }
 
+    async fn finished_work_of_someone_who_left_is_still_recorded_without_a_note_but_not_withdrawn(app) {
+        let person = person_with_data_everywhere(&app).await;
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        for status in ["filled", "in_progress", "completed"] {
+            let response = crate::partners::patch_element(&app, &coordinator, &person.element_id, json!({"status": status})).await;
+            assert_eq!(response.status(), 200, "{status}");
+        }
+        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
+        let path = format!("/api/v1/elements/{}/assignments", person.element_id);
+        let seated = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
+        assert_eq!(seated[0]["status"], "confirmed", "finished work is not withdrawn by the erasure");
+        let assignment = format!("/api/v1/assignments/{}", seated[0]["id"].as_str().unwrap());
+
+        let withdrawing = app.post_as(&coordinator, &format!("{assignment}/withdraw")).json(&json!({"reason": "Left"})).send().await.unwrap();
+        assert_eq!(problem(withdrawing).await["code"], "person_left");
+        let note = json!({"note": format!("{FULL_NAME} was brilliant")});
+        let completing = app.post_as(&coordinator, &format!("{assignment}/complete")).json(&note).send().await.unwrap();
+        assert_eq!(completing.status(), 200);
+        let history = items(app.get_as(&coordinator, &format!("{assignment}/history")).send().await.unwrap()).await;
+        let last = history.last().unwrap();
+        assert_eq!((last["to"].as_str(), &last["note"]), (Some("completed"), &Value::Null), "a note about someone erased");
+    }
+
     async fn a_partner_who_deleted_their_account_is_not_emailed_about_their_request(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

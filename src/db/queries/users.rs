@@ -44,6 +44,18 @@ pub fn hold_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
     Ok(found.as_deref() == Some("active"))
 }
 
+/// [`hold_if_active`] for a transaction that will write the account row itself (names,
+/// preferences, the address verified): taken as a writer (`FOR NO KEY UPDATE`), since two of
+/// them each holding it shared would each wait for the other to let go before writing.
+pub fn hold_to_write_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let status = users::table.find(id).select(users::status);
+    let found: Option<String> = per_backend!(conn,
+        postgres: |pg| status.for_no_key_update().first(pg).optional(),
+        sqlite: |lite| status.first(lite).optional(),
+    )?;
+    Ok(found.as_deref() == Some("active"))
+}
+
 /// [`hold_if_active`] for each of `ids`, in one order so that two transactions holding some
 /// of the same accounts cannot wait on each other; returns those active.
 pub fn hold_those_active(
@@ -193,7 +205,8 @@ pub fn with_role(conn: &mut DbConn, role: Role) -> QueryResult<Vec<UserRow>> {
 
 /// Active coordinators and admins, each once: who hears about work waiting for a decision.
 /// Each is held ([`hold_those_active`]) to the end of the caller's transaction, so one erased
-/// meanwhile is left out rather than written to at the address they had.
+/// meanwhile is left out rather than written to at the address they had. Call it before taking
+/// other rows: an erasure takes the account first, then the rows about the person.
 pub fn staff(conn: &mut DbConn) -> QueryResult<Vec<UserRow>> {
     let mut staff = with_role(conn, Role::Coordinator)?;
     for admin in with_role(conn, Role::Admin)? {

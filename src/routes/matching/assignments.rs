@@ -377,6 +377,8 @@ pub async fn withdraw(
         .write(move |conn| {
             let found = visible_assignment(conn, &user, &id)?;
             hold_coproducer(conn, &found)?;
+            // Accounts before the element, as an erasure takes them (see `users::staff`).
+            let staff = users::staff(conn)?;
             let now = Utc::now().naive_utc();
             queries::lock_element(conn, &found.element_id, now)?;
             // Read again under the lock: it may have changed while we waited.
@@ -420,7 +422,7 @@ pub async fn withdraw(
                 ElementStatus::parse(&element.status),
                 Some(ElementStatus::Open | ElementStatus::Filled)
             );
-            for coordinator in users::staff(conn)?.iter().filter(|s| s.id != user.id) {
+            for coordinator in staff.iter().filter(|s| s.id != user.id) {
                 app.outbox.enqueue(
                     conn,
                     &Recipient::user(coordinator),
@@ -461,7 +463,7 @@ pub async fn withdraw(
     (status = 200, body = AssignmentState),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be completed; `person_left`: the person deleted their account", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be completed", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/complete")]
@@ -480,7 +482,7 @@ pub async fn complete(
     (status = 200, body = AssignmentState),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be marked; `person_left`: the person deleted their account", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invalid_transition`: only a confirmed assignment can be marked", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/no-show")]
@@ -506,7 +508,13 @@ async fn close(
         .db
         .write(move |conn| {
             let assignment = visible_assignment(conn, &user, &id)?;
-            hold_coproducer(conn, &assignment)?;
+            // Finished work is still recorded for someone who has since deleted their account
+            // (the counts need it), without a note about them.
+            let note = if users::hold_if_active(conn, &assignment.coproducer_id)? {
+                note
+            } else {
+                None
+            };
             if !queries::move_assignment(
                 conn,
                 &assignment.id,

@@ -534,13 +534,14 @@ pub fn expire_invitations(
     state: &AppState,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
+    // Accounts before the invitations, as an erasure takes them (see `users::staff`).
+    let staff = users::staff(conn)?;
     let expired = queries::expire_due(conn, now)?;
     let mut by_element: std::collections::BTreeMap<String, usize> =
         std::collections::BTreeMap::new();
     for invitation in &expired {
         *by_element.entry(invitation.element_id.clone()).or_default() += 1;
     }
-    let staff = users::staff(conn)?;
     for (element_id, count) in by_element {
         let Some(element) = partnership::find_element(conn, &element_id)? else {
             continue;

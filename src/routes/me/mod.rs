@@ -142,7 +142,7 @@ pub async fn patch_me(
     let me = state
         .db
         .write(move |conn| {
-            user.still_signed_in(conn)?;
+            user.still_signed_in_to_change_account(conn)?;
             let current = users::find_by_id(conn, &user.id)?.ok_or(AppError::NotFound)?;
             let full_name = update
                 .full_name

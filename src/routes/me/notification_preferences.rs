@@ -62,7 +62,7 @@ pub async fn put_preferences(
     state
         .db
         .write(move |conn| {
-            user.still_signed_in(conn)?;
+            user.still_signed_in_to_change_account(conn)?;
             Ok(users::set_notification_preferences(
                 conn,
                 &user.id,

@@ -98,7 +98,7 @@ pub async fn get_round(
             let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
             let announced = status_of(&round, Utc::now().naive_utc()) != RoundStatus::Scheduled;
             if !announced && !coordinator {
-                let on_panel = match &user {
+                let on_panel = match user.as_ref().filter(|u| u.has_role(Role::Reviewer)) {
                     Some(reviewer) => queries::is_reviewer(conn, &round.id, &reviewer.id)?,
                     None => false,
                 };
