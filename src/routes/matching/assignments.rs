@@ -205,7 +205,12 @@ fn offer_waiting_list(
         if taken >= seats {
             break;
         }
-        let active = queries::coproducer_status(conn, &invitation.coproducer_id)?.is_some_and(
+        // Held before their invitation is taken, in the erasure's order (the account, then
+        // the invitation): one erased meanwhile is skipped, and neither waits on the other.
+        if !users::hold_if_active(conn, &invitation.coproducer_id)? {
+            continue;
+        }
+        let in_pool = queries::coproducer_status(conn, &invitation.coproducer_id)?.is_some_and(
             |(status, paused_until)| {
                 CoproducerStatus::effective(&status, paused_until, now) == CoproducerStatus::Active
             },
@@ -213,7 +218,7 @@ fn offer_waiting_list(
         let Some(person) = users::find_by_id(conn, &invitation.coproducer_id)? else {
             continue;
         };
-        if !active || !person.is_active() {
+        if !in_pool {
             continue;
         }
         if !queries::take_off_waiting_list(conn, &invitation.id)? {
