@@ -27,6 +27,10 @@ pub struct AppState {
     pub trusted_proxies: Arc<TrustedProxies>,
     pub catalogue: Arc<Catalogue>,
     pub cipher: Arc<DataCipher>,
+    /// Erasures of this process take turns here, before taking a database connection: each
+    /// waits for the one before (across replicas too, on PostgreSQL), and a burst of them
+    /// waiting inside the pool would leave no connection for anyone else.
+    pub erasure_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -51,6 +55,7 @@ impl AppState {
                 Catalogue::load(&settings.catalogue.path).map_err(anyhow::Error::msg)?,
             ),
             cipher,
+            erasure_turn: Arc::default(),
             settings: Arc::new(settings),
         })
     }

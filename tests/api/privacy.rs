@@ -1055,6 +1055,34 @@ both_backends! {
         assert_eq!((last["to"].as_str(), &last["note"]), (Some("completed"), &Value::Null), "a note about someone erased");
     }
 
+    async fn a_queue_of_erasures_leaves_connections_for_everyone_else(app, |s| {
+        s.database.pool_size = 2;
+        s.database.pool_timeout_ms = 1000;
+    }) {
+        use diesel::connection::SimpleConnection;
+        if !app.database_url.starts_with("postgres") {
+            return; // SQLite's writers take turns whatever they are; this is about the pool.
+        }
+        let mut leaving = Vec::new();
+        for _ in 0..3 {
+            leaving.push(app.signed_in(Role::Applicant).await);
+        }
+        let staying = app.signed_in(Role::Applicant).await;
+        // Another replica's erasure, under way: ours wait their turn.
+        let mut elsewhere = app.transaction_of_its_own();
+        coproduce::db::queries::outbox::one_erasure_at_a_time(&mut elsewhere).unwrap();
+        let deletions: Vec<_> = leaving.iter().map(|user| {
+            tokio::spawn(app.delete_as(user, "/api/v1/me").send())
+        }).collect();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let renamed = app.patch_as(&staying, "/api/v1/me").json(&json!({"preferred_name": "Sam"})).send().await.unwrap();
+        assert_eq!(renamed.status(), 200, "waiting erasures took every connection");
+        elsewhere.batch_execute("COMMIT").unwrap();
+        for deletion in deletions {
+            assert_eq!(deletion.await.unwrap().unwrap().status(), 204);
+        }
+    }
+
     async fn a_partner_who_deleted_their_account_is_not_emailed_about_their_request(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

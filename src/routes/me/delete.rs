@@ -68,6 +68,7 @@ pub async fn delete_me(
     _confirmed: OptionalJson<DeleteAccount>,
 ) -> Result<HttpResponse, AppError> {
     let app = state.clone();
+    let _turn = state.erasure_turn.lock().await;
     let freed = state
         .db
         .write(move |conn| {
