@@ -133,6 +133,29 @@ both_backends! {
         assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     }
 
+    async fn an_invitation_accepted_while_its_account_is_erased_grants_nothing(app) {
+        use coproduce::db::queries::{privacy, users};
+        use diesel::connection::SimpleConnection;
+        app.register_and_sign_in("sam@example.org").await;
+        let admin = app.signed_in(Role::Admin).await;
+        invite(&app, &admin, json!({"email": "sam@example.org", "role": "reviewer"})).await;
+        let token = app.link_token_sent_to("sam@example.org").await;
+        let id = app.state.db.read(|conn| Ok(users::find_by_email(conn, "sam@example.org")?.unwrap().id)).await.unwrap();
+        // An erasure that has taken the account and not yet reached its invitations.
+        let mut erasing = app.transaction_of_its_own();
+        users::for_erasure(&mut erasing, &id).unwrap();
+        let accepting = accept(&app, json!({"token": token}));
+        tokio::pin!(accepting);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut accepting).await;
+        assert!(early.is_err(), "it went ahead while the account was being erased");
+        privacy::erase_person(&mut erasing, &id, "sam@example.org", "Sam", Utc::now().naive_utc())
+            .expect("the erasure deadlocked with the acceptance");
+        erasing.batch_execute("COMMIT").unwrap();
+        assert_eq!(problem(accepting.await).await["code"], "invalid_grant");
+        let roles = app.state.db.read(move |conn| Ok(users::roles_of(conn, &id)?)).await.unwrap();
+        assert!(roles.is_empty(), "{roles:?}");
+    }
+
     async fn deactivated_account_cannot_accept_an_invitation(app) {
         let admin = app.signed_in(Role::Admin).await;
         app.register_and_sign_in("gone@example.org").await;

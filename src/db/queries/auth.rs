@@ -180,6 +180,21 @@ pub fn insert_invitation(conn: &mut DbConn, row: &StaffInvitationRow) -> QueryRe
 }
 
 /// Marks an invitation accepted if it is open and unexpired; returns it, or `None`.
+/// The address an unused, unexpired invitation was sent to.
+pub fn open_invitation_email(
+    conn: &mut DbConn,
+    token_hash: &str,
+    now: NaiveDateTime,
+) -> QueryResult<Option<String>> {
+    staff_invitations::table
+        .filter(staff_invitations::token_hash.eq(token_hash))
+        .filter(staff_invitations::accepted_at.is_null())
+        .filter(staff_invitations::expires_at.gt(now))
+        .select(staff_invitations::email)
+        .first(conn)
+        .optional()
+}
+
 pub fn accept_invitation(
     conn: &mut DbConn,
     token_hash: &str,

@@ -261,11 +261,19 @@ pub async fn accept_invitation(
         .db
         .write(move |conn| {
             let now = Utc::now().naive_utc();
+            let token_hash = secret_token::hash(&acceptance.token);
+            // An account already at the address is held before the invitation is spent, in the
+            // erasure's order (the account, then its invitations): one being erased is finished
+            // first (its invitations go with it), or waits for this.
+            if let Some(email) = queries::open_invitation_email(conn, &token_hash, now)?
+                && let Some(existing) = users::find_by_email(conn, &email)?
+            {
+                users::hold_if_active(conn, &existing.id)?;
+            }
             let invitation =
-                queries::accept_invitation(conn, &secret_token::hash(&acceptance.token), now)?
-                    .ok_or_else(|| {
-                        AppError::InvalidGrant("invitation unknown, used or expired".into())
-                    })?;
+                queries::accept_invitation(conn, &token_hash, now)?.ok_or_else(|| {
+                    AppError::InvalidGrant("invitation unknown, used or expired".into())
+                })?;
             let user = match users::find_by_email(conn, &invitation.email)? {
                 Some(existing) if !existing.is_active() => {
                     return Err(AppError::InvalidGrant("account not active".into()));
