@@ -1083,6 +1083,36 @@ both_backends! {
         }
     }
 
+    async fn an_application_submitted_as_its_sender_is_erased_goes_with_the_rest(app) {
+        use diesel::connection::SimpleConnection;
+        if !app.database_url.starts_with("postgres") {
+            return; // On SQLite the erasure holds the one write lock: the submit simply waits.
+        }
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        assert_eq!(put(&app, &applicant, "/api/v1/me/profile", &crate::people::profile_body()).await.status(), 200);
+        let draft: Value = start(&app, &applicant, &round).await.json().await.unwrap();
+        let id = draft["id"].as_str().unwrap().to_string();
+        let answers = json!({"answers": [{"question_id": round["questions"][0]["id"], "text": "I slept rough for two years."}],
+                             "consents": {"privacy_notice": true, "future_opportunities": false}});
+        let saved = app.patch_as(&applicant, &format!("/api/v1/applications/{id}")).json(&answers).send().await.unwrap();
+        assert_eq!(saved.status(), 200);
+        // An erasure that has taken the account and not yet reached the application.
+        let mut erasing = app.transaction_of_its_own();
+        coproduce::db::queries::users::for_erasure(&mut erasing, &applicant.id).unwrap();
+        let submitting = app.post_as(&applicant, &format!("/api/v1/applications/{id}/submit")).send();
+        let submitted = tokio::time::timeout(std::time::Duration::from_secs(3), submitting).await
+            .expect("the submit waited for the erasure, which would then wait for the submit")
+            .unwrap();
+        assert_eq!(submitted.status(), 200);
+        coproduce::db::queries::privacy::erase_person(&mut erasing, &applicant.id, &applicant.email, "Test applicant", Utc::now().naive_utc())
+            .expect("the erasure failed after the submit");
+        erasing.batch_execute("COMMIT").unwrap();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM applications WHERE id = '{id}' AND status = 'withdrawn'")).await, 1);
+        assert_eq!(outbox_rows_for(&app, &applicant).await, 0, "the submit's email waits for the erased person");
+    }
+
     async fn a_partner_who_deleted_their_account_is_not_emailed_about_their_request(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

@@ -76,10 +76,18 @@ pub fn hold_those_active(
 
 /// Takes the account row for an erasure: writes that [`hold_if_active`] finish first, and
 /// those that come later see the account gone. Nothing to take on SQLite (one writer).
+/// `FOR NO KEY UPDATE`, not `FOR UPDATE`: the erasure never changes the id, so a writer that
+/// only points a new row at the account (a foreign key's `FOR KEY SHARE`) need not wait for it;
+/// that wait, while the writer held a row the erasure needed next (a submit holds its
+/// application), was a deadlock.
 pub fn for_erasure(conn: &mut DbConn, id: &str) -> QueryResult<()> {
     let row = users::table.find(id).select(users::id);
     match conn {
-        DbConn::Postgres(pg) => row.for_update().first::<String>(pg).optional().map(drop),
+        DbConn::Postgres(pg) => row
+            .for_no_key_update()
+            .first::<String>(pg)
+            .optional()
+            .map(drop),
         DbConn::Sqlite(_) => Ok(()),
     }
 }
