@@ -7,6 +7,7 @@ CI runs it on the debug build (`DRILL_BINARY=target/debug/coproduce`) with 20 pe
 
 Seeds, through the API, `--people` people for each of four races, then releases every pair of
 requests at once (one barrier for all of them):
+  submit    an applicant deletes their account / submits their completed application
   decide    an applicant waitlisted earlier deletes their account / a coordinator accepts them
   invite    a co-producer in the pool deletes their account / a coordinator invites them
   accept    a co-producer invited earlier deletes their account / accepts the invitation
@@ -29,7 +30,7 @@ import uuid
 import drill_common as d
 from replicas_drill import FITTING_PROFILE, element_body, parallel
 
-RACES = ("decide", "invite", "accept", "rename")
+RACES = ("submit", "decide", "invite", "accept", "rename")
 
 
 def each(base: str, requests: list[tuple[str, str, str, dict | None]], label: str) -> None:
@@ -46,19 +47,25 @@ def each(base: str, requests: list[tuple[str, str, str, dict | None]], label: st
 def seed(db: d.Db, base: str, admin: str, people: int) -> dict:
     """The people of each race, with what their race needs: {race: [(user_id, token, thing)]}."""
     seeded = {}
-    # decide: a waitlisted application each.
+    # submit and decide: a completed draft each; decide's are submitted and waitlisted.
     status, round_ = d.call(base, "POST", "/api/v1/rounds", admin, d.round_body(questions=1))
     assert status == 201, (status, round_)
-    ids = d.insert_users(db, f"decide-{uuid.uuid4().hex[:6]}-", people, "applicant")
-    tokens = {u: d.mint_token(u, ["applicant"]) for u in ids}
-    each(base, [("PUT", "/api/v1/me/profile", tokens[u], d.PROFILE) for u in ids], "decide-profiles")
-    each(base, [("POST", f"/api/v1/rounds/{round_['id']}/applications", tokens[u], None) for u in ids],
-             "decide-drafts")
-    drafts = dict((u, a) for a, u in db.sql(f"SELECT id, user_id FROM applications WHERE round_id = '{round_['id']}'"))
     answers = {"answers": [{"question_id": round_["questions"][0]["id"], "text": d.ANSWER}],
                "consents": {"privacy_notice": True, "future_opportunities": False}}
-    each(base, [("PATCH", f"/api/v1/applications/{drafts[u]}", tokens[u], answers) for u in ids],
-             "decide-answers")
+    for race in ("submit", "decide"):
+        ids = d.insert_users(db, f"{race}-{uuid.uuid4().hex[:6]}-", people, "applicant")
+        tokens = {u: d.mint_token(u, ["applicant"]) for u in ids}
+        each(base, [("PUT", "/api/v1/me/profile", tokens[u], d.PROFILE) for u in ids], f"{race}-profiles")
+        each(base, [("POST", f"/api/v1/rounds/{round_['id']}/applications", tokens[u], None) for u in ids],
+             f"{race}-drafts")
+        drafts = dict((u, a) for a, u in db.sql(
+            f"SELECT id, user_id FROM applications WHERE round_id = '{round_['id']}' AND status = 'draft'"))
+        each(base, [("PATCH", f"/api/v1/applications/{drafts[u]}", tokens[u], answers) for u in ids],
+             f"{race}-answers")
+        seeded[race] = [(u, tokens[u], drafts[u]) for u in ids]
+    ids = [u for u, _, _ in seeded["decide"]]
+    tokens = {u: token for u, token, _ in seeded["decide"]}
+    drafts = {u: draft for u, _, draft in seeded["decide"]}
     each(base, [("POST", f"/api/v1/applications/{drafts[u]}/submit", tokens[u], None) for u in ids],
              "decide-submits")
     each(base, [("POST", f"/api/v1/applications/{drafts[u]}/decision", admin,
@@ -108,6 +115,8 @@ def open_element(db: d.Db, base: str, admin: str, seats: int) -> str:
 
 def the_other_request(race: str, base: str, admin: str, user_id: str, token: str, thing: str | None):
     """What someone else (or the same person, elsewhere) does at the moment of the deletion."""
+    if race == "submit":
+        return lambda: d.call(base, "POST", f"/api/v1/applications/{thing}/submit", token)
     if race == "decide":
         return lambda: d.call(base, "POST", f"/api/v1/applications/{thing}/decision", admin,
                               {"outcome": "accepted", "feedback": "Welcome aboard."})
@@ -133,6 +142,8 @@ def left_behind(db: d.Db, user_id: str) -> list[str]:
                               f"AND status IN ('invited', 'waitlisted')",
         "a seat": f"SELECT count(*) FROM assignments WHERE coproducer_id = '{user_id}' AND status = 'confirmed'",
         "an unsent email": f"SELECT count(*) FROM outbox WHERE user_id = '{user_id}' AND status <> 'sent'",
+        "an application awaiting a decision": f"SELECT count(*) FROM applications WHERE user_id = '{user_id}' "
+                                              f"AND status IN ('draft', 'submitted', 'in_review')",
     }
     return [what for what, sql in checks.items() if db.scalar(sql)]
 
