@@ -38,11 +38,7 @@ impl AuthUser {
     /// token was checked, and no erasure can slip in before this transaction ends
     /// (`users::hold_if_active`), so nothing about them is written after their erasure.
     pub fn still_signed_in(&self, conn: &mut crate::db::DbConn) -> Result<(), AppError> {
-        if crate::db::queries::users::hold_if_active(conn, &self.id)? {
-            Ok(())
-        } else {
-            Err(AppError::Unauthorized)
-        }
+        signed_in_if(crate::db::queries::users::hold_if_active(conn, &self.id)?)
     }
 
     /// [`Self::still_signed_in`] for a write that changes the account row itself (names,
@@ -51,11 +47,17 @@ impl AuthUser {
         &self,
         conn: &mut crate::db::DbConn,
     ) -> Result<(), AppError> {
-        if crate::db::queries::users::hold_to_write_if_active(conn, &self.id)? {
-            Ok(())
-        } else {
-            Err(AppError::Unauthorized)
-        }
+        signed_in_if(crate::db::queries::users::hold_to_write_if_active(
+            conn, &self.id,
+        )?)
+    }
+}
+
+fn signed_in_if(account_active: bool) -> Result<(), AppError> {
+    if account_active {
+        Ok(())
+    } else {
+        Err(AppError::Unauthorized)
     }
 }
 

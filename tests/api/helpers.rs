@@ -191,6 +191,22 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// An erasure caught half way, on a connection of its own, as `DELETE /me` runs it: the
+    /// account is taken and the person's data gone, not yet committed.
+    pub fn erasure_in_flight(&self, user: &TestUser) -> coproduce::db::DbConn {
+        let mut conn = self.transaction_of_its_own();
+        let now = chrono::Utc::now().naive_utc();
+        coproduce::db::queries::privacy::erase_person(
+            &mut conn,
+            &user.id,
+            &user.email,
+            "Test Person",
+            now,
+        )
+        .unwrap();
+        conn
+    }
+
     /// A writer's transaction begun on a connection of its own, to stop "another request" half
     /// way (on SQLite it holds the write lock). Dropped without `COMMIT`, it rolls back.
     pub fn transaction_of_its_own(&self) -> coproduce::db::DbConn {
@@ -371,4 +387,21 @@ pub async fn items(response: reqwest::Response) -> Vec<Value> {
     let page: Value = response.json().await.expect("a page");
     assert!(page.get("next_cursor").is_some(), "a paged list: {page}");
     page["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// Sends `request` while `holder`'s transaction is open: it must not be answered meanwhile.
+/// Then commits that transaction and returns the answer.
+pub async fn answered_after_commit<F: std::future::Future>(
+    mut holder: coproduce::db::DbConn,
+    request: F,
+) -> F::Output {
+    use diesel::connection::SimpleConnection;
+    tokio::pin!(request);
+    let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut request).await;
+    assert!(
+        early.is_err(),
+        "it went ahead while the other transaction was open"
+    );
+    holder.batch_execute("COMMIT").unwrap();
+    request.await
 }

@@ -1,9 +1,7 @@
 //! Candidates, the optimal plan, invitations and assignments.
 
 use chrono::{Duration, Utc};
-use coproduce::db::queries::privacy::erase_person;
 use coproduce::domain::role::Role;
-use diesel::connection::SimpleConnection;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -271,15 +269,9 @@ both_backends! {
         let element = first_element(&project);
         let person = coproducer(&app, fitting_profile()).await;
         put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await;
-        let mut erasing = app.transaction_of_its_own();
-        erase_person(&mut erasing, &person.id, &person.email, "Sam Coproducer", Utc::now().naive_utc()).unwrap();
+        let erasing = app.erasure_in_flight(&person);
         let invitees = [person.id.as_str()];
-        let inviting = invite(&app, &coordinator, &element, &invitees);
-        tokio::pin!(inviting);
-        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut inviting).await;
-        assert!(early.is_err(), "it went ahead while the account was being erased");
-        erasing.batch_execute("COMMIT").unwrap();
-        let body = problem(inviting.await).await;
+        let body = problem(answered_after_commit(erasing, invite(&app, &coordinator, &element, &invitees)).await).await;
         assert_eq!(error_fields(&body), ["coproducer_ids[0]"]);
         assert_eq!(body["errors"][0]["code"], "not_a_coproducer");
         assert_eq!(outbox_words_to(&app, &person.id).await, "", "an email waits for the erased person");

@@ -352,38 +352,6 @@ fn months_ahead(months: u32) -> NaiveDateTime {
     now().checked_add_months(Months::new(months)).unwrap()
 }
 
-/// An erasure caught half way, on a connection of its own, as `DELETE /me` runs it: the
-/// account is taken and the person's data gone, not yet committed.
-fn erasure_in_flight(app: &TestApp, user: &TestUser) -> DbConn {
-    let mut conn = app.transaction_of_its_own();
-    coproduce::db::queries::privacy::erase_person(
-        &mut conn,
-        &user.id,
-        &user.email,
-        "Test applicant",
-        Utc::now().naive_utc(),
-    )
-    .unwrap();
-    conn
-}
-
-/// Sends `request` while `erasing` is under way: it must wait for the erasure, which then
-/// commits; the answer it gives after that.
-async fn answered_once_erased(
-    mut erasing: DbConn,
-    request: impl std::future::Future<Output = reqwest::Response>,
-) -> reqwest::Response {
-    use diesel::connection::SimpleConnection;
-    tokio::pin!(request);
-    let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut request).await;
-    assert!(
-        early.is_err(),
-        "it went ahead while the account was being erased"
-    );
-    erasing.batch_execute("COMMIT").unwrap();
-    request.await
-}
-
 async fn outbox_rows_for(app: &TestApp, user: &TestUser) -> i64 {
     let (id, email) = (&user.id, &user.email);
     count(app, format!("SELECT COUNT(*) AS n FROM outbox WHERE user_id = '{id}' OR recipient = '{email}' OR recipient LIKE '%@erased.invalid'")).await
@@ -973,8 +941,8 @@ both_backends! {
         let (applicant, application) = submitted(&app, &round).await;
         assert_eq!(decide(&app, &coordinator, &application, "waitlisted").await.status(), 200);
         app.drain_outbox().await;
-        let erasing = erasure_in_flight(&app, &applicant);
-        let late = answered_once_erased(erasing, decide(&app, &coordinator, &application, "accepted")).await;
+        let erasing = app.erasure_in_flight(&applicant);
+        let late = answered_after_commit(erasing, decide(&app, &coordinator, &application, "accepted")).await;
         assert_eq!(problem(late).await["code"], "applicant_left");
         let id = applicant.id.clone();
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM user_roles WHERE user_id = '{id}'")).await, 0, "a role given back");
@@ -984,9 +952,9 @@ both_backends! {
 
     async fn a_sign_in_link_asked_for_during_an_erasure_is_not_sent(app) {
         let user = app.signed_in(Role::Applicant).await;
-        let erasing = erasure_in_flight(&app, &user);
+        let erasing = app.erasure_in_flight(&user);
         let asking = app.post_json("/api/v1/auth/magic-link", &json!({"email": user.email})).send();
-        let response = answered_once_erased(erasing, async { asking.await.unwrap() }).await;
+        let response = answered_after_commit(erasing, async { asking.await.unwrap() }).await;
         assert_eq!(response.status(), 202, "answered as for any address");
         assert_eq!(outbox_rows_for(&app, &user).await, 0, "a link was queued for the erased account");
         let id = user.id.clone();
@@ -995,9 +963,9 @@ both_backends! {
 
     async fn a_name_change_during_an_erasure_is_refused_and_not_written_back(app) {
         let user = app.signed_in(Role::Applicant).await;
-        let erasing = erasure_in_flight(&app, &user);
+        let erasing = app.erasure_in_flight(&user);
         let renaming = app.patch_as(&user, "/api/v1/me").json(&json!({"full_name": FULL_NAME})).send();
-        let response = answered_once_erased(erasing, async { renaming.await.unwrap() }).await;
+        let response = answered_after_commit(erasing, async { renaming.await.unwrap() }).await;
         assert_eq!(response.status(), 401);
         let id = user.id.clone();
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM users WHERE id = '{id}' AND full_name = 'Deleted account'")).await, 1, "the name was written back");
@@ -1010,9 +978,9 @@ both_backends! {
         let seated = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
         let withdraw = format!("/api/v1/assignments/{}/withdraw", seated[0]["id"].as_str().unwrap());
         app.drain_outbox().await;
-        let erasing = erasure_in_flight(&app, &person.user);
+        let erasing = app.erasure_in_flight(&person.user);
         let withdrawing = app.post_as(&coordinator, &withdraw).json(&json!({"reason": "Stepping back"})).send();
-        let response = answered_once_erased(erasing, async { withdrawing.await.unwrap() }).await;
+        let response = answered_after_commit(erasing, async { withdrawing.await.unwrap() }).await;
         assert_eq!(problem(response).await["code"], "person_left");
         assert_eq!(outbox_rows_for(&app, &person.user).await, 0, "an email waits for the erased person");
     }
@@ -1024,10 +992,10 @@ both_backends! {
             Ok(coproduce::db::queries::users::find_by_email(conn, "pat@example.org")?.unwrap().id)
         }).await.unwrap();
         let pat = TestUser { id: id.clone(), email: "pat@example.org".into(), token: String::new(), session_id: String::new() };
-        let erasing = erasure_in_flight(&app, &pat);
+        let erasing = app.erasure_in_flight(&pat);
         let grant = json!({"grant_type": "password", "email": "pat@example.org", "password": "a long enough passphrase"});
         let signing_in = app.post_json("/api/v1/auth/token", &grant).send();
-        let response = answered_once_erased(erasing, async { signing_in.await.unwrap() }).await;
+        let response = answered_after_commit(erasing, async { signing_in.await.unwrap() }).await;
         assert_eq!(problem(response).await["code"], "invalid_grant");
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM sessions WHERE user_id = '{id}'")).await, 0, "a session for the erased account");
     }

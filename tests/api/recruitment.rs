@@ -4,7 +4,6 @@ use chrono::{Duration, Utc};
 use coproduce::db::DbConn;
 use coproduce::db::models::recruitment::ApplicationRow;
 use coproduce::db::pool::DbConnectionManager;
-use coproduce::db::queries::privacy::erase_person;
 use coproduce::db::queries::recruitment::{
     Hold, hold_round, insert_application_if_new, reviewers_of, set_reviewers,
 };
@@ -742,12 +741,7 @@ both_backends! {
         let round_id = round["id"].as_str().unwrap().to_string();
         let mut panel_change = in_flight(&app, &round_id, Hold::Exclusive);
         set_reviewers(&mut panel_change, &round_id, std::slice::from_ref(&reviewer.id)).unwrap();
-        let applying = start(&app, &reviewer, &round);
-        tokio::pin!(applying);
-        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut applying).await;
-        assert!(early.is_err(), "it went ahead while the panel was changing");
-        panel_change.batch_execute("COMMIT").unwrap();
-        let response = applying.await;
+        let response = answered_after_commit(panel_change, start(&app, &reviewer, &round)).await;
         assert_eq!(response.status(), 409);
         assert_eq!(problem(response).await["code"], "on_review_panel");
     }
@@ -766,11 +760,7 @@ both_backends! {
         }).unwrap();
         let path = format!("/api/v1/rounds/{round_id}/reviewers");
         let changing = app.client.put(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"user_ids": [reviewer.id]})).send();
-        tokio::pin!(changing);
-        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut changing).await;
-        assert!(early.is_err(), "it went ahead while they were applying");
-        applying.batch_execute("COMMIT").unwrap();
-        let body = problem(changing.await.unwrap()).await;
+        let body = problem(answered_after_commit(applying, changing).await.unwrap()).await;
         assert_eq!(body["errors"][0]["code"], "applied_to_round");
     }
 
@@ -779,15 +769,10 @@ both_backends! {
         let round = create_round(&app, &coordinator).await;
         let reviewer = app.signed_in(Role::Reviewer).await;
         let round_id = round["id"].as_str().unwrap().to_string();
-        let mut erasing = app.transaction_of_its_own();
-        erase_person(&mut erasing, &reviewer.id, &reviewer.email, "Sam Reviewer", Utc::now().naive_utc()).unwrap();
+        let erasing = app.erasure_in_flight(&reviewer);
         let path = format!("/api/v1/rounds/{round_id}/reviewers");
         let changing = app.client.put(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"user_ids": [reviewer.id]})).send();
-        tokio::pin!(changing);
-        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut changing).await;
-        assert!(early.is_err(), "it went ahead while the account was being erased");
-        erasing.batch_execute("COMMIT").unwrap();
-        let body = problem(changing.await.unwrap()).await;
+        let body = problem(answered_after_commit(erasing, changing).await.unwrap()).await;
         assert_eq!(error_fields(&body), ["user_ids[0]"]);
         assert_eq!(body["errors"][0]["code"], "not_a_reviewer");
         let mut conn = app.transaction_of_its_own();

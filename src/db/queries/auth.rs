@@ -16,36 +16,37 @@ pub fn insert_magic_link(conn: &mut DbConn, row: &MagicLinkRow) -> QueryResult<(
         .map(drop)
 }
 
-/// Spends a magic link: marks it used if it is unused and unexpired, atomically, and returns
-/// its user. A second spend (even a concurrent one) finds nothing.
+/// The link with this hash, while it is unused and unexpired.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn unspent_link<'a>(token_hash: &'a str, now: NaiveDateTime) -> _ {
+    magic_links::table
+        .filter(magic_links::token_hash.eq(token_hash))
+        .filter(magic_links::used_at.is_null())
+        .filter(magic_links::expires_at.gt(now))
+}
+
 /// Whose the link is, while it is unused and unexpired.
 pub fn magic_link_owner(
     conn: &mut DbConn,
     token_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
-    magic_links::table
-        .filter(magic_links::token_hash.eq(token_hash))
-        .filter(magic_links::used_at.is_null())
-        .filter(magic_links::expires_at.gt(now))
+    unspent_link(token_hash, now)
         .select(magic_links::user_id)
         .first(conn)
         .optional()
 }
 
+/// Spends a magic link: marks it used if it is unused and unexpired, atomically, and returns
+/// its user. A second spend (even a concurrent one) finds nothing.
 pub fn spend_magic_link(
     conn: &mut DbConn,
     token_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
-    let spent = diesel::update(
-        magic_links::table
-            .filter(magic_links::token_hash.eq(token_hash))
-            .filter(magic_links::used_at.is_null())
-            .filter(magic_links::expires_at.gt(now)),
-    )
-    .set(magic_links::used_at.eq(now))
-    .execute(conn)?;
+    let spent = diesel::update(unspent_link(token_hash, now))
+        .set(magic_links::used_at.eq(now))
+        .execute(conn)?;
     if spent != 1 {
         return Ok(None);
     }
@@ -179,32 +180,34 @@ pub fn insert_invitation(conn: &mut DbConn, row: &StaffInvitationRow) -> QueryRe
         .map(drop)
 }
 
-/// Marks an invitation accepted if it is open and unexpired; returns it, or `None`.
-/// The address an unused, unexpired invitation was sent to.
+/// The invitation with this hash, while it is unaccepted and unexpired.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn open_invitation<'a>(token_hash: &'a str, now: NaiveDateTime) -> _ {
+    staff_invitations::table
+        .filter(staff_invitations::token_hash.eq(token_hash))
+        .filter(staff_invitations::accepted_at.is_null())
+        .filter(staff_invitations::expires_at.gt(now))
+}
+
+/// The address an open invitation was sent to.
 pub fn open_invitation_email(
     conn: &mut DbConn,
     token_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<String>> {
-    staff_invitations::table
-        .filter(staff_invitations::token_hash.eq(token_hash))
-        .filter(staff_invitations::accepted_at.is_null())
-        .filter(staff_invitations::expires_at.gt(now))
+    open_invitation(token_hash, now)
         .select(staff_invitations::email)
         .first(conn)
         .optional()
 }
 
+/// Marks an invitation accepted if it is open and unexpired; returns it, or `None`.
 pub fn accept_invitation(
     conn: &mut DbConn,
     token_hash: &str,
     now: NaiveDateTime,
 ) -> QueryResult<Option<StaffInvitationRow>> {
-    let open = staff_invitations::table
-        .filter(staff_invitations::token_hash.eq(token_hash))
-        .filter(staff_invitations::accepted_at.is_null())
-        .filter(staff_invitations::expires_at.gt(now));
-    let changed = diesel::update(open)
+    let changed = diesel::update(open_invitation(token_hash, now))
         .set(staff_invitations::accepted_at.eq(now))
         .execute(conn)?;
     if changed != 1 {

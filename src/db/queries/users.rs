@@ -36,21 +36,25 @@ pub fn find_by_id(conn: &mut DbConn, id: &str) -> QueryResult<Option<UserRow>> {
 /// erasure (which takes the row [`for_erasure`]) waits for this transaction, or this one waits
 /// for the erasure and sees it. SQLite has one writer at a time, so a read is enough there.
 pub fn hold_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    let status = users::table.find(id).select(users::status);
-    let found: Option<String> = per_backend!(conn,
-        postgres: |pg| status.for_share().first(pg).optional(),
-        sqlite: |lite| status.first(lite).optional(),
-    )?;
-    Ok(found.as_deref() == Some("active"))
+    hold_account(conn, id, false)
 }
 
 /// [`hold_if_active`] for a transaction that will write the account row itself (names,
 /// preferences, the address verified): taken as a writer (`FOR NO KEY UPDATE`), since two of
 /// them each holding it shared would each wait for the other to let go before writing.
 pub fn hold_to_write_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    hold_account(conn, id, true)
+}
+
+fn hold_account(conn: &mut DbConn, id: &str, as_writer: bool) -> QueryResult<bool> {
     let status = users::table.find(id).select(users::status);
     let found: Option<String> = per_backend!(conn,
-        postgres: |pg| status.for_no_key_update().first(pg).optional(),
+        postgres: |pg| if as_writer {
+            status.for_no_key_update().first(pg)
+        } else {
+            status.for_share().first(pg)
+        }
+        .optional(),
         sqlite: |lite| status.first(lite).optional(),
     )?;
     Ok(found.as_deref() == Some("active"))
