@@ -173,6 +173,16 @@ pub enum Email {
         new_contact: String,
         link: String,
     },
+    /// To a co-producer: a coordinator archived their place in the pool (with the reason), or
+    /// reinstated it.
+    PoolPlaceChanged {
+        name: String,
+        /// True when archived, false when reinstated.
+        archived: bool,
+        /// The coordinator's reason for archiving; empty when reinstated.
+        reason: String,
+        link: String,
+    },
     /// The last email to an erased account; its address is cleared once it is sent.
     AccountDeleted {
         name: String,
@@ -201,6 +211,7 @@ impl Email {
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
             Email::SeatFreed { .. } => "seat_freed",
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
+            Email::PoolPlaceChanged { .. } => "pool_place_changed",
         }
     }
 
@@ -392,6 +403,18 @@ impl Email {
                 organisation: "Northside Housing".into(),
                 new_contact: String::new(),
                 link: "https://coproduce.example/organisations/0190".into(),
+            },
+            Email::PoolPlaceChanged {
+                name: "Sam".into(),
+                archived: true,
+                reason: "You told us you are moving abroad for a year.".into(),
+                link: "https://coproduce.example/me".into(),
+            },
+            Email::PoolPlaceChanged {
+                name: "Sam".into(),
+                archived: false,
+                reason: String::new(),
+                link: "https://coproduce.example/me".into(),
             },
             Email::AccountDeleted {
                 name: "Sam".into(),

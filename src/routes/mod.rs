@@ -116,7 +116,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(
                     scope::scope("/coproducers")
                         .service(coproducers::list_pool)
-                        .service(coproducers::archive),
+                        .service(coproducers::place::archive)
+                        .service(coproducers::place::reinstate),
                 )
                 .service(
                     scope::scope("/invitations")

@@ -52,6 +52,8 @@ enum Target {
     /// A confirmed booking: the invitation accepted with a seat free.
     Assignment,
     PoolMember,
+    /// A co-producer a coordinator has archived.
+    ArchivedPoolMember,
     Organisation,
     DeclaredConflict,
     OutboxEmail,
@@ -185,6 +187,7 @@ const MATRIX: &[Row] = &[
     // The pool and matching: coordinators; the invitee answers their own invitation.
     row("GET", "/api/v1/coproducers", T::None, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/coproducers/{id}/archive", T::PoolMember, B::Archive, "401 403 403 403 200 200 403", "="),
+    row("POST", "/api/v1/coproducers/{id}/reinstate", T::ArchivedPoolMember, B::None, "401 403 403 403 200 200 403", "="),
     row("GET", "/api/v1/elements/{id}/candidates", T::Element, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/projects/{id}/match-plan", T::Project, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/elements/{id}/invitations", T::Element, B::Invite, "401 403 403 403 201 201 403", "="),
@@ -415,6 +418,21 @@ impl<'a> World<'a> {
                 accepted["assignment"]["id"].as_str().unwrap().to_string()
             }
             Target::PoolMember => coproducer(self.app, fitting_profile()).await.id,
+            Target::ArchivedPoolMember => {
+                let id = coproducer(self.app, fitting_profile()).await.id;
+                let response = self
+                    .app
+                    .post_as(
+                        &self.coordinator,
+                        &format!("/api/v1/coproducers/{id}/archive"),
+                    )
+                    .json(&json!({"reason": "Asked for a break"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                id
+            }
             Target::Organisation => {
                 let name = format!("Organisation {}", self.next());
                 organisation(self.app, &self.coordinator, &name).await

@@ -356,6 +356,18 @@ both_backends! {
         assert_eq!(booked["items"].as_array().map(Vec::len), Some(0), "{booked}");
     }
 
+    async fn someone_reinstated_may_accept_what_they_were_offered_before_the_archive(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
+        let place = format!("/api/v1/coproducers/{}", person.id);
+        assert_eq!(app.post_as(&coordinator, &format!("{place}/archive")).json(&json!({"reason": "Unreachable for months"})).send().await.unwrap().status(), 200);
+        assert_eq!(app.post_as(&coordinator, &format!("{place}/reinstate")).send().await.unwrap().status(), 200);
+        let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.json::<Value>().await.unwrap()["status"], "accepted");
+    }
+
     async fn someone_paused_may_still_accept_what_they_were_offered(app) {
         let (coordinator, _, project) = project(&app).await;
         let person = coproducer(&app, fitting_profile()).await;

@@ -476,6 +476,80 @@ both_backends! {
         assert_eq!(not_in_pool.status(), 404);
     }
 
+    async fn an_archived_co_producer_is_emailed_the_reason(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = coproducer(&app, profile_body()).await;
+        let path = format!("/api/v1/coproducers/{}/archive", person.id);
+        let archived = app.post_as(&coordinator, &path).json(&json!({"reason": "You asked for a year off"})).send().await.unwrap();
+        assert_eq!(archived.status(), 200);
+        app.drain_outbox().await;
+        let emails = app.emails_to(&person.email);
+        let told = emails.last().expect("an email to the person");
+        assert!(told.subject.contains("archived"), "{}", told.subject);
+        assert!(told.text.contains("You asked for a year off"), "{}", told.text);
+    }
+
+    async fn a_coordinator_reinstates_an_archived_co_producer_who_can_then_resume_and_is_told(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = coproducer(&app, profile_body()).await;
+        let archive = format!("/api/v1/coproducers/{}/archive", person.id);
+        assert_eq!(app.post_as(&coordinator, &archive).json(&json!({"reason": "Moved abroad"})).send().await.unwrap().status(), 200);
+        let reinstated = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/reinstate", person.id)).send().await.unwrap();
+        assert_eq!(reinstated.status(), 200);
+        let view: Value = reinstated.json().await.unwrap();
+        assert_eq!((view["status"].as_str(), view["archived_reason"].as_str()), (Some("active"), None));
+        let me: Value = app.get_as(&person, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["coproducer_status"], "active");
+        let active: Value = app.get_as(&coordinator, "/api/v1/coproducers?status=active").send().await.unwrap().json().await.unwrap();
+        assert!(active["items"].as_array().unwrap().iter().any(|p| p["user_id"] == person.id.as_str()), "{active}");
+        let paused = app.patch_as(&person, "/api/v1/me").json(&json!({"coproducer_status": "paused"})).send().await.unwrap();
+        assert_eq!(paused.status(), 200, "they manage their own place again");
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.email).pop().expect("an email to the person");
+        assert!(told.subject.contains("back in the co-producer pool"), "{}", told.subject);
+    }
+
+    async fn reinstating_someone_not_archived_is_refused_and_changes_nothing(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = coproducer(&app, profile_body()).await;
+        assert_eq!(app.patch_as(&person, "/api/v1/me").json(&json!({"coproducer_status": "paused", "paused_until": "2099-01-31"})).send().await.unwrap().status(), 200);
+        app.drain_outbox().await;
+        let sent_before = app.emails_to(&person.email).len();
+        let again = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/reinstate", person.id)).send().await.unwrap();
+        assert_eq!(again.status(), 409);
+        assert_eq!(problem(again).await["code"], "not_archived");
+        let me: Value = app.get_as(&person, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["coproducer_status"], "paused", "their own pause stands");
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to(&person.email).len(), sent_before, "nobody was emailed");
+    }
+
+    async fn only_coordinators_reinstate_and_only_co_producers(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = coproducer(&app, profile_body()).await;
+        let path = format!("/api/v1/coproducers/{}/reinstate", person.id);
+        assert_eq!(app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "x"})).send().await.unwrap().status(), 200);
+        let by_themselves = app.post_as(&person, &path).send().await.unwrap();
+        assert_eq!(by_themselves.status(), 403);
+        let stranger = app.signed_in(Role::Applicant).await;
+        let not_in_pool = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/reinstate", stranger.id)).send().await.unwrap();
+        assert_eq!(not_in_pool.status(), 404);
+        let me: Value = app.get_as(&person, "/api/v1/me").send().await.unwrap().json().await.unwrap();
+        assert_eq!(me["coproducer_status"], "archived");
+    }
+
+    async fn someone_erased_while_a_coordinator_archives_them_is_neither_found_nor_emailed(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = coproducer(&app, profile_body()).await;
+        let erasing = app.erasure_in_flight(&person);
+        let archiving = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Moved abroad"})).send();
+        let response = answered_after_commit(erasing, async { archiving.await.unwrap() }).await;
+        assert_eq!(response.status(), 404);
+        app.drain_outbox().await;
+        let to_erased = app.state.mailer.sent().into_iter().filter(|e| e.to.ends_with("@erased.invalid") && e.subject.contains("pool")).count();
+        assert_eq!(to_erased, 0, "an email went to the erased account");
+    }
+
     async fn coproducers_declare_conflicts_of_interest_per_organisation(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

@@ -184,3 +184,21 @@ pub fn set_status(
     .execute(conn)?;
     Ok(changed == 1)
 }
+
+/// Brings an archived co-producer back as active, clearing the reason; false when they were not
+/// archived (checked in the same statement).
+pub fn reinstate(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        coproducers::table
+            .find(user_id)
+            .filter(coproducers::status.eq("archived")),
+    )
+    .set((
+        coproducers::status.eq("active"),
+        coproducers::paused_until.eq(None::<NaiveDateTime>),
+        coproducers::archived_reason.eq(None::<String>),
+        coproducers::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}

@@ -1,8 +1,10 @@
 //! The co-producer pool, for coordinators.
 
+pub mod place;
+
 use std::collections::BTreeMap;
 
-use actix_web::{get, post, web};
+use actix_web::{get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -16,8 +18,8 @@ use crate::domain::catalogue::List;
 use crate::domain::partnership::CoproducerStatus;
 use crate::domain::profile::Skill;
 use crate::domain::role::Role;
-use crate::error::{AppError, FieldError, Problem};
-use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate, reject_problems};
+use crate::error::{AppError, Problem};
+use crate::routes::extract::{Query, reject_problems};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
 
@@ -201,80 +203,4 @@ pub async fn list_pool(
         })
         .await?;
     Ok(web::Json(page))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ArchiveInput {
-    /// Why, in words the person could read.
-    #[schema(min_length = 1, max_length = 2000)]
-    pub reason: String,
-}
-
-impl Validate for ArchiveInput {
-    type Valid = Self;
-
-    fn validate(self) -> Result<Self, Vec<FieldError>> {
-        let mut errors = FieldErrors::default();
-        errors.text("reason", &self.reason, 2000);
-        errors.finish(self)
-    }
-}
-
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct StatusView {
-    pub user_id: String,
-    pub status: CoproducerStatus,
-    pub paused_until: Option<DateTime<Utc>>,
-    pub archived_reason: Option<String>,
-}
-
-/// Take someone out of the pool, with a reason. They are no longer matched.
-#[utoipa::path(tag = "coproducers", security(("bearer" = [])), params(("id" = String, Path)), request_body = ArchiveInput, responses(
-    (status = 200, body = StatusView),
-    (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
-    (status = 404, description = "Not a co-producer", body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "Already archived", body = Problem, content_type = "application/problem+json"),
-))]
-#[post("/{id}/archive")]
-pub async fn archive(
-    state: web::Data<AppState>,
-    user: AuthUser,
-    id: web::Path<String>,
-    body: ValidJson<ArchiveInput>,
-) -> Result<web::Json<StatusView>, AppError> {
-    user.require_any(&[Role::Coordinator])?;
-    let reason = body.0.reason.trim().to_string();
-    let view = state
-        .db
-        .write(move |conn| {
-            let (status, _) = pool::status_of(conn, &id)?.ok_or(AppError::NotFound)?;
-            if status == CoproducerStatus::Archived.as_str() {
-                return Err(AppError::conflict(
-                    "already_archived",
-                    "This co-producer is already archived.",
-                ));
-            }
-            if !pool::set_status(
-                conn,
-                &id,
-                CoproducerStatus::Archived.as_str(),
-                None,
-                Some(&reason),
-                Utc::now().naive_utc(),
-            )? {
-                return Err(AppError::conflict(
-                    "already_archived",
-                    "This co-producer is already archived.",
-                ));
-            }
-            Ok(StatusView {
-                user_id: id.to_string(),
-                status: CoproducerStatus::Archived,
-                paused_until: None,
-                archived_reason: Some(reason),
-            })
-        })
-        .await?;
-    Ok(web::Json(view))
 }
