@@ -709,6 +709,73 @@ both_backends! {
         assert_eq!(before[0]["answer_by"], after[0]["answer_by"]);
     }
 
+    async fn a_round_s_questions_are_replaced_until_someone_starts_applying(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let mut body = round_body(14);
+        body["opens_at"] = json!((Utc::now() + Duration::days(3)).to_rfc3339());
+        body["closes_at"] = json!((Utc::now() + Duration::days(20)).to_rfc3339());
+        let round: Value = app.post_as(&coordinator, "/api/v1/rounds").json(&body).send().await.unwrap().json().await.unwrap();
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        let questions = json!([
+            {"prompt": "What would you like to change about housing support?", "required": true, "max_words": 200},
+            {"prompt": "Why do you want to join?", "guidance": "A few sentences is fine", "required": true},
+            {"prompt": "Anything else?", "required": false}
+        ]);
+        let changed = app.patch_as(&coordinator, &path).json(&json!({"questions": questions})).send().await.unwrap();
+        assert_eq!(changed.status(), 200);
+        let view: Value = changed.json().await.unwrap();
+        let prompts: Vec<&str> = view["questions"].as_array().unwrap().iter().map(|q| q["prompt"].as_str().unwrap()).collect();
+        assert_eq!(prompts, ["What would you like to change about housing support?", "Why do you want to join?", "Anything else?"]);
+        assert_eq!(view["questions"][0]["max_words"], 200);
+        assert_eq!(view["title"], round["title"], "what was left out stays");
+        let read: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(read["questions"], view["questions"]);
+    }
+
+    async fn a_round_s_questions_stay_once_someone_has_started_applying(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &applicant, &round).await.status(), 201);
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        let changing = json!({"title": "A new title", "questions": [{"prompt": "A new question?", "required": true}]});
+        let refused = app.patch_as(&coordinator, &path).json(&changing).send().await.unwrap();
+        assert_eq!(refused.status(), 409);
+        assert_eq!(problem(refused).await["code"], "questions_in_use");
+        let read: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(read["questions"], round["questions"]);
+        assert_eq!(read["title"], round["title"], "nothing of the refused change was written");
+    }
+
+    async fn replacement_questions_are_checked_and_each_bad_one_is_named(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        let bad = json!({"questions": [{"prompt": " ", "required": true}, {"prompt": "Fine?", "required": false, "max_words": 0}]});
+        let response = app.patch_as(&coordinator, &path).json(&bad).send().await.unwrap();
+        assert_eq!(response.status(), 422);
+        assert_eq!(error_fields(&problem(response).await), ["questions[0].prompt", "questions[1].max_words"]);
+        let read: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(read["questions"], round["questions"]);
+    }
+
+    async fn questions_replaced_while_someone_starts_applying_are_refused(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let applicant = app.signed_in(Role::Applicant).await;
+        let round_id = round["id"].as_str().unwrap().to_string();
+        let mut applying = in_flight(&app, &round_id, Hold::Shared);
+        let now = Utc::now().naive_utc();
+        insert_application_if_new(&mut applying, &ApplicationRow {
+            id: uuid::Uuid::now_v7().to_string(), round_id: round_id.clone(), user_id: applicant.id.clone(),
+            status: "draft".into(), consents: "{}".into(), outcome: None, feedback: None,
+            submitted_at: None, decided_at: None, created_at: now, updated_at: now, answer_by: None,
+        }).unwrap();
+        let changing = app.patch_as(&coordinator, &format!("/api/v1/rounds/{round_id}")).json(&json!({"questions": [{"prompt": "A new question?", "required": true}]})).send();
+        let response = answered_after_commit(applying, async { changing.await.unwrap() }).await;
+        assert_eq!(problem(response).await["code"], "questions_in_use");
+    }
+
     async fn only_reviewers_can_sit_on_a_panel(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;

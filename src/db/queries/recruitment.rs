@@ -23,12 +23,36 @@ pub fn insert_round(
     diesel::insert_into(rounds::table)
         .values(round)
         .execute(conn)?;
+    insert_questions(conn, questions)
+}
+
+fn insert_questions(conn: &mut DbConn, questions: &[QuestionRow]) -> QueryResult<()> {
     for question in questions {
         diesel::insert_into(round_questions::table)
             .values(question)
             .execute(conn)?;
     }
     Ok(())
+}
+
+/// Replaces the round's questions with `questions` (the round must have no applications: their
+/// answers would go with the old questions).
+pub fn replace_questions(
+    conn: &mut DbConn,
+    round_id: &str,
+    questions: &[QuestionRow],
+) -> QueryResult<()> {
+    diesel::delete(round_questions::table.filter(round_questions::round_id.eq(round_id)))
+        .execute(conn)?;
+    insert_questions(conn, questions)
+}
+
+/// Whether anyone has started an application to the round, in any state.
+pub fn has_applications(conn: &mut DbConn, round_id: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        applications::table.filter(applications::round_id.eq(round_id)),
+    ))
+    .get_result(conn)
 }
 
 pub fn update_round(conn: &mut DbConn, round: &RoundRow) -> QueryResult<()> {

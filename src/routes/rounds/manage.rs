@@ -76,22 +76,43 @@ impl Validate for NewRound {
         }
         errors.range("places", self.places, 1, 10_000);
         errors.range("answer_by_days", self.answer_by_days, 1, 90);
-        for (i, question) in self.questions.iter().enumerate() {
-            errors.text(&format!("questions[{i}].prompt"), &question.prompt, 1000);
-            errors.optional_text(
-                &format!("questions[{i}].guidance"),
-                question.guidance.as_deref(),
-                2000,
-            );
-            errors.range(
-                &format!("questions[{i}].max_words"),
-                question.max_words,
-                1,
-                5000,
-            );
-        }
+        check_questions(&mut errors, &self.questions);
         errors.finish(self)
     }
+}
+
+fn check_questions(errors: &mut FieldErrors, questions: &[NewQuestion]) {
+    for (i, question) in questions.iter().enumerate() {
+        errors.text(&format!("questions[{i}].prompt"), &question.prompt, 1000);
+        errors.optional_text(
+            &format!("questions[{i}].guidance"),
+            question.guidance.as_deref(),
+            2000,
+        );
+        errors.range(
+            &format!("questions[{i}].max_words"),
+            question.max_words,
+            1,
+            5000,
+        );
+    }
+}
+
+/// The stored rows of a round's questions, in the order given.
+fn question_rows(round_id: &str, questions: Vec<NewQuestion>) -> Vec<QuestionRow> {
+    questions
+        .into_iter()
+        .enumerate()
+        .map(|(i, q)| QuestionRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            round_id: round_id.to_string(),
+            position: i32::try_from(i).unwrap_or(i32::MAX),
+            prompt: q.prompt.trim().to_string(),
+            guidance: q.guidance.map(|g| g.trim().to_string()),
+            required: q.required,
+            max_words: q.max_words,
+        })
+        .collect()
 }
 
 /// Open a recruitment round with its questions.
@@ -125,20 +146,7 @@ pub async fn create_round(
         created_at: now,
         updated_at: now,
     };
-    let questions: Vec<QuestionRow> = new
-        .questions
-        .into_iter()
-        .enumerate()
-        .map(|(i, q)| QuestionRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            round_id: round.id.clone(),
-            position: i32::try_from(i).unwrap_or(i32::MAX),
-            prompt: q.prompt.trim().to_string(),
-            guidance: q.guidance.map(|g| g.trim().to_string()),
-            required: q.required,
-            max_words: q.max_words,
-        })
-        .collect();
+    let questions = question_rows(&round.id, new.questions);
     let view = round_view(&round, &questions, now);
     state
         .db
@@ -164,6 +172,9 @@ pub struct RoundChanges {
     pub places: Option<i32>,
     #[schema(minimum = 1, maximum = 90)]
     pub answer_by_days: Option<i32>,
+    /// Replaces every question, in this order, while nobody has started an application to the
+    /// round (409 `questions_in_use` after that).
+    pub questions: Option<Vec<NewQuestion>>,
 }
 
 impl Validate for RoundChanges {
@@ -187,15 +198,19 @@ impl Validate for RoundChanges {
         );
         errors.range("places", self.places, 1, 10_000);
         errors.range("answer_by_days", self.answer_by_days, 1, 90);
+        if let Some(questions) = &self.questions {
+            check_questions(&mut errors, questions);
+        }
         errors.finish(self)
     }
 }
 
-/// Change a round's details. Questions cannot change once people may be answering them.
+/// Change a round's details. Its questions can be replaced until someone starts an application.
 #[utoipa::path(tag = "rounds", security(("bearer" = [])), params(("id" = String, Path)), request_body = RoundChanges, responses(
     (status = 200, body = RoundView),
     (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`questions_in_use`: someone has started an application, so the questions stay", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[patch("/{id}")]
@@ -210,7 +225,10 @@ pub async fn update_round(
     let view = state
         .db
         .write(move |conn| {
-            let mut round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            // Held as a panel change holds it: someone starting an application (who holds it
+            // shared) waits, so no draft can begin under questions being replaced.
+            let mut round =
+                queries::hold_round(conn, &id, Hold::Exclusive)?.ok_or(AppError::NotFound)?;
             if let Some(v) = changes.title {
                 round.title = v.trim().into()
             }
@@ -240,6 +258,15 @@ pub async fn update_round(
                     "closes_at",
                     Invalid::new("before_start", "The round must close after it opens."),
                 ));
+            }
+            if let Some(questions) = changes.questions {
+                if queries::has_applications(conn, &round.id)? {
+                    return Err(AppError::conflict(
+                        "questions_in_use",
+                        "People have already started applying to this round, so its questions can no longer change. Its other details still can.",
+                    ));
+                }
+                queries::replace_questions(conn, &round.id, &question_rows(&round.id, questions))?;
             }
             let now = Utc::now().naive_utc();
             round.updated_at = now;
