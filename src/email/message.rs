@@ -133,6 +133,16 @@ pub enum Email {
         note: String,
         link: String,
     },
+    /// To the co-producer: a coordinator marked their booking as done, or as missed.
+    AssignmentClosed {
+        name: String,
+        element_title: String,
+        /// `completed` or `no_show`.
+        outcome: String,
+        /// The coordinator's note, if any.
+        note: String,
+        link: String,
+    },
     /// To coordinators: someone left an element, and who (if anyone) took the seat.
     SeatFreed {
         name: String,
@@ -209,6 +219,7 @@ impl Email {
             Email::InvitationsExpired { .. } => "invitations_expired",
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
+            Email::AssignmentClosed { .. } => "assignment_closed",
             Email::SeatFreed { .. } => "seat_freed",
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
@@ -346,6 +357,20 @@ impl Email {
                 element_title: "Peer interviews".into(),
                 by_you: false,
                 note: "The partner moved the sessions online.".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::AssignmentClosed {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "completed".into(),
+                note: "Your interviews were a great help to the project.".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::AssignmentClosed {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "no_show".into(),
+                note: String::new(),
                 link: "https://coproduce.example/me/assignments".into(),
             },
             Email::SeatFreed {

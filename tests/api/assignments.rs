@@ -360,6 +360,40 @@ both_backends! {
         assert_eq!(history[1]["note"], "Great interviews.");
     }
 
+    async fn completing_thanks_the_person_with_the_coordinator_s_note(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        app.drain_outbox().await;
+        let response = act(&app, &scene.coordinator, assignment, "complete", json!({"note": "Your interviews shaped the report."})).await;
+        assert_eq!(response.status(), 200);
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.email).pop().expect("an email to the person");
+        assert!(told.subject.starts_with("Thank you for your work on"), "{}", told.subject);
+        assert!(told.text.contains("Your interviews shaped the report."), "{}", told.text);
+    }
+
+    async fn a_no_show_checks_in_with_the_person(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        app.drain_outbox().await;
+        assert_eq!(act(&app, &scene.coordinator, assignment, "no-show", json!({})).await.status(), 200);
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.email).pop().expect("an email to the person");
+        assert!(told.subject.starts_with("We missed you at"), "{}", told.subject);
+        assert!(told.text.contains("does not stop us inviting you"), "{}", told.text);
+    }
+
+    async fn a_refused_change_emails_nobody(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, &scene.coordinator, assignment, "complete", json!({})).await.status(), 200);
+        app.drain_outbox().await;
+        let before = app.emails_to(&person.email).len();
+        assert_eq!(act(&app, &scene.coordinator, assignment, "no-show", json!({})).await.status(), 409);
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to(&person.email).len(), before);
+    }
+
     async fn only_a_confirmed_assignment_changes(app) {
         let scene = scene(&app, 2, 0, 0).await;
         let (person, assignment) = &scene.booked[0];

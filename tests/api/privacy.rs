@@ -1021,6 +1021,9 @@ both_backends! {
         let history = items(app.get_as(&coordinator, &format!("{assignment}/history")).send().await.unwrap()).await;
         let last = history.last().unwrap();
         assert_eq!((last["to"].as_str(), &last["note"]), (Some("completed"), &Value::Null), "a note about someone erased");
+        app.drain_outbox().await;
+        let thanked = app.state.mailer.sent().into_iter().filter(|e| e.subject.starts_with("Thank you for your work")).count();
+        assert_eq!(thanked, 0, "someone who left was emailed about the work");
     }
 
     async fn a_queue_of_erasures_leaves_connections_for_everyone_else(app, |s| {

@@ -267,7 +267,7 @@ impl Validate for WithdrawInput {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeInput {
-    /// Optional, for the record.
+    /// Optional. The person reads it, in the email telling them and in the assignment's history.
     #[schema(max_length = 2000)]
     pub note: Option<String>,
 }
@@ -509,17 +509,15 @@ async fn close(
 ) -> Result<web::Json<AssignmentState>, AppError> {
     user.require_any(&[Role::Coordinator])?;
     let id = id.to_string();
+    let app = state.clone();
     let view = state
         .db
         .write(move |conn| {
             let assignment = visible_assignment(conn, &user, &id)?;
             // Finished work is still recorded for someone who has since deleted their account
-            // (the counts need it), without a note about them.
-            let note = if users::hold_if_active(conn, &assignment.coproducer_id)? {
-                note
-            } else {
-                None
-            };
+            // (the counts need it), without a note about them or an email.
+            let still_here = users::hold_if_active(conn, &assignment.coproducer_id)?;
+            let note = note.filter(|_| still_here);
             if !queries::move_assignment(
                 conn,
                 &assignment.id,
@@ -533,12 +531,41 @@ async fn close(
                     .map_or(assignment.status, |a| a.status);
                 return Err(cannot_become(&current, next));
             }
+            if still_here {
+                tell_closed(conn, &app, &assignment, next, note.unwrap_or_default())?;
+            }
             Ok(AssignmentState::from(
                 queries::find_assignment(conn, &assignment.id)?.ok_or(AppError::NotFound)?,
             ))
         })
         .await?;
+    state.outbox.wake();
     Ok(web::Json(view))
+}
+
+/// Thanks the person for work marked done, or checks in with them after a missed booking.
+fn tell_closed(
+    conn: &mut DbConn,
+    app: &AppState,
+    assignment: &AssignmentRow,
+    outcome: AssignmentStatus,
+    note: String,
+) -> Result<(), AppError> {
+    let person = users::find_by_id(conn, &assignment.coproducer_id)?.ok_or(AppError::NotFound)?;
+    let element =
+        partnership::find_element(conn, &assignment.element_id)?.ok_or(AppError::NotFound)?;
+    app.outbox.enqueue(
+        conn,
+        &Recipient::user(&person),
+        &Email::AssignmentClosed {
+            name: person.display_name().to_string(),
+            element_title: spec_of(&element)?.title,
+            outcome: outcome.as_str().to_string(),
+            note,
+            link: app.settings.server.link("/me/assignments"),
+        },
+    )?;
+    Ok(())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
