@@ -1096,4 +1096,20 @@ both_backends! {
         let id = partner.id.clone();
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM outbox WHERE (user_id = '{id}' OR recipient LIKE '%@erased.invalid') AND status <> 'sent'")).await, 0);
     }
+
+    async fn the_other_contacts_hear_about_a_request_whose_sender_deleted_their_account(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let sender = partner_of(&app, &org).await;
+        let colleague = partner_of(&app, &org).await;
+        let request: Value = submit_request(&app, &sender, &request_body()).await.json().await.unwrap();
+        app.drain_outbox().await;
+        assert!(app.emails_to(&colleague.email).is_empty(), "while the sender is here, only they are told");
+        assert_eq!(delete_me(&app, &sender, &confirmed()).await.status(), 204);
+        let asked = triage(&app, &coordinator, request["id"].as_str().unwrap(), "needs_info", "Which weeks suit you?").await;
+        assert_eq!(asked.status(), 200);
+        app.drain_outbox().await;
+        let told = app.emails_to(&colleague.email).pop().expect("the colleague is told");
+        assert!(told.text.contains("Which weeks suit you?"), "{}", told.text);
+    }
 }

@@ -119,6 +119,15 @@ pub fn other_contact_address(
         .optional()
 }
 
+/// The organisation's partner contacts, by user id.
+pub fn contacts_of(conn: &mut DbConn, organisation_id: &str) -> QueryResult<Vec<String>> {
+    organisation_members::table
+        .filter(organisation_members::organisation_id.eq(organisation_id))
+        .order(organisation_members::user_id)
+        .select(organisation_members::user_id)
+        .load(conn)
+}
+
 /// Organisations the user is a partner contact of.
 pub fn memberships(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<String>> {
     organisation_members::table

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::db::DbConn;
 use crate::db::models::partnership::RequestRow;
+use crate::db::models::user::UserRow;
 use crate::db::queries::{partnership as queries, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{
@@ -184,8 +185,8 @@ pub fn visible_request(
     }
 }
 
-/// Emails the partner who submitted the request about a step; nobody if they have deleted their
-/// account.
+/// Emails the partner who submitted the request about a step; if they have deleted their
+/// account, the organisation's other contacts, so the request is not left without anyone told.
 pub fn tell_partner(
     conn: &mut DbConn,
     state: &AppState,
@@ -194,13 +195,10 @@ pub fn tell_partner(
     note: &str,
     link: String,
 ) -> Result<(), AppError> {
-    // Held, so a partner erased meanwhile is seen (and not written to) or waits for this.
-    if !users::hold_if_active(conn, &row.submitted_by)? {
+    let partners = partners_to_tell(conn, row)?;
+    if partners.is_empty() {
         return Ok(());
     }
-    let Some(partner) = users::find_by_id(conn, &row.submitted_by)? else {
-        return Ok(());
-    };
     let warnings = if step == "received" {
         quality_warnings(
             &elements_of(row)?,
@@ -214,15 +212,35 @@ pub fn tell_partner(
     } else {
         Vec::new()
     };
-    let email = Email::RequestUpdate {
-        name: partner.display_name().to_string(),
-        request_title: row.title.clone(),
-        step: step.into(),
-        note: note.into(),
-        warnings,
-        link,
-    };
-    let to = Recipient::user(&partner);
-    state.outbox.enqueue(conn, &to, &email)?;
+    for partner in &partners {
+        let email = Email::RequestUpdate {
+            name: partner.display_name().to_string(),
+            request_title: row.title.clone(),
+            step: step.into(),
+            note: note.into(),
+            warnings: warnings.clone(),
+            link: link.clone(),
+        };
+        state
+            .outbox
+            .enqueue(conn, &Recipient::user(partner), &email)?;
+    }
     Ok(())
+}
+
+/// Each account is held, so a partner erased meanwhile is seen (and not written to) or waits
+/// for this.
+fn partners_to_tell(conn: &mut DbConn, row: &RequestRow) -> Result<Vec<UserRow>, AppError> {
+    if users::hold_if_active(conn, &row.submitted_by)? {
+        return Ok(users::find_by_id(conn, &row.submitted_by)?
+            .into_iter()
+            .collect());
+    }
+    let contacts = queries::contacts_of(conn, &row.organisation_id)?;
+    let active = users::hold_those_active(conn, &contacts)?;
+    let still_here: Vec<String> = contacts
+        .into_iter()
+        .filter(|id| active.contains(id))
+        .collect();
+    Ok(users::find_by_ids(conn, &still_here)?)
 }
