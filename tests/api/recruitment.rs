@@ -871,6 +871,18 @@ both_backends! {
         }
     }
 
+    async fn applying_to_a_round_not_yet_open_is_answered_as_if_it_did_not_exist(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let mut body = round_body(30);
+        body["opens_at"] = json!((Utc::now() + Duration::days(7)).to_rfc3339());
+        let round: Value = app.post_as(&coordinator, "/api/v1/rounds").json(&body).send().await.unwrap().json().await.unwrap();
+        let applicant = app.signed_in(Role::Applicant).await;
+        assert_eq!(problem(start(&app, &applicant, &round).await).await["code"], "not_found");
+        assert_eq!(problem(start(&app, &coordinator, &round).await).await["code"], "round_not_open", "a coordinator knows of it");
+        let drafts = items(app.get_as(&applicant, "/api/v1/me/applications").send().await.unwrap()).await;
+        assert!(drafts.is_empty(), "{drafts:?}");
+    }
+
     async fn admins_are_reminded_as_well_as_coordinators(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let admin = app.signed_in(Role::Admin).await;

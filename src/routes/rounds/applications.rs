@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::status_of;
+use super::{sees_before_opening, status_of};
 use crate::auth::AuthUser;
 use crate::db::models::recruitment::ApplicationRow;
 use crate::db::queries::recruitment::{self as queries, ApplicationsPage, Hold};
@@ -23,8 +23,8 @@ const LIST_ROUTE: &str = "GET /api/v1/rounds/{id}/applications";
 /// Start your application to an open round. One per person per round.
 #[utoipa::path(tag = "applications", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 201, body = ApplicationResponse),
-    (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`already_applied` (with `existing_id`), or the round is not open", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "No such round, or it has not opened yet (coordinators and its panel are told `round_not_open`)", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`already_applied` (with `existing_id`), `round_closed`, `round_not_open`, or `on_review_panel`", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/applications")]
 pub async fn start_application(
@@ -40,6 +40,11 @@ pub async fn start_application(
             let now = crate::db::now();
             match status_of(&round, now) {
                 RoundStatus::Open => {}
+                // Hidden until it opens, as `GET /rounds/{id}` hides it, from all but those
+                // who may already see it.
+                RoundStatus::Scheduled if !sees_before_opening(conn, &round, Some(&user))? => {
+                    return Err(AppError::NotFound);
+                }
                 RoundStatus::Scheduled => {
                     return Err(AppError::conflict(
                         "round_not_open",

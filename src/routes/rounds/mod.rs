@@ -4,8 +4,14 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use diesel::QueryResult;
+
+use crate::auth::AuthUser;
+use crate::db::DbConn;
 use crate::db::models::recruitment::{ApplicationRow, QuestionRow, RoundRow};
+use crate::db::queries::recruitment as queries;
 use crate::domain::recruitment::{ApplicationStatus, RoundStatus, answer_by};
+use crate::domain::role::Role;
 
 pub mod applications;
 pub mod manage;
@@ -86,6 +92,22 @@ pub fn round_view(round: &RoundRow, questions: &[QuestionRow], now: NaiveDateTim
 
 pub fn status_of(round: &RoundRow, now: NaiveDateTime) -> RoundStatus {
     RoundStatus::at(now, round.opens_at, round.closes_at, round.closed_at)
+}
+
+/// Whether `user` may know of a round before it opens: coordinators, and its review panel while
+/// they hold the reviewer role. Everyone else is answered 404, as if it did not exist.
+pub fn sees_before_opening(
+    conn: &mut DbConn,
+    round: &RoundRow,
+    user: Option<&AuthUser>,
+) -> QueryResult<bool> {
+    match user {
+        Some(user) if user.has_role(Role::Coordinator) => Ok(true),
+        Some(user) if user.has_role(Role::Reviewer) => {
+            queries::is_reviewer(conn, &round.id, &user.id)
+        }
+        _ => Ok(false),
+    }
 }
 
 pub fn waiting(applications: &[ApplicationRow], now: NaiveDateTime) -> Waiting {

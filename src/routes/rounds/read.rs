@@ -5,7 +5,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{RoundView, round_view, status_of, waiting};
+use super::{RoundView, round_view, sees_before_opening, status_of, waiting};
 use crate::auth::MaybeSignedIn;
 use crate::db::DbConn;
 use crate::db::models::recruitment::RoundRow;
@@ -97,14 +97,8 @@ pub async fn get_round(
         .read(move |conn| {
             let round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
             let announced = status_of(&round, Utc::now().naive_utc()) != RoundStatus::Scheduled;
-            if !announced && !coordinator {
-                let on_panel = match user.as_ref().filter(|u| u.has_role(Role::Reviewer)) {
-                    Some(reviewer) => queries::is_reviewer(conn, &round.id, &reviewer.id)?,
-                    None => false,
-                };
-                if !on_panel {
-                    return Err(AppError::NotFound);
-                }
+            if !announced && !sees_before_opening(conn, &round, user.as_ref())? {
+                return Err(AppError::NotFound);
             }
             view(conn, &round, coordinator)
         })
