@@ -1084,6 +1084,17 @@ both_backends! {
         assert_eq!(outbox_rows_for(&app, &applicant).await, 0, "the submit's email waits for the erased person");
     }
 
+    async fn a_read_audited_as_its_subject_is_erased_is_kept_without_naming_them(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let person = crate::partners::coproducer(&app, crate::people::profile_body()).await;
+        let erasing = app.erasure_in_flight(&person);
+        let listing = app.get_as(&coordinator, "/api/v1/coproducers?lived_experience=homelessness").send();
+        let response = answered_after_commit(erasing, async { listing.await.unwrap() }).await;
+        assert_eq!(response.status(), 200);
+        let id = person.id.clone();
+        assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM audit_log WHERE subject_id = '{id}'")).await, 0, "a read recorded under the erased person's id");
+    }
+
     async fn a_partner_who_deleted_their_account_is_not_emailed_about_their_request(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

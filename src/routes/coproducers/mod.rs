@@ -151,19 +151,11 @@ pub async fn list_pool(
                 rows = kept;
             }
             let page = Page::from_rows(rows, limit, |row| row.user_id.clone());
+            let ids: Vec<String> = page.items.iter().map(|r| r.user_id.clone()).collect();
             if by_lived_experience.is_some() {
                 // Being listed under a lived-experience filter reveals it: audit each person shown.
-                for row in &page.items {
-                    audit::record_read(
-                        conn,
-                        &user.id,
-                        &row.user_id,
-                        Field::LivedExperience,
-                        POOL_ROUTE,
-                    )?;
-                }
+                audit::record_reads(conn, &user.id, &ids, Field::LivedExperience, POOL_ROUTE)?;
             }
-            let ids: Vec<String> = page.items.iter().map(|r| r.user_id.clone()).collect();
             let mut skills: BTreeMap<String, Vec<Skill>> = BTreeMap::new();
             for (user_id, code, level) in pool::skills_of(conn, &ids)? {
                 skills

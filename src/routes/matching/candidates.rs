@@ -89,21 +89,13 @@ pub async fn candidates(
                 limit,
             );
             // The reasons and adjustments shown reveal lived experience and access needs.
-            for ranked in &ranking.items {
-                audit::record_read(
-                    conn,
-                    &user.id,
-                    &ranked.candidate.id,
-                    Field::LivedExperience,
-                    ROUTE,
-                )?;
-                audit::record_read(
-                    conn,
-                    &user.id,
-                    &ranked.candidate.id,
-                    Field::AccessPassport,
-                    ROUTE,
-                )?;
+            let shown: Vec<String> = ranking
+                .items
+                .iter()
+                .map(|ranked| ranked.candidate.id.clone())
+                .collect();
+            for field in [Field::LivedExperience, Field::AccessPassport] {
+                audit::record_reads(conn, &user.id, &shown, field, ROUTE)?;
             }
             Ok(Candidates {
                 items: ranking
