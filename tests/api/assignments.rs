@@ -3,6 +3,7 @@
 
 use base64::Engine;
 use chrono::{Duration, Utc};
+use coproduce::domain::role::Role;
 use coproduce::settings::EmailTransport;
 use diesel::RunQueryDsl;
 use diesel::sql_types::{Nullable, Text};
@@ -392,6 +393,22 @@ both_backends! {
         assert_eq!(act(&app, &scene.coordinator, assignment, "no-show", json!({})).await.status(), 409);
         app.drain_outbox().await;
         assert_eq!(app.emails_to(&person.email).len(), before);
+    }
+
+    async fn a_coordinator_erased_as_someone_withdraws_is_not_told_of_the_freed_seat(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        let leaving = app.signed_in(Role::Coordinator).await;
+        app.drain_outbox().await;
+        let erasing = app.erasure_in_flight(&leaving);
+        let withdrawing = act(&app, person, assignment, "withdraw", json!({"reason": "I am unwell"}));
+        assert_eq!(answered_after_commit(erasing, withdrawing).await.status(), 200);
+        app.drain_outbox().await;
+        let freed = |to: &str| app.emails_to(to).iter().filter(|e| e.subject.contains("place") || e.text.contains("I am unwell")).count();
+        assert!(freed(&scene.coordinator.email) > 0, "the other coordinator is told");
+        assert_eq!(freed(&leaving.email), 0, "the erased coordinator was told, at their old address");
+        let to_erased = app.state.mailer.sent().into_iter().filter(|e| e.to.ends_with("@erased.invalid") && e.text.contains("I am unwell")).count();
+        assert_eq!(to_erased, 0);
     }
 
     async fn only_a_confirmed_assignment_changes(app) {
