@@ -5,17 +5,19 @@
 
 CI runs it on the debug build (`DRILL_BINARY=target/debug/coproduce`) with 20 people a race.
 
-Seeds, through the API, `--people` people for each of four races, then releases every pair of
+Seeds, through the API, `--people` people for each of six races, then releases every pair of
 requests at once (one barrier for all of them):
   submit    an applicant deletes their account / submits their completed application
   decide    an applicant waitlisted earlier deletes their account / a coordinator accepts them
   invite    a co-producer in the pool deletes their account / a coordinator invites them
   accept    a co-producer invited earlier deletes their account / accepts the invitation
+  archive   a co-producer in the pool deletes their account / a coordinator archives them
   rename    someone deletes their account / changes their name in another tab
 A deletion answered 503 (the database gave up on it) is sent again, as a client would.
 Checks, for everyone whose deletion was answered 204: the account is anonymised and holds no
-role, pool place, session, sign-in link, open invitation or seat, and no unsent email names
-their account; and no request was answered 500. Answers are tallied per race.
+role, pool place, session, sign-in link, open invitation, seat or application awaiting a
+decision, no unsent email names their account, and no audit row names them (reads are kept under
+a tombstone); and no request was answered 500. Answers are tallied per race.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import uuid
 import drill_common as d
 from replicas_drill import FITTING_PROFILE, element_body, parallel
 
-RACES = ("submit", "decide", "invite", "accept", "rename")
+RACES = ("submit", "decide", "invite", "accept", "archive", "rename")
 
 
 def each(base: str, requests: list[tuple[str, str, str, dict | None]], label: str) -> None:
@@ -88,6 +90,10 @@ def seed(db: d.Db, base: str, admin: str, people: int) -> dict:
     by_person = {inv["coproducer_id"]: inv["id"] for inv in invitations}
     seeded["accept"] = [(u, token, by_person[u]) for u, token, _ in seeded["accept"]]
 
+    # archive: co-producers in the pool.
+    ids = d.insert_users(db, f"archive-{uuid.uuid4().hex[:6]}-", people, "coproducer", coproducer=True)
+    seeded["archive"] = [(u, d.mint_token(u, ["coproducer"]), None) for u in ids]
+
     # rename: nothing more than an account.
     ids = d.insert_users(db, f"rename-{uuid.uuid4().hex[:6]}-", people, "applicant")
     seeded["rename"] = [(u, d.mint_token(u, ["applicant"]), None) for u in ids]
@@ -126,6 +132,9 @@ def the_other_request(race: str, base: str, admin: str, user_id: str, token: str
                               {"coproducer_ids": [user_id], "respond_by": respond_by})
     if race == "accept":
         return lambda: d.call(base, "POST", f"/api/v1/invitations/{thing}/accept", token)
+    if race == "archive":
+        return lambda: d.call(base, "POST", f"/api/v1/coproducers/{user_id}/archive", admin,
+                              {"reason": "Asked for a break"})
     return lambda: d.call(base, "PATCH", "/api/v1/me", token, {"full_name": "Someone Renamed"})
 
 
@@ -144,6 +153,7 @@ def left_behind(db: d.Db, user_id: str) -> list[str]:
         "an unsent email": f"SELECT count(*) FROM outbox WHERE user_id = '{user_id}' AND status <> 'sent'",
         "an application awaiting a decision": f"SELECT count(*) FROM applications WHERE user_id = '{user_id}' "
                                               f"AND status IN ('draft', 'submitted', 'in_review')",
+        "a read audited under their id": f"SELECT count(*) FROM audit_log WHERE subject_id = '{user_id}'",
     }
     return [what for what, sql in checks.items() if db.scalar(sql)]
 
