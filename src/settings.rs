@@ -152,6 +152,8 @@ pub struct EmailSettings {
     pub file_dir: String,
     pub smtp_url: String,
     pub from: String,
+    /// Where replies go ("" for nowhere): emails ask people to reply with questions.
+    pub reply_to: String,
     pub templates_dir: String,
     pub smtp_timeout_secs: u64,
     pub worker: bool,
@@ -170,6 +172,7 @@ impl Default for EmailSettings {
             file_dir: "data/mail".into(),
             smtp_url: "smtp://127.0.0.1:25".into(),
             from: "coproduce <no-reply@coproduce.localhost>".into(),
+            reply_to: "coproduce coordinators <coordinators@coproduce.localhost>".into(),
             templates_dir: String::new(),
             smtp_timeout_secs: 10,
             worker: true,
@@ -535,6 +538,14 @@ impl Settings {
         if self.email.from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(SettingsError(
                 "email.from: must be an address such as \"coproduce <no-reply@example.org>\""
+                    .into(),
+            ));
+        }
+        if !self.email.reply_to.is_empty()
+            && self.email.reply_to.parse::<lettre::message::Mailbox>().is_err()
+        {
+            return Err(SettingsError(
+                "email.reply_to: must be an address such as \"Coordinators <team@example.org>\", or empty"
                     .into(),
             ));
         }

@@ -65,11 +65,11 @@ impl Mailer {
 
     /// Builds the bytes `deliver` sends. The error text is for the outbox row, so it never holds
     /// the address.
-    pub fn prepare(&self, from: &Mailbox, email: &OutgoingEmail) -> Result<Prepared, String> {
+    pub fn prepare(&self, sender: &Sender, email: &OutgoingEmail) -> Result<Prepared, String> {
         if let Mailer::Memory(_) = self {
             return Ok(Prepared::Kept(email.clone()));
         }
-        let message = build_message(from, email)?;
+        let message = build_message(sender, email)?;
         Ok(Prepared::Formatted {
             envelope: message.envelope().clone(),
             bytes: message.formatted(),
@@ -107,16 +107,44 @@ impl Mailer {
     }
 }
 
-pub fn build_message(from: &Mailbox, email: &OutgoingEmail) -> Result<Message, String> {
+/// Who an email is from, and where replies to it go.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    pub from: Mailbox,
+    pub reply_to: Option<Mailbox>,
+}
+
+impl Sender {
+    pub fn of(settings: &EmailSettings) -> anyhow::Result<Self> {
+        let from = settings
+            .from
+            .parse()
+            .map_err(|e| anyhow::anyhow!("email.from: {e}"))?;
+        let reply_to = match settings.reply_to.trim() {
+            "" => None,
+            address => Some(
+                address
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("email.reply_to: {e}"))?,
+            ),
+        };
+        Ok(Self { from, reply_to })
+    }
+}
+
+pub fn build_message(sender: &Sender, email: &OutgoingEmail) -> Result<Message, String> {
     let to: Mailbox = email
         .to
         .parse()
         .map_err(|_| "the recipient address is not valid".to_string())?;
-    let builder = Message::builder()
-        .from(from.clone())
+    let mut builder = Message::builder()
+        .from(sender.from.clone())
         .to(to)
         .subject(email.subject.clone())
         .message_id(Some(email.message_id.clone()));
+    if let Some(reply_to) = &sender.reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
     let message = match (&email.html, &email.attachment) {
         (Some(html), None) => builder.multipart(MultiPart::alternative_plain_html(
             email.text.clone(),
@@ -174,11 +202,42 @@ mod tests {
         );
     }
 
+    fn sender() -> Sender {
+        Sender::of(&EmailSettings {
+            from: "coproduce <no-reply@coproduce.example>".into(),
+            reply_to: "Coordinators <team@coproduce.example>".into(),
+            ..EmailSettings::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn replies_go_to_the_reply_to_address_and_nowhere_when_it_is_empty() {
+        let email = OutgoingEmail {
+            message_id: "<0190@coproduce.example>".into(),
+            to: "sam@example.org".into(),
+            subject: "Hello".into(),
+            text: "plain words".into(),
+            html: None,
+            attachment: None,
+        };
+        let raw = |sender: &Sender| {
+            String::from_utf8(
+                build_message(sender, &email)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .formatted(),
+            )
+            .unwrap_or_default()
+        };
+        assert!(raw(&sender()).contains("Reply-To: Coordinators <team@coproduce.example>"));
+        let mut nowhere = sender();
+        nowhere.reply_to = None;
+        assert!(!raw(&nowhere).contains("Reply-To"));
+    }
+
     #[test]
     fn message_has_both_parts_and_the_stable_message_id() {
-        let from: Mailbox = "coproduce <no-reply@coproduce.example>"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let from = sender();
         let email = OutgoingEmail {
             message_id: "<0190@coproduce.example>".into(),
             to: "sam@example.org".into(),
@@ -203,9 +262,7 @@ mod tests {
 
     #[test]
     fn an_attachment_makes_a_mixed_message_with_the_words_and_the_file() {
-        let from: Mailbox = "coproduce <no-reply@coproduce.example>"
-            .parse()
-            .unwrap_or_else(|e| panic!("{e}"));
+        let from = sender();
         let email = OutgoingEmail {
             message_id: "<0190@coproduce.example>".into(),
             to: "sam@example.org".into(),

@@ -8,7 +8,7 @@ pub mod outbox;
 pub mod smtp;
 pub mod templates;
 
-pub use mailer::{Mailer, OutgoingEmail};
+pub use mailer::{Mailer, OutgoingEmail, Sender};
 pub use message::{Attachment, Email, Mention};
 pub use outbox::{Outbox, Recipient};
 pub use templates::{Rendered, Templates};

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use futures_util::StreamExt;
-use lettre::message::Mailbox;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use super::message::MentionSpot;
-use super::{Attachment, Email, Mailer, OutgoingEmail, Templates};
+use super::{Attachment, Email, Mailer, OutgoingEmail, Sender, Templates};
 use crate::crypto::{CryptoError, DataCipher, Field};
 use crate::db::models::outbox::OutboxRow;
 use crate::db::models::user::UserRow;
@@ -47,7 +46,7 @@ impl<'a> Recipient<'a> {
 /// Renders and queues email, sealed at rest; wakes the worker.
 pub struct Outbox {
     templates: Templates,
-    from: Mailbox,
+    sender: Sender,
     wakeup: Notify,
     cipher: Arc<DataCipher>,
 }
@@ -59,17 +58,14 @@ impl Outbox {
         templates.check_every_email()?;
         Ok(Self {
             templates,
-            from: settings
-                .from
-                .parse()
-                .map_err(|e| anyhow::anyhow!("email.from: {e}"))?,
+            sender: Sender::of(settings)?,
             wakeup: Notify::new(),
             cipher,
         })
     }
 
-    pub fn from(&self) -> &Mailbox {
-        &self.from
+    pub fn sender(&self) -> &Sender {
+        &self.sender
     }
 
     /// Queues `email` for `to` on the caller's connection, so it commits or rolls back with
@@ -93,7 +89,7 @@ impl Outbox {
         let sealed_body = Some(self.seal(&id, &body)?);
         let now = Utc::now().naive_utc();
         let row = OutboxRow {
-            message_id: format!("<{id}@{}>", self.from.email.domain()),
+            message_id: format!("<{id}@{}>", self.sender.from.email.domain()),
             id: id.clone(),
             template: email.template().into(),
             user_id: to.user_id.map(str::to_string),
@@ -516,7 +512,7 @@ impl Worker {
             .outbox
             .outgoing(&row)
             .map_err(|e| format!("the email's text does not open: {e}"))
-            .and_then(|email| self.mailer.prepare(self.outbox.from(), &email))
+            .and_then(|email| self.mailer.prepare(self.outbox.sender(), &email))
         {
             Ok(prepared) => tokio::time::timeout(budget, self.mailer.deliver(prepared))
                 .await
