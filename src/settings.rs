@@ -542,7 +542,11 @@ impl Settings {
             ));
         }
         if !self.email.reply_to.is_empty()
-            && self.email.reply_to.parse::<lettre::message::Mailbox>().is_err()
+            && self
+                .email
+                .reply_to
+                .parse::<lettre::message::Mailbox>()
+                .is_err()
         {
             return Err(SettingsError(
                 "email.reply_to: must be an address such as \"Coordinators <team@example.org>\", or empty"

@@ -546,8 +546,8 @@ both_backends! {
         let response = answered_after_commit(erasing, async { archiving.await.unwrap() }).await;
         assert_eq!(response.status(), 404);
         app.drain_outbox().await;
-        let to_erased = app.state.mailer.sent().into_iter().filter(|e| e.to.ends_with("@erased.invalid") && e.subject.contains("pool")).count();
-        assert_eq!(to_erased, 0, "an email went to the erased account");
+        let about_the_pool = app.state.mailer.sent().into_iter().filter(|e| e.subject.contains("pool")).count();
+        assert_eq!(about_the_pool, 0, "the erased person was emailed about their place in the pool");
     }
 
     async fn coproducers_declare_conflicts_of_interest_per_organisation(app) {

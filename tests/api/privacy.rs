@@ -1108,6 +1108,22 @@ both_backends! {
         assert_eq!(count(&app, format!("SELECT COUNT(*) AS n FROM outbox WHERE (user_id = '{id}' OR recipient LIKE '%@erased.invalid') AND status <> 'sent'")).await, 0);
     }
 
+    async fn the_organisation_s_address_hears_about_a_request_when_no_contact_is_left(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let sender = partner_of(&app, &org).await;
+        let request: Value = submit_request(&app, &sender, &request_body()).await.json().await.unwrap();
+        assert_eq!(delete_me(&app, &sender, &confirmed()).await.status(), 204);
+        app.drain_outbox().await;
+        assert!(app.emails_to("hello@org.example").is_empty());
+        let declined = triage(&app, &coordinator, request["id"].as_str().unwrap(), "decline", "We cannot staff it this year.").await;
+        assert_eq!(declined.status(), 200);
+        app.drain_outbox().await;
+        let told = app.emails_to("hello@org.example").pop().expect("the organisation's address is told");
+        assert!(told.text.starts_with("Hello Northside Housing"), "{}", told.text);
+        assert!(told.text.contains("We cannot staff it this year."), "{}", told.text);
+    }
+
     async fn the_other_contacts_hear_about_a_request_whose_sender_deleted_their_account(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let org = organisation(&app, &coordinator, "Northside Housing").await;

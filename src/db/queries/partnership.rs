@@ -71,6 +71,26 @@ pub fn find_organisation(conn: &mut DbConn, id: &str) -> QueryResult<Option<Orga
         .optional()
 }
 
+/// [`find_organisation`], its row held shared until the transaction ends on PostgreSQL (an
+/// erasure changing its contact address finishes first, or waits).
+pub fn hold_organisation(conn: &mut DbConn, id: &str) -> QueryResult<Option<OrganisationRow>> {
+    let DbConn::Postgres(pg) = conn else {
+        return find_organisation(conn, id);
+    };
+    organisations::table
+        .find(id)
+        .select((
+            organisations::id,
+            organisations::name,
+            organisations::kind,
+            organisations::contact_email,
+            organisations::created_at,
+        ))
+        .for_share()
+        .first(pg)
+        .optional()
+}
+
 pub fn rename_organisation(conn: &mut DbConn, id: &str, name: &str) -> QueryResult<()> {
     diesel::update(organisations::table.find(id))
         .set(organisations::name.eq(name))

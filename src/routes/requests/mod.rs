@@ -10,6 +10,7 @@ use crate::db::models::partnership::RequestRow;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{partnership as queries, users};
 use crate::domain::Invalid;
+use crate::domain::email_format::EmailFormat;
 use crate::domain::partnership::{
     ElementSpec, EngagementLevel, QualityRules, RequestStatus, Warning, quality_warnings,
 };
@@ -185,8 +186,9 @@ pub fn visible_request(
     }
 }
 
-/// Emails the partner who submitted the request about a step; if they have deleted their
-/// account, the organisation's other contacts, so the request is not left without anyone told.
+/// Emails the partner who submitted the request about a step. If they have deleted their
+/// account: the organisation's other contacts, or failing them its contact address, so the
+/// request is not left with nobody told while someone can be.
 pub fn tell_partner(
     conn: &mut DbConn,
     state: &AppState,
@@ -195,11 +197,11 @@ pub fn tell_partner(
     note: &str,
     link: String,
 ) -> Result<(), AppError> {
-    let partners = partners_to_tell(conn, row)?;
-    if partners.is_empty() {
+    let addressees = who_hears_of(conn, row)?;
+    if addressees.is_empty() {
         return Ok(());
     }
-    let warnings = if step == "received" {
+    let warnings: Vec<String> = if step == "received" {
         quality_warnings(
             &elements_of(row)?,
             row.access_budget_pence,
@@ -212,29 +214,50 @@ pub fn tell_partner(
     } else {
         Vec::new()
     };
-    for partner in &partners {
+    for addressee in &addressees {
         let email = Email::RequestUpdate {
-            name: partner.display_name().to_string(),
+            name: addressee.name.clone(),
             request_title: row.title.clone(),
             step: step.into(),
             note: note.into(),
             warnings: warnings.clone(),
             link: link.clone(),
         };
-        state
-            .outbox
-            .enqueue(conn, &Recipient::user(partner), &email)?;
+        let to = Recipient {
+            user_id: addressee.user_id.as_deref(),
+            address: &addressee.address,
+            format: addressee.format,
+        };
+        state.outbox.enqueue(conn, &to, &email)?;
     }
     Ok(())
 }
 
-/// Each account is held, so a partner erased meanwhile is seen (and not written to) or waits
-/// for this.
-fn partners_to_tell(conn: &mut DbConn, row: &RequestRow) -> Result<Vec<UserRow>, AppError> {
+/// Someone told about a request: a partner contact, or the organisation's own address.
+struct Addressee {
+    user_id: Option<String>,
+    name: String,
+    address: String,
+    format: EmailFormat,
+}
+
+impl From<UserRow> for Addressee {
+    fn from(user: UserRow) -> Self {
+        Self {
+            name: user.display_name().to_string(),
+            format: EmailFormat::from_stored(&user.email_format),
+            address: user.email,
+            user_id: Some(user.id),
+        }
+    }
+}
+
+/// Each account, and the organisation's row, is held before it is read, so an erasure under
+/// way (which removes a contact, and their address from the organisation) is seen or waits.
+fn who_hears_of(conn: &mut DbConn, row: &RequestRow) -> Result<Vec<Addressee>, AppError> {
     if users::hold_if_active(conn, &row.submitted_by)? {
-        return Ok(users::find_by_id(conn, &row.submitted_by)?
-            .into_iter()
-            .collect());
+        let sender = users::find_by_id(conn, &row.submitted_by)?;
+        return Ok(sender.into_iter().map(Addressee::from).collect());
     }
     let contacts = queries::contacts_of(conn, &row.organisation_id)?;
     let active = users::hold_those_active(conn, &contacts)?;
@@ -242,5 +265,19 @@ fn partners_to_tell(conn: &mut DbConn, row: &RequestRow) -> Result<Vec<UserRow>,
         .into_iter()
         .filter(|id| active.contains(id))
         .collect();
-    Ok(users::find_by_ids(conn, &still_here)?)
+    if !still_here.is_empty() {
+        let found = users::find_by_ids(conn, &still_here)?;
+        return Ok(found.into_iter().map(Addressee::from).collect());
+    }
+    let organisation = queries::hold_organisation(conn, &row.organisation_id)?;
+    Ok(organisation
+        .filter(|(_, _, _, contact, _)| contact != queries::NO_CONTACT_EMAIL)
+        .map(|(_, name, _, contact, _)| Addressee {
+            user_id: None,
+            name,
+            address: contact,
+            format: EmailFormat::Standard,
+        })
+        .into_iter()
+        .collect())
 }
