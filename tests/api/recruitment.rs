@@ -871,6 +871,21 @@ both_backends! {
         }
     }
 
+    async fn closing_a_round_as_its_details_change_keeps_the_change(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let round_id = round["id"].as_str().unwrap().to_string();
+        let mut renaming = in_flight(&app, &round_id, Hold::Exclusive);
+        let mut renamed = coproduce::db::queries::recruitment::find_round(&mut renaming, &round_id).unwrap().unwrap();
+        renamed.title = "Peer researchers 2027 (second intake)".into();
+        coproduce::db::queries::recruitment::update_round(&mut renaming, &renamed).unwrap();
+        let closing = app.post_as(&coordinator, &format!("/api/v1/rounds/{round_id}/close")).send();
+        let closed = answered_after_commit(renaming, async { closing.await.unwrap() }).await;
+        assert_eq!(closed.status(), 200);
+        let read: Value = app.get_as(&coordinator, &format!("/api/v1/rounds/{round_id}")).send().await.unwrap().json().await.unwrap();
+        assert_eq!((read["title"].as_str(), read["status"].as_str()), (Some("Peer researchers 2027 (second intake)"), Some("closed")));
+    }
+
     async fn applying_to_a_round_not_yet_open_is_answered_as_if_it_did_not_exist(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let mut body = round_body(30);

@@ -294,7 +294,10 @@ pub async fn close_round(
     let view = state
         .db
         .write(move |conn| {
-            let mut round = queries::find_round(conn, &id)?.ok_or(AppError::NotFound)?;
+            // Held, as a change of details holds it: the whole row is written back, so a change
+            // committed meanwhile must not be undone.
+            let mut round =
+                queries::hold_round(conn, &id, Hold::Exclusive)?.ok_or(AppError::NotFound)?;
             let now = Utc::now().naive_utc();
             if status_of(&round, now) == RoundStatus::Closed {
                 return Err(AppError::conflict(
