@@ -33,18 +33,27 @@ pub fn insert_organisation(
         .map(drop)
 }
 
+/// The columns of an `OrganisationRow`, in its order.
+const ORGANISATION_COLUMNS: (
+    organisations::id,
+    organisations::name,
+    organisations::kind,
+    organisations::contact_email,
+    organisations::created_at,
+) = (
+    organisations::id,
+    organisations::name,
+    organisations::kind,
+    organisations::contact_email,
+    organisations::created_at,
+);
+
 pub fn list_organisations(
     conn: &mut DbConn,
     only: Option<&[String]>,
 ) -> QueryResult<Vec<OrganisationRow>> {
     let mut query = organisations::table
-        .select((
-            organisations::id,
-            organisations::name,
-            organisations::kind,
-            organisations::contact_email,
-            organisations::created_at,
-        ))
+        .select(ORGANISATION_COLUMNS)
         .into_boxed();
     if let Some(ids) = only {
         query = query.filter(organisations::id.eq_any(ids.to_vec()));
@@ -60,13 +69,7 @@ pub const NO_CONTACT_EMAIL: &str = "contact-needed@organisation.invalid";
 pub fn find_organisation(conn: &mut DbConn, id: &str) -> QueryResult<Option<OrganisationRow>> {
     organisations::table
         .find(id)
-        .select((
-            organisations::id,
-            organisations::name,
-            organisations::kind,
-            organisations::contact_email,
-            organisations::created_at,
-        ))
+        .select(ORGANISATION_COLUMNS)
         .first(conn)
         .optional()
 }
@@ -79,13 +82,7 @@ pub fn hold_organisation(conn: &mut DbConn, id: &str) -> QueryResult<Option<Orga
     };
     organisations::table
         .find(id)
-        .select((
-            organisations::id,
-            organisations::name,
-            organisations::kind,
-            organisations::contact_email,
-            organisations::created_at,
-        ))
+        .select(ORGANISATION_COLUMNS)
         .for_share()
         .first(pg)
         .optional()
