@@ -699,6 +699,24 @@ both_backends! {
         assert_eq!(columns_containing(&app, &leaving.email).await, Vec::<String>::new());
     }
 
+    async fn a_contact_address_set_as_the_old_contact_is_erased_stands(app) {
+        use diesel::connection::SimpleConnection;
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let org = organisation(&app, &coordinator, "Northside Housing").await;
+        let leaving = partner_of(&app, &org).await;
+        contact_is(&app, &coordinator, &org, &leaving.email).await;
+        // A coordinator's change of address, caught half way on a connection of its own.
+        let mut changing = app.transaction_of_its_own();
+        changing.batch_execute(&format!("UPDATE organisations SET contact_email = 'office@org.example' WHERE id = '{org}'")).unwrap();
+        let response = answered_after_commit(changing, delete_me(&app, &leaving, &confirmed())).await;
+        assert_eq!(response.status(), 204);
+        let listed = items(app.get_as(&coordinator, "/api/v1/organisations").send().await.unwrap()).await;
+        assert_eq!(listed[0]["contact_email"], "office@org.example", "the erasure overwrote the new address");
+        app.drain_outbox().await;
+        let told = app.emails_to(&coordinator.email).into_iter().filter(|e| e.subject.contains("contact address")).count();
+        assert_eq!(told, 0, "coordinators were told of a change that did not happen");
+    }
+
     async fn after_deletion_the_tokens_stop_working(app) {
         let person = person_with_data_everywhere(&app).await;
         assert_eq!(app.get_as(&person.user, "/api/v1/me").send().await.unwrap().status(), 200);

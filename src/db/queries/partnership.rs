@@ -95,6 +95,24 @@ pub fn rename_organisation(conn: &mut DbConn, id: &str, name: &str) -> QueryResu
         .map(drop)
 }
 
+/// Replaces the contact address only if it is still `old`; false when it had changed (someone
+/// set a new one meanwhile, which stands).
+pub fn replace_contact_email(
+    conn: &mut DbConn,
+    id: &str,
+    old: &str,
+    new: &str,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        organisations::table
+            .find(id)
+            .filter(organisations::contact_email.eq(old)),
+    )
+    .set(organisations::contact_email.eq(new))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 pub fn set_contact_email(conn: &mut DbConn, id: &str, contact_email: &str) -> QueryResult<()> {
     diesel::update(organisations::table.find(id))
         .set(organisations::contact_email.eq(contact_email))

@@ -521,7 +521,10 @@ fn replace_contact_address(
         let address = new_contact
             .as_deref()
             .unwrap_or(partnership::NO_CONTACT_EMAIL);
-        partnership::set_contact_email(conn, &organisation_id, address)?;
+        // Guarded: an address a coordinator set after the read above stands.
+        if !partnership::replace_contact_email(conn, &organisation_id, email, address)? {
+            continue;
+        }
         changes.push(ContactChange {
             organisation_id,
             organisation,
