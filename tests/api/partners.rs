@@ -377,6 +377,22 @@ both_backends! {
         assert_eq!(patch_element(&app, &partner, id, json!({"status": "cancelled"})).await.status(), 403);
     }
 
+    async fn an_element_added_while_another_is_being_added_comes_after_it(app) {
+        use diesel::connection::SimpleConnection;
+        let (coordinator, _, project) = project(&app).await;
+        let project_id = project["id"].as_str().unwrap().to_string();
+        // Another element being added, caught half way: the project taken, a new last position.
+        let mut adding = app.transaction_of_its_own();
+        if app.database_url.starts_with("postgres") {
+            adding.batch_execute(&format!("SELECT id FROM projects WHERE id = '{project_id}' FOR NO KEY UPDATE")).unwrap();
+        }
+        adding.batch_execute(&format!("UPDATE elements SET position = 40 WHERE project_id = '{project_id}'")).unwrap();
+        let posting = app.post_as(&coordinator, &format!("/api/v1/projects/{project_id}/elements")).json(&element("Focus group")).send();
+        let response = answered_after_commit(adding, async { posting.await.unwrap() }).await;
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.json::<Value>().await.unwrap()["position"], 41);
+    }
+
     async fn elements_can_be_added_and_edited_with_every_bad_field_named(app) {
         let (coordinator, partner, project) = project(&app).await;
         let path = format!("/api/v1/projects/{}/elements", project["id"].as_str().unwrap());

@@ -370,12 +370,23 @@ pub fn elements_of(conn: &mut DbConn, project_id: &str) -> QueryResult<Vec<Eleme
         .load(conn)
 }
 
+/// The position after the project's last element. The project's row is taken first, so two
+/// elements added at once wait for each other and get positions of their own (on SQLite the
+/// write transaction already does this).
 pub fn next_position(conn: &mut DbConn, project_id: &str) -> QueryResult<i32> {
-    let positions: Vec<i32> = elements::table
+    if let DbConn::Postgres(pg) = conn {
+        projects::table
+            .find(project_id)
+            .select(projects::id)
+            .for_no_key_update()
+            .first::<String>(pg)
+            .optional()?;
+    }
+    let last: Option<i32> = elements::table
         .filter(elements::project_id.eq(project_id))
-        .select(elements::position)
-        .load(conn)?;
-    Ok(positions.into_iter().max().map_or(0, |p| p + 1))
+        .select(diesel::dsl::max(elements::position))
+        .first(conn)?;
+    Ok(last.map_or(0, |p| p + 1))
 }
 
 /// Saves the element's spec if its status is still `row.status`; false when it changed.
