@@ -12,7 +12,8 @@ use actix_web::{FromRequest, HttpResponse, ResponseError, web};
 use chrono::Utc;
 
 use crate::auth::AuthUser;
-use crate::db::queries::idempotency as queries;
+use crate::db::DbConn;
+use crate::db::queries::{idempotency as queries, outbox as outbox_queries, users};
 use crate::domain::Invalid;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -121,18 +122,28 @@ pub async fn idempotency(
                 state
                     .db
                     .write(move |conn| {
-                        if status.is_success() {
-                            Ok(queries::complete(
-                                conn,
-                                &user,
-                                &key,
-                                i32::from(status.as_u16()),
-                                &stored_type,
-                                &stored,
-                            )?)
-                        } else {
-                            Ok(queries::release(conn, &user, &key)?)
+                        if !status.is_success() {
+                            return Ok(queries::release(conn, &user, &key)?);
                         }
+                        if answer_may_name_someone_erased(conn, &user, &key)? {
+                            let withheld = answer_not_kept();
+                            let body = serde_json::to_string(&withheld.problem())
+                                .map_err(|e| AppError::Internal(e.into()))?;
+                            let status = i32::from(withheld.status_code().as_u16());
+                            let problem = "application/problem+json";
+                            return Ok(queries::complete(
+                                conn, &user, &key, status, problem, &body,
+                            )?);
+                        }
+                        let status = i32::from(status.as_u16());
+                        Ok(queries::complete(
+                            conn,
+                            &user,
+                            &key,
+                            status,
+                            &stored_type,
+                            &stored,
+                        )?)
                     })
                     .await?;
                 Ok::<_, AppError>(body)
@@ -148,6 +159,34 @@ pub async fn idempotency(
             Ok(ServiceResponse::new(request, rebuilt))
         }
     }
+}
+
+/// Whether an account was erased while the first request ran (from 10 s before its key was
+/// claimed, for the erasure's own time stamp). Its erasure forgot the stored answers naming the
+/// person, but this one was not stored yet and may name them. One under way finishes first.
+fn answer_may_name_someone_erased(
+    conn: &mut DbConn,
+    user: &str,
+    key: &str,
+) -> Result<bool, AppError> {
+    outbox_queries::after_erasures_under_way(conn)?;
+    let Some(claimed) = queries::claimed_at(conn, user, key)? else {
+        return Ok(false);
+    };
+    Ok(users::erased_since(conn, claimed - ERASURE_STAMP_MARGIN)?)
+}
+
+/// How long before its commit an erasure may stamp its time.
+const ERASURE_STAMP_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
+
+/// What a retry is answered in place of an answer that was not kept.
+fn answer_not_kept() -> AppError {
+    AppError::conflict(
+        "answer_not_kept",
+        "Your first request with this Idempotency-Key was carried out, but its answer was not kept \
+         because someone's account was deleted at the same time. Look up what it changed \
+         instead of sending it again.",
+    )
 }
 
 fn in_progress() -> AppError {

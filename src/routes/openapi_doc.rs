@@ -180,7 +180,9 @@ const IDEMPOTENCY_KEY: &str = "Optional. Makes a retry safe: a repeat of this re
 by the same signed-in person within a day (`retention.idempotency_key_hours`), gets the first answer back \
 instead of acting twice. 1 to 255 characters after trimming, for example a UUID. Use a new key for each \
 new request: a key already used on another path answers 422 (`reused`), and one whose first request is \
-still being handled answers 409 (`request_in_progress`). A first attempt that fails frees its key.";
+still being handled answers 409 (`request_in_progress`). A first attempt that fails frees its key. \
+If an account was deleted while the first request ran, its answer (which might name that person) is \
+not kept: a retry answers 409 (`answer_not_kept`) and does not act again.";
 
 /// The `Idempotency-Key` header on every signed-in POST that honours it (`idempotency.rs`),
 /// with the 409 and 422 it can answer.
@@ -189,7 +191,7 @@ fn document_idempotency_key(openapi: &mut OpenApi) {
     components.responses.insert(
         "RequestInProgress".to_string(),
         ResponseBuilder::new()
-            .description("A request with the same Idempotency-Key is still being handled (`request_in_progress`)")
+            .description("A request with the same Idempotency-Key is still being handled (`request_in_progress`), or was carried out but its answer was not kept (`answer_not_kept`)")
             .content(
                 PROBLEM_JSON,
                 Content::new(Some(Ref::from_schema_name("Problem"))),

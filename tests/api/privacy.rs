@@ -717,6 +717,23 @@ both_backends! {
         assert_eq!(told, 0, "coordinators were told of a change that did not happen");
     }
 
+    async fn an_answer_finished_as_an_account_is_erased_is_not_kept_and_a_retry_does_not_act_again(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let leaving = app.signed_in(Role::Applicant).await;
+        // An erasure caught half way, holding its turn as `DELETE /me` does.
+        let mut erasing = app.transaction_of_its_own();
+        coproduce::db::queries::outbox::one_erasure_at_a_time(&mut erasing).unwrap();
+        coproduce::db::queries::privacy::erase_person(&mut erasing, &leaving.id, &leaving.email, "Test Person", Utc::now().naive_utc()).unwrap();
+        let organisation = json!({"name": "Northside", "kind": "charity", "contact_email": "hello@org.example"});
+        let creating = post_with_key(&app, &coordinator, "/api/v1/organisations", "first", &organisation);
+        let (status, _) = answered_after_commit(erasing, creating).await;
+        assert_eq!(status, 201);
+        let (status, replayed) = post_with_key(&app, &coordinator, "/api/v1/organisations", "first", &organisation).await;
+        assert_eq!(status, 409, "{replayed}");
+        assert_eq!(serde_json::from_str::<Value>(&replayed).unwrap()["code"], "answer_not_kept");
+        assert_eq!(count(&app, "SELECT COUNT(*) AS n FROM organisations WHERE name = 'Northside'".into()).await, 1, "the retry acted again");
+    }
+
     async fn after_deletion_the_tokens_stop_working(app) {
         let person = person_with_data_everywhere(&app).await;
         assert_eq!(app.get_as(&person.user, "/api/v1/me").send().await.unwrap().status(), 200);

@@ -44,6 +44,19 @@ pub fn claim(
     Ok(inserted == 1)
 }
 
+/// When the key was claimed, if it is still held.
+pub fn claimed_at(
+    conn: &mut DbConn,
+    user_id: &str,
+    key: &str,
+) -> QueryResult<Option<NaiveDateTime>> {
+    idempotency_keys::table
+        .find((user_id, key))
+        .select(idempotency_keys::created_at)
+        .first(conn)
+        .optional()
+}
+
 pub fn complete(
     conn: &mut DbConn,
     user_id: &str,

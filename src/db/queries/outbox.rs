@@ -275,6 +275,19 @@ pub fn one_erasure_at_a_time(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
+/// Waits for any erasure's transaction under way to end (PostgreSQL; on SQLite a writer never
+/// overlaps one), without holding the next one back for longer than this transaction.
+pub fn after_erasures_under_way(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Postgres(pg) => diesel::sql_query(format!(
+            "SELECT pg_advisory_xact_lock_shared({ERASURE_LOCK_KEY})"
+        ))
+        .execute(pg)
+        .map(drop),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// "coperase" in ASCII: the advisory lock `one_erasure_at_a_time` takes.
 const ERASURE_LOCK_KEY: i64 = 0x636f_7065_7261_7365;
 

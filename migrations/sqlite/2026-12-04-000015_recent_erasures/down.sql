@@ -1,0 +1,1 @@
+DROP INDEX users_erased_at;
