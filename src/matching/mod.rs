@@ -15,4 +15,4 @@ pub mod plan;
 pub mod rank;
 pub mod score;
 
-pub use model::{Candidate, Element, Weights};
+pub use model::{Candidate, Element, MonthlyHours, Weights};

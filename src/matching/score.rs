@@ -4,7 +4,7 @@ use chrono::Datelike;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::{Candidate, Element, Weights};
+use super::model::{Candidate, Element, MonthlyHours, Weights};
 use crate::domain::partnership::Mode;
 
 /// Why someone cannot take an element. Codes are stable.
@@ -62,7 +62,8 @@ pub fn exclusion(candidate: &Candidate, element: &Element) -> Option<Exclusion> 
     if clash {
         return Some(Exclusion::SessionClash);
     }
-    if candidate.hours_committed + element.hours > candidate.hours_per_month {
+    let needed = MonthlyHours::of(element.hours, &element.sessions);
+    if !candidate.committed.fits(&needed, candidate.hours_per_month) {
         return Some(Exclusion::NoCapacity);
     }
     if let Some(limit) = candidate.earnings_limit_pence {
@@ -498,7 +499,7 @@ pub mod tests {
         clash.busy = vec![(at(23, 11), at(23, 13))];
         cases.push((clash, Exclusion::SessionClash));
         let mut full = candidate("f");
-        full.hours_committed = 16;
+        full.committed = MonthlyHours::of(16, &[(at(2, 10), at(2, 12))]);
         cases.push((full, Exclusion::NoCapacity));
         let mut limited = candidate("l");
         limited.earnings_limit_pence = Some(10_000);

@@ -283,6 +283,30 @@ both_backends! {
         assert_eq!(to_erased, 0, "an email was queued to the erased account");
     }
 
+    async fn hours_booked_in_one_month_do_not_use_up_another_month(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let booked_on = first_element(&project);
+        let mut profile = fitting_profile();
+        profile["availability"]["hours_per_month"] = json!(20);
+        let person = coproducer(&app, profile).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &booked_on, &[&person.id]).await.json().await.unwrap();
+        assert_eq!(accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await.status(), 200);
+        // 12 hours booked in one month; another 12 the same month would be 24 of their 20.
+        let add = |title: &str, days_ahead: i64, hour: u32| {
+            let day = (chrono::Utc::now() + chrono::Duration::days(days_ahead)).date_naive();
+            let start = day.and_hms_opt(hour, 0, 0).unwrap().and_utc();
+            let mut body = crate::partners::element(title);
+            body["sessions"] = json!([{"starts_at": start.to_rfc3339(), "ends_at": (start + chrono::Duration::hours(1)).to_rfc3339()}]);
+            app.post_as(&coordinator, &format!("/api/v1/projects/{}/elements", project["id"].as_str().unwrap())).json(&body).send()
+        };
+        let same_month: Value = add("Same month", 40, 12).await.unwrap().json().await.unwrap();
+        let months_later: Value = add("Months later", 100, 12).await.unwrap().json().await.unwrap();
+        let refused = problem(invite(&app, &coordinator, same_month["id"].as_str().unwrap(), &[&person.id]).await).await;
+        assert_eq!(refused["errors"][0]["code"], "no_capacity");
+        let invited = invite(&app, &coordinator, months_later["id"].as_str().unwrap(), &[&person.id]).await;
+        assert_eq!(invited.status(), 201, "another month has room");
+    }
+
     async fn people_who_cannot_take_an_element_cannot_be_invited(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

@@ -12,7 +12,7 @@ use crate::db::queries::{matching as queries, partnership};
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::profile::Day;
 use crate::error::AppError;
-use crate::matching::{Candidate, Element};
+use crate::matching::{Candidate, Element, MonthlyHours};
 use crate::routes::me::profile::Document;
 use crate::state::AppState;
 
@@ -161,10 +161,11 @@ pub fn load_candidates(
         }
         candidate.ever_placed = true;
         if status == "confirmed" {
-            candidate.hours_committed += spec.hours_estimate;
+            let booked = sessions.get(&element).map_or(&[][..], Vec::as_slice);
             candidate
-                .busy
-                .extend(sessions.get(&element).into_iter().flatten().copied());
+                .committed
+                .add(&MonthlyHours::of(spec.hours_estimate, booked));
+            candidate.busy.extend(booked.iter().copied());
         }
         if created.date() >= tax_year_start {
             candidate.earned_pence += spec
