@@ -9,7 +9,7 @@ use coproduce::domain::catalogue::{BUILT_IN, Catalogue};
 use coproduce::domain::partnership::Mode;
 use coproduce::matching::plan::{Limits, Pair, solve};
 use coproduce::matching::rank::rank;
-use coproduce::matching::{Candidate, Element, Weights};
+use coproduce::matching::{Candidate, Element, MonthlyHours, Weights};
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -99,6 +99,13 @@ fn element() -> Element {
             day.and_hms_opt(12, 0, 0).unwrap(),
         )],
         hours: 4,
+        monthly_hours: MonthlyHours::of(
+            4,
+            &[(
+                day.and_hms_opt(10, 0, 0).unwrap(),
+                day.and_hms_opt(12, 0, 0).unwrap(),
+            )],
+        ),
         skills_required: vec!["interviewing".into(), "writing".into()],
         skills_desired: vec!["facilitation".into()],
         lived_experience_wanted: vec!["homelessness".into()],

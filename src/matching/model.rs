@@ -14,6 +14,8 @@ pub struct Element {
     pub sessions: Vec<(NaiveDateTime, NaiveDateTime)>,
     /// Hours each person gives in total.
     pub hours: i32,
+    /// `hours` over the months of `sessions` (`MonthlyHours::of`), worked out once.
+    pub monthly_hours: MonthlyHours,
     pub skills_required: Vec<String>,
     pub skills_desired: Vec<String>,
     pub lived_experience_wanted: Vec<String>,

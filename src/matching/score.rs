@@ -4,7 +4,7 @@ use chrono::Datelike;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::model::{Candidate, Element, MonthlyHours, Weights};
+use super::model::{Candidate, Element, Weights};
 use crate::domain::partnership::Mode;
 
 /// Why someone cannot take an element. Codes are stable.
@@ -62,8 +62,10 @@ pub fn exclusion(candidate: &Candidate, element: &Element) -> Option<Exclusion> 
     if clash {
         return Some(Exclusion::SessionClash);
     }
-    let needed = MonthlyHours::of(element.hours, &element.sessions);
-    if !candidate.committed.fits(&needed, candidate.hours_per_month) {
+    if !candidate
+        .committed
+        .fits(&element.monthly_hours, candidate.hours_per_month)
+    {
         return Some(Exclusion::NoCapacity);
     }
     if let Some(limit) = candidate.earnings_limit_pence {
@@ -349,6 +351,7 @@ pub mod tests {
     use chrono::{NaiveDate, NaiveTime, Weekday};
 
     use super::*;
+    use crate::matching::model::MonthlyHours;
 
     pub fn at(day: u32, hour: u32) -> chrono::NaiveDateTime {
         // 2026-11-23 is a Monday.
@@ -364,6 +367,7 @@ pub mod tests {
             mode: Mode::Hybrid,
             sessions: vec![(at(23, 10), at(23, 12))],
             hours: 6,
+            monthly_hours: MonthlyHours::of(6, &[(at(23, 10), at(23, 12))]),
             skills_required: vec!["interviewing".into(), "writing".into()],
             skills_desired: vec!["facilitation".into()],
             lived_experience_wanted: vec!["homelessness".into()],

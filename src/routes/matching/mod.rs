@@ -38,15 +38,17 @@ pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppE
         .into_iter()
         .map(|i| i.coproducer_id)
         .collect();
+    let sessions: Vec<(NaiveDateTime, NaiveDateTime)> = spec
+        .sessions
+        .iter()
+        .map(|s| (s.starts_at.naive_utc(), s.ends_at.naive_utc()))
+        .collect();
     Ok(Element {
         id: row.id.clone(),
         organisation_id: project.organisation_id,
         mode: spec.mode,
-        sessions: spec
-            .sessions
-            .iter()
-            .map(|s| (s.starts_at.naive_utc(), s.ends_at.naive_utc()))
-            .collect(),
+        monthly_hours: MonthlyHours::of(spec.hours_estimate, &sessions),
+        sessions,
         hours: spec.hours_estimate,
         skills_required: spec.skills_required,
         skills_desired: spec.skills_desired,
