@@ -112,12 +112,12 @@ impl MonthlyHours {
                 + self.by_month.get(month).copied().unwrap_or(0.0)
                 + extra.by_month.get(month).copied().unwrap_or(0.0)
         };
-        let months: Vec<&(i32, u32)> = if extra.by_month.is_empty() {
-            self.by_month.keys().collect()
+        let months = if extra.by_month.is_empty() {
+            &self.by_month
         } else {
-            extra.by_month.keys().collect()
+            &extra.by_month
         };
-        self.undated + extra.undated <= limit && months.into_iter().all(|m| in_month(m) <= limit)
+        self.undated + extra.undated <= limit && months.keys().all(|m| in_month(m) <= limit)
     }
 }
 
