@@ -13,7 +13,7 @@ use chrono::Utc;
 
 use crate::auth::AuthUser;
 use crate::db::DbConn;
-use crate::db::queries::{idempotency as queries, outbox as outbox_queries, users};
+use crate::db::queries::{idempotency as queries, outbox as outbox_queries, privacy};
 use crate::domain::Invalid;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -161,23 +161,22 @@ pub async fn idempotency(
     }
 }
 
-/// Whether an account was erased while the first request ran (from 10 s before its key was
-/// claimed, for the erasure's own time stamp). Its erasure forgot the stored answers naming the
-/// person, but this one was not stored yet and may name them. One under way finishes first.
+/// Whether an erasure is under way, or one has committed since the key was claimed: it forgot
+/// the stored answers naming the person, but this one was not stored yet and may name them.
+/// Never waits for the erasure, so no connection is held while it runs.
 fn answer_may_name_someone_erased(
     conn: &mut DbConn,
     user: &str,
     key: &str,
 ) -> Result<bool, AppError> {
-    outbox_queries::after_erasures_under_way(conn)?;
-    let Some(claimed) = queries::claimed_at(conn, user, key)? else {
+    if !outbox_queries::no_erasure_under_way(conn)? {
+        return Ok(true);
+    }
+    let Some(seen) = queries::erasures_seen(conn, user, key)? else {
         return Ok(false);
     };
-    Ok(users::erased_since(conn, claimed - ERASURE_STAMP_MARGIN)?)
+    Ok(privacy::erasures_so_far(conn)? > seen)
 }
-
-/// How long before its commit an erasure may stamp its time.
-const ERASURE_STAMP_MARGIN: chrono::Duration = chrono::Duration::seconds(10);
 
 /// What a retry is answered in place of an answer that was not kept.
 fn answer_not_kept() -> AppError {

@@ -415,6 +415,14 @@ diesel::table! {
         content_type -> Nullable<Text>,
         body -> Nullable<Text>,
         created_at -> Timestamp,
+        erasures_seen -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    erasure_count (id) {
+        id -> Integer,
+        erasures -> BigInt,
     }
 }
 
@@ -476,4 +484,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     assignments,
     assignment_events,
     idempotency_keys,
+    erasure_count,
 );

@@ -23,7 +23,8 @@ pub fn find(conn: &mut DbConn, user_id: &str, key: &str) -> QueryResult<Option<S
         .optional()
 }
 
-/// Claims the key for a first request; false when someone already holds it.
+/// Claims the key for a first request, noting how many erasures have committed so far (see
+/// `privacy::erasures_so_far`); false when someone already holds it.
 pub fn claim(
     conn: &mut DbConn,
     user_id: &str,
@@ -31,11 +32,13 @@ pub fn claim(
     path: &str,
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
+    let erasures = crate::db::queries::privacy::erasures_so_far(conn)?;
     let row = (
         idempotency_keys::user_id.eq(user_id),
         idempotency_keys::key.eq(key),
         idempotency_keys::request_path.eq(path),
         idempotency_keys::created_at.eq(now),
+        idempotency_keys::erasures_seen.eq(Some(erasures)),
     );
     let inserted = per_backend!(conn, |c| diesel::insert_into(idempotency_keys::table)
         .values(row)
@@ -44,17 +47,15 @@ pub fn claim(
     Ok(inserted == 1)
 }
 
-/// When the key was claimed, if it is still held.
-pub fn claimed_at(
-    conn: &mut DbConn,
-    user_id: &str,
-    key: &str,
-) -> QueryResult<Option<NaiveDateTime>> {
-    idempotency_keys::table
+/// How many erasures had committed when the key was claimed (`None` for keys claimed before
+/// this was noted, or no longer held).
+pub fn erasures_seen(conn: &mut DbConn, user_id: &str, key: &str) -> QueryResult<Option<i64>> {
+    Ok(idempotency_keys::table
         .find((user_id, key))
-        .select(idempotency_keys::created_at)
-        .first(conn)
-        .optional()
+        .select(idempotency_keys::erasures_seen)
+        .first::<Option<i64>>(conn)
+        .optional()?
+        .flatten())
 }
 
 pub fn complete(

@@ -275,16 +275,21 @@ pub fn one_erasure_at_a_time(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
-/// Waits for any erasure's transaction under way to end (PostgreSQL; on SQLite a writer never
-/// overlaps one), without holding the next one back for longer than this transaction.
-pub fn after_erasures_under_way(conn: &mut DbConn) -> QueryResult<()> {
+/// Whether no erasure's transaction is under way now (PostgreSQL; on SQLite a writer never
+/// overlaps one). When none is, one that starts waits for this transaction to end. Never waits.
+pub fn no_erasure_under_way(conn: &mut DbConn) -> QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
     match conn {
         DbConn::Postgres(pg) => diesel::sql_query(format!(
-            "SELECT pg_advisory_xact_lock_shared({ERASURE_LOCK_KEY})"
+            "SELECT pg_try_advisory_xact_lock_shared({ERASURE_LOCK_KEY}) AS taken"
         ))
-        .execute(pg)
-        .map(drop),
-        DbConn::Sqlite(_) => Ok(()),
+        .get_result::<Taken>(pg)
+        .map(|t| t.taken),
+        DbConn::Sqlite(_) => Ok(true),
     }
 }
 

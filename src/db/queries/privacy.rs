@@ -12,10 +12,10 @@ use crate::db::queries::{partnership, recruitment};
 use crate::db::schema::{
     access_passports, application_answers, application_transitions, applications,
     assignment_events, assignments, audit_log, conflicts_of_interest, coproducers, elements,
-    equal_opportunities, idempotency_keys, invitations, magic_links, organisation_members, outbox,
-    partner_requests, profile_interests, profile_skills, profiles, refresh_tokens, request_events,
-    review_scores, reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations,
-    user_roles, users,
+    equal_opportunities, erasure_count, idempotency_keys, invitations, magic_links,
+    organisation_members, outbox, partner_requests, profile_interests, profile_skills, profiles,
+    refresh_tokens, request_events, review_scores, reviews, round_questions, round_reviewers,
+    rounds, sessions, staff_invitations, user_roles, users,
 };
 use crate::domain::erasure::{
     DELETED_PERSON_IN_TEXT, contains_whole, identifying_words, json_escaped, replace_whole,
@@ -407,6 +407,8 @@ pub fn erase_person(
     ))
     .execute(conn)?;
 
+    count_erasure(conn)?;
+
     // The audit trail keeps who read and when; whose data it was becomes a tombstone.
     let tombstone = format!("erased-{}", uuid::Uuid::now_v7());
     diesel::update(audit_log::table.filter(audit_log::subject_id.eq(user_id)))
@@ -432,6 +434,22 @@ pub fn erase_person(
         freed_elements: freed,
         contact_changes,
     })
+}
+
+/// How many erasures have committed (one row, counted by every erasure in its transaction).
+pub fn erasures_so_far(conn: &mut DbConn) -> QueryResult<i64> {
+    Ok(erasure_count::table
+        .select(erasure_count::erasures)
+        .first(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
+fn count_erasure(conn: &mut DbConn) -> QueryResult<()> {
+    diesel::update(erasure_count::table)
+        .set(erasure_count::erasures.eq(erasure_count::erasures + 1))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Replaces each of `needles` written as a whole word in `$table.$column` (nullable text) by
@@ -515,14 +533,15 @@ fn replace_contact_address(
     user_id: &str,
     email: &str,
 ) -> QueryResult<Vec<ContactChange>> {
+    let email = email.to_lowercase(); // as addresses are stored
     let mut changes = Vec::new();
-    for (organisation_id, organisation) in partnership::organisations_with_contact(conn, email)? {
+    for (organisation_id, organisation) in partnership::organisations_with_contact(conn, &email)? {
         let new_contact = partnership::other_contact_address(conn, &organisation_id, user_id)?;
         let address = new_contact
             .as_deref()
             .unwrap_or(partnership::NO_CONTACT_EMAIL);
         // Guarded: an address a coordinator set after the read above stands.
-        if !partnership::replace_contact_email(conn, &organisation_id, email, address)? {
+        if !partnership::replace_contact_email(conn, &organisation_id, &email, address)? {
             continue;
         }
         changes.push(ContactChange {

@@ -1,4 +1,4 @@
-use chrono::{NaiveDateTime, Utc};
+use chrono::Utc;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
@@ -76,16 +76,6 @@ pub fn hold_those_active(
         }
     }
     Ok(active)
-}
-
-/// Whether any account was erased at or after `since` (an index of erased accounts answers it).
-pub fn erased_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        users::table
-            .filter(users::status.eq(crate::db::queries::privacy::ERASED))
-            .filter(users::updated_at.ge(since)),
-    ))
-    .get_result(conn)
 }
 
 /// Takes the account row for an erasure: writes that [`hold_if_active`] finish first, and
