@@ -48,8 +48,8 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load() {
-        Ok((settings, _environment)) => settings,
+    let (settings, environment) = match Settings::load() {
+        Ok(loaded) => loaded,
         Err(error) => return fail(&error),
     };
     // Held to the end of `main`: dropping it writes out the last log lines.
@@ -57,6 +57,9 @@ async fn main() -> ExitCode {
         Ok(guard) => guard,
         Err(error) => return fail(&error),
     };
+    if let Some(warning) = settings.email.unanswered_replies(environment) {
+        tracing::warn!("{warning}");
+    }
     let outcome = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings).await,
         Command::Worker => run_worker(settings).await,

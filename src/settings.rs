@@ -165,6 +165,17 @@ pub struct EmailSettings {
     pub retry_max_secs: u64,
 }
 
+impl EmailSettings {
+    /// Why replies would reach nobody in production (emails ask people to reply), if they would.
+    pub fn unanswered_replies(&self, environment: AppEnvironment) -> Option<&'static str> {
+        let nobody = self.reply_to.trim().is_empty() || self.reply_to.contains(".localhost");
+        (environment == AppEnvironment::Production && nobody).then_some(
+            "email.reply_to is not an address anyone reads: emails ask people to reply with \
+             questions, so set APP_EMAIL__REPLY_TO to the coordinators' shared inbox",
+        )
+    }
+}
+
 impl Default for EmailSettings {
     fn default() -> Self {
         Self {
@@ -709,6 +720,23 @@ mod tests {
         assert!(message.contains("database.url"), "{message}");
         assert!(message.contains("sqlite://"), "{message}");
         assert!(message.contains("postgres://"), "{message}");
+    }
+
+    #[test]
+    fn production_warns_when_replies_would_reach_nobody() {
+        let mut email = EmailSettings::default();
+        assert!(
+            email
+                .unanswered_replies(AppEnvironment::Production)
+                .is_some()
+        );
+        assert!(email.unanswered_replies(AppEnvironment::Local).is_none());
+        email.reply_to = "Coordinators <team@collective.example>".into();
+        assert!(
+            email
+                .unanswered_replies(AppEnvironment::Production)
+                .is_none()
+        );
     }
 
     #[test]
