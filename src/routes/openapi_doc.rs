@@ -227,11 +227,19 @@ fn document_idempotency_key(openapi: &mut OpenApi) {
             .parameters
             .get_or_insert_with(Vec::new)
             .push(header);
-        operation
-            .responses
-            .responses
-            .entry("409".to_string())
-            .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RequestInProgress")));
+        // An operation with 409s of its own keeps them, and names the key's two as well.
+        match operation.responses.responses.entry("409".to_string()) {
+            std::collections::btree_map::Entry::Vacant(vacant) => {
+                vacant.insert(RefOr::Ref(Ref::from_response_name("RequestInProgress")));
+            }
+            std::collections::btree_map::Entry::Occupied(mut own) => {
+                if let RefOr::T(response) = own.get_mut() {
+                    response.description.push_str(
+                        "; with an Idempotency-Key, `request_in_progress` or `answer_not_kept`",
+                    );
+                }
+            }
+        }
         add_missing(operation, "422");
     }
 }

@@ -109,6 +109,8 @@ both_backends! {
         for status in ["409", "422"] {
             assert!(statuses(withdraw).contains(&status), "{status}");
         }
+        let own_conflicts = withdraw["responses"]["409"]["description"].as_str().unwrap_or_default();
+        assert!(own_conflicts.contains("invalid_transition") && own_conflicts.contains("answer_not_kept"), "{own_conflicts}");
         assert!(header("get", "/api/v1/organisations").is_none(), "only POSTs");
         assert!(header("post", "/api/v1/auth/token").is_none(), "sign-in routes ignore it");
         assert!(header("post", "/api/v1/users/invitations/accept").is_none(), "sign-in routes ignore it");
