@@ -73,7 +73,7 @@ pub async fn archive(
                     "This co-producer is already archived.",
                 ));
             }
-            tell(conn, &app, &person, true, &reason)?;
+            tell(conn, &app, &person, Some(&reason))?;
             Ok(StatusView {
                 user_id: id.to_string(),
                 status: CoproducerStatus::Archived,
@@ -112,7 +112,7 @@ pub async fn reinstate(
                     "This co-producer is not archived, so they are already in the pool.",
                 ));
             }
-            tell(conn, &app, &person, false, "")?;
+            tell(conn, &app, &person, None)?;
             Ok(StatusView {
                 user_id: id.to_string(),
                 status: CoproducerStatus::Active,
@@ -135,20 +135,20 @@ fn pool_member(conn: &mut DbConn, id: &str) -> Result<UserRow, AppError> {
     users::find_by_id(conn, id)?.ok_or(AppError::NotFound)
 }
 
+/// Tells the person their place was archived (with the reason) or, with no reason, reinstated.
 fn tell(
     conn: &mut DbConn,
     app: &AppState,
     person: &UserRow,
-    archived: bool,
-    reason: &str,
+    archived_because: Option<&str>,
 ) -> Result<(), AppError> {
     app.outbox.enqueue(
         conn,
         &Recipient::user(person),
         &Email::PoolPlaceChanged {
             name: person.display_name().to_string(),
-            archived,
-            reason: reason.to_string(),
+            archived: archived_because.is_some(),
+            reason: archived_because.unwrap_or_default().to_string(),
             link: app.settings.server.link("/me"),
         },
     )?;

@@ -260,13 +260,11 @@ fn who_hears_of(conn: &mut DbConn, row: &RequestRow) -> Result<Vec<Addressee>, A
         return Ok(sender.into_iter().map(Addressee::from).collect());
     }
     let contacts = queries::contacts_of(conn, &row.organisation_id)?;
-    let active = users::hold_those_active(conn, &contacts)?;
-    let still_here: Vec<String> = contacts
+    let active: Vec<String> = users::hold_those_active(conn, &contacts)?
         .into_iter()
-        .filter(|id| active.contains(id))
         .collect();
-    if !still_here.is_empty() {
-        let found = users::find_by_ids(conn, &still_here)?;
+    if !active.is_empty() {
+        let found = users::find_by_ids(conn, &active)?;
         return Ok(found.into_iter().map(Addressee::from).collect());
     }
     let organisation = queries::hold_organisation(conn, &row.organisation_id)?;
