@@ -57,6 +57,23 @@ pub struct Candidate {
     pub ever_placed: bool,
 }
 
+impl Element {
+    /// What one person is paid for it.
+    pub fn pay_pence(&self) -> i64 {
+        self.pay_rate_pence_per_hour
+            .saturating_mul(i64::from(self.hours))
+    }
+}
+
+impl Candidate {
+    /// Counts `element` as confirmed work: its sessions busy, its hours and pay promised.
+    pub fn book(&mut self, element: &Element) {
+        self.busy.extend(element.sessions.iter().copied());
+        self.committed.add(&element.monthly_hours);
+        self.earned_pence = self.earned_pence.saturating_add(element.pay_pence());
+    }
+}
+
 /// Hours of work spread over calendar months, in proportion to the time of its sessions in each.
 /// Hours of work without sessions belong to no month, so they count against every month.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -5,6 +5,8 @@
 //! person may take one seat and every element has one, the plan is an assignment problem and a
 //! dense Jonker–Volgenant solver (`assignment`) is used instead if most pairs are feasible.
 
+use std::collections::{BTreeMap, HashSet};
+
 use super::{assignment, flow};
 
 /// Scores are kept to two decimals; the solvers use whole hundredths.
@@ -70,6 +72,46 @@ pub fn solve(people: usize, seats: &[u32], pairs: &[Pair], limits: Limits) -> So
         chosen,
         total_score: total as f64 / SCALE,
         objective: (total - penalties) as f64 / SCALE,
+    }
+}
+
+/// `solve`, then, while someone's seats could not all be done by one person (`cannot_also_do`
+/// gets the person and their elements, best first, and names the positions to give up), leaves
+/// those pairs out and solves again. Each round leaves out at least one pair, so it ends. The
+/// plan keeps every rule, but once a pair is given up it may fall short of the best plan that
+/// does: checking combinations exactly is a much harder problem than the flow.
+pub fn solve_together(
+    people: usize,
+    seats: &[u32],
+    pairs: &[Pair],
+    limits: Limits,
+    mut cannot_also_do: impl FnMut(usize, &[usize]) -> Vec<usize>,
+) -> Solution {
+    let mut allowed: Vec<usize> = (0..pairs.len()).collect();
+    loop {
+        let offered: Vec<Pair> = allowed.iter().map(|i| pairs[*i]).collect();
+        let mut solution = solve(people, seats, &offered, limits);
+        for chosen in &mut solution.chosen {
+            *chosen = allowed[*chosen];
+        }
+        let mut held: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for i in &solution.chosen {
+            held.entry(pairs[*i].person).or_default().push(*i);
+        }
+        let mut given_up = HashSet::new();
+        for (person, mut own) in held.into_iter().filter(|(_, own)| own.len() > 1) {
+            own.sort_by(|a, b| pairs[*b].score.total_cmp(&pairs[*a].score));
+            let elements: Vec<usize> = own.iter().map(|i| pairs[*i].element).collect();
+            given_up.extend(
+                cannot_also_do(person, &elements)
+                    .into_iter()
+                    .filter_map(|position| own.get(position).copied()),
+            );
+        }
+        if given_up.is_empty() {
+            return solution;
+        }
+        allowed.retain(|i| !given_up.contains(i));
     }
 }
 
@@ -532,5 +574,93 @@ mod tests {
         let solution = solve(2, &[1, 1], &pairs, limits(1, 15.0));
         assert!(solution.chosen.is_empty());
         assert_eq!(solution.objective, 0.0);
+    }
+
+    /// Greedy, as `score::cannot_also_do` is: an element is given up when it clashes with
+    /// one kept before it.
+    fn giving_up(clashing: &HashSet<(usize, usize)>, elements: &[usize]) -> Vec<usize> {
+        let mut kept: Vec<usize> = Vec::new();
+        let mut given_up = Vec::new();
+        for (position, element) in elements.iter().enumerate() {
+            let clashes = |e: &usize| {
+                clashing.contains(&(*e, *element)) || clashing.contains(&(*element, *e))
+            };
+            if kept.iter().any(clashes) {
+                given_up.push(position);
+            } else {
+                kept.push(*element);
+            }
+        }
+        given_up
+    }
+
+    #[test]
+    fn a_seat_its_person_cannot_also_take_goes_to_the_next_best() {
+        let pairs = [
+            Pair {
+                person: 0,
+                element: 0,
+                score: 90.0,
+            },
+            Pair {
+                person: 0,
+                element: 1,
+                score: 80.0,
+            },
+            Pair {
+                person: 1,
+                element: 1,
+                score: 50.0,
+            },
+        ];
+        let clashing = HashSet::from([(0, 1)]);
+        let alone = solve(2, &[1, 1], &pairs, limits(2, 0.0));
+        assert_eq!(
+            alone.chosen,
+            [0, 1],
+            "without the check one person takes both"
+        );
+        let together = solve_together(2, &[1, 1], &pairs, limits(2, 0.0), |_, elements| {
+            giving_up(&clashing, elements)
+        });
+        assert_eq!(together.chosen, [0, 2]);
+        assert_eq!(together.total_score, 140.0);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn nobody_is_given_seats_they_cannot_take_together(
+            (people, seats, pairs, limits) in instance(),
+            clashing in proptest::collection::hash_set((0usize..4, 0usize..4), 0..=6),
+        ) {
+            let solution = solve_together(people, &seats, &pairs, limits, |_, elements| {
+                giving_up(&clashing, elements)
+            });
+            prop_assert!(respects_the_rules(people, &seats, &pairs, &solution.chosen, limits));
+            for person in 0..people {
+                let held: Vec<usize> = solution
+                    .chosen
+                    .iter()
+                    .filter(|i| pairs[**i].person == person)
+                    .map(|i| pairs[*i].element)
+                    .collect();
+                for a in &held {
+                    prop_assert!(!held.iter().any(|b| b != a && clashing.contains(&(*a, *b))), "{held:?}");
+                }
+            }
+            prop_assert!(
+                hundredths(solution.objective) <= brute_force(people, &seats, &pairs, limits)
+            );
+        }
+
+        #[test]
+        fn with_nothing_clashing_the_plan_is_the_plain_optimum(
+            (people, seats, pairs, limits) in instance(),
+        ) {
+            let together = solve_together(people, &seats, &pairs, limits, |_, _| Vec::new());
+            prop_assert_eq!(together, solve(people, &seats, &pairs, limits));
+        }
     }
 }

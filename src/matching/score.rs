@@ -68,15 +68,32 @@ pub fn exclusion(candidate: &Candidate, element: &Element) -> Option<Exclusion> 
     {
         return Some(Exclusion::NoCapacity);
     }
-    if let Some(limit) = candidate.earnings_limit_pence {
-        let pay = element
-            .pay_rate_pence_per_hour
-            .saturating_mul(i64::from(element.hours));
-        if candidate.earned_pence.saturating_add(pay) > limit {
-            return Some(Exclusion::EarningsLimit);
-        }
+    if let Some(limit) = candidate.earnings_limit_pence
+        && candidate.earned_pence.saturating_add(element.pay_pence()) > limit
+    {
+        return Some(Exclusion::EarningsLimit);
     }
     None
+}
+
+/// Of the elements one plan gives a person, best first, the positions of those they could not
+/// also do (sessions that clash, hours past a month's capacity, pay past their earnings limit):
+/// each is checked as if the ones kept before it were already confirmed.
+pub fn cannot_also_do(candidate: &Candidate, elements: &[&Element]) -> Vec<usize> {
+    let Some((first, rest)) = elements.split_first() else {
+        return Vec::new();
+    };
+    let mut booked = candidate.clone();
+    booked.book(first);
+    let mut given_up = Vec::new();
+    for (position, element) in rest.iter().enumerate() {
+        if exclusion(&booked, element).is_some() {
+            given_up.push(position + 1);
+        } else {
+            booked.book(element);
+        }
+    }
+    given_up
 }
 
 /// One factor of the score, explained.
@@ -523,5 +540,49 @@ pub mod tests {
         assert_eq!(exclusion(&remote_only, &e), Some(Exclusion::ModeMismatch));
         e.mode = Mode::Remote;
         assert_eq!(exclusion(&remote_only, &e), None);
+    }
+
+    fn element_at(id: &str, day: u32, hour: u32, hours: i32) -> Element {
+        let sessions = vec![(at(day, hour), at(day, hour + 2))];
+        Element {
+            id: id.into(),
+            monthly_hours: MonthlyHours::of(hours, &sessions),
+            sessions,
+            hours,
+            ..element()
+        }
+    }
+
+    #[test]
+    fn a_second_element_at_the_same_time_cannot_also_be_done() {
+        let first = element_at("first", 23, 10, 6);
+        let same_time = element_at("same time", 23, 11, 6);
+        let next_day = element_at("next day", 24, 10, 6);
+        let given_up = cannot_also_do(&candidate("a"), &[&first, &same_time, &next_day]);
+        assert_eq!(given_up, [1]);
+    }
+
+    #[test]
+    fn elements_that_fill_a_month_together_cannot_all_be_done() {
+        let person = candidate("a"); // 20 hours a month
+        let twelve = element_at("twelve", 23, 10, 12);
+        let another_twelve = element_at("another twelve", 24, 10, 12);
+        let six = element_at("six", 25, 10, 6);
+        assert_eq!(
+            cannot_also_do(&person, &[&twelve, &another_twelve, &six]),
+            [1]
+        );
+    }
+
+    #[test]
+    fn elements_whose_pay_together_passes_the_earnings_limit_cannot_all_be_done() {
+        let person = Candidate {
+            earnings_limit_pence: Some(25_000),
+            ..candidate("a")
+        };
+        let first = element_at("first", 23, 10, 6); // £150
+        let second = element_at("second", 24, 10, 6);
+        assert_eq!(cannot_also_do(&person, &[&first, &second]), [1]);
+        assert!(cannot_also_do(&candidate("b"), &[&first, &second]).is_empty());
     }
 }

@@ -178,6 +178,27 @@ both_backends! {
         assert!(app.emails_to(&a.email).is_empty(), "nothing is sent until a coordinator invites");
     }
 
+    async fn the_plan_never_gives_one_person_two_elements_at_the_same_time(app, |s| s.matching.per_person_limit = 2) {
+        let (coordinator, _, project) = project(&app).await;
+        let a = coproducer(&app, fitting_profile()).await;
+        let b = coproducer(&app, fitting_profile()).await;
+        // The same session as the project's first element.
+        let same_time = app.post_as(&coordinator, &format!("/api/v1/projects/{}/elements", project["id"].as_str().unwrap()))
+            .json(&crate::partners::element("Focus group")).send().await.unwrap();
+        assert_eq!(same_time.status(), 201);
+
+        let response = app.post_as(&coordinator, &format!("/api/v1/projects/{}/match-plan", project["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let plan: Value = response.json().await.unwrap();
+        let proposed: Vec<&str> = plan["proposals"].as_array().unwrap().iter()
+            .flat_map(|p| p["coproducer_ids"].as_array().unwrap().iter().map(|id| id.as_str().unwrap()))
+            .collect();
+        for person in [&a, &b] {
+            assert_eq!(proposed.iter().filter(|id| **id == person.id).count(), 1, "{plan}");
+        }
+        assert_eq!(plan["total_score"], 200.0);
+    }
+
     async fn invitations_explain_the_choice_and_record_the_score(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

@@ -9,8 +9,8 @@ use crate::crypto::Field;
 use crate::db::queries::{audit, partnership};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
-use crate::matching::plan::{Limits, Pair, solve};
-use crate::matching::score::{exclusion, score};
+use crate::matching::plan::{Limits, Pair, solve_together};
+use crate::matching::score::{cannot_also_do, exclusion, score};
 use crate::routes::projects::visible_project;
 use crate::state::AppState;
 
@@ -82,7 +82,10 @@ pub async fn match_plan(
                 per_person: app.settings.matching.per_person_limit,
                 extra_seat_penalty: app.settings.matching.extra_seat_penalty,
             };
-            let solution = solve(pool.len(), &seats, &pairs, limits);
+            let solution = solve_together(pool.len(), &seats, &pairs, limits, |p, chosen| {
+                let chosen: Vec<_> = chosen.iter().map(|e| &elements[*e]).collect();
+                cannot_also_do(&pool[p], &chosen)
+            });
             let mut chosen: Vec<Vec<(f64, String)>> = vec![Vec::new(); elements.len()];
             for i in &solution.chosen {
                 let pair = pairs[*i];
