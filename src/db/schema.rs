@@ -407,6 +407,26 @@ diesel::table! {
 }
 
 diesel::table! {
+    claims (id) {
+        id -> Text,
+        assignment_id -> Text,
+        coproducer_id -> Text,
+        minutes_worked -> Integer,
+        fee_pence -> BigInt,
+        expenses_pence -> BigInt,
+        expenses_note -> Nullable<Text>,
+        note -> Nullable<Text>,
+        status -> Text,
+        decided_by -> Nullable<Text>,
+        decision_note -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        paid_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (user_id, key) {
         user_id -> Text,
         key -> Text,
@@ -446,6 +466,7 @@ diesel::joinable!(coproducers -> users (user_id));
 diesel::joinable!(invitations -> elements (element_id));
 diesel::joinable!(assignments -> elements (element_id));
 diesel::joinable!(assignment_events -> assignments (assignment_id));
+diesel::joinable!(claims -> assignments (assignment_id));
 diesel::joinable!(element_sessions -> elements (element_id));
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -482,6 +503,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     conflicts_of_interest,
     invitations,
     assignments,
+    claims,
     assignment_events,
     idempotency_keys,
     erasure_count,

@@ -2,6 +2,7 @@
 
 pub mod assignment;
 pub mod catalogue;
+pub mod claim;
 pub mod email_address;
 pub mod email_format;
 pub mod erasure;
@@ -11,6 +12,13 @@ pub mod person_name;
 pub mod profile;
 pub mod recruitment;
 pub mod role;
+
+/// Pence as pounds, e.g. "£25.00" (amounts are whole pence, DOMAIN.md).
+pub fn pounds(pence: i64) -> String {
+    let sign = if pence < 0 { "-" } else { "" };
+    let pence = pence.unsigned_abs();
+    format!("{sign}£{}.{:02}", pence / 100, pence % 100)
+}
 
 /// Why a value was refused: a stable code and a plain-English message for the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,5 +33,16 @@ impl Invalid {
             code,
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pence_read_as_pounds() {
+        assert_eq!(super::pounds(2500), "£25.00");
+        assert_eq!(super::pounds(4167), "£41.67");
+        assert_eq!(super::pounds(5), "£0.05");
+        assert_eq!(super::pounds(-150), "-£1.50");
     }
 }

@@ -7,9 +7,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::Invalid;
 use super::catalogue::{Catalogue, List};
 use super::profile::Problems;
+use super::{Invalid, pounds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -218,7 +218,6 @@ pub fn quality_warnings(
     now: DateTime<Utc>,
 ) -> Vec<Warning> {
     let mut warnings = Vec::new();
-    let pounds = |pence: i64| format!("£{}.{:02}", pence / 100, pence % 100);
     if access_budget_pence.unwrap_or(0) <= 0 {
         warnings.push(Warning {
             code: "no_access_budget".into(),

@@ -193,6 +193,21 @@ pub enum Email {
         reason: String,
         link: String,
     },
+    /// To the co-producer: a coordinator approved, rejected or paid their claim for time and
+    /// expenses.
+    ClaimUpdate {
+        name: String,
+        element_title: String,
+        /// `approved`, `rejected` or `paid`.
+        outcome: String,
+        /// Amounts already formatted, e.g. "£41.67".
+        fee: String,
+        expenses: String,
+        total: String,
+        /// The coordinator's note: why, for a rejected claim.
+        note: String,
+        link: String,
+    },
     /// The last email to an erased account; its address is cleared once it is sent.
     AccountDeleted {
         name: String,
@@ -223,6 +238,7 @@ impl Email {
             Email::SeatFreed { .. } => "seat_freed",
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
+            Email::ClaimUpdate { .. } => "claim_update",
         }
     }
 
@@ -444,6 +460,36 @@ impl Email {
             Email::AccountDeleted {
                 name: "Sam".into(),
                 link: "https://coproduce.example/".into(),
+            },
+            Email::ClaimUpdate {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "approved".into(),
+                fee: "£50.00".into(),
+                expenses: "£8.40".into(),
+                total: "£58.40".into(),
+                note: String::new(),
+                link: "https://coproduce.example/me/claims".into(),
+            },
+            Email::ClaimUpdate {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "rejected".into(),
+                fee: "£50.00".into(),
+                expenses: "£8.40".into(),
+                total: "£58.40".into(),
+                note: "The sessions were two hours, not three. Please claim again for two.".into(),
+                link: "https://coproduce.example/me/claims".into(),
+            },
+            Email::ClaimUpdate {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                outcome: "paid".into(),
+                fee: "£50.00".into(),
+                expenses: "£8.40".into(),
+                total: "£58.40".into(),
+                note: String::new(),
+                link: "https://coproduce.example/me/claims".into(),
             },
         ]
     }

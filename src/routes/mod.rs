@@ -10,6 +10,7 @@ pub mod admin;
 pub mod applications;
 pub mod auth;
 pub mod catalogue;
+pub mod claims;
 pub mod coproducers;
 pub mod extract;
 pub mod matching;
@@ -61,7 +62,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .service(me::conflicts::declare_conflict)
                         .service(me::conflicts::withdraw_conflict)
                         .service(matching::invitations::my_invitations)
-                        .service(matching::assignments::my_assignments),
+                        .service(matching::assignments::my_assignments)
+                        .service(claims::read::my_claims),
                 )
                 .service(scope::scope("/catalogue").service(catalogue::get_catalogue))
                 .service(
@@ -129,7 +131,14 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .service(matching::assignments::withdraw)
                         .service(matching::assignments::complete)
                         .service(matching::assignments::no_show)
-                        .service(matching::assignments::history),
+                        .service(matching::assignments::history)
+                        .service(claims::create::create_claim),
+                )
+                .service(
+                    scope::scope("/claims")
+                        .service(claims::read::list_claims)
+                        .service(claims::decide::decide_claim)
+                        .service(claims::decide::mark_claim_paid),
                 )
                 .service(
                     scope::scope("/users")

@@ -51,6 +51,9 @@ enum Target {
     Invitation,
     /// A confirmed booking: the invitation accepted with a seat free.
     Assignment,
+    /// A claim for time on an assignment, waiting for a decision.
+    Claim,
+    ApprovedClaim,
     PoolMember,
     /// A co-producer a coordinator has archived.
     ArchivedPoolMember,
@@ -87,6 +90,8 @@ enum Body {
     Conflict,
     Invite,
     Decline,
+    Claim,
+    ClaimDecision,
     StaffInvitation,
     AcceptStaffInvitation,
     Erase,
@@ -150,6 +155,7 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/v1/me/applications", T::None, B::None, "401 200 200 200 200 200 200", "="),
     row("GET", "/api/v1/me/invitations", T::None, B::None, "401 200 200 200 200 200 200", "="),
     row("GET", "/api/v1/me/assignments", T::None, B::None, "401 200 200 200 200 200 200", "="),
+    row("GET", "/api/v1/me/claims", T::None, B::None, "401 200 200 200 200 200 200", "="),
     row("GET", "/api/v1/me/export", T::None, B::None, "401 200 200 200 200 200 200", "="),
     row("GET", "/api/v1/me/conflicts", T::None, B::None, "401 403 200 403 403 403 403", "="),
     row("PUT", "/api/v1/me/conflicts/{organisation_id}", T::Organisation, B::Conflict, "401 403 200 403 403 403 403", "="),
@@ -198,6 +204,11 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/v1/assignments/{id}/complete", T::Assignment, B::Empty, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/assignments/{id}/no-show", T::Assignment, B::Empty, "401 403 403 403 200 200 403", "="),
     row("GET", "/api/v1/assignments/{id}/history", T::Assignment, B::None, "401 404 200 404 200 200 404", "401 404 404 404 200 200 404"),
+    // Claims: the co-producer claims on their own assignment; coordinators decide and pay.
+    row("POST", "/api/v1/assignments/{id}/claims", T::Assignment, B::Claim, "401 404 201 404 404 404 404", "401 404 404 404 404 404 404"),
+    row("GET", "/api/v1/claims", T::None, B::None, "401 403 403 403 200 200 403", "="),
+    row("POST", "/api/v1/claims/{id}/decision", T::Claim, B::ClaimDecision, "401 403 403 403 200 200 403", "="),
+    row("POST", "/api/v1/claims/{id}/paid", T::ApprovedClaim, B::None, "401 403 403 403 200 200 403", "="),
     // Staff.
     row("POST", "/api/v1/users/invitations", T::None, B::StaffInvitation, "401 403 403 403 201 201 403", "="),
     row("GET", "/api/v1/admin/outbox", T::None, B::None, "401 403 403 403 200 200 403", "="),
@@ -416,6 +427,40 @@ impl<'a> World<'a> {
                 assert_eq!(response.status(), 200);
                 let accepted: Value = response.json().await.unwrap();
                 accepted["assignment"]["id"].as_str().unwrap().to_string()
+            }
+            Target::Claim | Target::ApprovedClaim => {
+                let assignment = Box::pin(self.build(Target::Assignment, side)).await;
+                let who = if ours {
+                    &self.coproducer
+                } else {
+                    &self.other_coproducer
+                };
+                let response = self
+                    .app
+                    .post_as(who, &format!("/api/v1/assignments/{assignment}/claims"))
+                    .json(&json!({"minutes_worked": 120}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                let claim = response.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                if target == Target::ApprovedClaim {
+                    let response = self
+                        .app
+                        .post_as(
+                            &self.coordinator,
+                            &format!("/api/v1/claims/{claim}/decision"),
+                        )
+                        .json(&json!({"decision": "approve"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), 200);
+                }
+                claim
             }
             Target::PoolMember => coproducer(self.app, fitting_profile()).await.id,
             Target::ArchivedPoolMember => {
@@ -660,6 +705,10 @@ impl<'a> World<'a> {
                 json!({"coproducer_ids": [self.invitee.id], "respond_by": (Utc::now() + Duration::days(5)).to_rfc3339()})
             }
             Body::Decline => json!({"reason": "Too busy this month"}),
+            Body::Claim => {
+                json!({"minutes_worked": 90, "expenses_pence": 840, "expenses_note": "Bus fare"})
+            }
+            Body::ClaimDecision => json!({"decision": "approve"}),
             Body::Erase => json!({"confirm": "delete my account"}),
             Body::StaffInvitation => {
                 json!({"email": format!("partner.{n}@org.example"), "role": "partner", "organisation_id": self.our_organisation})

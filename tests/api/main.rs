@@ -8,6 +8,7 @@ mod helpers;
 mod assignments;
 mod auth;
 mod authorization;
+mod claims;
 mod cli;
 mod email;
 mod errors;

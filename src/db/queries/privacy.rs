@@ -11,8 +11,8 @@ use crate::db::queries::outbox::{DEAD, ERASED_RECIPIENT, SENT};
 use crate::db::queries::{partnership, recruitment};
 use crate::db::schema::{
     access_passports, application_answers, application_transitions, applications,
-    assignment_events, assignments, audit_log, conflicts_of_interest, coproducers, elements,
-    equal_opportunities, erasure_count, idempotency_keys, invitations, magic_links,
+    assignment_events, assignments, audit_log, claims, conflicts_of_interest, coproducers,
+    elements, equal_opportunities, erasure_count, idempotency_keys, invitations, magic_links,
     organisation_members, outbox, partner_requests, profile_interests, profile_skills, profiles,
     refresh_tokens, request_events, review_scores, reviews, round_questions, round_reviewers,
     rounds, sessions, staff_invitations, user_roles, users,
@@ -341,6 +341,8 @@ pub fn erase_person(
     )
     .set(assignment_events::note.eq(None::<String>))
     .execute(conn)?;
+    // Their claims' amounts stay for the accounts; what they or coordinators wrote goes.
+    super::claims::clear_notes_of(conn, user_id)?;
 
     // Other people's records keep their notes, without the person's name or address.
     scrub_notes(conn, &identifying_words(email, full_name))?;
@@ -488,6 +490,9 @@ fn scrub_notes(conn: &mut DbConn, needles: &[&str]) -> QueryResult<()> {
         scrub_column!(conn, needle, assignment_events.note);
         scrub_column!(conn, needle, conflicts_of_interest.note);
         scrub_column!(conn, needle, coproducers.archived_reason);
+        scrub_column!(conn, needle, claims.note);
+        scrub_column!(conn, needle, claims.expenses_note);
+        scrub_column!(conn, needle, claims.decision_note);
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::db::models::matching::InvitationRow;
 use crate::db::queries::{audit, matching as queries, partnership, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
+use crate::domain::pounds;
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
@@ -234,11 +235,7 @@ pub async fn invite(
                         .filter(|f| f.points > 0.0)
                         .map(|f| f.reason.clone())
                         .collect(),
-                    pay: format!(
-                        "£{}.{:02} an hour",
-                        spec.pay_rate_pence_per_hour / 100,
-                        spec.pay_rate_pence_per_hour % 100
-                    ),
+                    pay: format!("{} an hour", pounds(spec.pay_rate_pence_per_hour)),
                     hours: spec.hours_estimate,
                     sessions: session_lines(&spec),
                     adjustments: planned.iter().map(|a| adjustment_line(a, &app)).collect(),

@@ -15,7 +15,7 @@ use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::queries::{
-    audit, matching, organisations, partnership, people, privacy, recruitment, users,
+    audit, claims, matching, organisations, partnership, people, privacy, recruitment, users,
 };
 use crate::domain::profile::{AccessPassport, EqualOpportunities, Profile};
 use crate::domain::role::Role;
@@ -53,6 +53,8 @@ pub struct Export {
     pub reviews_you_wrote: Vec<ReviewWritten>,
     pub work_invitations: Vec<WorkInvitation>,
     pub assignments: Vec<AssignmentRecord>,
+    /// Your claims for time and expenses.
+    pub claims: Vec<ClaimRecord>,
     pub partner_requests_you_sent: Vec<RequestRecord>,
     pub emails_to_you: Vec<EmailRecord>,
     /// Every time someone else read your access needs, lived experience or equal-opportunities answers.
@@ -222,6 +224,22 @@ pub struct AssignmentRecord {
     pub updated_at: DateTime<Utc>,
     /// Every step, with the note (your reason for leaving, or a coordinator's words about it).
     pub history: Vec<HistoryRecord>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClaimRecord {
+    pub project: Option<String>,
+    pub element: Option<String>,
+    pub minutes_worked: i32,
+    pub fee_pence: i64,
+    pub expenses_pence: i64,
+    pub expenses_note: Option<String>,
+    pub your_note: Option<String>,
+    pub status: String,
+    pub coordinators_note: Option<String>,
+    pub made_at: DateTime<Utc>,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub paid_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -500,6 +518,27 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             history,
         });
     }
+    let mut claims = Vec::new();
+    for c in claims::of_user(conn, user_id)? {
+        let element_id = matching::find_assignment(conn, &c.assignment_id)?
+            .map(|a| a.element_id)
+            .unwrap_or_default();
+        let (project, element) = titles.element(conn, &element_id)?;
+        claims.push(ClaimRecord {
+            project,
+            element,
+            minutes_worked: c.minutes_worked,
+            fee_pence: c.fee_pence,
+            expenses_pence: c.expenses_pence,
+            expenses_note: c.expenses_note,
+            your_note: c.note,
+            status: c.status,
+            coordinators_note: c.decision_note,
+            made_at: utc(c.created_at),
+            decided_at: c.decided_at.map(utc),
+            paid_at: c.paid_at.map(utc),
+        });
+    }
     let mut partner_requests_you_sent = Vec::new();
     for (id, title, status, sent) in privacy::requests_sent_by(conn, user_id)? {
         let history = partnership::request_events(conn, &id)?
@@ -603,6 +642,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
         reviews_you_wrote,
         work_invitations,
         assignments,
+        claims,
         partner_requests_you_sent,
         emails_to_you,
         who_read_your_sensitive_information: who_read,

@@ -1,0 +1,214 @@
+use actix_web::{post, web};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{ClaimView, view_of};
+use crate::auth::AuthUser;
+use crate::db::DbConn;
+use crate::db::models::claims::ClaimRow;
+use crate::db::queries::claims::{self, Move};
+use crate::db::queries::users;
+use crate::domain::claim::ClaimStatus;
+use crate::domain::role::Role;
+use crate::domain::{Invalid, pounds};
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError, Problem};
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    /// `approve` or `reject`.
+    #[schema(pattern = "^(approve|reject)$")]
+    pub decision: String,
+    /// Required to reject: the person reads why, in the email and on the claim.
+    #[schema(max_length = 2000)]
+    pub note: Option<String>,
+}
+
+pub struct ValidDecision {
+    approve: bool,
+    note: Option<String>,
+}
+
+impl Validate for DecisionInput {
+    type Valid = ValidDecision;
+
+    fn validate(self) -> Result<ValidDecision, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        let approve = match self.decision.as_str() {
+            "approve" => Some(true),
+            "reject" => Some(false),
+            _ => {
+                errors.add(
+                    "decision",
+                    Invalid::new("invalid_choice", "Choose approve or reject."),
+                );
+                None
+            }
+        };
+        errors.optional_text("note", self.note.as_deref(), 2000);
+        let note = self
+            .note
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        if approve == Some(false) && note.is_none() {
+            errors.add(
+                "note",
+                Invalid::new(
+                    "required",
+                    "Say why the claim cannot be approved, so the person can put it right.",
+                ),
+            );
+        }
+        errors.finish(ValidDecision {
+            approve: approve.unwrap_or(false),
+            note,
+        })
+    }
+}
+
+/// Coordinators: approve or reject a submitted claim. The person is emailed either way, with
+/// the note.
+#[utoipa::path(tag = "claims", security(("bearer" = [])), params(("id" = String, Path)), request_body = DecisionInput, responses(
+    (status = 200, body = ClaimView),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`claim_already_decided`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/{id}/decision")]
+pub async fn decide_claim(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+    body: ValidJson<DecisionInput>,
+) -> Result<web::Json<ClaimView>, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    let ValidDecision { approve, note } = body.0;
+    let to = if approve {
+        ClaimStatus::Approved
+    } else {
+        ClaimStatus::Rejected
+    };
+    step(
+        state,
+        user,
+        id.into_inner(),
+        ClaimStatus::Submitted,
+        to,
+        note,
+    )
+    .await
+}
+
+/// Coordinators: record that an approved claim has been paid. The person is emailed.
+#[utoipa::path(tag = "claims", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = ClaimView),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`claim_not_approved`: only an approved claim can be paid", body = Problem, content_type = "application/problem+json"),
+))]
+#[post("/{id}/paid")]
+pub async fn mark_claim_paid(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<ClaimView>, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    step(
+        state,
+        user,
+        id.into_inner(),
+        ClaimStatus::Approved,
+        ClaimStatus::Paid,
+        None,
+    )
+    .await
+}
+
+async fn step(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: String,
+    from: ClaimStatus,
+    to: ClaimStatus,
+    note: Option<String>,
+) -> Result<web::Json<ClaimView>, AppError> {
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let claim = claims::find(conn, &id)?.ok_or(AppError::NotFound)?;
+            // A claim stays payable after its person deleted their account (the totals need
+            // it), without a note about them or an email.
+            let still_here = users::hold_if_active(conn, &claim.coproducer_id)?;
+            let note = note.filter(|_| still_here);
+            let change = Move {
+                id: &claim.id,
+                from: from.as_str(),
+                to: to.as_str(),
+                actor: &user.id,
+                note: note.as_deref(),
+                now: Utc::now().naive_utc(),
+            };
+            let moved = if to == ClaimStatus::Paid {
+                claims::mark_paid(conn, &change)?
+            } else {
+                claims::decide(conn, &change)?
+            };
+            if !moved {
+                let current = claims::find(conn, &claim.id)?.map_or(claim.status, |c| c.status);
+                return Err(cannot_step(&current, to));
+            }
+            let claim = claims::find(conn, &claim.id)?.ok_or(AppError::NotFound)?;
+            let view = view_of(conn, claim.clone())?;
+            if still_here {
+                tell(conn, &app, &claim, &view)?;
+            }
+            Ok(view)
+        })
+        .await?;
+    state.outbox.wake();
+    Ok(web::Json(view))
+}
+
+fn cannot_step(current: &str, to: ClaimStatus) -> AppError {
+    if to == ClaimStatus::Paid {
+        AppError::conflict(
+            "claim_not_approved",
+            format!("Only an approved claim can be marked as paid. This claim is {current}."),
+        )
+    } else {
+        AppError::conflict(
+            "claim_already_decided",
+            format!("This claim has already been decided: it is {current}."),
+        )
+    }
+}
+
+fn tell(
+    conn: &mut DbConn,
+    app: &AppState,
+    claim: &ClaimRow,
+    view: &ClaimView,
+) -> Result<(), AppError> {
+    let person = users::find_by_id(conn, &claim.coproducer_id)?.ok_or(AppError::NotFound)?;
+    app.outbox.enqueue(
+        conn,
+        &Recipient::user(&person),
+        &Email::ClaimUpdate {
+            name: person.display_name().to_string(),
+            element_title: view.element_title.clone(),
+            outcome: claim.status.clone(),
+            fee: pounds(claim.fee_pence),
+            expenses: pounds(claim.expenses_pence),
+            total: pounds(view.total_pence),
+            note: claim.decision_note.clone().unwrap_or_default(),
+            link: app.settings.server.link("/me/claims"),
+        },
+    )?;
+    Ok(())
+}

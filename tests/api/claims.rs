@@ -1,0 +1,232 @@
+//! Claims for time worked and expenses: the co-producer claims on their own booking, a
+//! coordinator approves or rejects it and records payment, and the person hears of each step.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+use crate::matching::{accept, first_element, fitting_profile, invite};
+use crate::partners::{coproducer, project};
+use crate::people::put;
+
+/// A coordinator and a co-producer confirmed on the test element (£25.00 an hour).
+async fn booked(app: &TestApp, profile: Value) -> (TestUser, TestUser, String) {
+    let (coordinator, _, project) = project(app).await;
+    let person = coproducer(app, profile).await;
+    let invitations: Vec<Value> =
+        invite(app, &coordinator, &first_element(&project), &[&person.id])
+            .await
+            .json()
+            .await
+            .unwrap();
+    let accepted: Value = accept(app, &person, invitations[0]["id"].as_str().unwrap())
+        .await
+        .json()
+        .await
+        .unwrap();
+    let assignment = accepted["assignment"]["id"].as_str().unwrap().to_string();
+    (coordinator, person, assignment)
+}
+
+async fn claim(app: &TestApp, who: &TestUser, assignment: &str, body: Value) -> reqwest::Response {
+    app.post_as(who, &format!("/api/v1/assignments/{assignment}/claims"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn decide(
+    app: &TestApp,
+    coordinator: &TestUser,
+    claim: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.post_as(coordinator, &format!("/api/v1/claims/{claim}/decision"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn pay(app: &TestApp, coordinator: &TestUser, claim: &str) -> reqwest::Response {
+    app.post_as(coordinator, &format!("/api/v1/claims/{claim}/paid"))
+        .send()
+        .await
+        .unwrap()
+}
+
+fn bus_fare() -> Value {
+    json!({"minutes_worked": 90, "expenses_pence": 840, "expenses_note": "Bus fare", "note": "Two interviews"})
+}
+
+async fn my_claims(app: &TestApp, who: &TestUser) -> Vec<Value> {
+    let page: Value = app
+        .get_as(who, "/api/v1/me/claims")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+both_backends! {
+    async fn a_co_producer_claims_time_at_the_elements_rate_and_expenses(app) {
+        let (_, person, assignment) = booked(&app, fitting_profile()).await;
+        let response = claim(&app, &person, &assignment, bus_fare()).await;
+        assert_eq!(response.status(), 201);
+        let made: Value = response.json().await.unwrap();
+        assert_eq!(made["status"], "submitted");
+        assert_eq!(made["fee_pence"], 3750, "90 minutes at £25.00 an hour");
+        assert_eq!(made["expenses_pence"], 840);
+        assert_eq!(made["total_pence"], 4590);
+        assert_eq!(made["element_title"], "Peer interviews");
+        let mine = my_claims(&app, &person).await;
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0]["id"], made["id"]);
+    }
+
+    async fn people_who_decline_fees_are_paid_their_expenses_only(app) {
+        let mut profile = fitting_profile();
+        profile["payment"]["method"] = json!("decline_fee");
+        let (_, person, assignment) = booked(&app, profile).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        assert_eq!(made["fee_pence"], 0);
+        assert_eq!(made["total_pence"], 840);
+    }
+
+    async fn a_claim_for_nothing_is_refused_naming_the_time_and_nothing_is_stored(app) {
+        let (_, person, assignment) = booked(&app, fitting_profile()).await;
+        let body = problem(claim(&app, &person, &assignment, json!({"minutes_worked": 0})).await).await;
+        assert_eq!(error_fields(&body), ["minutes_worked"]);
+        assert_eq!(body["errors"][0]["code"], "nothing_to_claim");
+        assert!(my_claims(&app, &person).await.is_empty());
+    }
+
+    async fn expenses_without_a_note_and_amounts_out_of_range_are_refused_by_field(app) {
+        let (_, person, assignment) = booked(&app, fitting_profile()).await;
+        let body = problem(claim(&app, &person, &assignment, json!({"minutes_worked": 20000, "expenses_pence": 500})).await).await;
+        assert_eq!(error_fields(&body), ["minutes_worked", "expenses_note"]);
+        let negative = problem(claim(&app, &person, &assignment, json!({"minutes_worked": 60, "expenses_pence": -1})).await).await;
+        assert_eq!(error_fields(&negative), ["expenses_pence"]);
+        assert!(my_claims(&app, &person).await.is_empty());
+    }
+
+    async fn a_withdrawn_booking_cannot_be_claimed_for(app) {
+        let (_, person, assignment) = booked(&app, fitting_profile()).await;
+        let withdrawn = app.post_as(&person, &format!("/api/v1/assignments/{assignment}/withdraw"))
+            .json(&json!({"reason": "I am not well."})).send().await.unwrap();
+        assert_eq!(withdrawn.status(), 200);
+        let refused = claim(&app, &person, &assignment, bus_fare()).await;
+        assert_eq!(refused.status(), 409);
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["code"], "assignment_not_claimable");
+        assert!(body["detail"].as_str().unwrap().contains("withdrawn"), "{body}");
+    }
+
+    async fn nobody_else_can_claim_on_a_booking(app) {
+        let (coordinator, _, assignment) = booked(&app, fitting_profile()).await;
+        let someone_else = coproducer(&app, fitting_profile()).await;
+        assert_eq!(claim(&app, &someone_else, &assignment, bus_fare()).await.status(), 404);
+        assert_eq!(claim(&app, &coordinator, &assignment, bus_fare()).await.status(), 404);
+    }
+
+    async fn approving_then_paying_emails_the_person_each_time(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        let approved = decide(&app, &coordinator, id, json!({"decision": "approve"})).await;
+        assert_eq!(approved.status(), 200);
+        assert_eq!(approved.json::<Value>().await.unwrap()["status"], "approved");
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.subject.contains("approved"), "{}", email.subject);
+        for words in ["£37.50", "£8.40", "£45.90", "We will pay it soon"] {
+            assert!(email.text.contains(words), "{words:?} missing from: {}", email.text);
+        }
+
+        let paid = pay(&app, &coordinator, id).await;
+        assert_eq!(paid.status(), 200);
+        let paid: Value = paid.json().await.unwrap();
+        assert_eq!(paid["status"], "paid");
+        assert!(paid["paid_at"].is_string());
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains("We have paid your claim"), "{}", email.text);
+    }
+
+    async fn rejecting_needs_a_reason_which_the_person_reads(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        let body = problem(decide(&app, &coordinator, id, json!({"decision": "reject"})).await).await;
+        assert_eq!(error_fields(&body), ["note"]);
+        assert_eq!(my_claims(&app, &person).await[0]["status"], "submitted", "nothing changed");
+
+        let reason = "The session was one hour, not ninety minutes. Please claim again.";
+        let rejected: Value = decide(&app, &coordinator, id, json!({"decision": "reject", "note": reason})).await.json().await.unwrap();
+        assert_eq!(rejected["status"], "rejected");
+        assert_eq!(rejected["decision_note"], reason);
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains(reason) && email.text.contains("send a new claim"), "{}", email.text);
+    }
+
+    async fn a_decided_claim_is_not_decided_again_and_only_an_approved_one_is_paid(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        let early = problem(pay(&app, &coordinator, id).await).await;
+        assert_eq!(early["code"], "claim_not_approved");
+        assert_eq!(decide(&app, &coordinator, id, json!({"decision": "approve"})).await.status(), 200);
+        let again = decide(&app, &coordinator, id, json!({"decision": "reject", "note": "Changed my mind"})).await;
+        assert_eq!(again.status(), 409);
+        let body: Value = again.json().await.unwrap();
+        assert_eq!(body["code"], "claim_already_decided");
+        assert_eq!(my_claims(&app, &person).await[0]["status"], "approved");
+    }
+
+    async fn coordinators_see_claims_waiting_by_status(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let list = |status: &str| app.get_as(&coordinator, &format!("/api/v1/claims?status={status}")).send();
+        let waiting: Value = list("submitted").await.unwrap().json().await.unwrap();
+        assert_eq!(waiting["items"][0]["id"], made["id"]);
+        let paid: Value = list("paid").await.unwrap().json().await.unwrap();
+        assert_eq!(paid["items"], json!([]));
+        let body = problem(list("lost").await.unwrap()).await;
+        assert_eq!(error_fields(&body), ["status"]);
+    }
+
+    async fn the_export_holds_claims_and_erasure_keeps_amounts_without_words(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let export: Value = app.get_as(&person, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
+        assert_eq!(export["claims"][0]["expenses_note"], "Bus fare");
+        assert_eq!(export["claims"][0]["element"], "Peer interviews");
+
+        let erased = app.delete_as(&person, "/api/v1/me").json(&json!({"confirm": "delete my account"})).send().await.unwrap();
+        assert_eq!(erased.status(), 204);
+        let listed: Value = app.get_as(&coordinator, "/api/v1/claims").send().await.unwrap().json().await.unwrap();
+        let kept = &listed["items"][0];
+        assert_eq!(kept["id"], made["id"]);
+        assert_eq!(kept["total_pence"], 4590, "the accounts keep the amounts");
+        assert_eq!(kept["expenses_note"], Value::Null);
+        assert_eq!(kept["note"], Value::Null);
+        let approved = decide(&app, &coordinator, made["id"].as_str().unwrap(), json!({"decision": "approve", "note": "Thanks"})).await;
+        assert_eq!(approved.status(), 200, "a claim stays payable");
+        assert_eq!(approved.json::<Value>().await.unwrap()["decision_note"], Value::Null);
+    }
+
+    async fn the_easy_read_email_uses_plain_words(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        put(&app, &person, "/api/v1/me/notification-preferences", &json!({"format": "easy_read", "digest": false})).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        decide(&app, &coordinator, made["id"].as_str().unwrap(), json!({"decision": "approve"})).await;
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains("A coordinator says yes."), "{}", email.text);
+        assert!(email.text.contains("All together: £45.90"), "{}", email.text);
+    }
+}
