@@ -101,7 +101,7 @@ impl Drop for TestDatabase {
 pub fn postgres_admin_url() -> Option<String> {
     static NOTICE: Once = Once::new();
     match std::env::var("TEST_DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
+        Ok(url) if !url.is_empty() => Some(without_tls_unless_asked(url)),
         _ => {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -115,6 +115,20 @@ pub fn postgres_admin_url() -> Option<String> {
             });
             None
         }
+    }
+}
+
+/// The test URL with `sslmode=disable` unless it names a mode. Apps of finished tests leave
+/// threads holding connections until the process ends; over TLS, libpq's OpenSSL frees its
+/// globals in an atexit handler while those threads still use them, which once aborted a whole
+/// passing run with "double free or corruption" (openssl/openssl#17469).
+fn without_tls_unless_asked(url: String) -> String {
+    if url.contains("sslmode=") {
+        url
+    } else if url.contains('?') {
+        format!("{url}&sslmode=disable")
+    } else {
+        format!("{url}?sslmode=disable")
     }
 }
 
