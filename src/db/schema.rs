@@ -420,6 +420,7 @@ diesel::table! {
         decided_by -> Nullable<Text>,
         decision_note -> Nullable<Text>,
         decided_at -> Nullable<Timestamp>,
+        paid_by -> Nullable<Text>,
         paid_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,

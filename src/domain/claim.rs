@@ -117,7 +117,10 @@ impl ClaimAmounts {
         if matches!(payment_method, "decline_fee" | "expenses_only") {
             return 0;
         }
-        (i64::from(self.minutes_worked) * rate_pence_per_hour.max(0) + 30) / 60
+        i64::from(self.minutes_worked)
+            .saturating_mul(rate_pence_per_hour.max(0))
+            .saturating_add(30)
+            / 60
     }
 }
 
@@ -139,6 +142,12 @@ mod tests {
         let claim = ClaimAmounts::parse(100, 0, None).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(claim.fee_pence(2500, "bank_transfer"), 4167);
         assert_eq!(claim.fee_pence(2500, "voucher"), 4167);
+    }
+
+    #[test]
+    fn a_huge_rate_saturates_instead_of_overflowing() {
+        let claim = ClaimAmounts::parse(MAX_MINUTES, 0, None).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(claim.fee_pence(i64::MAX, "bank_transfer"), i64::MAX / 60);
     }
 
     #[test]

@@ -125,6 +125,22 @@ both_backends! {
         assert!(body["detail"].as_str().unwrap().contains("withdrawn"), "{body}");
     }
 
+    async fn a_claim_made_as_the_booking_is_withdrawn_is_refused(app) {
+        use diesel::connection::SimpleConnection;
+        let (_, person, assignment) = booked(&app, fitting_profile()).await;
+        // A withdrawal caught half way: the account held, the booking already marked withdrawn.
+        let mut withdrawing = app.transaction_of_its_own();
+        if app.database_url.starts_with("postgres") {
+            withdrawing.batch_execute(&format!("SELECT status FROM users WHERE id = '{}' FOR SHARE", person.id)).unwrap();
+        }
+        withdrawing.batch_execute(&format!("UPDATE assignments SET status = 'withdrawn' WHERE id = '{assignment}'")).unwrap();
+        let claiming = claim(&app, &person, &assignment, bus_fare());
+        let response = answered_after_commit(withdrawing, claiming).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(problem(response).await["code"], "assignment_not_claimable");
+        assert!(my_claims(&app, &person).await.is_empty());
+    }
+
     async fn nobody_else_can_claim_on_a_booking(app) {
         let (coordinator, _, assignment) = booked(&app, fitting_profile()).await;
         let someone_else = coproducer(&app, fitting_profile()).await;
@@ -151,6 +167,9 @@ both_backends! {
         let paid: Value = paid.json().await.unwrap();
         assert_eq!(paid["status"], "paid");
         assert!(paid["paid_at"].is_string());
+        let paid_id = id.to_string();
+        let paid_by = app.state.db.read(move |conn| Ok(coproduce::db::queries::claims::find(conn, &paid_id)?)).await.unwrap().unwrap().paid_by;
+        assert_eq!(paid_by.as_deref(), Some(coordinator.id.as_str()), "who paid is recorded");
         app.drain_outbox().await;
         let email = app.emails_to(&person.email).pop().unwrap();
         assert!(email.text.contains("We have paid your claim"), "{}", email.text);
@@ -185,6 +204,22 @@ both_backends! {
         let body: Value = again.json().await.unwrap();
         assert_eq!(body["code"], "claim_already_decided");
         assert_eq!(my_claims(&app, &person).await[0]["status"], "approved");
+    }
+
+    async fn a_coordinator_who_is_also_a_co_producer_cannot_decide_or_pay_their_own_claim(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        let both = app.state.jwt
+            .issue_access_token(&person.id, &[coproduce::domain::role::Role::Coproducer, coproduce::domain::role::Role::Coordinator], &person.session_id)
+            .unwrap().token;
+        let as_coordinator = TestUser { id: person.id.clone(), email: person.email.clone(), token: both, session_id: person.session_id.clone() };
+        let own = problem(decide(&app, &as_coordinator, id, json!({"decision": "approve"})).await).await;
+        assert_eq!(own["code"], "own_claim");
+        assert_eq!(decide(&app, &coordinator, id, json!({"decision": "approve"})).await.status(), 200);
+        let own = problem(pay(&app, &as_coordinator, id).await).await;
+        assert_eq!(own["code"], "own_claim");
+        assert_eq!(my_claims(&app, &person).await[0]["status"], "approved", "not paid");
     }
 
     async fn coordinators_see_claims_waiting_by_status(app) {

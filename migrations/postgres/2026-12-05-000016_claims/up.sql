@@ -16,6 +16,7 @@ CREATE TABLE claims (
     decided_by TEXT,
     decision_note TEXT,
     decided_at TIMESTAMP,
+    paid_by TEXT,
     paid_at TIMESTAMP,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL

@@ -18,6 +18,7 @@ pub struct ClaimRow {
     pub decided_by: Option<String>,
     pub decision_note: Option<String>,
     pub decided_at: Option<NaiveDateTime>,
+    pub paid_by: Option<String>,
     pub paid_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,

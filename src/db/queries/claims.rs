@@ -85,6 +85,7 @@ pub fn mark_paid(conn: &mut DbConn, change: &Move<'_>) -> QueryResult<bool> {
     )
     .set((
         claims::status.eq(change.to),
+        claims::paid_by.eq(change.actor),
         claims::paid_at.eq(change.now),
         claims::updated_at.eq(change.now),
     ))

@@ -105,6 +105,17 @@ pub fn find_assignment(conn: &mut DbConn, id: &str) -> QueryResult<Option<Assign
         .optional()
 }
 
+/// [`find_assignment`], holding the row shared until the transaction ends (PostgreSQL), so its
+/// status cannot change under what is written about it; a change committed first is seen.
+/// SQLite has one writer at a time, so a read is enough there.
+pub fn hold_assignment(conn: &mut DbConn, id: &str) -> QueryResult<Option<AssignmentRow>> {
+    let row = || assignments::table.find(id);
+    per_backend!(conn,
+        postgres: |pg| row().select(AssignmentRow::as_select()).for_share().first(pg).optional(),
+        sqlite: |lite| row().select(AssignmentRow::as_select()).first(lite).optional(),
+    )
+}
+
 /// Moves an assignment from `from` to `to` and records who did it; false (and nothing
 /// recorded) when its status is something else now.
 pub fn move_assignment(

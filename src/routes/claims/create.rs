@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use super::{ClaimView, view_of};
 use crate::auth::AuthUser;
 use crate::db::models::claims::ClaimRow;
-use crate::db::queries::{claims, matching, partnership, people, users};
+use crate::db::queries::{claims, matching, partnership, people};
 use crate::domain::assignment::AssignmentStatus;
 use crate::domain::claim::{ClaimAmounts, ClaimStatus};
 use crate::error::{AppError, FieldError, Problem};
@@ -87,13 +87,12 @@ pub async fn create_claim(
     let view = state
         .db
         .write(move |conn| {
-            let assignment = matching::find_assignment(conn, &id)?
+            // The account first, then the booking, as withdrawing and erasure take them: an
+            // erasure under way finishes first (401), and a withdrawal committed first is seen.
+            user.still_signed_in(conn)?;
+            let assignment = matching::hold_assignment(conn, &id)?
                 .filter(|a| a.coproducer_id == user.id)
                 .ok_or(AppError::NotFound)?;
-            // An erasure under way finishes first (and this answers 404), or waits for this.
-            if !users::hold_if_active(conn, &user.id)? {
-                return Err(AppError::NotFound);
-            }
             let status = AssignmentStatus::parse(&assignment.status);
             if !matches!(
                 status,
@@ -133,6 +132,7 @@ pub async fn create_claim(
                 decided_by: None,
                 decision_note: None,
                 decided_at: None,
+                paid_by: None,
                 paid_at: None,
                 created_at: now,
                 updated_at: now,

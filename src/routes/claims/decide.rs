@@ -76,7 +76,7 @@ impl Validate for DecisionInput {
     (status = 200, body = ClaimView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`claim_already_decided`", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`claim_already_decided`; `own_claim`: coordinators do not decide their own", body = Problem, content_type = "application/problem+json"),
     (status = 422, body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/decision")]
@@ -109,7 +109,7 @@ pub async fn decide_claim(
     (status = 200, body = ClaimView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`claim_not_approved`: only an approved claim can be paid", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`claim_not_approved`: only an approved claim can be paid; `own_claim`: coordinators do not pay their own", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/paid")]
 pub async fn mark_claim_paid(
@@ -142,6 +142,12 @@ async fn step(
         .db
         .write(move |conn| {
             let claim = claims::find(conn, &id)?.ok_or(AppError::NotFound)?;
+            if claim.coproducer_id == user.id {
+                return Err(AppError::conflict(
+                    "own_claim",
+                    "You cannot decide or pay your own claim. Please ask another coordinator.",
+                ));
+            }
             // A claim stays payable after its person deleted their account (the totals need
             // it), without a note about them or an email.
             let still_here = users::hold_if_active(conn, &claim.coproducer_id)?;
