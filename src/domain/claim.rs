@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{Invalid, pounds};
+use super::{Invalid, non_blank, pounds};
 
 /// The most time one claim can log: about 166 hours.
 pub const MAX_MINUTES: i32 = 10_000;
@@ -79,9 +79,7 @@ impl ClaimAmounts {
                 ),
             ));
         }
-        let expenses_note = expenses_note
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty());
+        let expenses_note = non_blank(expenses_note);
         if expenses_pence > 0 && expenses_note.is_none() {
             problems.push((
                 "expenses_note",

@@ -20,6 +20,11 @@ pub fn pounds(pence: i64) -> String {
     format!("{sign}£{}.{:02}", pence / 100, pence % 100)
 }
 
+/// Free text with its ends trimmed; `None` when nothing is left.
+pub fn non_blank(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+}
+
 /// Why a value was refused: a stable code and a plain-English message for the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
@@ -44,5 +49,15 @@ mod tests {
         assert_eq!(super::pounds(4167), "£41.67");
         assert_eq!(super::pounds(5), "£0.05");
         assert_eq!(super::pounds(-150), "-£1.50");
+    }
+
+    #[test]
+    fn blank_text_is_none_and_other_text_is_trimmed() {
+        assert_eq!(super::non_blank(Some("  \n ".into())), None);
+        assert_eq!(
+            super::non_blank(Some(" Bus fare ".into())),
+            Some("Bus fare".into())
+        );
+        assert_eq!(super::non_blank(None), None);
     }
 }

@@ -60,15 +60,7 @@ fn bus_fare() -> Value {
 }
 
 async fn my_claims(app: &TestApp, who: &TestUser) -> Vec<Value> {
-    let page: Value = app
-        .get_as(who, "/api/v1/me/claims")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["items"].as_array().unwrap().clone()
+    items(app.get_as(who, "/api/v1/me/claims").send().await.unwrap()).await
 }
 
 both_backends! {

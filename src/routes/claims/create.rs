@@ -9,6 +9,7 @@ use crate::db::models::claims::ClaimRow;
 use crate::db::queries::{claims, matching, partnership, people};
 use crate::domain::assignment::AssignmentStatus;
 use crate::domain::claim::{ClaimAmounts, ClaimStatus};
+use crate::domain::non_blank;
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
 use crate::routes::matching::spec_of;
@@ -56,10 +57,7 @@ impl Validate for ClaimInput {
                     None
                 }
             };
-        let note = self
-            .note
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty());
+        let note = non_blank(self.note);
         match amounts {
             Some(amounts) if errors.is_empty() => Ok(ValidClaim { amounts, note }),
             _ => Err(errors.into_vec()),

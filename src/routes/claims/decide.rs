@@ -11,7 +11,7 @@ use crate::db::queries::claims::{self, Move};
 use crate::db::queries::users;
 use crate::domain::claim::ClaimStatus;
 use crate::domain::role::Role;
-use crate::domain::{Invalid, pounds};
+use crate::domain::{Invalid, non_blank, pounds};
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
@@ -50,10 +50,7 @@ impl Validate for DecisionInput {
             }
         };
         errors.optional_text("note", self.note.as_deref(), 2000);
-        let note = self
-            .note
-            .map(|n| n.trim().to_string())
-            .filter(|n| !n.is_empty());
+        let note = non_blank(self.note);
         if approve == Some(false) && note.is_none() {
             errors.add(
                 "note",

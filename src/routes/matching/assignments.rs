@@ -20,6 +20,7 @@ use crate::db::models::partnership::ElementRow;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{audit, matching as queries, partnership, users};
 use crate::domain::assignment::AssignmentStatus;
+use crate::domain::non_blank;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus, Mode};
 use crate::domain::profile::AccessPassport;
 use crate::domain::role::Role;
@@ -260,7 +261,7 @@ impl Validate for WithdrawInput {
     fn validate(self) -> Result<Option<String>, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
         errors.optional_text("reason", self.reason.as_deref(), 2000);
-        errors.finish(trimmed(self.reason))
+        errors.finish(non_blank(self.reason))
     }
 }
 
@@ -278,12 +279,8 @@ impl Validate for OutcomeInput {
     fn validate(self) -> Result<Option<String>, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
         errors.optional_text("note", self.note.as_deref(), 2000);
-        errors.finish(trimmed(self.note))
+        errors.finish(non_blank(self.note))
     }
-}
-
-fn trimmed(text: Option<String>) -> Option<String> {
-    text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
 }
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
 use crate::db::queries::partnership as queries;
+use crate::domain::non_blank;
 use crate::domain::role::Role;
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
@@ -78,11 +79,7 @@ pub async fn declare_conflict(
     body: ValidJson<ConflictInput>,
 ) -> Result<web::Json<Conflict>, AppError> {
     user.require_any(&[Role::Coproducer])?;
-    let note = body
-        .0
-        .note
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty());
+    let note = non_blank(body.0.note);
     let conflict = state
         .db
         .write(move |conn| {

@@ -518,13 +518,13 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             history,
         });
     }
-    let mut claims = Vec::new();
+    let mut claims_made = Vec::new();
     for c in claims::of_user(conn, user_id)? {
         let element_id = matching::find_assignment(conn, &c.assignment_id)?
             .map(|a| a.element_id)
             .unwrap_or_default();
         let (project, element) = titles.element(conn, &element_id)?;
-        claims.push(ClaimRecord {
+        claims_made.push(ClaimRecord {
             project,
             element,
             minutes_worked: c.minutes_worked,
@@ -642,7 +642,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
         reviews_you_wrote,
         work_invitations,
         assignments,
-        claims,
+        claims: claims_made,
         partner_requests_you_sent,
         emails_to_you,
         who_read_your_sensitive_information: who_read,
