@@ -1,5 +1,6 @@
 //! Background jobs that close the loop: reminding coordinators about applications still
-//! waiting for an answer as a round's answer-by date nears, expiring unanswered invitations,
+//! waiting for an answer as a round's answer-by date nears, sending the daily digests of
+//! routine email held for people who chose one, expiring unanswered invitations,
 //! the retention rules that remove records once they are no longer needed, and storing the
 //! owner's view of applications that have none.
 
@@ -8,7 +9,9 @@ use std::time::Duration;
 use chrono::{Months, NaiveDateTime, Utc};
 
 use crate::db::DbConn;
-use crate::db::queries::{owner_views, privacy, recruitment as queries, users};
+use crate::db::queries::{
+    outbox as outbox_queries, owner_views, privacy, recruitment as queries, users,
+};
 use crate::domain::recruitment::answer_by;
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
@@ -68,6 +71,56 @@ pub async fn send_decision_reminders(
         state.outbox.wake();
     }
     Ok(reminded)
+}
+
+/// People whose digests one write transaction gathers at most, so a backlog never holds the
+/// write lock long.
+const DIGESTS_AT_A_TIME: i64 = 50;
+
+/// Sends each person whose held email is due their daily digest, one transaction each (an
+/// account being erased is left to its erasure, which deletes what is held for it). Returns
+/// how many digests were queued; a person whose digest fails is logged and tried next run.
+pub async fn send_digests(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
+    let mut sent = 0;
+    loop {
+        let due = state
+            .db
+            .read(move |conn| Ok(outbox_queries::due_digests(conn, now, DIGESTS_AT_A_TIME)?))
+            .await?;
+        let mut gathered_any = false;
+        for user_id in &due {
+            let app = state.clone();
+            let user_id = user_id.clone();
+            let gathered = state
+                .db
+                .write(move |conn| {
+                    if !users::hold_if_active(conn, &user_id)? {
+                        return Ok(false);
+                    }
+                    let Some(person) = users::find_by_id(conn, &user_id)? else {
+                        return Ok(false);
+                    };
+                    let link = app.settings.server.link("/me/notification-preferences");
+                    app.outbox.gather_digest(conn, &person, link)
+                })
+                .await;
+            match gathered {
+                Ok(true) => {
+                    sent += 1;
+                    gathered_any = true;
+                }
+                Ok(false) => {}
+                Err(error) => tracing::warn!(error = %error, "a digest failed; will try again"),
+            }
+        }
+        if !gathered_any || due.len() < DIGESTS_AT_A_TIME as usize {
+            break;
+        }
+    }
+    if sent > 0 {
+        state.outbox.wake();
+    }
+    Ok(sent)
 }
 
 /// Expires unanswered invitations and tells coordinators; returns how many expired.
@@ -264,13 +317,16 @@ pub async fn store_missing_owner_views(state: &AppState) -> Result<usize, AppErr
     }
 }
 
-/// Runs the reminder check, invitation expiry, retention and the owner's views missing every
-/// `rounds.reminder_check_secs`.
+/// Runs the reminder check, the digests due, invitation expiry, retention and the owner's views
+/// missing every `rounds.reminder_check_secs`.
 pub async fn run(state: AppState) {
     let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
     loop {
         if let Err(error) = send_decision_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "decision reminders failed; will try again");
+        }
+        if let Err(error) = send_digests(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "sending digests failed; will try again");
         }
         if let Err(error) = expire_invitations(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "expiring invitations failed; will try again");

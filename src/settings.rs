@@ -163,6 +163,9 @@ pub struct EmailSettings {
     pub max_attempts: u32,
     pub retry_base_secs: u64,
     pub retry_max_secs: u64,
+    /// The hour of the day (UTC, 0–23) when routine updates held for people who chose one
+    /// digest go out together.
+    pub digest_hour: u32,
 }
 
 impl EmailSettings {
@@ -193,6 +196,7 @@ impl Default for EmailSettings {
             max_attempts: 8,
             retry_base_secs: 30,
             retry_max_secs: 3600,
+            digest_hour: 16,
         }
     }
 }
@@ -533,6 +537,11 @@ impl Settings {
                 "email.smtp_timeout_secs: must be at least 1".into(),
             ));
         }
+        if self.email.digest_hour > 23 {
+            return Err(SettingsError(
+                "email.digest_hour: must be an hour of the day, from 0 to 23".into(),
+            ));
+        }
         if self.email.max_attempts == 0 {
             return Err(SettingsError(
                 "email.max_attempts: must be at least 1".into(),
@@ -703,6 +712,14 @@ mod tests {
             assert!(message.contains("email.concurrent_sends"), "{message}");
         }
         assert!(load_with(&[("APP_EMAIL__CONCURRENT_SENDS", "8")]).is_ok());
+    }
+
+    #[test]
+    fn digest_hour_past_23_is_refused_naming_the_key() {
+        let error = load_with(&[("APP_EMAIL__DIGEST_HOUR", "24")]).err();
+        let message = error.map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("email.digest_hour"), "{message}");
+        assert!(load_with(&[("APP_EMAIL__DIGEST_HOUR", "23")]).is_ok());
     }
 
     #[test]

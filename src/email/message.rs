@@ -208,6 +208,14 @@ pub enum Email {
         note: String,
         link: String,
     },
+    /// Routine updates held for someone who chose one digest, sent together once a day.
+    Digest {
+        name: String,
+        /// Each held email: its subject, its text without the footer, and the content of its
+        /// HTML (for the HTML part; empty for plain text).
+        parts: Vec<DigestPart>,
+        link: String,
+    },
     /// The last email to an erased account; its address is cleared once it is sent.
     AccountDeleted {
         name: String,
@@ -218,6 +226,18 @@ pub enum Email {
 
 /// The template of the farewell email, whose outbox row is scrubbed as it is sent.
 pub const ACCOUNT_DELETED_TEMPLATE: &str = "account_deleted";
+
+/// The template of the daily digest, whose row keeps the emails it gathers (`outbox::digest`).
+pub const DIGEST_TEMPLATE: &str = "digest";
+
+/// One email inside a digest, as rendered for its recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestPart {
+    pub subject: String,
+    pub text: String,
+    /// Already-escaped HTML from the email's own template.
+    pub html: String,
+}
 
 impl Email {
     pub fn template(&self) -> &'static str {
@@ -239,6 +259,33 @@ impl Email {
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
             Email::ClaimUpdate { .. } => "claim_update",
+            Email::Digest { .. } => DIGEST_TEMPLATE,
+        }
+    }
+
+    /// Whether this email may wait for the daily digest of someone who chose one: routine news
+    /// that asks nothing of them by a date. A sign-in link, an invitation with a date to answer
+    /// by, a decision, a booking (with its calendar) or a cancelled one goes straight away.
+    pub fn can_wait_for_digest(&self) -> bool {
+        match self {
+            Email::ApplicationReceived { .. }
+            | Email::RequestUpdate { .. }
+            | Email::SeatFreed { .. }
+            | Email::InvitationsExpired { .. }
+            | Email::AssignmentClosed { .. }
+            | Email::OrganisationContactChanged { .. }
+            | Email::PoolPlaceChanged { .. }
+            | Email::ClaimUpdate { .. } => true,
+            Email::SignInLink { .. }
+            | Email::AlreadyRegistered { .. }
+            | Email::StaffInvitation { .. }
+            | Email::ApplicationDecision { .. }
+            | Email::DecisionReminder { .. }
+            | Email::ElementInvitation { .. }
+            | Email::InvitationOutcome { .. }
+            | Email::AssignmentWithdrawn { .. }
+            | Email::AccountDeleted { .. }
+            | Email::Digest { .. } => false,
         }
     }
 
@@ -490,6 +537,22 @@ impl Email {
                 total: "£58.40".into(),
                 note: String::new(),
                 link: "https://coproduce.example/me/claims".into(),
+            },
+            Email::Digest {
+                name: "Sam".into(),
+                parts: vec![
+                    DigestPart {
+                        subject: "We have paid your claim for Peer interviews".into(),
+                        text: "Hello Sam,\n\nWe have paid your claim for “Peer interviews”.\n".into(),
+                        html: "<p>Hello Sam,</p>\n<p>We have paid your claim for “Peer interviews”.</p>".into(),
+                    },
+                    DigestPart {
+                        subject: "Your booking for Peer interviews is done".into(),
+                        text: "Hello Sam,\n\nThank you for your work on “Peer interviews”.\n".into(),
+                        html: "<p>Hello Sam,</p>\n<p>Thank you for your work on “Peer interviews”.</p>".into(),
+                    },
+                ],
+                link: "https://coproduce.example/me/notification-preferences".into(),
             },
         ]
     }

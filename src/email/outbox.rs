@@ -11,8 +11,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
-use super::message::MentionSpot;
-use super::{Attachment, Email, Mailer, OutgoingEmail, Sender, Templates};
+use super::message::{DIGEST_TEMPLATE, MentionSpot};
+use super::{Attachment, Email, Mailer, OutgoingEmail, Rendered, Sender, Templates, digest};
 use crate::crypto::{CryptoError, DataCipher, Field};
 use crate::db::models::outbox::OutboxRow;
 use crate::db::models::user::UserRow;
@@ -30,15 +30,18 @@ pub struct Recipient<'a> {
     pub user_id: Option<&'a str>,
     pub address: &'a str,
     pub format: EmailFormat,
+    /// They chose to get routine updates together in one daily digest.
+    pub digest: bool,
 }
 
 impl<'a> Recipient<'a> {
-    /// A registered person, in the format they chose.
+    /// A registered person, in the format and with the digest they chose.
     pub fn user(user: &'a crate::db::models::user::UserRow) -> Self {
         Self {
             user_id: Some(&user.id),
             address: &user.email,
             format: EmailFormat::from_stored(&user.email_format),
+            digest: user.email_digest,
         }
     }
 }
@@ -49,6 +52,7 @@ pub struct Outbox {
     sender: Sender,
     wakeup: Notify,
     cipher: Arc<DataCipher>,
+    digest_hour: u32,
 }
 
 impl Outbox {
@@ -61,6 +65,7 @@ impl Outbox {
             sender: Sender::of(settings)?,
             wakeup: Notify::new(),
             cipher,
+            digest_hour: settings.digest_hour,
         })
     }
 
@@ -69,40 +74,69 @@ impl Outbox {
     }
 
     /// Queues `email` for `to` on the caller's connection, so it commits or rolls back with
-    /// the change that caused it. Returns the outbox id.
+    /// the change that caused it. Routine email to someone who chose a digest is held for it
+    /// (see `Email::can_wait_for_digest`). Returns the outbox id.
     pub fn enqueue(
         &self,
         conn: &mut DbConn,
         to: &Recipient<'_>,
         email: &Email,
     ) -> Result<String, AppError> {
-        let rendered = self.templates.render(email, to.format).map_err(|e| {
-            AppError::Internal(anyhow::anyhow!("rendering {}: {e:#}", email.template()))
-        })?;
-        let attachment = email.attachment();
-        let id = uuid::Uuid::now_v7().to_string();
+        let rendered = self.render(email, to.format)?;
         let body = Body {
             text: rendered.text,
             html: rendered.html,
             mentions: rerender_of(email, to.format)?,
         };
-        let sealed_body = Some(self.seal(&id, &body)?);
         let now = Utc::now().naive_utc();
+        let (status, due) = if to.digest && email.can_wait_for_digest() {
+            (queries::HELD, digest::next_digest_at(now, self.digest_hour))
+        } else {
+            (queries::PENDING, now)
+        };
+        let row = Queued {
+            template: email.template(),
+            to,
+            subject: rendered.subject,
+            body,
+            attachment: email.attachment(),
+            status,
+            due,
+        };
+        self.queue(conn, row, now)
+    }
+
+    fn render(&self, email: &Email, format: EmailFormat) -> Result<Rendered, AppError> {
+        self.templates.render(email, format).map_err(|e| {
+            AppError::Internal(anyhow::anyhow!("rendering {}: {e:#}", email.template()))
+        })
+    }
+
+    /// Writes `queued` as a new row, its body sealed.
+    fn queue(
+        &self,
+        conn: &mut DbConn,
+        queued: Queued<'_, '_>,
+        now: chrono::NaiveDateTime,
+    ) -> Result<String, AppError> {
+        let id = uuid::Uuid::now_v7().to_string();
+        let sealed_body = Some(self.seal(&id, &queued.body)?);
+        let attachment = queued.attachment;
         let row = OutboxRow {
             message_id: format!("<{id}@{}>", self.sender.from.email.domain()),
             id: id.clone(),
-            template: email.template().into(),
-            user_id: to.user_id.map(str::to_string),
-            recipient: to.address.to_string(),
-            subject: rendered.subject,
+            template: queued.template.into(),
+            user_id: queued.to.user_id.map(str::to_string),
+            recipient: queued.to.address.to_string(),
+            subject: queued.subject,
             body_text: String::new(),
             body_html: None,
             attachment_filename: attachment.as_ref().map(|a| a.filename.clone()),
             attachment_content_type: attachment.as_ref().map(|a| a.content_type.clone()),
             attachment_body: attachment.map(|a| a.bytes),
-            status: queries::PENDING.into(),
+            status: queued.status.into(),
             attempts: 0,
-            next_attempt_at: now,
+            next_attempt_at: queued.due,
             locked_until: None,
             last_error: None,
             created_at: now,
@@ -112,6 +146,90 @@ impl Outbox {
         };
         queries::insert(conn, &row)?;
         Ok(id)
+    }
+
+    /// Gathers the email held for `person` into one digest, queued to send now, on the
+    /// caller's connection (which must hold their account). False when nothing is held.
+    /// Another replica gathering the same email at once makes this fail and roll back.
+    pub fn gather_digest(
+        &self,
+        conn: &mut DbConn,
+        person: &UserRow,
+        link: String,
+    ) -> Result<bool, AppError> {
+        let held = queries::held_for(conn, &person.id)?;
+        if held.is_empty() {
+            return Ok(false);
+        }
+        let mut parts = Vec::with_capacity(held.len());
+        for row in &held {
+            let body = self
+                .open(&row.id, row.sealed_body.as_deref(), || Body {
+                    text: row.body_text.clone(),
+                    html: row.body_html.clone(),
+                    mentions: None,
+                })
+                .map_err(|e| {
+                    AppError::Internal(anyhow::anyhow!("opening held email {}: {e}", row.id))
+                })?;
+            parts.push(HeldPart {
+                template: row.template.clone(),
+                subject: row.subject.clone(),
+                body,
+            });
+        }
+        let kept = Gathered {
+            name: person.display_name().to_string(),
+            format: person.email_format.clone(),
+            link,
+            parts,
+        };
+        let (subject, body) = self.compose(kept)?;
+        let ids: Vec<String> = held.iter().map(|row| row.id.clone()).collect();
+        if queries::delete_held(conn, &ids)? != ids.len() {
+            return Err(AppError::Internal(anyhow::anyhow!(
+                "held email was gathered by another worker at the same time"
+            )));
+        }
+        let now = Utc::now().naive_utc();
+        let to = Recipient::user(person);
+        let queued = Queued {
+            template: DIGEST_TEMPLATE,
+            to: &to,
+            subject,
+            body,
+            attachment: None,
+            status: queries::PENDING,
+            due: now,
+        };
+        self.queue(conn, queued, now)?;
+        Ok(true)
+    }
+
+    /// The digest of `gathered`: its subject and body, which keeps the parts it was made from.
+    fn compose(&self, gathered: Gathered) -> Result<(String, Body), AppError> {
+        let format = EmailFormat::from_stored(&gathered.format);
+        let email = Email::Digest {
+            name: gathered.name.clone(),
+            parts: gathered
+                .parts
+                .iter()
+                .map(|part| {
+                    digest::part_of(&part.subject, &part.body.text, part.body.html.as_deref())
+                })
+                .collect(),
+            link: gathered.link.clone(),
+        };
+        let rendered = self.render(&email, format)?;
+        let kept = serde_json::to_string(&gathered).map_err(|e| AppError::Internal(e.into()))?;
+        Ok((
+            rendered.subject,
+            Body {
+                text: rendered.text,
+                html: rendered.html,
+                mentions: Some(kept),
+            },
+        ))
     }
 
     /// Takes `person` out of unsent email to other people, in the caller's transaction (their
@@ -165,33 +283,115 @@ impl Outbox {
             }
         };
         let mut subject = stored.subject.clone();
+        let forgotten = if stored.template == DIGEST_TEMPLATE {
+            self.forget_in_digest(&mut subject, &mut body, &person.id, words)
+        } else {
+            self.forget_in_email(&stored.template, &mut subject, &mut body, &person.id, words)
+        };
+        match forgotten {
+            Forgotten::NotNamed => Ok(()),
+            Forgotten::Changed => Ok(queries::rewrite(
+                conn,
+                &stored.id,
+                &subject,
+                &self.seal(&stored.id, &body)?,
+            )?),
+            Forgotten::Unsendable => {
+                // Better unsent than naming them.
+                tracing::warn!(outbox_id = %stored.id, template = %stored.template, "email naming an erased person no longer renders; deleted");
+                Ok(queries::delete_unsent(conn, &stored.id)?)
+            }
+        }
+    }
+
+    /// Takes the person `user_id` out of one email (`template`): rendered again without them
+    /// where it names them through a `Mention`, then their identifying `words` replaced
+    /// wherever they are still written.
+    fn forget_in_email(
+        &self,
+        template: &str,
+        subject: &mut String,
+        body: &mut Body,
+        user_id: &str,
+        words: &[&str],
+    ) -> Forgotten {
         let mut changed = false;
         if let Some(mentions) = &body.mentions {
-            match self.rerender_without(&stored.template, mentions, &person.id) {
+            match self.rerender_without(template, mentions, user_id) {
                 Rerendered::NotNamed => {}
                 Rerendered::Again(rendered, mentions) => {
-                    subject = rendered.subject;
-                    body = Body {
+                    *subject = rendered.subject;
+                    *body = Body {
                         text: rendered.text,
                         html: rendered.html,
                         mentions,
                     };
                     changed = true;
                 }
-                Rerendered::NoLonger => {
-                    // Better unsent than naming them.
-                    tracing::warn!(outbox_id = %stored.id, template = %stored.template, "email naming an erased person no longer renders; deleted");
-                    return Ok(queries::delete_unsent(conn, &stored.id)?);
-                }
+                Rerendered::NoLonger => return Forgotten::Unsendable,
             }
         }
         for needle in words {
-            changed |= redact(&mut subject, &mut body, needle);
+            changed |= redact(subject, body, needle);
         }
         if changed {
-            queries::rewrite(conn, &stored.id, &subject, &self.seal(&stored.id, &body)?)?;
+            Forgotten::Changed
+        } else {
+            Forgotten::NotNamed
         }
-        Ok(())
+    }
+
+    /// `forget_in_email` for each email a digest gathered: one that no longer renders is left
+    /// out, and the digest composed again from what is left (unsendable when nothing is).
+    fn forget_in_digest(
+        &self,
+        subject: &mut String,
+        body: &mut Body,
+        user_id: &str,
+        words: &[&str],
+    ) -> Forgotten {
+        let Some(mut gathered) = body
+            .mentions
+            .as_deref()
+            .and_then(|kept| serde_json::from_str::<Gathered>(kept).ok())
+        else {
+            // What it was made from no longer reads: the words alone, as for any email.
+            return self.forget_in_email(DIGEST_TEMPLATE, subject, body, user_id, words);
+        };
+        let mut changed = false;
+        gathered.parts.retain_mut(|part| {
+            match self.forget_in_email(
+                &part.template,
+                &mut part.subject,
+                &mut part.body,
+                user_id,
+                words,
+            ) {
+                Forgotten::NotNamed => true,
+                Forgotten::Changed => {
+                    changed = true;
+                    true
+                }
+                Forgotten::Unsendable => {
+                    changed = true;
+                    false
+                }
+            }
+        });
+        if !changed {
+            return Forgotten::NotNamed;
+        }
+        if gathered.parts.is_empty() {
+            return Forgotten::Unsendable;
+        }
+        match self.compose(gathered) {
+            Ok((composed_subject, composed)) => {
+                *subject = composed_subject;
+                *body = composed;
+                Forgotten::Changed
+            }
+            Err(_) => Forgotten::Unsendable,
+        }
     }
 
     /// The email kept as `mentions` rendered again with `DELETED_PERSON` in the place of
@@ -319,7 +519,8 @@ const FORGET_PAGE: i64 = 500;
 pub const DELETED_PERSON: &str = "Someone who has since deleted their account";
 
 /// What an outbox row says, sealed at rest (`outbox.sealed_body`): an invitation lists the
-/// person's access adjustments, and a note can say anything.
+/// person's access adjustments, and a note can say anything. For a digest, `mentions` keeps
+/// the `Gathered` emails it was made from.
 #[derive(Debug, Serialize, Deserialize)]
 struct Body {
     text: String,
@@ -337,6 +538,44 @@ impl Body {
             mentions: stored.mentions.clone(),
         }
     }
+}
+
+/// What taking an erased person out of an unsent email did to it.
+enum Forgotten {
+    /// It does not name them.
+    NotNamed,
+    /// It no longer names them.
+    Changed,
+    /// It cannot be sent without them.
+    Unsendable,
+}
+
+/// One held email, as a digest keeps it (so an erasure can take someone out of it).
+#[derive(Debug, Serialize, Deserialize)]
+struct HeldPart {
+    template: String,
+    subject: String,
+    body: Body,
+}
+
+/// What a digest was composed from, kept in its body's `mentions`.
+#[derive(Debug, Serialize, Deserialize)]
+struct Gathered {
+    name: String,
+    format: String,
+    link: String,
+    parts: Vec<HeldPart>,
+}
+
+/// A new row for `enqueue` or a digest.
+struct Queued<'a, 'b> {
+    template: &'static str,
+    to: &'a Recipient<'b>,
+    subject: String,
+    body: Body,
+    attachment: Option<Attachment>,
+    status: &'static str,
+    due: chrono::NaiveDateTime,
 }
 
 /// An email rendered again without someone.

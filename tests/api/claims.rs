@@ -9,7 +9,7 @@ use crate::partners::{coproducer, project};
 use crate::people::put;
 
 /// A coordinator and a co-producer confirmed on the test element (£25.00 an hour).
-async fn booked(app: &TestApp, profile: Value) -> (TestUser, TestUser, String) {
+pub async fn booked(app: &TestApp, profile: Value) -> (TestUser, TestUser, String) {
     let (coordinator, _, project) = project(app).await;
     let person = coproducer(app, profile).await;
     let invitations: Vec<Value> =
@@ -27,7 +27,12 @@ async fn booked(app: &TestApp, profile: Value) -> (TestUser, TestUser, String) {
     (coordinator, person, assignment)
 }
 
-async fn claim(app: &TestApp, who: &TestUser, assignment: &str, body: Value) -> reqwest::Response {
+pub async fn claim(
+    app: &TestApp,
+    who: &TestUser,
+    assignment: &str,
+    body: Value,
+) -> reqwest::Response {
     app.post_as(who, &format!("/api/v1/assignments/{assignment}/claims"))
         .json(&body)
         .send()
@@ -35,7 +40,7 @@ async fn claim(app: &TestApp, who: &TestUser, assignment: &str, body: Value) -> 
         .unwrap()
 }
 
-async fn decide(
+pub async fn decide(
     app: &TestApp,
     coordinator: &TestUser,
     claim: &str,
@@ -48,14 +53,14 @@ async fn decide(
         .unwrap()
 }
 
-async fn pay(app: &TestApp, coordinator: &TestUser, claim: &str) -> reqwest::Response {
+pub async fn pay(app: &TestApp, coordinator: &TestUser, claim: &str) -> reqwest::Response {
     app.post_as(coordinator, &format!("/api/v1/claims/{claim}/paid"))
         .send()
         .await
         .unwrap()
 }
 
-fn bus_fare() -> Value {
+pub fn bus_fare() -> Value {
     json!({"minutes_worked": 90, "expenses_pence": 840, "expenses_note": "Bus fare", "note": "Two interviews"})
 }
 

@@ -10,6 +10,7 @@ mod auth;
 mod authorization;
 mod claims;
 mod cli;
+mod digest;
 mod email;
 mod errors;
 mod idempotency;

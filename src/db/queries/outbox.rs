@@ -11,7 +11,9 @@ pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const FAILED: &str = "failed";
 pub const DEAD: &str = "dead";
-pub const STATUSES: [&str; 4] = [PENDING, SENT, FAILED, DEAD];
+/// Routine email kept for its recipient's daily digest; the worker never claims it.
+pub const HELD: &str = "held";
+pub const STATUSES: [&str; 5] = [PENDING, SENT, FAILED, DEAD, HELD];
 /// What stands in a row's recipient once the person it went to has been erased.
 pub const ERASED_RECIPIENT: &str = "(erased)";
 
@@ -57,6 +59,50 @@ pub fn claim_due(
         .order(outbox::next_attempt_at)
         .select(OutboxRow::as_select())
         .load(conn)
+}
+
+/// People with held email due in their digest by `now`, up to `limit` of them.
+pub fn due_digests(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+    outbox::table
+        .filter(outbox::status.eq(HELD))
+        .filter(outbox::next_attempt_at.le(now))
+        .filter(outbox::user_id.is_not_null())
+        .select(outbox::user_id.assume_not_null())
+        .distinct()
+        .order(outbox::user_id.assume_not_null())
+        .limit(limit)
+        .load(conn)
+}
+
+/// The email held for `user_id`, oldest first.
+pub fn held_for(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<OutboxRow>> {
+    outbox::table
+        .filter(outbox::status.eq(HELD))
+        .filter(outbox::user_id.eq(user_id))
+        .order((outbox::created_at, outbox::id))
+        .select(OutboxRow::as_select())
+        .load(conn)
+}
+
+/// Deletes the held rows `ids` (gathered into a digest); returns how many were still held.
+pub fn delete_held(conn: &mut DbConn, ids: &[String]) -> QueryResult<usize> {
+    diesel::delete(
+        outbox::table
+            .filter(outbox::id.eq_any(ids))
+            .filter(outbox::status.eq(HELD)),
+    )
+    .execute(conn)
+}
+
+/// Sends `user_id`'s held email now, each on its own (they no longer want a digest).
+pub fn release_held(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::status.eq(HELD))
+            .filter(outbox::user_id.eq(user_id)),
+    )
+    .set((outbox::status.eq(PENDING), outbox::next_attempt_at.eq(now)))
+    .execute(conn)
 }
 
 /// Records the delivery of `row` (id, template), if this worker still holds the lease it

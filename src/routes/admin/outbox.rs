@@ -18,8 +18,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StatusFilter {
-    /// `pending`, `sent`, `failed` or `dead`.
-    #[param(pattern = "^(pending|sent|failed|dead)$")]
+    /// `pending`, `sent`, `failed`, `dead`, or `held` for someone's daily digest.
+    #[param(pattern = "^(pending|sent|failed|dead|held)$")]
     pub status: Option<String>,
 }
 
@@ -86,7 +86,7 @@ pub async fn list_outbox(
             "status",
             Invalid::new(
                 "invalid_choice",
-                "Choose one of: pending, sent, failed, dead.",
+                "Choose one of: pending, sent, failed, dead, held.",
             ),
         ));
     }

@@ -120,6 +120,7 @@ pub async fn delete_me(
                 user_id: None,
                 address: &person.email,
                 format: EmailFormat::from_stored(&person.email_format),
+                digest: false,
             };
             app.outbox.enqueue(
                 conn,

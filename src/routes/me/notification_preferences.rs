@@ -1,9 +1,10 @@
 use actix_web::{get, put, web};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::AuthUser;
-use crate::db::queries::users;
+use crate::db::queries::{outbox, users};
 use crate::domain::email_format::EmailFormat;
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{ValidJson, Validate};
@@ -45,7 +46,8 @@ pub async fn get_preferences(
     }))
 }
 
-/// Change your email preferences; every email from now on uses them.
+/// Change your email preferences; every email from now on uses them. Turning the digest off
+/// sends what was held for it straight away.
 #[utoipa::path(tag = "me", security(("bearer" = [])), request_body = NotificationPreferences, responses(
     (status = 200, body = NotificationPreferences),
     (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -59,17 +61,23 @@ pub async fn put_preferences(
 ) -> Result<web::Json<NotificationPreferences>, AppError> {
     let preferences = body.0;
     let (format, digest) = (preferences.format, preferences.digest);
-    state
+    let released = state
         .db
         .write(move |conn| {
             user.still_signed_in_to_change_account(conn)?;
-            Ok(users::set_notification_preferences(
+            users::set_notification_preferences(conn, &user.id, format.as_str(), digest)?;
+            if digest {
+                return Ok(0);
+            }
+            Ok(outbox::release_held(
                 conn,
                 &user.id,
-                format.as_str(),
-                digest,
+                Utc::now().naive_utc(),
             )?)
         })
         .await?;
+    if released > 0 {
+        state.outbox.wake();
+    }
     Ok(web::Json(preferences))
 }

@@ -227,6 +227,7 @@ pub fn tell_partner(
             user_id: addressee.user_id.as_deref(),
             address: &addressee.address,
             format: addressee.format,
+            digest: addressee.digest,
         };
         state.outbox.enqueue(conn, &to, &email)?;
     }
@@ -239,6 +240,7 @@ struct Addressee {
     name: String,
     address: String,
     format: EmailFormat,
+    digest: bool,
 }
 
 impl From<UserRow> for Addressee {
@@ -246,6 +248,7 @@ impl From<UserRow> for Addressee {
         Self {
             name: user.display_name().to_string(),
             format: EmailFormat::from_stored(&user.email_format),
+            digest: user.email_digest,
             address: user.email,
             user_id: Some(user.id),
         }
@@ -275,6 +278,7 @@ fn who_hears_of(conn: &mut DbConn, row: &RequestRow) -> Result<Vec<Addressee>, A
             name,
             address: contact,
             format: EmailFormat::Standard,
+            digest: false,
         })
         .into_iter()
         .collect())

@@ -188,6 +188,7 @@ pub async fn create_invitation(
                 format: invitee.as_ref().map_or(EmailFormat::Standard, |u| {
                     EmailFormat::from_stored(&u.email_format)
                 }),
+                digest: false,
             };
             app.outbox.enqueue(conn, &to, &email)?;
             Ok(Invitation {
