@@ -13,6 +13,7 @@ use crate::db::queries::{
     outbox as outbox_queries, owner_views, privacy, recruitment as queries, users,
 };
 use crate::domain::recruitment::answer_by;
+use crate::email::outbox::{DIGEST_GATHERED_ELSEWHERE, DigestGathered};
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
 use crate::routes::applications::{Loaded, OWNER_VIEW_FORMAT};
@@ -81,46 +82,55 @@ const DIGESTS_AT_A_TIME: i64 = 50;
 /// account being erased is left to its erasure, which deletes what is held for it). Returns
 /// how many digests were queued; a person whose digest fails is logged and tried next run.
 pub async fn send_digests(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
-    let mut sent = 0;
+    let mut queued = 0;
+    let mut released = false;
+    let mut after = String::new();
     loop {
+        let from = after.clone();
         let due = state
             .db
-            .read(move |conn| Ok(outbox_queries::due_digests(conn, now, DIGESTS_AT_A_TIME)?))
+            .read(move |conn| {
+                Ok(outbox_queries::due_digests(
+                    conn,
+                    now,
+                    &from,
+                    DIGESTS_AT_A_TIME,
+                )?)
+            })
             .await?;
-        let mut gathered_any = false;
-        for user_id in &due {
+        let Some(last) = due.last() else { break };
+        after = last.clone();
+        for user_id in due {
             let app = state.clone();
-            let user_id = user_id.clone();
             let gathered = state
                 .db
                 .write(move |conn| {
                     if !users::hold_if_active(conn, &user_id)? {
-                        return Ok(false);
+                        return Ok(DigestGathered::Nothing);
                     }
                     let Some(person) = users::find_by_id(conn, &user_id)? else {
-                        return Ok(false);
+                        return Ok(DigestGathered::Nothing);
                     };
                     let link = app.settings.server.link("/me/notification-preferences");
                     app.outbox.gather_digest(conn, &person, link)
                 })
                 .await;
             match gathered {
-                Ok(true) => {
-                    sent += 1;
-                    gathered_any = true;
-                }
-                Ok(false) => {}
+                Ok(DigestGathered::Queued) => queued += 1,
+                Ok(DigestGathered::Released) => released = true,
+                Ok(DigestGathered::Nothing) => {}
+                Err(AppError::Conflict {
+                    code: DIGEST_GATHERED_ELSEWHERE,
+                    ..
+                }) => {}
                 Err(error) => tracing::warn!(error = %error, "a digest failed; will try again"),
             }
         }
-        if !gathered_any || due.len() < DIGESTS_AT_A_TIME as usize {
-            break;
-        }
     }
-    if sent > 0 {
+    if queued > 0 || released {
         state.outbox.wake();
     }
-    Ok(sent)
+    Ok(queued)
 }
 
 /// Expires unanswered invitations and tells coordinators; returns how many expired.

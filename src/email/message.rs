@@ -264,18 +264,28 @@ impl Email {
     }
 
     /// Whether this email may wait for the daily digest of someone who chose one: routine news
-    /// that asks nothing of them by a date. A sign-in link, an invitation with a date to answer
-    /// by, a decision, a booking (with its calendar) or a cancelled one goes straight away.
+    /// that asks nothing of them. Anything with a date to answer by, a decision about them or
+    /// their money, a booking made or cancelled, or something a coordinator must now act on
+    /// goes straight away.
     pub fn can_wait_for_digest(&self) -> bool {
         match self {
-            Email::ApplicationReceived { .. }
-            | Email::RequestUpdate { .. }
-            | Email::SeatFreed { .. }
-            | Email::InvitationsExpired { .. }
-            | Email::AssignmentClosed { .. }
-            | Email::OrganisationContactChanged { .. }
-            | Email::PoolPlaceChanged { .. }
-            | Email::ClaimUpdate { .. } => true,
+            Email::ApplicationReceived { .. } => true,
+            // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
+            Email::RequestUpdate { step, .. } => step == "received",
+            // A seat still empty needs someone found for it.
+            Email::SeatFreed {
+                replacements,
+                seats_left,
+                ..
+            } => !replacements.is_empty() || *seats_left == 0,
+            // A missed session may need them to tell us what happened.
+            Email::AssignmentClosed { outcome, .. } => outcome == "completed",
+            // A rejected claim is money they expected, and they may claim again.
+            Email::ClaimUpdate { outcome, .. } => outcome == "approved" || outcome == "paid",
+            // Archiving is a decision about them; reinstating is good news.
+            Email::PoolPlaceChanged { archived, .. } => !archived,
+            // With nobody to take over, a coordinator must set a contact.
+            Email::OrganisationContactChanged { new_contact, .. } => !new_contact.is_empty(),
             Email::SignInLink { .. }
             | Email::AlreadyRegistered { .. }
             | Email::StaffInvitation { .. }
@@ -283,6 +293,7 @@ impl Email {
             | Email::DecisionReminder { .. }
             | Email::ElementInvitation { .. }
             | Email::InvitationOutcome { .. }
+            | Email::InvitationsExpired { .. }
             | Email::AssignmentWithdrawn { .. }
             | Email::AccountDeleted { .. }
             | Email::Digest { .. } => false,
@@ -585,5 +596,42 @@ fn example_calendar() -> Calendar {
                 description: format!("Session {n} of 2."),
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The examples of `template` that may wait for a digest, in order.
+    fn waits(template: &str) -> Vec<bool> {
+        Email::examples()
+            .iter()
+            .filter(|email| email.template() == template)
+            .map(Email::can_wait_for_digest)
+            .collect()
+    }
+
+    #[test]
+    fn a_claim_approved_or_paid_may_wait_but_a_rejected_one_goes_straight_away() {
+        assert_eq!(waits("claim_update"), [true, false, true]);
+    }
+
+    #[test]
+    fn a_place_archived_goes_straight_away_and_one_reinstated_may_wait() {
+        assert_eq!(waits("pool_place_changed"), [false, true]);
+    }
+
+    #[test]
+    fn links_invitations_and_decisions_never_wait() {
+        for template in [
+            "sign_in_link",
+            "staff_invitation",
+            "element_invitation",
+            "application_decision",
+            "invitation_outcome",
+        ] {
+            assert!(waits(template).iter().all(|w| !w), "{template}");
+        }
     }
 }

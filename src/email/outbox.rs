@@ -89,7 +89,9 @@ impl Outbox {
             mentions: rerender_of(email, to.format)?,
         };
         let now = Utc::now().naive_utc();
-        let (status, due) = if to.digest && email.can_wait_for_digest() {
+        // Only an account has a digest to gather it into.
+        let held = to.digest && to.user_id.is_some() && email.can_wait_for_digest();
+        let (status, due) = if held {
             (queries::HELD, digest::next_digest_at(now, self.digest_hour))
         } else {
             (queries::PENDING, now)
@@ -149,34 +151,59 @@ impl Outbox {
     }
 
     /// Gathers the email held for `person` into one digest, queued to send now, on the
-    /// caller's connection (which must hold their account). False when nothing is held.
-    /// Another replica gathering the same email at once makes this fail and roll back.
+    /// caller's connection (which must hold their account). Email held for someone who no
+    /// longer wants a digest, or that does not open, goes on by itself (the worker records a
+    /// failure coordinators can see). Waits for nothing: with an erasure under way (which may
+    /// be rewriting what is held) it gathers nothing this time. Another replica gathering the
+    /// same email at once makes this fail with `DIGEST_GATHERED_ELSEWHERE`, rolling back.
     pub fn gather_digest(
         &self,
         conn: &mut DbConn,
         person: &UserRow,
         link: String,
-    ) -> Result<bool, AppError> {
+    ) -> Result<DigestGathered, AppError> {
+        if !queries::no_erasure_under_way(conn)? {
+            return Ok(DigestGathered::Nothing);
+        }
+        let now = Utc::now().naive_utc();
         let held = queries::held_for(conn, &person.id)?;
         if held.is_empty() {
-            return Ok(false);
+            return Ok(DigestGathered::Nothing);
+        }
+        if !person.email_digest {
+            queries::release_held(conn, &person.id, now)?;
+            return Ok(DigestGathered::Released);
         }
         let mut parts = Vec::with_capacity(held.len());
+        let mut gathered_ids = Vec::with_capacity(held.len());
+        let mut unopened = Vec::new();
         for row in &held {
-            let body = self
-                .open(&row.id, row.sealed_body.as_deref(), || Body {
-                    text: row.body_text.clone(),
-                    html: row.body_html.clone(),
-                    mentions: None,
-                })
-                .map_err(|e| {
-                    AppError::Internal(anyhow::anyhow!("opening held email {}: {e}", row.id))
-                })?;
-            parts.push(HeldPart {
-                template: row.template.clone(),
-                subject: row.subject.clone(),
-                body,
+            let opened = self.open(&row.id, row.sealed_body.as_deref(), || Body {
+                text: row.body_text.clone(),
+                html: row.body_html.clone(),
+                mentions: None,
             });
+            match opened {
+                Ok(body) => {
+                    gathered_ids.push(row.id.clone());
+                    parts.push(HeldPart {
+                        template: row.template.clone(),
+                        subject: row.subject.clone(),
+                        body,
+                    });
+                }
+                Err(_) => unopened.push(row.id.clone()),
+            }
+        }
+        if !unopened.is_empty() {
+            tracing::warn!(
+                count = unopened.len(),
+                "held email that does not open goes on by itself, to fail where coordinators see it"
+            );
+            queries::release_these(conn, &unopened, now)?;
+        }
+        if parts.is_empty() {
+            return Ok(DigestGathered::Released);
         }
         let kept = Gathered {
             name: person.display_name().to_string(),
@@ -185,13 +212,13 @@ impl Outbox {
             parts,
         };
         let (subject, body) = self.compose(kept)?;
-        let ids: Vec<String> = held.iter().map(|row| row.id.clone()).collect();
-        if queries::delete_held(conn, &ids)? != ids.len() {
-            return Err(AppError::Internal(anyhow::anyhow!(
-                "held email was gathered by another worker at the same time"
-            )));
+        if queries::delete_held(conn, &gathered_ids)? != gathered_ids.len() {
+            return Err(AppError::Conflict {
+                code: DIGEST_GATHERED_ELSEWHERE,
+                detail: "Another worker gathered this digest at the same time.".into(),
+                extra: None,
+            });
         }
-        let now = Utc::now().naive_utc();
         let to = Recipient::user(person);
         let queued = Queued {
             template: DIGEST_TEMPLATE,
@@ -203,7 +230,7 @@ impl Outbox {
             due: now,
         };
         self.queue(conn, queued, now)?;
-        Ok(true)
+        Ok(DigestGathered::Queued)
     }
 
     /// The digest of `gathered`: its subject and body, which keeps the parts it was made from.
@@ -539,6 +566,20 @@ impl Body {
         }
     }
 }
+
+/// What `Outbox::gather_digest` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DigestGathered {
+    /// Nothing was held, or an erasure was under way.
+    Nothing,
+    /// One digest is queued.
+    Queued,
+    /// Held email was sent on by itself, and nothing gathered.
+    Released,
+}
+
+/// The conflict `Outbox::gather_digest` fails with when it lost a race to another replica.
+pub const DIGEST_GATHERED_ELSEWHERE: &str = "digest_gathered_elsewhere";
 
 /// What taking an erased person out of an unsent email did to it.
 enum Forgotten {

@@ -16,19 +16,19 @@ use crate::smtp_sink::{Mode, SmtpSink};
 
 /// An element with three seats, `booked` people confirmed on it, `waiting` more on its
 /// waiting list (in that order of accepting), and `pending` invited who have not answered.
-struct Scene {
-    coordinator: TestUser,
-    partner: TestUser,
-    element: String,
+pub struct Scene {
+    pub coordinator: TestUser,
+    pub partner: TestUser,
+    pub element: String,
     /// (person, assignment id)
-    booked: Vec<(TestUser, String)>,
+    pub booked: Vec<(TestUser, String)>,
     /// (person, invitation id)
-    waiting: Vec<(TestUser, String)>,
+    pub waiting: Vec<(TestUser, String)>,
     /// (person, invitation id)
-    pending: Vec<(TestUser, String)>,
+    pub pending: Vec<(TestUser, String)>,
 }
 
-async fn scene(app: &TestApp, booked: usize, waiting: usize, pending: usize) -> Scene {
+pub async fn scene(app: &TestApp, booked: usize, waiting: usize, pending: usize) -> Scene {
     let (coordinator, partner, project) = project(app).await;
     let element = first_element(&project);
     let mut people = Vec::new();
@@ -72,7 +72,7 @@ async fn scene(app: &TestApp, booked: usize, waiting: usize, pending: usize) -> 
     scene
 }
 
-async fn act(
+pub async fn act(
     app: &TestApp,
     who: &TestUser,
     assignment: &str,

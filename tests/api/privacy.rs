@@ -3,7 +3,7 @@
 use chrono::{Duration, Months, NaiveDateTime, Utc};
 use coproduce::db::DbConn;
 use coproduce::domain::role::Role;
-use coproduce::jobs::{RetentionReport, apply_retention, send_digests};
+use coproduce::jobs::{RetentionReport, apply_retention};
 use diesel::sql_types::{BigInt, Text};
 use diesel::{QueryableByName, RunQueryDsl};
 use serde_json::{Value, json};
@@ -484,26 +484,6 @@ both_backends! {
         assert!(told.text.starts_with("Hello Test coordinator,"), "the greeting is the coordinator's own");
         for gone in [PREFERRED_NAME, PHRASE] {
             assert!(!told.text.contains(gone) && !told.html.as_deref().unwrap_or_default().contains(gone), "{gone}");
-        }
-    }
-
-    async fn a_digest_waiting_to_go_is_rewritten_without_the_person_it_names(app) {
-        let person = person_with_data_everywhere(&app).await;
-        let digest = json!({"format": "standard", "digest": true});
-        assert_eq!(put(&app, &person.coordinator, "/api/v1/me/notification-preferences", &digest).await.status(), 200);
-        leave_element_saying(&app, &person.user, &format!("The {PHRASE} closed")).await;
-        let tomorrow = now() + Duration::days(1) + Duration::hours(1);
-        assert!(send_digests(&app.state, tomorrow).await.unwrap() >= 1);
-        assert_eq!(delete_me(&app, &person.user, &confirmed()).await.status(), 204);
-
-        app.drain_outbox().await;
-        let told = app.emails_to(&person.coordinator.email).pop().unwrap();
-        assert_eq!(told.subject, "Your update from coproduce today");
-        assert!(told.text.contains("Someone who has since deleted their account has withdrawn from “Peer interviews”."), "{}", told.text);
-        let html = told.html.unwrap_or_default();
-        assert!(html.contains("Someone who has since deleted their account"), "{html}");
-        for gone in [PREFERRED_NAME, PHRASE] {
-            assert!(!told.text.contains(gone) && !html.contains(gone), "{gone}");
         }
     }
 

@@ -61,12 +61,18 @@ pub fn claim_due(
         .load(conn)
 }
 
-/// People with held email due in their digest by `now`, up to `limit` of them.
-pub fn due_digests(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> QueryResult<Vec<String>> {
+/// People with held email due in their digest by `now`, in id order after `after`, up to
+/// `limit` of them.
+pub fn due_digests(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    after: &str,
+    limit: i64,
+) -> QueryResult<Vec<String>> {
     outbox::table
         .filter(outbox::status.eq(HELD))
         .filter(outbox::next_attempt_at.le(now))
-        .filter(outbox::user_id.is_not_null())
+        .filter(outbox::user_id.gt(after))
         .select(outbox::user_id.assume_not_null())
         .distinct()
         .order(outbox::user_id.assume_not_null())
@@ -100,6 +106,17 @@ pub fn release_held(conn: &mut DbConn, user_id: &str, now: NaiveDateTime) -> Que
         outbox::table
             .filter(outbox::status.eq(HELD))
             .filter(outbox::user_id.eq(user_id)),
+    )
+    .set((outbox::status.eq(PENDING), outbox::next_attempt_at.eq(now)))
+    .execute(conn)
+}
+
+/// Sends the held rows `ids` now, each on its own.
+pub fn release_these(conn: &mut DbConn, ids: &[String], now: NaiveDateTime) -> QueryResult<usize> {
+    diesel::update(
+        outbox::table
+            .filter(outbox::status.eq(HELD))
+            .filter(outbox::id.eq_any(ids)),
     )
     .set((outbox::status.eq(PENDING), outbox::next_attempt_at.eq(now)))
     .execute(conn)
