@@ -70,7 +70,7 @@ pub struct ElementSpec {
     /// `features` codes the venue or element provides.
     pub features: Vec<String>,
     pub sessions: Vec<Session>,
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 100_000)]
     pub pay_rate_pence_per_hour: i64,
     /// Difficult subjects people should know about in advance.
     #[schema(max_length = 2000)]
@@ -158,6 +158,17 @@ impl ElementSpec {
                 field("pay_rate_pence_per_hour"),
                 Invalid::new("out_of_range", "The pay rate cannot be below zero."),
             );
+        } else if self.pay_rate_pence_per_hour > MAX_PAY_RATE_PENCE_PER_HOUR {
+            add(
+                field("pay_rate_pence_per_hour"),
+                Invalid::new(
+                    "out_of_range",
+                    format!(
+                        "The pay rate cannot be more than {} an hour. Is it in pence? £25 an hour is 2500.",
+                        pounds(MAX_PAY_RATE_PENCE_PER_HOUR)
+                    ),
+                ),
+            );
         }
         if self
             .content_notes
@@ -193,6 +204,10 @@ fn text(add: &mut impl FnMut(String, Invalid), field: String, value: &str, max: 
         );
     }
 }
+
+/// £1,000 an hour: more is a typing slip (pounds written as pence, a zero too many), and it
+/// would make every claim's fee absurd.
+pub const MAX_PAY_RATE_PENCE_PER_HOUR: i64 = 100_000;
 
 /// The thresholds of the quality check (from configuration).
 pub struct QualityRules {
@@ -447,6 +462,22 @@ mod tests {
                 "elements[0].sessions[0].ends_at"
             ]
         );
+    }
+
+    #[test]
+    fn a_pay_rate_over_a_thousand_pounds_an_hour_is_refused_saying_what_it_takes() {
+        let mut slip = element();
+        slip.pay_rate_pence_per_hour = MAX_PAY_RATE_PENCE_PER_HOUR + 1;
+        let problems = slip.problems(&catalogue(), "elements[0]");
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].0, "elements[0].pay_rate_pence_per_hour");
+        assert!(
+            problems[0].1.message.contains("£1000.00 an hour"),
+            "{}",
+            problems[0].1.message
+        );
+        slip.pay_rate_pence_per_hour = MAX_PAY_RATE_PENCE_PER_HOUR;
+        assert!(slip.problems(&catalogue(), "elements[0]").is_empty());
     }
 
     #[test]
