@@ -1,5 +1,6 @@
 //! Background jobs that close the loop: reminding coordinators about applications still
-//! waiting for an answer as a round's answer-by date nears, sending the daily digests of
+//! waiting for an answer as a round's answer-by date nears, and about claims for time and
+//! expenses waiting to be decided or paid, sending the daily digests of
 //! routine email held for people who chose one, expiring unanswered invitations,
 //! the retention rules that remove records once they are no longer needed, and storing the
 //! owner's view of applications that have none.
@@ -10,7 +11,7 @@ use chrono::{Months, NaiveDateTime, Utc};
 
 use crate::db::DbConn;
 use crate::db::queries::{
-    outbox as outbox_queries, owner_views, privacy, recruitment as queries, users,
+    claims, outbox as outbox_queries, owner_views, privacy, recruitment as queries, users,
 };
 use crate::domain::recruitment::answer_by;
 use crate::email::outbox::{DIGEST_GATHERED_ELSEWHERE, DigestGathered};
@@ -69,6 +70,52 @@ pub async fn send_decision_reminders(
         })
         .await?;
     if reminded > 0 {
+        state.outbox.wake();
+    }
+    Ok(reminded)
+}
+
+/// Emails every coordinator and admin, once a day, while claims for time and expenses have
+/// waited `claims.remind_after_days` or more for a decision, or for payment once approved.
+/// Returns whether a reminder was queued.
+pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Result<bool, AppError> {
+    let app = state.clone();
+    let reminded = state
+        .db
+        .write(move |conn| {
+            let after_days = app.settings.claims.remind_after_days;
+            let before = now - chrono::Duration::days(i64::from(after_days));
+            let to_decide = claims::waiting_for_decision(conn, before)?;
+            let to_pay = claims::waiting_for_payment(conn, before)?;
+            if to_decide.claims == 0 && to_pay.claims == 0 {
+                return Ok(false);
+            }
+            let coordinators = users::staff(conn)?;
+            if coordinators.is_empty() {
+                tracing::warn!("claims are waiting but there is no coordinator or admin to remind");
+                return Ok(false);
+            }
+            if !claims::mark_reminded(conn, &now.date().to_string())? {
+                return Ok(false);
+            }
+            let days = |oldest: Option<NaiveDateTime>| oldest.map_or(0, |at| (now - at).num_days());
+            for coordinator in &coordinators {
+                let email = Email::ClaimsWaiting {
+                    name: coordinator.display_name().to_string(),
+                    to_decide: to_decide.claims,
+                    decide_oldest_days: days(to_decide.oldest),
+                    to_pay: to_pay.claims,
+                    pay_oldest_days: days(to_pay.oldest),
+                    after_days,
+                    link: app.settings.server.link("/claims"),
+                };
+                app.outbox
+                    .enqueue(conn, &Recipient::user(coordinator), &email)?;
+            }
+            Ok(true)
+        })
+        .await?;
+    if reminded {
         state.outbox.wake();
     }
     Ok(reminded)
@@ -327,13 +374,16 @@ pub async fn store_missing_owner_views(state: &AppState) -> Result<usize, AppErr
     }
 }
 
-/// Runs the reminder check, the digests due, invitation expiry, retention and the owner's views
-/// missing every `rounds.reminder_check_secs`.
+/// Runs the reminder checks (decisions, claims), the digests due, invitation expiry, retention
+/// and the owner's views missing every `rounds.reminder_check_secs`.
 pub async fn run(state: AppState) {
     let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
     loop {
         if let Err(error) = send_decision_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "decision reminders failed; will try again");
+        }
+        if let Err(error) = send_claim_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "claim reminders failed; will try again");
         }
         if let Err(error) = send_digests(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "sending digests failed; will try again");

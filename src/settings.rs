@@ -38,6 +38,7 @@ pub struct Settings {
     pub catalogue: CatalogueSettings,
     pub rounds: RoundSettings,
     pub requests: RequestSettings,
+    pub claims: ClaimSettings,
     pub matching: MatchingSettings,
     pub retention: RetentionSettings,
     pub log: LogSettings,
@@ -281,6 +282,22 @@ impl Default for RoundSettings {
             default_answer_by_days: 21,
             reminder_days_before: 5,
             reminder_check_secs: 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClaimSettings {
+    /// Coordinators are reminded, once a day, of claims that have waited this many days for a
+    /// decision, or for payment once approved.
+    pub remind_after_days: u32,
+}
+
+impl Default for ClaimSettings {
+    fn default() -> Self {
+        Self {
+            remind_after_days: 5,
         }
     }
 }

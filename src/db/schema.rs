@@ -469,6 +469,13 @@ diesel::joinable!(assignments -> elements (element_id));
 diesel::joinable!(assignment_events -> assignments (assignment_id));
 diesel::joinable!(claims -> assignments (assignment_id));
 diesel::joinable!(element_sessions -> elements (element_id));
+diesel::table! {
+    daily_reminders (kind, sent_on) {
+        kind -> Text,
+        sent_on -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     user_roles,
@@ -496,6 +503,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     reviews,
     review_scores,
     round_reminders,
+    daily_reminders,
     partner_requests,
     request_events,
     projects,

@@ -208,6 +208,20 @@ pub enum Email {
         note: String,
         link: String,
     },
+    /// To coordinators, once a day: claims for time and expenses have waited too long for a
+    /// decision, or for payment.
+    ClaimsWaiting {
+        name: String,
+        /// Claims waiting for a decision, and the oldest one's wait in days.
+        to_decide: i64,
+        decide_oldest_days: i64,
+        /// Approved claims waiting to be paid, and the oldest one's wait in days.
+        to_pay: i64,
+        pay_oldest_days: i64,
+        /// `claims.remind_after_days`.
+        after_days: u32,
+        link: String,
+    },
     /// Routine updates held for someone who chose one digest, sent together once a day.
     Digest {
         name: String,
@@ -259,6 +273,7 @@ impl Email {
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
             Email::ClaimUpdate { .. } => "claim_update",
+            Email::ClaimsWaiting { .. } => "claims_waiting",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -291,6 +306,7 @@ impl Email {
             | Email::StaffInvitation { .. }
             | Email::ApplicationDecision { .. }
             | Email::DecisionReminder { .. }
+            | Email::ClaimsWaiting { .. }
             | Email::ElementInvitation { .. }
             | Email::InvitationOutcome { .. }
             | Email::InvitationsExpired { .. }
@@ -548,6 +564,24 @@ impl Email {
                 total: "£58.40".into(),
                 note: String::new(),
                 link: "https://coproduce.example/me/claims".into(),
+            },
+            Email::ClaimsWaiting {
+                name: "Priya".into(),
+                to_decide: 3,
+                decide_oldest_days: 9,
+                to_pay: 1,
+                pay_oldest_days: 6,
+                after_days: 5,
+                link: "https://coproduce.example/claims".into(),
+            },
+            Email::ClaimsWaiting {
+                name: "Priya".into(),
+                to_decide: 0,
+                decide_oldest_days: 0,
+                to_pay: 2,
+                pay_oldest_days: 5,
+                after_days: 5,
+                link: "https://coproduce.example/claims".into(),
             },
             Email::Digest {
                 name: "Sam".into(),

@@ -262,3 +262,58 @@ both_backends! {
         assert!(email.text.contains("All together: £45.90"), "{}", email.text);
     }
 }
+
+/// Runs the claims reminder `days` from now; true when one was queued.
+async fn remind_at(app: &TestApp, days: i64) -> bool {
+    let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(days);
+    coproduce::jobs::send_claim_reminders(&app.state, at)
+        .await
+        .unwrap()
+}
+
+/// The subjects of the claims reminders the coordinator has been sent.
+async fn reminders_to(app: &TestApp, coordinator: &TestUser) -> Vec<String> {
+    app.drain_outbox().await;
+    app.emails_to(&coordinator.email)
+        .into_iter()
+        .map(|email| email.subject)
+        .filter(|subject| subject.contains("waiting"))
+        .collect()
+}
+
+both_backends! {
+    async fn coordinators_are_reminded_once_a_day_of_a_claim_waiting_too_long_for_a_decision(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        assert_eq!(claim(&app, &person, &assignment, bus_fare()).await.status(), 201);
+        assert!(!remind_at(&app, 0).await, "a new claim is not yet waiting too long");
+        assert!(remind_at(&app, 6).await);
+        assert!(!remind_at(&app, 6).await, "once a day");
+        assert!(remind_at(&app, 7).await, "and again the next day while it waits");
+        let reminders = reminders_to(&app, &coordinator).await;
+        assert_eq!(reminders, ["1 claim is waiting for a decision", "1 claim is waiting for a decision"]);
+        let text = app.emails_to(&coordinator.email).pop().unwrap().text;
+        assert!(text.contains("waited more than 5 days for a decision. It has waited 7 days."), "{text}");
+    }
+
+    async fn an_approved_claim_waiting_too_long_to_be_paid_is_in_the_reminder(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        assert_eq!(decide(&app, &coordinator, id, json!({"decision": "approve"})).await.status(), 200);
+        assert!(remind_at(&app, 6).await);
+        assert_eq!(reminders_to(&app, &coordinator).await, ["1 approved claim is waiting to be paid"]);
+    }
+
+    async fn paid_and_rejected_claims_are_never_reminded_about(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let paid: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let paid = paid["id"].as_str().unwrap();
+        assert_eq!(decide(&app, &coordinator, paid, json!({"decision": "approve"})).await.status(), 200);
+        assert_eq!(pay(&app, &coordinator, paid).await.status(), 200);
+        let rejected: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let rejected = rejected["id"].as_str().unwrap();
+        let no = json!({"decision": "reject", "note": "This was claimed already."});
+        assert_eq!(decide(&app, &coordinator, rejected, no).await.status(), 200);
+        assert!(!remind_at(&app, 30).await);
+    }
+}

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::models::claims::ClaimRow;
-use crate::db::schema::claims;
+use crate::db::schema::{claims, daily_reminders};
+use crate::domain::claim::ClaimStatus;
+use crate::per_backend;
 
 pub fn insert(conn: &mut DbConn, claim: &ClaimRow) -> QueryResult<()> {
     diesel::insert_into(claims::table)
@@ -102,4 +104,49 @@ pub fn clear_notes_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
             claims::decision_note.eq(None::<String>),
         ))
         .execute(conn)
+}
+
+/// Claims still waiting at one step: how many, and since when the oldest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waiting {
+    pub claims: i64,
+    pub oldest: Option<NaiveDateTime>,
+}
+
+/// Claims submitted at or before `before` and not yet decided.
+pub fn waiting_for_decision(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<Waiting> {
+    let (claims, oldest) = claims::table
+        .filter(claims::status.eq(ClaimStatus::Submitted.as_str()))
+        .filter(claims::created_at.le(before))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(claims::created_at),
+        ))
+        .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    Ok(Waiting { claims, oldest })
+}
+
+/// Claims approved at or before `before` and not yet paid.
+pub fn waiting_for_payment(conn: &mut DbConn, before: NaiveDateTime) -> QueryResult<Waiting> {
+    let (claims, oldest) = claims::table
+        .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+        .filter(claims::decided_at.le(before))
+        .select((
+            diesel::dsl::count_star(),
+            diesel::dsl::min(claims::decided_at),
+        ))
+        .first::<(i64, Option<NaiveDateTime>)>(conn)?;
+    Ok(Waiting { claims, oldest })
+}
+
+/// Records today's reminder about waiting claims; false when one was already sent on `day`.
+pub fn mark_reminded(conn: &mut DbConn, day: &str) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(daily_reminders::table)
+        .values((
+            daily_reminders::kind.eq("claims_waiting"),
+            daily_reminders::sent_on.eq(day)
+        ))
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
