@@ -4,8 +4,10 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::matching::{accept, first_element, fitting_profile, invite};
-use crate::partners::{coproducer, project};
+use crate::matching::{accept, candidates, first_element, fitting_profile, invite};
+use crate::partners::{
+    coproducer, organisation, partner_of, project, request_body, submit_request, triage,
+};
 use crate::people::put;
 
 /// A coordinator and a co-producer confirmed on the test element (£25.00 an hour).
@@ -315,5 +317,80 @@ both_backends! {
         let no = json!({"decision": "reject", "note": "This was claimed already."});
         assert_eq!(decide(&app, &coordinator, rejected, no).await.status(), 200);
         assert!(!remind_at(&app, 30).await);
+    }
+}
+
+/// Another organisation's element like the test element (£25.00 an hour for 12 hours), a day
+/// later so its session clashes with nothing.
+async fn a_day_later_element(app: &TestApp, coordinator: &TestUser) -> String {
+    let org = organisation(app, coordinator, "Eastside Care").await;
+    let partner = partner_of(app, &org).await;
+    let mut body = request_body();
+    for end in ["starts_at", "ends_at"] {
+        let at = body["elements"][0]["sessions"][0][end]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let later = chrono::DateTime::parse_from_rfc3339(&at).unwrap() + chrono::Duration::days(1);
+        body["elements"][0]["sessions"][0][end] = json!(later.to_rfc3339());
+    }
+    let request: Value = submit_request(app, &partner, &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let accepted: Value = triage(
+        app,
+        coordinator,
+        request["id"].as_str().unwrap(),
+        "accept",
+        "Thank you.",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let path = format!(
+        "/api/v1/projects/{}",
+        accepted["project_id"].as_str().unwrap()
+    );
+    let project: Value = app
+        .get_as(coordinator, &path)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    first_element(&project)
+}
+
+both_backends! {
+    async fn pay_claimed_above_the_estimate_counts_towards_the_earnings_limit(app) {
+        // fitting_profile's earnings limit is £1,000 a tax year.
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let next = a_day_later_element(&app, &coordinator).await;
+        let before = candidates(&app, &coordinator, &next).await;
+        assert!(before["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str()),
+            "estimated pay £300 + £300 is within the limit");
+
+        // 32 hours at £25.00: £800, far more than the 12 hours (£300) the element estimated.
+        let made: Value = claim(&app, &person, &assignment, json!({"minutes_worked": 1920})).await.json().await.unwrap();
+        assert_eq!(decide(&app, &coordinator, made["id"].as_str().unwrap(), json!({"decision": "approve"})).await.status(), 200);
+
+        let after = candidates(&app, &coordinator, &next).await;
+        assert!(!after["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str()),
+            "£800 claimed + £300 would pass the limit: {after}");
+        assert_eq!(after["excluded"]["earnings_limit"], 1);
+    }
+
+    async fn a_rejected_claim_does_not_count_towards_the_earnings_limit(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let next = a_day_later_element(&app, &coordinator).await;
+        let made: Value = claim(&app, &person, &assignment, json!({"minutes_worked": 1920})).await.json().await.unwrap();
+        let no = json!({"decision": "reject", "note": "The element was 12 hours."});
+        assert_eq!(decide(&app, &coordinator, made["id"].as_str().unwrap(), no).await.status(), 200);
+        let result = candidates(&app, &coordinator, &next).await;
+        assert!(result["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str()), "{result}");
     }
 }

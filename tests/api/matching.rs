@@ -25,7 +25,7 @@ pub fn fitting_profile() -> Value {
     profile
 }
 
-async fn candidates(app: &TestApp, coordinator: &TestUser, element_id: &str) -> Value {
+pub async fn candidates(app: &TestApp, coordinator: &TestUser, element_id: &str) -> Value {
     let response = app
         .get_as(
             coordinator,

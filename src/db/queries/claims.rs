@@ -106,6 +106,23 @@ pub fn clear_notes_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// The fees claimed on each assignment, not counting rejected claims (assignment id → pence).
+pub fn fees_claimed_by_assignment(
+    conn: &mut DbConn,
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    let rows: Vec<(String, i64)> = claims::table
+        .filter(claims::status.ne(ClaimStatus::Rejected.as_str()))
+        .filter(claims::fee_pence.gt(0))
+        .select((claims::assignment_id, claims::fee_pence))
+        .load(conn)?;
+    let mut fees = std::collections::HashMap::new();
+    for (assignment, fee) in rows {
+        let total: &mut i64 = fees.entry(assignment).or_default();
+        *total = total.saturating_add(fee);
+    }
+    Ok(fees)
+}
+
 /// Claims still waiting at one step: how many, and since when the oldest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waiting {

@@ -343,13 +343,23 @@ pub fn conflicts(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
         .load(conn)
 }
 
-/// (co-producer, element id, element spec, assignment status, created): one assignment.
-pub type AssignmentFacts = (String, String, String, String, NaiveDateTime);
+/// What the matcher needs of one assignment.
+#[derive(Debug, Queryable)]
+pub struct AssignmentFacts {
+    pub id: String,
+    pub coproducer_id: String,
+    pub element_id: String,
+    /// The element's spec, as JSON.
+    pub spec: String,
+    pub status: String,
+    pub created_at: NaiveDateTime,
+}
 
 pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
     assignments::table
         .inner_join(elements::table)
         .select((
+            assignments::id,
             assignments::coproducer_id,
             assignments::element_id,
             elements::spec,

@@ -8,7 +8,7 @@ use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::partnership::ElementRow;
-use crate::db::queries::{matching as queries, partnership};
+use crate::db::queries::{claims, matching as queries, partnership};
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::profile::Day;
 use crate::error::AppError;
@@ -143,8 +143,8 @@ pub fn load_candidates(
     let assignments = queries::all_assignments(conn)?;
     let confirmed_elements: Vec<String> = assignments
         .iter()
-        .filter(|a| a.3 == "confirmed")
-        .map(|a| a.1.clone())
+        .filter(|a| a.status == "confirmed")
+        .map(|a| a.element_id.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
@@ -152,29 +152,36 @@ pub fn load_candidates(
     for (element, start, end) in queries::sessions_of(conn, &confirmed_elements)? {
         sessions.entry(element).or_default().push((start, end));
     }
-    for (id, element, spec, status, created) in assignments {
-        let Some(candidate) = by_id.get_mut(&id) else {
+    let claimed = claims::fees_claimed_by_assignment(conn)?;
+    for assignment in assignments {
+        let Some(candidate) = by_id.get_mut(&assignment.coproducer_id) else {
             continue;
         };
-        let spec: ElementSpec = serde_json::from_str(&spec).map_err(internal)?;
-        let placed = status == "confirmed" || status == "completed";
+        let spec: ElementSpec = serde_json::from_str(&assignment.spec).map_err(internal)?;
+        let placed = assignment.status == "confirmed" || assignment.status == "completed";
         if !placed {
             continue;
         }
         candidate.ever_placed = true;
-        if status == "confirmed" {
-            let booked = sessions.get(&element).map_or(&[][..], Vec::as_slice);
+        if assignment.status == "confirmed" {
+            let booked = sessions
+                .get(&assignment.element_id)
+                .map_or(&[][..], Vec::as_slice);
             candidate
                 .committed
                 .add(&MonthlyHours::of(spec.hours_estimate, booked));
             candidate.busy.extend(booked.iter().copied());
         }
-        if created.date() >= tax_year_start {
-            candidate.earned_pence += spec
+        if assignment.created_at.date() >= tax_year_start {
+            // What they claimed, where it is more than the estimate: the earnings limit
+            // protects their benefits, so it counts the larger.
+            let estimated = spec
                 .pay_rate_pence_per_hour
                 .saturating_mul(i64::from(spec.hours_estimate));
+            let fees = claimed.get(&assignment.id).copied().unwrap_or(0);
+            candidate.earned_pence = candidate.earned_pence.saturating_add(estimated.max(fees));
         }
-        if created >= recent {
+        if assignment.created_at >= recent {
             candidate.paid_hours_90d += spec.hours_estimate;
         }
     }
