@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use chrono::{Months, NaiveDateTime, Utc};
+use chrono::{Months, NaiveDateTime, Timelike, Utc};
 
 use crate::db::DbConn;
 use crate::db::queries::{
@@ -75,10 +75,13 @@ pub async fn send_decision_reminders(
     Ok(reminded)
 }
 
-/// Emails every coordinator and admin, once a day, while claims for time and expenses have
-/// waited `claims.remind_after_days` or more for a decision, or for payment once approved.
-/// Returns whether a reminder was queued.
+/// Emails every coordinator and admin, once a day from `claims.remind_hour`, while claims for
+/// time and expenses have waited `claims.remind_after_days` or more for a decision, or for
+/// payment once approved. Returns whether a reminder was queued.
 pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Result<bool, AppError> {
+    if now.hour() < state.settings.claims.remind_hour {
+        return Ok(false);
+    }
     let app = state.clone();
     let reminded = state
         .db
@@ -121,8 +124,8 @@ pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Resul
     Ok(reminded)
 }
 
-/// People whose digests one write transaction gathers at most, so a backlog never holds the
-/// write lock long.
+/// People whose due digests one read lists at a time (each is gathered in a transaction of its
+/// own).
 const DIGESTS_AT_A_TIME: i64 = 50;
 
 /// Sends each person whose held email is due their daily digest, one transaction each (an

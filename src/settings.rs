@@ -292,12 +292,15 @@ pub struct ClaimSettings {
     /// Coordinators are reminded, once a day, of claims that have waited this many days for a
     /// decision, or for payment once approved.
     pub remind_after_days: u32,
+    /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
+    pub remind_hour: u32,
 }
 
 impl Default for ClaimSettings {
     fn default() -> Self {
         Self {
             remind_after_days: 5,
+            remind_hour: 9,
         }
     }
 }
@@ -554,6 +557,16 @@ impl Settings {
                 "email.smtp_timeout_secs: must be at least 1".into(),
             ));
         }
+        if self.claims.remind_after_days == 0 {
+            return Err(SettingsError(
+                "claims.remind_after_days: must be at least 1".into(),
+            ));
+        }
+        if self.claims.remind_hour > 23 {
+            return Err(SettingsError(
+                "claims.remind_hour: must be an hour of the day, from 0 to 23".into(),
+            ));
+        }
         if self.email.digest_hour > 23 {
             return Err(SettingsError(
                 "email.digest_hour: must be an hour of the day, from 0 to 23".into(),
@@ -729,6 +742,22 @@ mod tests {
             assert!(message.contains("email.concurrent_sends"), "{message}");
         }
         assert!(load_with(&[("APP_EMAIL__CONCURRENT_SENDS", "8")]).is_ok());
+    }
+
+    #[test]
+    fn a_claims_reminder_after_no_days_or_past_hour_23_is_refused_naming_the_key() {
+        for (key, value, named) in [
+            (
+                "APP_CLAIMS__REMIND_AFTER_DAYS",
+                "0",
+                "claims.remind_after_days",
+            ),
+            ("APP_CLAIMS__REMIND_HOUR", "24", "claims.remind_hour"),
+        ] {
+            let error = load_with(&[(key, value)]).err();
+            let message = error.map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains(named), "{message}");
+        }
     }
 
     #[test]

@@ -41,6 +41,12 @@ impl ClaimStatus {
     }
 }
 
+/// Whether people paid by `payment_method` are paid fees for their time: not those who decline
+/// fees or take expenses only.
+pub fn takes_fees(payment_method: &str) -> bool {
+    !matches!(payment_method, "decline_fee" | "expenses_only")
+}
+
 /// What a person may claim on an assignment, checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimAmounts {
@@ -112,7 +118,7 @@ impl ClaimAmounts {
     /// The fee for the time at `rate_pence_per_hour`, to the nearest penny. People who decline
     /// fees or take expenses only (their `payment_method`) are paid no fee.
     pub fn fee_pence(&self, rate_pence_per_hour: i64, payment_method: &str) -> i64 {
-        if matches!(payment_method, "decline_fee" | "expenses_only") {
+        if !takes_fees(payment_method) {
             return 0;
         }
         i64::from(self.minutes_worked)

@@ -8,16 +8,33 @@ pub mod email_format;
 pub mod erasure;
 pub mod partnership;
 pub mod password;
+pub mod payment_run;
 pub mod person_name;
 pub mod profile;
 pub mod recruitment;
 pub mod role;
 
-/// Pence as pounds, e.g. "£25.00" (amounts are whole pence, DOMAIN.md).
+/// Pence as pounds for people to read, e.g. "£25.00" or "£1,250.00" (amounts are whole pence,
+/// DOMAIN.md).
 pub fn pounds(pence: i64) -> String {
     let sign = if pence < 0 { "-" } else { "" };
     let pence = pence.unsigned_abs();
-    format!("{sign}£{}.{:02}", pence / 100, pence % 100)
+    let whole = (pence / 100).to_string();
+    let mut grouped = String::with_capacity(whole.len() + whole.len() / 3);
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}£{grouped}.{:02}", pence % 100)
+}
+
+/// Pence as a plain figure in pounds, e.g. `41.67` (for files a spreadsheet reads).
+pub fn pounds_figure(pence: i64) -> String {
+    let sign = if pence < 0 { "-" } else { "" };
+    let pence = pence.unsigned_abs();
+    format!("{sign}{}.{:02}", pence / 100, pence % 100)
 }
 
 /// Free text with its ends trimmed; `None` when nothing is left.
@@ -49,6 +66,14 @@ mod tests {
         assert_eq!(super::pounds(4167), "£41.67");
         assert_eq!(super::pounds(5), "£0.05");
         assert_eq!(super::pounds(-150), "-£1.50");
+    }
+
+    #[test]
+    fn thousands_of_pounds_are_grouped_for_reading_and_plain_for_files() {
+        assert_eq!(super::pounds(100_000), "£1,000.00");
+        assert_eq!(super::pounds(123_456_789), "£1,234,567.89");
+        assert_eq!(super::pounds(99_999), "£999.99");
+        assert_eq!(super::pounds_figure(123_456_789), "1234567.89");
     }
 
     #[test]

@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].0, "elements[0].pay_rate_pence_per_hour");
         assert!(
-            problems[0].1.message.contains("£1000.00 an hour"),
+            problems[0].1.message.contains("£1,000.00 an hour"),
             "{}",
             problems[0].1.message
         );

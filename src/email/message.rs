@@ -288,11 +288,7 @@ impl Email {
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
-            Email::SeatFreed {
-                replacements,
-                seats_left,
-                ..
-            } => !replacements.is_empty() || *seats_left == 0,
+            Email::SeatFreed { seats_left, .. } => *seats_left == 0,
             // A missed session may need them to tell us what happened.
             Email::AssignmentClosed { outcome, .. } => outcome == "completed",
             // A rejected claim is money they expected, and they may claim again.

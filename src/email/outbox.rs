@@ -192,6 +192,13 @@ impl Outbox {
                         body,
                     });
                 }
+                // A replica without the key it was sealed with: try again where the key is.
+                Err(CryptoError::UnknownKey) => {
+                    return Err(AppError::Internal(anyhow::anyhow!(
+                        "held email {} is sealed with a key that is not in crypto.data_key or crypto.previous_keys",
+                        row.id
+                    )));
+                }
                 Err(_) => unopened.push(row.id.clone()),
             }
         }

@@ -137,6 +137,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 .service(
                     scope::scope("/claims")
                         .service(claims::read::list_claims)
+                        .service(claims::payments::payments_file)
                         .service(claims::decide::decide_claim)
                         .service(claims::decide::mark_claim_paid),
                 )

@@ -207,6 +207,7 @@ const MATRIX: &[Row] = &[
     // Claims: the co-producer claims on their own assignment; coordinators decide and pay.
     row("POST", "/api/v1/assignments/{id}/claims", T::Assignment, B::Claim, "401 404 201 404 404 404 404", "401 404 404 404 404 404 404"),
     row("GET", "/api/v1/claims", T::None, B::None, "401 403 403 403 200 200 403", "="),
+    row("GET", "/api/v1/claims/payments.csv", T::None, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/claims/{id}/decision", T::Claim, B::ClaimDecision, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/claims/{id}/paid", T::ApprovedClaim, B::None, "401 403 403 403 200 200 403", "="),
     // Staff.

@@ -265,9 +265,14 @@ both_backends! {
     }
 }
 
-/// Runs the claims reminder `days` from now; true when one was queued.
+/// Runs the claims reminder at noon (UTC) `days` from today; true when one was queued.
 async fn remind_at(app: &TestApp, days: i64) -> bool {
-    let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(days);
+    remind_at_hour(app, days, 12).await
+}
+
+async fn remind_at_hour(app: &TestApp, days: i64, hour: u32) -> bool {
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(days);
+    let at = day.and_hms_opt(hour, 0, 0).unwrap();
     coproduce::jobs::send_claim_reminders(&app.state, at)
         .await
         .unwrap()
@@ -294,7 +299,14 @@ both_backends! {
         let reminders = reminders_to(&app, &coordinator).await;
         assert_eq!(reminders, ["1 claim is waiting for a decision", "1 claim is waiting for a decision"]);
         let text = app.emails_to(&coordinator.email).pop().unwrap().text;
-        assert!(text.contains("waited more than 5 days for a decision. It has waited 7 days."), "{text}");
+        assert!(text.contains("waited 5 days or more for a decision. It has waited 6 days."), "{text}");
+    }
+
+    async fn the_claims_reminder_waits_for_the_working_day(app) {
+        let (_, person, assignment) = booked(&app, fitting_profile()).await;
+        assert_eq!(claim(&app, &person, &assignment, bus_fare()).await.status(), 201);
+        assert!(!remind_at_hour(&app, 6, 8).await, "not before claims.remind_hour (9)");
+        assert!(remind_at_hour(&app, 6, 9).await);
     }
 
     async fn an_approved_claim_waiting_too_long_to_be_paid_is_in_the_reminder(app) {
@@ -384,6 +396,39 @@ both_backends! {
         assert_eq!(after["excluded"]["earnings_limit"], 1);
     }
 
+    async fn pay_claimed_on_a_booking_since_withdrawn_still_counts_towards_the_earnings_limit(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let next = a_day_later_element(&app, &coordinator).await;
+        let made: Value = claim(&app, &person, &assignment, json!({"minutes_worked": 1920})).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        assert_eq!(decide(&app, &coordinator, id, json!({"decision": "approve"})).await.status(), 200);
+        assert_eq!(pay(&app, &coordinator, id).await.status(), 200);
+        let withdrawn = app.post_as(&person, &format!("/api/v1/assignments/{assignment}/withdraw"))
+            .json(&json!({"reason": "I have to stop."})).send().await.unwrap();
+        assert_eq!(withdrawn.status(), 200);
+
+        let result = candidates(&app, &coordinator, &next).await;
+        assert!(!result["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str()),
+            "£800 paid + £300 would pass the £1,000 limit: {result}");
+        assert_eq!(result["excluded"]["earnings_limit"], 1);
+    }
+
+    async fn an_earnings_limit_never_excludes_someone_who_takes_no_fees(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let mut no_fees = fitting_profile();
+        no_fees["payment"]["method"] = json!("decline_fee");
+        no_fees["payment"]["earnings_limit_pence"] = json!(100);
+        let volunteer = coproducer(&app, no_fees).await;
+        let mut paid = fitting_profile();
+        paid["payment"]["earnings_limit_pence"] = json!(100);
+        let limited = coproducer(&app, paid).await;
+
+        let result = candidates(&app, &coordinator, &first_element(&project)).await;
+        let ids: Vec<&str> = result["items"].as_array().unwrap().iter().map(|c| c["coproducer_id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&volunteer.id.as_str()), "{result}");
+        assert!(!ids.contains(&limited.id.as_str()), "£300 would pass a £1 limit");
+    }
+
     async fn a_rejected_claim_does_not_count_towards_the_earnings_limit(app) {
         let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
         let next = a_day_later_element(&app, &coordinator).await;
@@ -392,5 +437,38 @@ both_backends! {
         assert_eq!(decide(&app, &coordinator, made["id"].as_str().unwrap(), no).await.status(), 200);
         let result = candidates(&app, &coordinator, &next).await;
         assert!(result["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str()), "{result}");
+    }
+}
+
+both_backends! {
+    async fn coordinators_download_the_approved_claims_to_pay_as_a_csv_file(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let approved: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let approved = approved["id"].as_str().unwrap().to_string();
+        assert_eq!(decide(&app, &coordinator, &approved, json!({"decision": "approve"})).await.status(), 200);
+        let waiting: Value = claim(&app, &person, &assignment, json!({"minutes_worked": 30})).await.json().await.unwrap();
+        assert_eq!(waiting["status"], "submitted");
+
+        let response = app.get_as(&coordinator, "/api/v1/claims/payments.csv").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
+        let disposition = response.headers()["content-disposition"].to_str().unwrap().to_string();
+        assert!(disposition.starts_with("attachment; filename=\"coproduce-payments-"), "{disposition}");
+        let csv = response.text().await.unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert_eq!(lines.len(), 2, "the header and the one approved claim: {csv}");
+        assert_eq!(lines[0], "claim_id,approved_on,name,email,payment_method,element,minutes_worked,fee,expenses,total");
+        let today = chrono::Utc::now().date_naive();
+        assert_eq!(lines[1], format!("{approved},{today},Test coproducer,{},bank_transfer,Peer interviews,90,37.50,8.40,45.90", person.email));
+    }
+
+    async fn a_paid_claim_leaves_the_payment_file(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap();
+        assert_eq!(decide(&app, &coordinator, id, json!({"decision": "approve"})).await.status(), 200);
+        assert_eq!(pay(&app, &coordinator, id).await.status(), 200);
+        let csv = app.get_as(&coordinator, "/api/v1/claims/payments.csv").send().await.unwrap().text().await.unwrap();
+        assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
     }
 }

@@ -393,6 +393,28 @@ both_backends! {
         assert_eq!(response.json::<Value>().await.unwrap()["position"], 41);
     }
 
+    async fn a_pay_rate_over_the_cap_is_refused_but_one_stored_before_it_does_not_block_other_edits(app) {
+        let (_, partner, project) = project(&app).await;
+        let id = project["elements"][0]["id"].as_str().unwrap().to_string();
+        let slip = patch_element(&app, &partner, &id, json!({"pay_rate_pence_per_hour": 250_000})).await;
+        let slip = problem(slip).await;
+        assert_eq!(error_fields(&slip), ["pay_rate_pence_per_hour"]);
+        assert!(slip["errors"][0]["message"].as_str().unwrap().contains("£1,000.00 an hour"), "{slip}");
+
+        let stored = id.clone();
+        app.state.db.write(move |conn| {
+            use coproduce::db::schema::elements;
+            use diesel::prelude::*;
+            let spec: String = elements::table.find(&stored).select(elements::spec).first(conn)?;
+            let mut spec: Value = serde_json::from_str(&spec).unwrap();
+            spec["pay_rate_pence_per_hour"] = json!(250_000);
+            diesel::update(elements::table.find(&stored)).set(elements::spec.eq(spec.to_string())).execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        let edited = patch_element(&app, &partner, &id, json!({"location": "Leeds Civic Hall"})).await;
+        assert_eq!(edited.status(), 200);
+    }
+
     async fn elements_can_be_added_and_edited_with_every_bad_field_named(app) {
         let (coordinator, partner, project) = project(&app).await;
         let path = format!("/api/v1/projects/{}/elements", project["id"].as_str().unwrap());

@@ -50,6 +50,15 @@ pub fn list(
     query.order(claims::id).limit(limit).load(conn)
 }
 
+/// Every approved claim (waiting to be paid), oldest decision first.
+pub fn approved_oldest_first(conn: &mut DbConn) -> QueryResult<Vec<ClaimRow>> {
+    claims::table
+        .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+        .order((claims::decided_at, claims::id))
+        .select(ClaimRow::as_select())
+        .load(conn)
+}
+
 /// A claim's step from `from` to `to`, made only if it is still `from`.
 pub struct Move<'a> {
     pub id: &'a str,
@@ -106,21 +115,27 @@ pub fn clear_notes_of(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
         .execute(conn)
 }
 
-/// The fees claimed on each assignment, not counting rejected claims (assignment id → pence).
-pub fn fees_claimed_by_assignment(
-    conn: &mut DbConn,
-) -> QueryResult<std::collections::HashMap<String, i64>> {
-    let rows: Vec<(String, i64)> = claims::table
+/// One fee claimed (not rejected), for the earnings limit.
+#[derive(Debug, Queryable)]
+pub struct ClaimedFee {
+    pub assignment_id: String,
+    pub coproducer_id: String,
+    pub fee_pence: i64,
+    pub created_at: NaiveDateTime,
+}
+
+/// Every fee claimed and not rejected.
+pub fn fees_claimed(conn: &mut DbConn) -> QueryResult<Vec<ClaimedFee>> {
+    claims::table
         .filter(claims::status.ne(ClaimStatus::Rejected.as_str()))
         .filter(claims::fee_pence.gt(0))
-        .select((claims::assignment_id, claims::fee_pence))
-        .load(conn)?;
-    let mut fees = std::collections::HashMap::new();
-    for (assignment, fee) in rows {
-        let total: &mut i64 = fees.entry(assignment).or_default();
-        *total = total.saturating_add(fee);
-    }
-    Ok(fees)
+        .select((
+            claims::assignment_id,
+            claims::coproducer_id,
+            claims::fee_pence,
+            claims::created_at,
+        ))
+        .load(conn)
 }
 
 /// Claims still waiting at one step: how many, and since when the oldest.

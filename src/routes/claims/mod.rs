@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod decide;
+pub mod payments;
 pub mod read;
 
 use chrono::{DateTime, Utc};

@@ -9,6 +9,7 @@ use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::partnership::ElementRow;
 use crate::db::queries::{claims, matching as queries, partnership};
+use crate::domain::claim::takes_fees;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::profile::Day;
 use crate::error::AppError;
@@ -104,7 +105,11 @@ pub fn load_candidates(
                 Some((weekday(slot.day), from, to))
             })
             .collect();
-        candidate.earnings_limit_pence = document.payment.earnings_limit_pence;
+        // No fee can take someone who takes no fees past their limit.
+        candidate.earnings_limit_pence = document
+            .payment
+            .earnings_limit_pence
+            .filter(|_| takes_fees(&document.payment.method));
         candidate.lived_experience = state
             .cipher
             .decrypt_json::<Vec<String>>(&id, Field::LivedExperience, &lived)
@@ -152,18 +157,30 @@ pub fn load_candidates(
     for (element, start, end) in queries::sessions_of(conn, &confirmed_elements)? {
         sessions.entry(element).or_default().push((start, end));
     }
-    let claimed = claims::fees_claimed_by_assignment(conn)?;
+    // Earned this tax year: every fee claimed in it (paid, approved or waiting; whatever became
+    // of the booking), and the estimated pay still to come on bookings that stand.
+    let mut claimed_on: HashMap<String, i64> = HashMap::new();
+    for fee in claims::fees_claimed(conn)? {
+        let on = claimed_on.entry(fee.assignment_id).or_default();
+        *on = on.saturating_add(fee.fee_pence);
+        if fee.created_at.date() >= tax_year_start
+            && let Some(candidate) = by_id.get_mut(&fee.coproducer_id)
+        {
+            candidate.earned_pence = candidate.earned_pence.saturating_add(fee.fee_pence);
+        }
+    }
     for assignment in assignments {
         let Some(candidate) = by_id.get_mut(&assignment.coproducer_id) else {
             continue;
         };
         let spec: ElementSpec = serde_json::from_str(&assignment.spec).map_err(internal)?;
-        let placed = assignment.status == "confirmed" || assignment.status == "completed";
-        if !placed {
+        let confirmed = assignment.status == "confirmed";
+        let completed = assignment.status == "completed";
+        if !confirmed && !completed {
             continue;
         }
         candidate.ever_placed = true;
-        if assignment.status == "confirmed" {
+        if confirmed {
             let booked = sessions
                 .get(&assignment.element_id)
                 .map_or(&[][..], Vec::as_slice);
@@ -172,14 +189,14 @@ pub fn load_candidates(
                 .add(&MonthlyHours::of(spec.hours_estimate, booked));
             candidate.busy.extend(booked.iter().copied());
         }
-        if assignment.created_at.date() >= tax_year_start {
-            // What they claimed, where it is more than the estimate: the earnings limit
-            // protects their benefits, so it counts the larger.
+        // Work done in an earlier tax year was paid then.
+        if confirmed || assignment.created_at.date() >= tax_year_start {
             let estimated = spec
                 .pay_rate_pence_per_hour
                 .saturating_mul(i64::from(spec.hours_estimate));
-            let fees = claimed.get(&assignment.id).copied().unwrap_or(0);
-            candidate.earned_pence = candidate.earned_pence.saturating_add(estimated.max(fees));
+            let claimed = claimed_on.get(&assignment.id).copied().unwrap_or(0);
+            let still_to_come = estimated.saturating_sub(claimed).max(0);
+            candidate.earned_pence = candidate.earned_pence.saturating_add(still_to_come);
         }
         if assignment.created_at >= recent {
             candidate.paid_hours_90d += spec.hours_estimate;

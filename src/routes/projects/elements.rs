@@ -137,8 +137,14 @@ pub async fn update_element(
             }
             let seats_before = element.people_needed;
             if !changes.is_empty() {
+                let unchanged_rate = changes.get("pay_rate_pence_per_hour").is_none();
                 let spec = merged_spec(&element.spec, changes)?;
-                reject_problems(spec.problems(&app.catalogue, ""))?;
+                let mut problems = spec.problems(&app.catalogue, "");
+                // A rate stored before the cap existed must not block editing something else.
+                if unchanged_rate {
+                    problems.retain(|(field, _)| field != "pay_rate_pence_per_hour");
+                }
+                reject_problems(problems)?;
                 if i64::from(spec.people_needed) < booked {
                     return Err(AppError::invalid_field(
                         "people_needed",

@@ -1,0 +1,67 @@
+use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use actix_web::{HttpResponse, get, web};
+use chrono::Utc;
+
+use super::view_of;
+use crate::auth::AuthUser;
+use crate::db::queries::{claims, people, users};
+use crate::domain::payment_run::{PaymentLine, payments_csv};
+use crate::domain::role::Role;
+use crate::error::{AppError, Problem};
+use crate::routes::me::profile::Document;
+use crate::state::AppState;
+
+/// Coordinators: every approved claim, oldest decision first, as a CSV file to pay from (name,
+/// email, payment method, element, minutes, fee, expenses and total in pounds). Recording each
+/// payment (`POST /claims/{id}/paid`) takes it off the next file.
+#[utoipa::path(tag = "claims", security(("bearer" = [])), responses(
+    (status = 200, description = "The payment run", content_type = "text/csv", body = String),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/payments.csv")]
+pub async fn payments_file(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    let lines = state
+        .db
+        .read(|conn| {
+            let mut lines = Vec::new();
+            for claim in claims::approved_oldest_first(conn)? {
+                let approved_on = claim.decided_at.unwrap_or(claim.updated_at).date();
+                let person = users::find_by_id(conn, &claim.coproducer_id)?;
+                let payment_method = match people::load_profile(conn, &claim.coproducer_id)? {
+                    Some(profile) => serde_json::from_str::<Document>(&profile.document)
+                        .map(|document| document.payment.method)
+                        .unwrap_or_default(),
+                    None => String::new(),
+                };
+                let view = view_of(conn, claim)?;
+                lines.push(PaymentLine {
+                    claim_id: view.id,
+                    approved_on,
+                    name: person
+                        .as_ref()
+                        .map(|p| p.full_name.clone())
+                        .unwrap_or_default(),
+                    email: person.map(|p| p.email).unwrap_or_default(),
+                    payment_method,
+                    element: view.element_title,
+                    minutes_worked: view.minutes_worked,
+                    fee_pence: view.fee_pence,
+                    expenses_pence: view.expenses_pence,
+                });
+            }
+            Ok(lines)
+        })
+        .await?;
+    let filename = format!("coproduce-payments-{}.csv", Utc::now().date_naive());
+    Ok(HttpResponse::Ok()
+        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
+        .insert_header((
+            CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(payments_csv(&lines)))
+}
