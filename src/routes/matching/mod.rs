@@ -143,7 +143,7 @@ pub fn load_candidates(
             candidate.conflicts.insert(organisation);
         }
     }
-    let tax_year_start = tax_year_start(now.date());
+    let tax_year_start = tax_year_start(now);
     let recent = now - Duration::days(90);
     let assignments = queries::all_assignments(conn)?;
     let confirmed_elements: Vec<String> = assignments
@@ -163,7 +163,7 @@ pub fn load_candidates(
     for fee in claims::fees_claimed(conn)? {
         let on = claimed_on.entry(fee.assignment_id).or_default();
         *on = on.saturating_add(fee.fee_pence);
-        if fee.created_at.date() >= tax_year_start
+        if fee.created_at >= tax_year_start
             && let Some(candidate) = by_id.get_mut(&fee.coproducer_id)
         {
             candidate.earned_pence = candidate.earned_pence.saturating_add(fee.fee_pence);
@@ -190,7 +190,7 @@ pub fn load_candidates(
             candidate.busy.extend(booked.iter().copied());
         }
         // Work done in an earlier tax year was paid then.
-        if confirmed || assignment.created_at.date() >= tax_year_start {
+        if confirmed || assignment.created_at >= tax_year_start {
             let estimated = spec
                 .pay_rate_pence_per_hour
                 .saturating_mul(i64::from(spec.hours_estimate));
@@ -224,13 +224,20 @@ fn weekday(day: Day) -> Weekday {
     }
 }
 
-/// UK tax years start on 6 April.
-fn tax_year_start(today: NaiveDate) -> NaiveDate {
-    let this_year = NaiveDate::from_ymd_opt(today.year(), 4, 6).unwrap_or(today);
-    if today >= this_year {
+/// When the UK tax year holding `now` (UTC) began: 6 April at midnight in London. Summer time
+/// has always begun by then (it starts on the last Sunday of March), so that is 23:00 UTC on
+/// 5 April.
+fn tax_year_start(now: NaiveDateTime) -> NaiveDateTime {
+    let start_of = |year| {
+        NaiveDate::from_ymd_opt(year, 4, 5)
+            .and_then(|day| day.and_hms_opt(23, 0, 0))
+            .unwrap_or(now)
+    };
+    let this_year = start_of(now.year());
+    if now >= this_year {
         this_year
     } else {
-        NaiveDate::from_ymd_opt(today.year() - 1, 4, 6).unwrap_or(today)
+        start_of(now.year() - 1)
     }
 }
 
@@ -239,10 +246,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_tax_year_starts_on_the_sixth_of_april() {
-        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default();
-        assert_eq!(tax_year_start(day(2026, 11, 21)), day(2026, 4, 6));
-        assert_eq!(tax_year_start(day(2027, 4, 5)), day(2026, 4, 6));
-        assert_eq!(tax_year_start(day(2027, 4, 6)), day(2027, 4, 6));
+    fn the_tax_year_starts_on_the_sixth_of_april_at_midnight_in_london() {
+        let at = |y, m, d, h| {
+            NaiveDate::from_ymd_opt(y, m, d)
+                .and_then(|day| day.and_hms_opt(h, 0, 0))
+                .unwrap_or_default()
+        };
+        assert_eq!(tax_year_start(at(2026, 11, 21, 12)), at(2026, 4, 5, 23));
+        assert_eq!(tax_year_start(at(2027, 4, 5, 22)), at(2026, 4, 5, 23));
+        assert_eq!(
+            tax_year_start(at(2027, 4, 5, 23)),
+            at(2027, 4, 5, 23),
+            "midnight in London"
+        );
+        assert_eq!(tax_year_start(at(2027, 4, 6, 12)), at(2027, 4, 5, 23));
     }
 }
