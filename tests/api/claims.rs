@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::matching::{accept, candidates, first_element, fitting_profile, invite};
 use crate::partners::{
-    coproducer, organisation, partner_of, project, request_body, submit_request, triage,
+    accepted_project, coproducer, organisation, partner_of, project, request_body,
 };
 use crate::people::put;
 
@@ -346,34 +346,7 @@ async fn a_day_later_element(app: &TestApp, coordinator: &TestUser) -> String {
         let later = chrono::DateTime::parse_from_rfc3339(&at).unwrap() + chrono::Duration::days(1);
         body["elements"][0]["sessions"][0][end] = json!(later.to_rfc3339());
     }
-    let request: Value = submit_request(app, &partner, &body)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let accepted: Value = triage(
-        app,
-        coordinator,
-        request["id"].as_str().unwrap(),
-        "accept",
-        "Thank you.",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let path = format!(
-        "/api/v1/projects/{}",
-        accepted["project_id"].as_str().unwrap()
-    );
-    let project: Value = app
-        .get_as(coordinator, &path)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let project = accepted_project(app, coordinator, &partner, &body).await;
     first_element(&project)
 }
 

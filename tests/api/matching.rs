@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 use crate::partners::{
-    coproducer, organisation, partner_of, project, request_body, submit_request, triage,
+    accepted_project, coproducer, organisation, partner_of, project, request_body,
 };
 use crate::people::{contains, passport_body, profile_body, put, stored_bytes};
 
@@ -515,36 +515,7 @@ async fn fifty_parallel_accepts_never_overfill(backend: Backend) {
     let coordinator = app.signed_in(Role::Coordinator).await;
     let org = organisation(&app, &coordinator, "Northside Housing").await;
     let partner = partner_of(&app, &org).await;
-    let request: Value = submit_request(&app, &partner, &request_body())
-        .await
-        .json()
-        .await
-        .unwrap();
-    let result: Value = triage(
-        &app,
-        &coordinator,
-        request["id"].as_str().unwrap(),
-        "accept",
-        "Yes",
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let project: Value = app
-        .get_as(
-            &coordinator,
-            &format!(
-                "/api/v1/projects/{}",
-                result["project_id"].as_str().unwrap()
-            ),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let project = accepted_project(&app, &coordinator, &partner, &request_body()).await;
     let element = first_element(&project);
     let mut people = Vec::new();
     for _ in 0..50 {

@@ -101,14 +101,25 @@ pub async fn project(app: &TestApp) -> (TestUser, TestUser, Value) {
     let coordinator = app.signed_in(Role::Coordinator).await;
     let org = organisation(app, &coordinator, "Northside Housing").await;
     let partner = partner_of(app, &org).await;
-    let request: Value = submit_request(app, &partner, &request_body())
+    let project = accepted_project(app, &coordinator, &partner, &request_body()).await;
+    (coordinator, partner, project)
+}
+
+/// The project of the request `body`, sent by `partner` and accepted by `coordinator`.
+pub async fn accepted_project(
+    app: &TestApp,
+    coordinator: &TestUser,
+    partner: &TestUser,
+    body: &Value,
+) -> Value {
+    let request: Value = submit_request(app, partner, body)
         .await
         .json()
         .await
         .unwrap();
     let result: Value = triage(
         app,
-        &coordinator,
+        coordinator,
         request["id"].as_str().unwrap(),
         "accept",
         "Thank you, we can help.",
@@ -117,21 +128,17 @@ pub async fn project(app: &TestApp) -> (TestUser, TestUser, Value) {
     .json()
     .await
     .unwrap();
-    let project: Value = app
-        .get_as(
-            &coordinator,
-            &format!(
-                "/api/v1/projects/{}",
-                result["project_id"].as_str().unwrap()
-            ),
-        )
+    let path = format!(
+        "/api/v1/projects/{}",
+        result["project_id"].as_str().unwrap()
+    );
+    app.get_as(coordinator, &path)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    (coordinator, partner, project)
+        .unwrap()
 }
 
 pub async fn coproducer(app: &TestApp, profile: Value) -> TestUser {
