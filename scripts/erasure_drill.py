@@ -5,7 +5,7 @@
 
 CI runs it on the debug build (`DRILL_BINARY=target/debug/coproduce`) with 20 people a race.
 
-Seeds, through the API, `--people` people for each of six races, then releases every pair of
+Seeds, through the API, `--people` people for each of seven races, then releases every pair of
 requests at once (one barrier for all of them):
   submit    an applicant deletes their account / submits their completed application
   decide    an applicant waitlisted earlier deletes their account / a coordinator accepts them
@@ -13,11 +13,13 @@ requests at once (one barrier for all of them):
   accept    a co-producer invited earlier deletes their account / accepts the invitation
   archive   a co-producer in the pool deletes their account / a coordinator archives them
   rename    someone deletes their account / changes their name in another tab
+  claim     a co-producer booked on an element deletes their account / claims for their time and
+            bus fare on the booking, with notes
 A deletion answered 503 (the database gave up on it) is sent again, as a client would.
 Checks, for everyone whose deletion was answered 204: the account is anonymised and holds no
 role, pool place, session, sign-in link, open invitation, seat or application awaiting a
-decision, no unsent email names their account, and no audit row names them (reads are kept under
-a tombstone); and no request was answered 500. Answers are tallied per race.
+decision, no unsent email names their account, no claim of theirs keeps its notes, and no audit
+row names them (reads are kept under a tombstone); and no request was answered 500. Answers are tallied per race.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import uuid
 import drill_common as d
 from replicas_drill import FITTING_PROFILE, element_body, parallel
 
-RACES = ("submit", "decide", "invite", "accept", "archive", "rename")
+RACES = ("submit", "decide", "invite", "accept", "archive", "rename", "claim")
 
 
 def each(base: str, requests: list[tuple[str, str, str, dict | None]], label: str) -> None:
@@ -97,6 +99,20 @@ def seed(db: d.Db, base: str, admin: str, people: int) -> dict:
     # rename: nothing more than an account.
     ids = d.insert_users(db, f"rename-{uuid.uuid4().hex[:6]}-", people, "applicant")
     seeded["rename"] = [(u, d.mint_token(u, ["applicant"]), None) for u in ids]
+
+    # claim: co-producers booked on an element of their own (confirmed assignments).
+    booked_on = open_element(db, base, admin, seats=people)
+    ids = d.insert_users(db, f"claim-{uuid.uuid4().hex[:6]}-", people, "coproducer", coproducer=True)
+    tokens = {u: d.mint_token(u, ["coproducer"]) for u in ids}
+    each(base, [("PUT", "/api/v1/me/profile", tokens[u], FITTING_PROFILE) for u in ids], "claim-profiles")
+    status, invitations = d.call(base, "POST", f"/api/v1/elements/{booked_on}/invitations", admin,
+                                 {"coproducer_ids": ids, "respond_by": respond_by})
+    assert status == 201, (status, invitations)
+    each(base, [("POST", f"/api/v1/invitations/{inv['id']}/accept", tokens[inv["coproducer_id"]], None)
+                for inv in invitations], "claim-bookings")
+    bookings = dict((u, a) for a, u in db.sql(
+        f"SELECT id, coproducer_id FROM assignments WHERE element_id = '{booked_on}' AND status = 'confirmed'"))
+    seeded["claim"] = [(u, tokens[u], bookings[u]) for u in ids]
     return seeded
 
 
@@ -135,6 +151,10 @@ def the_other_request(race: str, base: str, admin: str, user_id: str, token: str
     if race == "archive":
         return lambda: d.call(base, "POST", f"/api/v1/coproducers/{user_id}/archive", admin,
                               {"reason": "Asked for a break"})
+    if race == "claim":
+        return lambda: d.call(base, "POST", f"/api/v1/assignments/{thing}/claims", token,
+                              {"minutes_worked": 120, "note": "Two interviews at the library",
+                               "expenses_pence": 480, "expenses_note": "Bus fare there and back"})
     return lambda: d.call(base, "PATCH", "/api/v1/me", token, {"full_name": "Someone Renamed"})
 
 
@@ -154,6 +174,8 @@ def left_behind(db: d.Db, user_id: str) -> list[str]:
         "an application awaiting a decision": f"SELECT count(*) FROM applications WHERE user_id = '{user_id}' "
                                               f"AND status IN ('draft', 'submitted', 'in_review')",
         "a read audited under their id": f"SELECT count(*) FROM audit_log WHERE subject_id = '{user_id}'",
+        "a claim's notes": f"SELECT count(*) FROM claims WHERE coproducer_id = '{user_id}' "
+                           f"AND (note IS NOT NULL OR expenses_note IS NOT NULL)",
     }
     return [what for what, sql in checks.items() if db.scalar(sql)]
 
