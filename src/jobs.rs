@@ -211,6 +211,7 @@ pub struct RetentionReport {
     pub sessions_deleted: usize,
     pub staff_invitations_deleted: usize,
     pub audit_rows_deleted: usize,
+    pub settled_claims_deleted: usize,
 }
 
 impl RetentionReport {
@@ -225,6 +226,7 @@ impl RetentionReport {
             + self.sessions_deleted
             + self.staff_invitations_deleted
             + self.audit_rows_deleted
+            + self.settled_claims_deleted
     }
 }
 
@@ -245,6 +247,7 @@ pub async fn apply_retention(
     let dead = days_ago(rules.dead_email_days);
     let sign_in = days_ago(rules.expired_sign_in_days);
     let audit = months_ago(rules.audit_log_years.saturating_mul(12));
+    let settled_claims = months_ago(rules.settled_claim_years.saturating_mul(12));
     let report = RetentionReport {
         unsuccessful_applications_stripped: in_batches(state, move |conn, limit| {
             privacy::strip_unsuccessful_applications(conn, unsuccessful, limit, now)
@@ -286,6 +289,10 @@ pub async fn apply_retention(
             privacy::delete_old_audit_rows(conn, audit, limit)
         })
         .await?,
+        settled_claims_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_settled_claims(conn, settled_claims, limit)
+        })
+        .await?,
     };
     if report.total() > 0 {
         tracing::info!(
@@ -299,6 +306,7 @@ pub async fn apply_retention(
             sessions_deleted = report.sessions_deleted,
             staff_invitations_deleted = report.staff_invitations_deleted,
             audit_rows_deleted = report.audit_rows_deleted,
+            settled_claims_deleted = report.settled_claims_deleted,
             "retention rules applied"
         );
     }

@@ -361,6 +361,8 @@ pub struct RetentionSettings {
     pub expired_sign_in_days: u32,
     /// Years the audit trail of special-category reads is kept.
     pub audit_log_years: u32,
+    /// Years a claim for time and expenses is kept once paid or rejected (financial records).
+    pub settled_claim_years: u32,
     /// Rows changed per transaction, so the job never holds the database for long.
     pub batch_size: u32,
 }
@@ -375,6 +377,7 @@ impl Default for RetentionSettings {
             dead_email_days: 90,
             expired_sign_in_days: 7,
             audit_log_years: 6,
+            settled_claim_years: 6,
             batch_size: 500,
         }
     }

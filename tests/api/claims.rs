@@ -445,3 +445,35 @@ both_backends! {
         assert_eq!(csv.lines().count(), 1, "only the header: {csv}");
     }
 }
+
+/// The retention rules run `years` (and a day) from now; how many settled claims they deleted.
+async fn claims_deleted_after(app: &TestApp, years: u32) -> usize {
+    let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(1);
+    let at = at
+        .checked_add_months(chrono::Months::new(years * 12))
+        .unwrap();
+    coproduce::jobs::apply_retention(&app.state, at)
+        .await
+        .unwrap()
+        .settled_claims_deleted
+}
+
+both_backends! {
+    async fn a_claim_paid_six_years_ago_is_deleted_and_one_still_owed_never_is(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let paid: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let paid = paid["id"].as_str().unwrap();
+        assert_eq!(decide(&app, &coordinator, paid, json!({"decision": "approve"})).await.status(), 200);
+        assert_eq!(pay(&app, &coordinator, paid).await.status(), 200);
+        let owed: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        let owed = owed["id"].as_str().unwrap();
+        assert_eq!(decide(&app, &coordinator, owed, json!({"decision": "approve"})).await.status(), 200);
+
+        assert_eq!(claims_deleted_after(&app, 5).await, 0, "kept six years");
+        assert_eq!(claims_deleted_after(&app, 6).await, 1);
+        let left = my_claims(&app, &person).await;
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0]["id"], owed, "money still owed is never deleted");
+        assert_eq!(claims_deleted_after(&app, 20).await, 0);
+    }
+}

@@ -17,6 +17,7 @@ use crate::db::schema::{
     refresh_tokens, request_events, review_scores, reviews, round_questions, round_reviewers,
     rounds, sessions, staff_invitations, user_roles, users,
 };
+use crate::domain::claim::ClaimStatus;
 use crate::domain::erasure::{
     DELETED_PERSON_IN_TEXT, contains_whole, identifying_words, json_escaped, replace_whole,
 };
@@ -847,6 +848,30 @@ pub fn delete_old_audit_rows(
         return Ok(0);
     }
     diesel::delete(audit_log::table.filter(audit_log::id.eq_any(&ids))).execute(conn)
+}
+
+/// Deletes up to `limit` claims paid, or rejected, before `cutoff`; returns how many.
+pub fn delete_settled_claims(
+    conn: &mut DbConn,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let paid_long_ago = claims::status
+        .eq(ClaimStatus::Paid.as_str())
+        .and(claims::paid_at.lt(cutoff));
+    let rejected_long_ago = claims::status
+        .eq(ClaimStatus::Rejected.as_str())
+        .and(claims::decided_at.lt(cutoff));
+    let ids: Vec<String> = claims::table
+        .filter(paid_long_ago.or(rejected_long_ago))
+        .order(claims::id)
+        .limit(limit)
+        .select(claims::id)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(claims::table.filter(claims::id.eq_any(&ids))).execute(conn)
 }
 
 /// When an application's content was removed, if it was.
