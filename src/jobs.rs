@@ -14,6 +14,7 @@ use crate::db::queries::{
     claims, outbox as outbox_queries, owner_views, privacy, recruitment as queries, users,
 };
 use crate::domain::recruitment::answer_by;
+use crate::domain::tax_year::tax_years_before;
 use crate::email::outbox::{DIGEST_GATHERED_ELSEWHERE, DigestGathered};
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
@@ -238,7 +239,11 @@ pub async fn apply_retention(
     now: NaiveDateTime,
 ) -> Result<RetentionReport, AppError> {
     let rules = &state.settings.retention;
-    let months_ago = |n: u32| now.checked_sub_months(Months::new(n)).unwrap_or(now);
+    // Too far back to write means keep everything, never delete everything.
+    let months_ago = |n: u32| {
+        now.checked_sub_months(Months::new(n))
+            .unwrap_or(NaiveDateTime::MIN)
+    };
     let days_ago = |n: u32| now - chrono::Duration::days(i64::from(n));
     let unsuccessful = months_ago(rules.unsuccessful_application_months);
     let drafts = months_ago(rules.draft_application_months);
@@ -247,7 +252,7 @@ pub async fn apply_retention(
     let dead = days_ago(rules.dead_email_days);
     let sign_in = days_ago(rules.expired_sign_in_days);
     let audit = months_ago(rules.audit_log_years.saturating_mul(12));
-    let settled_claims = months_ago(rules.settled_claim_years.saturating_mul(12));
+    let settled_claims = tax_years_before(now, rules.settled_claim_years);
     let report = RetentionReport {
         unsuccessful_applications_stripped: in_batches(state, move |conn, limit| {
             privacy::strip_unsuccessful_applications(conn, unsuccessful, limit, now)

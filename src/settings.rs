@@ -361,7 +361,8 @@ pub struct RetentionSettings {
     pub expired_sign_in_days: u32,
     /// Years the audit trail of special-category reads is kept.
     pub audit_log_years: u32,
-    /// Years a claim for time and expenses is kept once paid or rejected (financial records).
+    /// Whole tax years a claim for time and expenses is kept after the one it was paid or
+    /// rejected in (financial records; at least 6).
     pub settled_claim_years: u32,
     /// Rows changed per transaction, so the job never holds the database for long.
     pub batch_size: u32,
@@ -560,6 +561,16 @@ impl Settings {
                 "email.smtp_timeout_secs: must be at least 1".into(),
             ));
         }
+        if self.retention.settled_claim_years < 6 {
+            return Err(SettingsError(
+                "retention.settled_claim_years: must be at least 6 (HMRC asks for financial records to be kept six years)".into(),
+            ));
+        }
+        if self.retention.audit_log_years == 0 {
+            return Err(SettingsError(
+                "retention.audit_log_years: must be at least 1".into(),
+            ));
+        }
         if self.claims.remind_after_days == 0 {
             return Err(SettingsError(
                 "claims.remind_after_days: must be at least 1".into(),
@@ -748,7 +759,7 @@ mod tests {
     }
 
     #[test]
-    fn a_claims_reminder_after_no_days_or_past_hour_23_is_refused_naming_the_key() {
+    fn claims_settings_out_of_range_are_refused_naming_the_key() {
         for (key, value, named) in [
             (
                 "APP_CLAIMS__REMIND_AFTER_DAYS",
@@ -756,6 +767,16 @@ mod tests {
                 "claims.remind_after_days",
             ),
             ("APP_CLAIMS__REMIND_HOUR", "24", "claims.remind_hour"),
+            (
+                "APP_RETENTION__SETTLED_CLAIM_YEARS",
+                "5",
+                "retention.settled_claim_years",
+            ),
+            (
+                "APP_RETENTION__AUDIT_LOG_YEARS",
+                "0",
+                "retention.audit_log_years",
+            ),
         ] {
             let error = load_with(&[(key, value)]).err();
             let message = error.map(|e| e.to_string()).unwrap_or_default();

@@ -13,6 +13,7 @@ pub mod person_name;
 pub mod profile;
 pub mod recruitment;
 pub mod role;
+pub mod tax_year;
 
 /// Pence as pounds for people to read, e.g. "£25.00" or "£1,250.00" (amounts are whole pence,
 /// DOMAIN.md).

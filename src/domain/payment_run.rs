@@ -19,14 +19,24 @@ pub struct PaymentLine {
     pub minutes_worked: i32,
     pub fee_pence: i64,
     pub expenses_pence: i64,
+    /// The person deleted their account: their name and address are gone.
+    pub account_deleted: bool,
 }
 
 const HEADER: &str =
-    "claim_id,approved_on,name,email,payment_method,element,minutes_worked,fee,expenses,total";
+    "claim_id,approved_on,name,email,payment_method,element,minutes_worked,fee,expenses,total,note";
 
-/// The CSV file of `lines`, a header first, lines ending CRLF (RFC 4180).
+/// Said of a claim whose claimant deleted their account since.
+const ACCOUNT_DELETED: &str =
+    "The person deleted their account: find another way to reach them before paying.";
+
+/// Marks the file as UTF-8 for spreadsheets (Excel reads names like Siân wrongly without it).
+const BYTE_ORDER_MARK: char = '\u{feff}';
+
+/// The CSV file of `lines`: a byte order mark, a header, lines ending CRLF (RFC 4180).
 pub fn payments_csv(lines: &[PaymentLine]) -> String {
     let mut csv = String::with_capacity(128 * (lines.len() + 1));
+    csv.push(BYTE_ORDER_MARK);
     csv.push_str(HEADER);
     csv.push_str("\r\n");
     for line in lines {
@@ -41,6 +51,11 @@ pub fn payments_csv(lines: &[PaymentLine]) -> String {
             pounds_figure(line.fee_pence),
             pounds_figure(line.expenses_pence),
             pounds_figure(line.fee_pence.saturating_add(line.expenses_pence)),
+            cell(if line.account_deleted {
+                ACCOUNT_DELETED
+            } else {
+                ""
+            }),
         ];
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
@@ -79,6 +94,7 @@ mod tests {
             minutes_worked: 90,
             fee_pence: 3750,
             expenses_pence: 840,
+            account_deleted: false,
         }
     }
 
@@ -88,7 +104,7 @@ mod tests {
         assert_eq!(
             csv,
             format!(
-                "{HEADER}\r\n0193-claim,2026-12-04,Sam Jones,sam@example.org,bank_transfer,Peer interviews,90,37.50,8.40,45.90\r\n"
+                "\u{feff}{HEADER}\r\n0193-claim,2026-12-04,Sam Jones,sam@example.org,bank_transfer,Peer interviews,90,37.50,8.40,45.90,\r\n"
             )
         );
     }
@@ -102,6 +118,17 @@ mod tests {
         assert!(
             csv.contains(",\"'=HYPERLINK(\"\"http://evil.example\"\")\",")
                 && csv.contains(",'+44 line,"),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn a_claim_of_a_deleted_account_says_so() {
+        let mut gone = line();
+        gone.account_deleted = true;
+        let csv = payments_csv(&[gone]);
+        assert!(
+            csv.ends_with(&format!(",45.90,{ACCOUNT_DELETED}\r\n")),
             "{csv}"
         );
     }

@@ -386,6 +386,25 @@ both_backends! {
         assert_eq!(result["excluded"]["earnings_limit"], 1);
     }
 
+    async fn pay_received_in_an_earlier_tax_year_does_not_count_towards_this_years_limit(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let next = a_day_later_element(&app, &coordinator).await;
+        let made: Value = claim(&app, &person, &assignment, json!({"minutes_worked": 1920})).await.json().await.unwrap();
+        let id = made["id"].as_str().unwrap().to_string();
+        assert_eq!(decide(&app, &coordinator, &id, json!({"decision": "approve"})).await.status(), 200);
+        assert_eq!(pay(&app, &coordinator, &id).await.status(), 200);
+        let last_year = chrono::Utc::now().naive_utc() - chrono::Duration::days(400);
+        app.state.db.write(move |conn| {
+            use coproduce::db::schema::claims;
+            use diesel::prelude::*;
+            Ok(diesel::update(claims::table.find(&id)).set(claims::paid_at.eq(Some(last_year))).execute(conn)?)
+        }).await.unwrap();
+
+        let result = candidates(&app, &coordinator, &next).await;
+        assert!(result["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str()),
+            "£800 paid last tax year, nothing still to come on that booking, £300 now: {result}");
+    }
+
     async fn an_earnings_limit_never_excludes_someone_who_takes_no_fees(app) {
         let (coordinator, _, project) = project(&app).await;
         let mut no_fees = fitting_profile();
@@ -430,9 +449,22 @@ both_backends! {
         let csv = response.text().await.unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2, "the header and the one approved claim: {csv}");
-        assert_eq!(lines[0], "claim_id,approved_on,name,email,payment_method,element,minutes_worked,fee,expenses,total");
+        assert_eq!(lines[0], "\u{feff}claim_id,approved_on,name,email,payment_method,element,minutes_worked,fee,expenses,total,note");
         let today = chrono::Utc::now().date_naive();
-        assert_eq!(lines[1], format!("{approved},{today},Test coproducer,{},bank_transfer,Peer interviews,90,37.50,8.40,45.90", person.email));
+        assert_eq!(lines[1], format!("{approved},{today},Test coproducer,{},bank_transfer,Peer interviews,90,37.50,8.40,45.90,", person.email));
+    }
+
+    async fn an_approved_claim_of_someone_who_deleted_their_account_is_marked_in_the_payment_file(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let made: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
+        assert_eq!(decide(&app, &coordinator, made["id"].as_str().unwrap(), json!({"decision": "approve"})).await.status(), 200);
+        let confirm = json!({"confirm": "delete my account"});
+        assert_eq!(app.delete_as(&person, "/api/v1/me").json(&confirm).send().await.unwrap().status(), 204);
+
+        let csv = app.get_as(&coordinator, "/api/v1/claims/payments.csv").send().await.unwrap().text().await.unwrap();
+        let row = csv.lines().nth(1).unwrap();
+        assert!(row.contains(",Deleted account,,"), "no tombstone address: {row}");
+        assert!(row.ends_with("find another way to reach them before paying."), "{row}");
     }
 
     async fn a_paid_claim_leaves_the_payment_file(app) {
@@ -459,7 +491,7 @@ async fn claims_deleted_after(app: &TestApp, years: u32) -> usize {
 }
 
 both_backends! {
-    async fn a_claim_paid_six_years_ago_is_deleted_and_one_still_owed_never_is(app) {
+    async fn a_claim_paid_over_six_tax_years_ago_is_deleted_and_one_still_owed_never_is(app) {
         let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
         let paid: Value = claim(&app, &person, &assignment, bus_fare()).await.json().await.unwrap();
         let paid = paid["id"].as_str().unwrap();
@@ -469,8 +501,8 @@ both_backends! {
         let owed = owed["id"].as_str().unwrap();
         assert_eq!(decide(&app, &coordinator, owed, json!({"decision": "approve"})).await.status(), 200);
 
-        assert_eq!(claims_deleted_after(&app, 5).await, 0, "kept six years");
-        assert_eq!(claims_deleted_after(&app, 6).await, 1);
+        assert_eq!(claims_deleted_after(&app, 6).await, 0, "kept six whole tax years after the one it was paid in");
+        assert_eq!(claims_deleted_after(&app, 7).await, 1);
         let left = my_claims(&app, &person).await;
         assert_eq!(left.len(), 1);
         assert_eq!(left[0]["id"], owed, "money still owed is never deleted");

@@ -121,7 +121,8 @@ pub struct ClaimedFee {
     pub assignment_id: String,
     pub coproducer_id: String,
     pub fee_pence: i64,
-    pub created_at: NaiveDateTime,
+    /// When it was paid; none while it waits.
+    pub paid_at: Option<NaiveDateTime>,
 }
 
 /// Every fee claimed and not rejected.
@@ -133,7 +134,7 @@ pub fn fees_claimed(conn: &mut DbConn) -> QueryResult<Vec<ClaimedFee>> {
             claims::assignment_id,
             claims::coproducer_id,
             claims::fee_pence,
-            claims::created_at,
+            claims::paid_at,
         ))
         .load(conn)
 }

@@ -353,6 +353,8 @@ pub struct AssignmentFacts {
     pub spec: String,
     pub status: String,
     pub created_at: NaiveDateTime,
+    /// When its status last changed (for a completed one, when it was completed).
+    pub updated_at: NaiveDateTime,
 }
 
 pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
@@ -365,6 +367,7 @@ pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
             elements::spec,
             assignments::status,
             assignments::created_at,
+            assignments::updated_at,
         ))
         .load(conn)
 }

@@ -12,8 +12,9 @@ use crate::routes::me::profile::Document;
 use crate::state::AppState;
 
 /// Coordinators: every approved claim, oldest decision first, as a CSV file to pay from (name,
-/// email, payment method, element, minutes, fee, expenses and total in pounds). Recording each
-/// payment (`POST /claims/{id}/paid`) takes it off the next file.
+/// email, payment method, element, minutes, fee, expenses and total in pounds, and a note where
+/// the person has since deleted their account). Recording each payment (`POST /claims/{id}/paid`)
+/// takes it off the next file.
 #[utoipa::path(tag = "claims", security(("bearer" = [])), responses(
     (status = 200, description = "The payment run", content_type = "text/csv", body = String),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -38,6 +39,8 @@ pub async fn payments_file(
                     None => String::new(),
                 };
                 let view = view_of(conn, claim)?;
+                // An erased account's address is a tombstone: nobody to write to.
+                let account_deleted = person.as_ref().is_none_or(|p| p.status != "active");
                 lines.push(PaymentLine {
                     claim_id: view.id,
                     approved_on,
@@ -45,7 +48,11 @@ pub async fn payments_file(
                         .as_ref()
                         .map(|p| p.full_name.clone())
                         .unwrap_or_default(),
-                    email: person.map(|p| p.email).unwrap_or_default(),
+                    email: person
+                        .filter(|_| !account_deleted)
+                        .map(|p| p.email)
+                        .unwrap_or_default(),
+                    account_deleted,
                     payment_method,
                     element: view.element_title,
                     minutes_worked: view.minutes_worked,

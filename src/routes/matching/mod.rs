@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
+use chrono::{Duration, NaiveDateTime, NaiveTime, Weekday};
 
 use crate::crypto::Field;
 use crate::db::DbConn;
@@ -12,6 +12,7 @@ use crate::db::queries::{claims, matching as queries, partnership};
 use crate::domain::claim::takes_fees;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::profile::Day;
+use crate::domain::tax_year::tax_year_start;
 use crate::error::AppError;
 use crate::matching::{Candidate, Element, MonthlyHours};
 use crate::routes::me::profile::Document;
@@ -157,13 +158,13 @@ pub fn load_candidates(
     for (element, start, end) in queries::sessions_of(conn, &confirmed_elements)? {
         sessions.entry(element).or_default().push((start, end));
     }
-    // Earned this tax year: every fee claimed in it (paid, approved or waiting; whatever became
-    // of the booking), and the estimated pay still to come on bookings that stand.
+    // Earned this tax year: every fee paid in it or still to be paid (paid later, it will be
+    // paid in it), and the estimated pay still to come on bookings that stand.
     let mut claimed_on: HashMap<String, i64> = HashMap::new();
     for fee in claims::fees_claimed(conn)? {
         let on = claimed_on.entry(fee.assignment_id).or_default();
         *on = on.saturating_add(fee.fee_pence);
-        if fee.created_at >= tax_year_start
+        if fee.paid_at.is_none_or(|paid| paid >= tax_year_start)
             && let Some(candidate) = by_id.get_mut(&fee.coproducer_id)
         {
             candidate.earned_pence = candidate.earned_pence.saturating_add(fee.fee_pence);
@@ -189,8 +190,8 @@ pub fn load_candidates(
                 .add(&MonthlyHours::of(spec.hours_estimate, booked));
             candidate.busy.extend(booked.iter().copied());
         }
-        // Work done in an earlier tax year was paid then.
-        if confirmed || assignment.created_at >= tax_year_start {
+        // Work finished in an earlier tax year was paid then.
+        if confirmed || assignment.updated_at >= tax_year_start {
             let estimated = spec
                 .pay_rate_pence_per_hour
                 .saturating_mul(i64::from(spec.hours_estimate));
@@ -221,44 +222,5 @@ fn weekday(day: Day) -> Weekday {
         Day::Fri => Weekday::Fri,
         Day::Sat => Weekday::Sat,
         Day::Sun => Weekday::Sun,
-    }
-}
-
-/// When the UK tax year holding `now` (UTC) began: 6 April at midnight in London. Summer time
-/// has always begun by then (it starts on the last Sunday of March), so that is 23:00 UTC on
-/// 5 April.
-fn tax_year_start(now: NaiveDateTime) -> NaiveDateTime {
-    let start_of = |year| {
-        NaiveDate::from_ymd_opt(year, 4, 5)
-            .and_then(|day| day.and_hms_opt(23, 0, 0))
-            .unwrap_or(now)
-    };
-    let this_year = start_of(now.year());
-    if now >= this_year {
-        this_year
-    } else {
-        start_of(now.year() - 1)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_tax_year_starts_on_the_sixth_of_april_at_midnight_in_london() {
-        let at = |y, m, d, h| {
-            NaiveDate::from_ymd_opt(y, m, d)
-                .and_then(|day| day.and_hms_opt(h, 0, 0))
-                .unwrap_or_default()
-        };
-        assert_eq!(tax_year_start(at(2026, 11, 21, 12)), at(2026, 4, 5, 23));
-        assert_eq!(tax_year_start(at(2027, 4, 5, 22)), at(2026, 4, 5, 23));
-        assert_eq!(
-            tax_year_start(at(2027, 4, 5, 23)),
-            at(2027, 4, 5, 23),
-            "midnight in London"
-        );
-        assert_eq!(tax_year_start(at(2027, 4, 6, 12)), at(2027, 4, 5, 23));
     }
 }
