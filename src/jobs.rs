@@ -22,13 +22,16 @@ use crate::routes::applications::{Loaded, OWNER_VIEW_FORMAT};
 use crate::routes::rounds::waiting;
 use crate::state::AppState;
 
-/// Emails every coordinator once a day per round whose answer-by date is within
-/// `rounds.reminder_days_before` days and that still has applications waiting.
+/// Emails every coordinator once a day (from `rounds.reminder_hour`) per round whose answer-by
+/// date is within `rounds.reminder_days_before` days and that still has applications waiting.
 /// Returns how many rounds prompted a reminder.
 pub async fn send_decision_reminders(
     state: &AppState,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
+    if now.hour() < state.settings.rounds.reminder_hour {
+        return Ok(0);
+    }
     let app = state.clone();
     let reminded = state
         .db

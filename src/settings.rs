@@ -274,6 +274,8 @@ pub struct RoundSettings {
     pub default_answer_by_days: u32,
     pub reminder_days_before: u32,
     pub reminder_check_secs: u64,
+    /// The hour of the day (UTC, 0–23) from which that day's decision reminders go.
+    pub reminder_hour: u32,
 }
 
 impl Default for RoundSettings {
@@ -282,6 +284,7 @@ impl Default for RoundSettings {
             default_answer_by_days: 21,
             reminder_days_before: 5,
             reminder_check_secs: 3600,
+            reminder_hour: 9,
         }
     }
 }
@@ -576,6 +579,11 @@ impl Settings {
                 "claims.remind_after_days: must be at least 1".into(),
             ));
         }
+        if self.rounds.reminder_hour > 23 {
+            return Err(SettingsError(
+                "rounds.reminder_hour: must be an hour of the day, from 0 to 23".into(),
+            ));
+        }
         if self.claims.remind_hour > 23 {
             return Err(SettingsError(
                 "claims.remind_hour: must be an hour of the day, from 0 to 23".into(),
@@ -759,7 +767,7 @@ mod tests {
     }
 
     #[test]
-    fn claims_settings_out_of_range_are_refused_naming_the_key() {
+    fn reminder_and_retention_settings_out_of_range_are_refused_naming_the_key() {
         for (key, value, named) in [
             (
                 "APP_CLAIMS__REMIND_AFTER_DAYS",
@@ -767,6 +775,7 @@ mod tests {
                 "claims.remind_after_days",
             ),
             ("APP_CLAIMS__REMIND_HOUR", "24", "claims.remind_hour"),
+            ("APP_ROUNDS__REMINDER_HOUR", "24", "rounds.reminder_hour"),
             (
                 "APP_RETENTION__SETTLED_CLAIM_YEARS",
                 "5",

@@ -15,6 +15,13 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::people::{passport_body, profile_body, put};
 
+/// Noon (UTC) `days` from today: a time every reminder job sends at, whatever the time now.
+fn noon_in(days: i64) -> chrono::NaiveDateTime {
+    (Utc::now().date_naive() + Duration::days(days))
+        .and_hms_opt(12, 0, 0)
+        .unwrap()
+}
+
 pub fn round_body(days_open: i64) -> Value {
     let now = Utc::now();
     json!({
@@ -542,9 +549,8 @@ both_backends! {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
         submitted(&app, &round).await;
-        let now = Utc::now().naive_utc();
-        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, now).await.unwrap(), 0, "answer-by is 35 days away");
-        let near = now + Duration::days(31);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, noon_in(0)).await.unwrap(), 0, "answer-by is 35 days away");
+        let near = noon_in(31);
         assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 1);
         assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 0, "once a day");
         app.drain_outbox().await;
@@ -553,11 +559,20 @@ both_backends! {
         assert!(reminders[0].text.contains("Peer researchers 2027"));
     }
 
+    async fn decision_reminders_wait_for_the_working_day(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        submitted(&app, &round).await;
+        let early = noon_in(31) - Duration::hours(4);
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, early).await.unwrap(), 0, "not before rounds.reminder_hour (9)");
+        assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, early + Duration::hours(1)).await.unwrap(), 1);
+    }
+
     async fn a_reminder_after_the_answer_by_date_says_the_decision_is_late(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;
         submitted(&app, &round).await;
-        let near = Utc::now().naive_utc() + Duration::days(31);
+        let near = noon_in(31);
         assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 1);
         let past = near + Duration::days(10);
         assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, past).await.unwrap(), 1);
@@ -903,7 +918,7 @@ both_backends! {
         let admin = app.signed_in(Role::Admin).await;
         let round = create_round(&app, &coordinator).await;
         submitted(&app, &round).await;
-        let near = Utc::now().naive_utc() + Duration::days(31);
+        let near = noon_in(31);
         assert_eq!(coproduce::jobs::send_decision_reminders(&app.state, near).await.unwrap(), 1);
         app.drain_outbox().await;
         assert_eq!(app.emails_to(&admin.email).len(), 1);
