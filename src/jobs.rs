@@ -38,13 +38,7 @@ pub async fn send_decision_reminders(
         .write(move |conn| {
             let lead = chrono::Duration::days(i64::from(app.settings.rounds.reminder_days_before));
             let today = now.date().to_string();
-            let coordinators = users::staff(conn)?;
-            if coordinators.is_empty() {
-                tracing::warn!(
-                    "applications are waiting but there is no coordinator or admin to remind"
-                );
-                return Ok(0);
-            }
+            let mut staff = None;
             let mut reminded = 0;
             for round in queries::list_rounds(conn, None)? {
                 let due = answer_by(round.closes_at, round.closed_at, round.answer_by_days);
@@ -52,10 +46,24 @@ pub async fn send_decision_reminders(
                     continue;
                 }
                 let waiting = waiting(&queries::applications_in_round(conn, &round.id)?, now);
-                if waiting.applications == 0 || !queries::mark_reminded(conn, &round.id, &today)? {
+                if waiting.applications == 0 {
                     continue;
                 }
-                for coordinator in &coordinators {
+                // Read once, and only when someone is to be reminded.
+                let coordinators = match &mut staff {
+                    Some(coordinators) => coordinators,
+                    None => staff.insert(users::staff(conn)?),
+                };
+                if coordinators.is_empty() {
+                    tracing::warn!(
+                        "applications are waiting but there is no coordinator or admin to remind"
+                    );
+                    return Ok(reminded);
+                }
+                if !queries::mark_reminded(conn, &round.id, &today)? {
+                    continue;
+                }
+                for coordinator in coordinators.iter() {
                     let email = Email::DecisionReminder {
                         name: coordinator.display_name().to_string(),
                         round_title: round.title.clone(),
