@@ -68,6 +68,15 @@ pub fn save_profile(conn: &mut DbConn, p: &ProfileWrite<'_>) -> QueryResult<()> 
     Ok(())
 }
 
+/// Only the plain profile document (JSON), for what needs no skills or lived experience.
+pub fn profile_document(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<String>> {
+    profiles::table
+        .find(user_id)
+        .select(profiles::document)
+        .first(conn)
+        .optional()
+}
+
 pub fn load_profile(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<StoredProfile>> {
     let Some((document, lived_experience)) = profiles::table
         .find(user_id)

@@ -32,12 +32,10 @@ pub async fn payments_file(
             for claim in claims::approved_oldest_first(conn)? {
                 let approved_on = claim.decided_at.unwrap_or(claim.updated_at).date();
                 let person = users::find_by_id(conn, &claim.coproducer_id)?;
-                let payment_method = match people::load_profile(conn, &claim.coproducer_id)? {
-                    Some(profile) => serde_json::from_str::<Document>(&profile.document)
-                        .map(|document| document.payment.method)
-                        .unwrap_or_default(),
-                    None => String::new(),
-                };
+                let payment_method = people::profile_document(conn, &claim.coproducer_id)?
+                    .and_then(|document| serde_json::from_str::<Document>(&document).ok())
+                    .map(|document| document.payment.method)
+                    .unwrap_or_default();
                 let view = view_of(conn, claim)?;
                 // An erased account's address is a tombstone: nobody to write to.
                 let account_deleted = person.as_ref().is_none_or(|p| p.status != "active");
