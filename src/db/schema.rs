@@ -467,7 +467,26 @@ diesel::joinable!(coproducers -> users (user_id));
 diesel::joinable!(invitations -> elements (element_id));
 diesel::joinable!(assignments -> elements (element_id));
 diesel::joinable!(assignment_events -> assignments (assignment_id));
+diesel::table! {
+    payment_runs (id) {
+        id -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+        paid_by -> Nullable<Text>,
+        paid_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    payment_run_claims (claim_id) {
+        claim_id -> Text,
+        run_id -> Text,
+    }
+}
+
 diesel::joinable!(claims -> assignments (assignment_id));
+diesel::joinable!(payment_run_claims -> claims (claim_id));
+diesel::joinable!(payment_run_claims -> payment_runs (run_id));
 diesel::joinable!(element_sessions -> elements (element_id));
 diesel::table! {
     daily_reminders (kind, sent_on) {
@@ -513,6 +532,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     assignments,
     claims,
+    payment_runs,
+    payment_run_claims,
     assignment_events,
     idempotency_keys,
     erasure_count,

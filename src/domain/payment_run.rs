@@ -1,5 +1,5 @@
-//! The payment run: approved claims written as a CSV file for whoever pays them (a finance team,
-//! a payroll or banking import). Amounts are in pounds with two decimals and no symbol, so a
+//! The payment file: approved claims written as a CSV file for whoever pays them (a finance
+//! team, a payroll or banking import). Amounts are in pounds with two decimals and no symbol, so a
 //! spreadsheet reads them as numbers.
 
 use chrono::NaiveDate;
@@ -21,6 +21,8 @@ pub struct PaymentLine {
     pub expenses_pence: i64,
     /// The person deleted their account: their name and address are gone.
     pub account_deleted: bool,
+    /// Already recorded as paid (a run's file keeps its paid claims, marked so).
+    pub paid_on: Option<NaiveDate>,
 }
 
 const HEADER: &str =
@@ -51,16 +53,25 @@ pub fn payments_csv(lines: &[PaymentLine]) -> String {
             pounds_figure(line.fee_pence),
             pounds_figure(line.expenses_pence),
             pounds_figure(line.fee_pence.saturating_add(line.expenses_pence)),
-            cell(if line.account_deleted {
-                ACCOUNT_DELETED
-            } else {
-                ""
-            }),
+            cell(&note(line)),
         ];
         csv.push_str(&cells.join(","));
         csv.push_str("\r\n");
     }
     csv
+}
+
+/// What whoever pays should know before paying this line.
+fn note(line: &PaymentLine) -> String {
+    let paid = line
+        .paid_on
+        .map(|on| format!("Already paid on {on}: do not pay again."));
+    let deleted = line.account_deleted.then(|| ACCOUNT_DELETED.to_string());
+    [paid, deleted]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Text as one CSV cell. Text a spreadsheet would run as a formula (starting `=`, `+`, `-`, `@`,
@@ -95,6 +106,7 @@ mod tests {
             fee_pence: 3750,
             expenses_pence: 840,
             account_deleted: false,
+            paid_on: None,
         }
     }
 
@@ -140,6 +152,17 @@ mod tests {
         let csv = payments_csv(&[awkward]);
         assert!(
             csv.contains(",\"Interviews, \"\"round 2\"\"\nLeeds\","),
+            "{csv}"
+        );
+    }
+
+    #[test]
+    fn a_claim_already_paid_says_not_to_pay_it_again() {
+        let mut paid = line();
+        paid.paid_on = NaiveDate::from_ymd_opt(2026, 12, 9);
+        let csv = payments_csv(&[paid]);
+        assert!(
+            csv.ends_with(",45.90,Already paid on 2026-12-09: do not pay again.\r\n"),
             "{csv}"
         );
     }

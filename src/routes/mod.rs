@@ -138,6 +138,11 @@ pub fn configure(cfg: &mut ServiceConfig) {
                     scope::scope("/claims")
                         .service(claims::read::list_claims)
                         .service(claims::payments::payments_file)
+                        .service(claims::payment_runs::start_run)
+                        .service(claims::payment_runs::list_runs)
+                        .service(claims::payment_runs::read_run)
+                        .service(claims::payment_runs::run_file)
+                        .service(claims::payment_runs::pay_run)
                         .service(claims::decide::decide_claim)
                         .service(claims::decide::mark_claim_paid),
                 )

@@ -54,6 +54,8 @@ enum Target {
     /// A claim for time on an assignment, waiting for a decision.
     Claim,
     ApprovedClaim,
+    /// A payment run holding an approved claim, not yet recorded as paid.
+    PaymentRun,
     PoolMember,
     /// A co-producer a coordinator has archived.
     ArchivedPoolMember,
@@ -210,6 +212,12 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/v1/claims/payments.csv", T::None, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/claims/{id}/decision", T::Claim, B::ClaimDecision, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/claims/{id}/paid", T::ApprovedClaim, B::None, "401 403 403 403 200 200 403", "="),
+    // An approved claim waiting, for the run to take.
+    row("POST", "/api/v1/claims/payment-runs", T::ApprovedClaim, B::None, "401 403 403 403 201 201 403", "="),
+    row("GET", "/api/v1/claims/payment-runs", T::None, B::None, "401 403 403 403 200 200 403", "="),
+    row("GET", "/api/v1/claims/payment-runs/{id}", T::PaymentRun, B::None, "401 403 403 403 200 200 403", "="),
+    row("GET", "/api/v1/claims/payment-runs/{id}/payments.csv", T::PaymentRun, B::None, "401 403 403 403 200 200 403", "="),
+    row("POST", "/api/v1/claims/payment-runs/{id}/paid", T::PaymentRun, B::None, "401 403 403 403 200 200 403", "="),
     // Staff.
     row("POST", "/api/v1/users/invitations", T::None, B::StaffInvitation, "401 403 403 403 201 201 403", "="),
     row("GET", "/api/v1/admin/outbox", T::None, B::None, "401 403 403 403 200 200 403", "="),
@@ -462,6 +470,20 @@ impl<'a> World<'a> {
                     assert_eq!(response.status(), 200);
                 }
                 claim
+            }
+            Target::PaymentRun => {
+                Box::pin(self.build(Target::ApprovedClaim, side)).await;
+                let response = self
+                    .app
+                    .post_as(&self.coordinator, "/api/v1/claims/payment-runs")
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 201);
+                response.json::<Value>().await.unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
             }
             Target::PoolMember => coproducer(self.app, fitting_profile()).await.id,
             Target::ArchivedPoolMember => {
@@ -793,13 +815,13 @@ both_backends! {
                     } else {
                         world.shared(row.target, *side).await
                     };
-                    let path = match &target {
-                        Some(id) => {
-                            let start = row.path.find('{').unwrap();
-                            let end = row.path.find('}').unwrap();
+                    // A target with no place in the path only sets the scene (an approved claim
+                    // for a payment run to take).
+                    let path = match (&target, row.path.find('{'), row.path.find('}')) {
+                        (Some(id), Some(start), Some(end)) => {
                             format!("{}{id}{}", &row.path[..start], &row.path[end + 1..])
                         }
-                        None => row.path.to_string(),
+                        _ => row.path.to_string(),
                     };
                     let body = world.body(row.body, target.as_deref()).await;
                     let mut request = app.client.request(row.method.parse().unwrap(), app.url(&path));

@@ -22,6 +22,7 @@ mod migrations;
 mod openapi;
 mod owner_views;
 mod partners;
+mod payment_runs;
 mod people;
 mod privacy;
 mod recruitment;

@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::claims;
+use crate::db::schema::{claims, payment_runs};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = claims)]
@@ -22,4 +22,14 @@ pub struct ClaimRow {
     pub paid_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = payment_runs)]
+pub struct PaymentRunRow {
+    pub id: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub paid_by: Option<String>,
+    pub paid_at: Option<NaiveDateTime>,
 }

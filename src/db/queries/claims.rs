@@ -4,8 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::models::claims::ClaimRow;
-use crate::db::schema::{claims, daily_reminders};
+use crate::db::models::claims::{ClaimRow, PaymentRunRow};
+use crate::db::schema::{claims, daily_reminders, payment_run_claims, payment_runs};
 use crate::domain::claim::ClaimStatus;
 use crate::per_backend;
 
@@ -50,13 +50,94 @@ pub fn list(
     query.order(claims::id).limit(limit).load(conn)
 }
 
-/// Every approved claim (waiting to be paid), oldest decision first.
-pub fn approved_oldest_first(conn: &mut DbConn) -> QueryResult<Vec<ClaimRow>> {
+/// Every approved claim in no payment run yet (waiting to be paid), oldest decision first.
+pub fn approved_outside_runs(conn: &mut DbConn) -> QueryResult<Vec<ClaimRow>> {
+    let in_a_run = payment_run_claims::table.filter(payment_run_claims::claim_id.eq(claims::id));
     claims::table
         .filter(claims::status.eq(ClaimStatus::Approved.as_str()))
+        .filter(diesel::dsl::not(diesel::dsl::exists(in_a_run)))
         .order((claims::decided_at, claims::id))
         .select(ClaimRow::as_select())
         .load(conn)
+}
+
+/// Stores `run` with every approved claim in no run yet; how many it took. A claim taken by a
+/// run started at the same moment elsewhere is left to that run (one run per claim: the key).
+pub fn start_run(conn: &mut DbConn, run: &PaymentRunRow) -> QueryResult<usize> {
+    diesel::insert_into(payment_runs::table)
+        .values(run)
+        .execute(conn)?;
+    let mut taken = 0;
+    for claim in approved_outside_runs(conn)? {
+        taken += per_backend!(conn, |c| diesel::insert_into(payment_run_claims::table)
+            .values((
+                payment_run_claims::claim_id.eq(&claim.id),
+                payment_run_claims::run_id.eq(&run.id),
+            ))
+            .on_conflict_do_nothing()
+            .execute(c))?;
+    }
+    Ok(taken)
+}
+
+pub fn find_run(conn: &mut DbConn, id: &str) -> QueryResult<Option<PaymentRunRow>> {
+    payment_runs::table
+        .find(id)
+        .select(PaymentRunRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Payment runs, newest first, older than the cursor `before`.
+pub fn runs(
+    conn: &mut DbConn,
+    before: Option<&str>,
+    limit: i64,
+) -> QueryResult<Vec<PaymentRunRow>> {
+    let mut query = payment_runs::table
+        .select(PaymentRunRow::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(payment_runs::id.lt(before.to_string()));
+    }
+    query.order(payment_runs::id.desc()).limit(limit).load(conn)
+}
+
+/// The claims in a run, oldest decision first.
+pub fn in_run(conn: &mut DbConn, run_id: &str) -> QueryResult<Vec<ClaimRow>> {
+    claims::table
+        .inner_join(payment_run_claims::table)
+        .filter(payment_run_claims::run_id.eq(run_id))
+        .order((claims::decided_at, claims::id))
+        .select(ClaimRow::as_select())
+        .load(conn)
+}
+
+/// Takes claims out of a run, to wait for the next one.
+pub fn leave_run(conn: &mut DbConn, run_id: &str, claim_ids: &[String]) -> QueryResult<usize> {
+    diesel::delete(
+        payment_run_claims::table
+            .filter(payment_run_claims::run_id.eq(run_id))
+            .filter(payment_run_claims::claim_id.eq_any(claim_ids)),
+    )
+    .execute(conn)
+}
+
+/// Records the run as paid; false when it already was.
+pub fn close_run(
+    conn: &mut DbConn,
+    run_id: &str,
+    by: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(
+        payment_runs::table
+            .filter(payment_runs::id.eq(run_id))
+            .filter(payment_runs::paid_at.is_null()),
+    )
+    .set((payment_runs::paid_by.eq(by), payment_runs::paid_at.eq(now)))
+    .execute(conn)
+    .map(|n| n == 1)
 }
 
 /// A claim's step from `from` to `to`, made only if it is still `from`.

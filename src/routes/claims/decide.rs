@@ -1,5 +1,5 @@
 use actix_web::{post, web};
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -139,43 +139,69 @@ async fn step(
         .db
         .write(move |conn| {
             let claim = claims::find(conn, &id)?.ok_or(AppError::NotFound)?;
-            if claim.coproducer_id == user.id {
-                return Err(AppError::conflict(
-                    "own_claim",
-                    "You cannot decide or pay your own claim. Please ask another coordinator.",
-                ));
-            }
-            // A claim stays payable after its person deleted their account (the totals need
-            // it), without a note about them or an email.
-            let still_here = users::hold_if_active(conn, &claim.coproducer_id)?;
-            let note = note.filter(|_| still_here);
-            let change = Move {
-                id: &claim.id,
-                from: from.as_str(),
-                to: to.as_str(),
+            let change = Step {
+                from,
+                to,
                 actor: &user.id,
-                note: note.as_deref(),
+                note,
                 now: Utc::now().naive_utc(),
             };
-            let moved = if to == ClaimStatus::Paid {
-                claims::mark_paid(conn, &change)?
-            } else {
-                claims::decide(conn, &change)?
-            };
-            if !moved {
-                let current = claims::find(conn, &claim.id)?.map_or(claim.status, |c| c.status);
-                return Err(cannot_step(&current, to));
-            }
-            let claim = claims::find(conn, &claim.id)?.ok_or(AppError::NotFound)?;
-            let view = view_of(conn, claim.clone())?;
-            if still_here {
-                tell(conn, &app, &claim, &view)?;
-            }
-            Ok(view)
+            take_step(conn, &app, claim, change)
         })
         .await?;
     state.outbox.wake();
     Ok(web::Json(view))
+}
+
+/// A coordinator's step on a claim.
+pub(super) struct Step<'a> {
+    pub from: ClaimStatus,
+    pub to: ClaimStatus,
+    pub actor: &'a str,
+    pub note: Option<String>,
+    pub now: NaiveDateTime,
+}
+
+/// Moves the claim if it is still at `change.from`, and emails the person.
+pub(super) fn take_step(
+    conn: &mut DbConn,
+    app: &AppState,
+    claim: ClaimRow,
+    change: Step<'_>,
+) -> Result<ClaimView, AppError> {
+    if claim.coproducer_id == change.actor {
+        return Err(AppError::conflict(
+            "own_claim",
+            "You cannot decide or pay your own claim. Please ask another coordinator.",
+        ));
+    }
+    // A claim stays payable after its person deleted their account (the totals need it),
+    // without a note about them or an email.
+    let still_here = users::hold_if_active(conn, &claim.coproducer_id)?;
+    let note = change.note.filter(|_| still_here);
+    let guarded = Move {
+        id: &claim.id,
+        from: change.from.as_str(),
+        to: change.to.as_str(),
+        actor: change.actor,
+        note: note.as_deref(),
+        now: change.now,
+    };
+    let moved = if change.to == ClaimStatus::Paid {
+        claims::mark_paid(conn, &guarded)?
+    } else {
+        claims::decide(conn, &guarded)?
+    };
+    if !moved {
+        let current = claims::find(conn, &claim.id)?.map_or(claim.status, |c| c.status);
+        return Err(cannot_step(&current, change.to));
+    }
+    let claim = claims::find(conn, &claim.id)?.ok_or(AppError::NotFound)?;
+    let view = view_of(conn, claim.clone())?;
+    if still_here {
+        tell(conn, app, &claim, &view)?;
+    }
+    Ok(view)
 }
 
 fn cannot_step(current: &str, to: ClaimStatus) -> AppError {

@@ -4,6 +4,7 @@
 
 pub mod create;
 pub mod decide;
+pub mod payment_runs;
 pub mod payments;
 pub mod read;
 

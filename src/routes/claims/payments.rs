@@ -4,19 +4,22 @@ use chrono::Utc;
 
 use super::view_of;
 use crate::auth::AuthUser;
+use crate::db::DbConn;
+use crate::db::models::claims::ClaimRow;
 use crate::db::queries::{claims, people, users};
+use crate::domain::claim::ClaimStatus;
 use crate::domain::payment_run::{PaymentLine, payments_csv};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::routes::me::profile::Document;
 use crate::state::AppState;
 
-/// Coordinators: every approved claim, oldest decision first, as a CSV file to pay from (name,
-/// email, payment method, element, minutes, fee, expenses and total in pounds, and a note where
-/// the person has since deleted their account). Recording each payment (`POST /claims/{id}/paid`)
-/// takes it off the next file.
+/// Coordinators: the approved claims in no payment run yet, oldest decision first, as a CSV file
+/// (name, email, payment method, element, minutes, fee, expenses and total in pounds, and a note
+/// where the person has since deleted their account). A preview: to pay, start a payment run
+/// (`POST /claims/payment-runs`), whose file stays the same however often it is downloaded.
 #[utoipa::path(tag = "claims", security(("bearer" = [])), responses(
-    (status = 200, description = "The payment run", content_type = "text/csv", body = String),
+    (status = 200, description = "The claims waiting for a payment run", content_type = "text/csv", body = String),
     (status = 403, body = Problem, content_type = "application/problem+json"),
 ))]
 #[get("/payments.csv")]
@@ -28,45 +31,64 @@ pub async fn payments_file(
     let lines = state
         .db
         .read(|conn| {
-            let mut lines = Vec::new();
-            for claim in claims::approved_oldest_first(conn)? {
-                let approved_on = claim.decided_at.unwrap_or(claim.updated_at).date();
-                let person = users::find_by_id(conn, &claim.coproducer_id)?;
-                let payment_method = people::profile_document(conn, &claim.coproducer_id)?
-                    .and_then(|document| serde_json::from_str::<Document>(&document).ok())
-                    .map(|document| document.payment.method)
-                    .unwrap_or_default();
-                let view = view_of(conn, claim)?;
-                // An erased account's address is a tombstone: nobody to write to.
-                let account_deleted = person.as_ref().is_none_or(|p| p.status != "active");
-                lines.push(PaymentLine {
-                    claim_id: view.id,
-                    approved_on,
-                    name: person
-                        .as_ref()
-                        .map(|p| p.full_name.clone())
-                        .unwrap_or_default(),
-                    email: person
-                        .filter(|_| !account_deleted)
-                        .map(|p| p.email)
-                        .unwrap_or_default(),
-                    account_deleted,
-                    payment_method,
-                    element: view.element_title,
-                    minutes_worked: view.minutes_worked,
-                    fee_pence: view.fee_pence,
-                    expenses_pence: view.expenses_pence,
-                });
-            }
-            Ok(lines)
+            let waiting = claims::approved_outside_runs(conn)?;
+            payment_lines(conn, waiting)
         })
         .await?;
-    let filename = format!("coproduce-payments-{}.csv", Utc::now().date_naive());
-    Ok(HttpResponse::Ok()
+    let name = format!("coproduce-payments-{}.csv", Utc::now().date_naive());
+    Ok(csv_download(&name, &lines))
+}
+
+/// Each claim as a line of the payment file, with who to pay and how.
+pub(super) fn payment_lines(
+    conn: &mut DbConn,
+    claims: Vec<ClaimRow>,
+) -> Result<Vec<PaymentLine>, AppError> {
+    let mut lines = Vec::with_capacity(claims.len());
+    for claim in claims {
+        let approved_on = claim.decided_at.unwrap_or(claim.updated_at).date();
+        let paid_on = claim
+            .paid_at
+            .filter(|_| claim.status == ClaimStatus::Paid.as_str())
+            .map(|at| at.date());
+        let person = users::find_by_id(conn, &claim.coproducer_id)?;
+        let payment_method = people::profile_document(conn, &claim.coproducer_id)?
+            .and_then(|document| serde_json::from_str::<Document>(&document).ok())
+            .map(|document| document.payment.method)
+            .unwrap_or_default();
+        let view = view_of(conn, claim)?;
+        // An erased account's address is a tombstone: nobody to write to.
+        let account_deleted = person.as_ref().is_none_or(|p| p.status != "active");
+        lines.push(PaymentLine {
+            claim_id: view.id,
+            approved_on,
+            name: person
+                .as_ref()
+                .map(|p| p.full_name.clone())
+                .unwrap_or_default(),
+            email: person
+                .filter(|_| !account_deleted)
+                .map(|p| p.email)
+                .unwrap_or_default(),
+            account_deleted,
+            paid_on,
+            payment_method,
+            element: view.element_title,
+            minutes_worked: view.minutes_worked,
+            fee_pence: view.fee_pence,
+            expenses_pence: view.expenses_pence,
+        });
+    }
+    Ok(lines)
+}
+
+/// The lines as a CSV file to save as `name`.
+pub(super) fn csv_download(name: &str, lines: &[PaymentLine]) -> HttpResponse {
+    HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
         .insert_header((
             CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{filename}\""),
+            format!("attachment; filename=\"{name}\""),
         ))
-        .body(payments_csv(&lines)))
+        .body(payments_csv(lines))
 }

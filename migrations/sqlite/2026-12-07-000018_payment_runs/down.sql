@@ -1,0 +1,2 @@
+DROP TABLE payment_run_claims;
+DROP TABLE payment_runs;
