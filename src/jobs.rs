@@ -224,6 +224,7 @@ pub struct RetentionReport {
     pub staff_invitations_deleted: usize,
     pub audit_rows_deleted: usize,
     pub settled_claims_deleted: usize,
+    pub empty_payment_runs_deleted: usize,
 }
 
 impl RetentionReport {
@@ -239,6 +240,7 @@ impl RetentionReport {
             + self.staff_invitations_deleted
             + self.audit_rows_deleted
             + self.settled_claims_deleted
+            + self.empty_payment_runs_deleted
     }
 }
 
@@ -309,6 +311,11 @@ pub async fn apply_retention(
             privacy::delete_settled_claims(conn, settled_claims, limit)
         })
         .await?,
+        // After the claims: a run goes with the last of its claims.
+        empty_payment_runs_deleted: in_batches(state, move |conn, limit| {
+            privacy::delete_empty_payment_runs(conn, settled_claims, limit)
+        })
+        .await?,
     };
     if report.total() > 0 {
         tracing::info!(
@@ -323,6 +330,7 @@ pub async fn apply_retention(
             staff_invitations_deleted = report.staff_invitations_deleted,
             audit_rows_deleted = report.audit_rows_deleted,
             settled_claims_deleted = report.settled_claims_deleted,
+            empty_payment_runs_deleted = report.empty_payment_runs_deleted,
             "retention rules applied"
         );
     }

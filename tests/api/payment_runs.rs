@@ -255,3 +255,29 @@ both_backends! {
         assert_eq!(response.status(), 404);
     }
 }
+
+/// The retention rules, run `years` (and a day) from now.
+async fn retention_after(app: &TestApp, years: u32) -> coproduce::jobs::RetentionReport {
+    let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(1);
+    let at = at.checked_add_months(chrono::Months::new(years * 12)).unwrap();
+    coproduce::jobs::apply_retention(&app.state, at).await.unwrap()
+}
+
+both_backends! {
+    async fn a_run_goes_with_the_last_of_its_claims_and_one_still_owing_stays(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        approved(&app, &coordinator, &person, &assignment).await;
+        let paid = started(&app, &coordinator).await;
+        assert_eq!(pay_run(&app, &coordinator, &paid, None).await.status(), 200);
+        approved(&app, &coordinator, &person, &assignment).await;
+        let owing = started(&app, &coordinator).await;
+
+        assert_eq!(retention_after(&app, 6).await.empty_payment_runs_deleted, 0, "kept while its claims are");
+        let report = retention_after(&app, 7).await;
+        assert_eq!((report.settled_claims_deleted, report.empty_payment_runs_deleted), (1, 1));
+        let runs = items(app.get_as(&coordinator, "/api/v1/claims/payment-runs").send().await.unwrap()).await;
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0]["id"], owing["id"], "a run with money still owed stays");
+        assert_eq!(runs[0]["claims"], 1);
+    }
+}

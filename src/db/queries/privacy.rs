@@ -13,9 +13,10 @@ use crate::db::schema::{
     access_passports, application_answers, application_transitions, applications,
     assignment_events, assignments, audit_log, claims, conflicts_of_interest, coproducers,
     elements, equal_opportunities, erasure_count, idempotency_keys, invitations, magic_links,
-    organisation_members, outbox, partner_requests, profile_interests, profile_skills, profiles,
-    refresh_tokens, request_events, review_scores, reviews, round_questions, round_reviewers,
-    rounds, sessions, staff_invitations, user_roles, users,
+    organisation_members, outbox, partner_requests, payment_run_claims, payment_runs,
+    profile_interests, profile_skills, profiles, refresh_tokens, request_events, review_scores,
+    reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations, user_roles,
+    users,
 };
 use crate::domain::claim::ClaimStatus;
 use crate::domain::erasure::{
@@ -872,6 +873,28 @@ pub fn delete_settled_claims(
         return Ok(0);
     }
     diesel::delete(claims::table.filter(claims::id.eq_any(&ids))).execute(conn)
+}
+
+/// Deletes up to `limit` payment runs started before `cutoff` that hold no claim any more (their
+/// claims deleted as settled); returns how many.
+pub fn delete_empty_payment_runs(
+    conn: &mut DbConn,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let holds_a_claim =
+        payment_run_claims::table.filter(payment_run_claims::run_id.eq(payment_runs::id));
+    let ids: Vec<String> = payment_runs::table
+        .filter(payment_runs::created_at.lt(cutoff))
+        .filter(diesel::dsl::not(diesel::dsl::exists(holds_a_claim)))
+        .order(payment_runs::id)
+        .limit(limit)
+        .select(payment_runs::id)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(payment_runs::table.filter(payment_runs::id.eq_any(&ids))).execute(conn)
 }
 
 /// When an application's content was removed, if it was.
