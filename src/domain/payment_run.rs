@@ -23,6 +23,8 @@ pub struct PaymentLine {
     pub account_deleted: bool,
     /// Already recorded as paid (a run's file keeps its paid claims, marked so).
     pub paid_on: Option<NaiveDate>,
+    /// In no payment run yet: the line of a preview, not one to pay.
+    pub preview: bool,
 }
 
 const HEADER: &str =
@@ -31,6 +33,9 @@ const HEADER: &str =
 /// Said of a claim whose claimant deleted their account since.
 const ACCOUNT_DELETED: &str =
     "The person deleted their account: find another way to reach them before paying.";
+
+/// Said of every line of the preview of the next payment run.
+const PREVIEW: &str = "Preview only: not in a payment run yet. Do not pay from this file.";
 
 /// Marks the file as UTF-8 for spreadsheets (Excel reads names like Siân wrongly without it).
 const BYTE_ORDER_MARK: char = '\u{feff}';
@@ -67,7 +72,8 @@ fn note(line: &PaymentLine) -> String {
         .paid_on
         .map(|on| format!("Already paid on {on}: do not pay again."));
     let deleted = line.account_deleted.then(|| ACCOUNT_DELETED.to_string());
-    [paid, deleted]
+    let preview = line.preview.then(|| PREVIEW.to_string());
+    [preview, paid, deleted]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>()
@@ -107,6 +113,7 @@ mod tests {
             expenses_pence: 840,
             account_deleted: false,
             paid_on: None,
+            preview: false,
         }
     }
 
@@ -165,5 +172,13 @@ mod tests {
             csv.ends_with(",45.90,Already paid on 2026-12-09: do not pay again.\r\n"),
             "{csv}"
         );
+    }
+
+    #[test]
+    fn each_line_of_a_preview_says_not_to_pay_from_it() {
+        let mut waiting = line();
+        waiting.preview = true;
+        let csv = payments_csv(&[waiting]);
+        assert!(csv.ends_with(&format!(",45.90,{PREVIEW}\r\n")), "{csv}");
     }
 }

@@ -445,13 +445,13 @@ both_backends! {
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
         let disposition = response.headers()["content-disposition"].to_str().unwrap().to_string();
-        assert!(disposition.starts_with("attachment; filename=\"coproduce-payments-"), "{disposition}");
+        assert!(disposition.starts_with("attachment; filename=\"coproduce-payments-preview-"), "{disposition}");
         let csv = response.text().await.unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 2, "the header and the one approved claim: {csv}");
         assert_eq!(lines[0], "\u{feff}claim_id,approved_on,name,email,payment_method,element,minutes_worked,fee,expenses,total,note");
         let today = chrono::Utc::now().date_naive();
-        assert_eq!(lines[1], format!("{approved},{today},Test coproducer,{},bank_transfer,Peer interviews,90,37.50,8.40,45.90,", person.email));
+        assert_eq!(lines[1], format!("{approved},{today},Test coproducer,{},bank_transfer,Peer interviews,90,37.50,8.40,45.90,Preview only: not in a payment run yet. Do not pay from this file.", person.email));
     }
 
     async fn an_approved_claim_of_someone_who_deleted_their_account_is_marked_in_the_payment_file(app) {

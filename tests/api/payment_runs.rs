@@ -121,7 +121,7 @@ both_backends! {
         assert_eq!(runs.len(), 1, "the refused run was not stored: {runs:?}");
     }
 
-    async fn a_runs_file_is_the_same_however_often_it_is_downloaded(app) {
+    async fn a_claim_approved_after_a_run_started_waits_for_the_next_one(app) {
         let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
         approved(&app, &coordinator, &person, &assignment).await;
         let run = started(&app, &coordinator).await;
@@ -196,7 +196,7 @@ both_backends! {
 
         let body = problem(pay_run(&app, &coordinator, &run, Some(json!({"not_paid": [outside]}))).await).await;
         assert_eq!(body["status"], 422);
-        assert_eq!(error_fields(&body), ["not_paid"]);
+        assert_eq!(error_fields(&body), ["not_paid[0]"]);
         assert!(body["errors"][0]["message"].as_str().unwrap().contains("is not in this payment run"), "{body}");
         assert_eq!(status_of(&app, &inside).await, "approved", "nothing paid");
         let path = format!("/api/v1/claims/payment-runs/{}", run["id"].as_str().unwrap());
@@ -204,35 +204,82 @@ both_backends! {
         assert_eq!(still["status"], "open");
     }
 
-    async fn a_claim_paid_on_its_own_stays_in_the_runs_file_marked_not_to_pay_again(app) {
+    async fn a_claim_in_a_run_is_recorded_paid_only_with_its_run(app) {
         let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
-        let early = approved(&app, &coordinator, &person, &assignment).await;
-        let other = approved(&app, &coordinator, &person, &assignment).await;
+        let id = approved(&app, &coordinator, &person, &assignment).await;
         let run = started(&app, &coordinator).await;
-        assert_eq!(pay(&app, &coordinator, &early).await.status(), 200);
 
-        let file = text(&app, &coordinator, run["file"].as_str().unwrap()).await;
-        let line = file.lines().find(|line| line.starts_with(&early)).unwrap();
-        let today = chrono::Utc::now().date_naive();
-        assert!(line.ends_with(&format!("Already paid on {today}: do not pay again.")), "{line}");
-        let done: Value = pay_run(&app, &coordinator, &run, None).await.json().await.unwrap();
-        assert_eq!(done["paid_claims"], 2);
-        assert_eq!(status_of(&app, &other).await, "paid");
+        let refused = problem(pay(&app, &coordinator, &id).await).await;
+        assert_eq!(refused["status"], 409);
+        assert_eq!(refused["code"], "claim_in_payment_run");
+        assert!(refused["detail"].as_str().unwrap().contains(run["id"].as_str().unwrap()), "{refused}");
+        assert_eq!(status_of(&app, &id).await, "approved");
     }
 
-    async fn a_coordinator_cannot_record_their_own_claim_paid_through_a_run(app) {
+    async fn once_a_run_is_recorded_paid_its_file_says_not_to_pay_any_line_again(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        approved(&app, &coordinator, &person, &assignment).await;
+        approved(&app, &coordinator, &person, &assignment).await;
+        let run = started(&app, &coordinator).await;
+        assert_eq!(pay_run(&app, &coordinator, &run, None).await.status(), 200);
+
+        let file = text(&app, &coordinator, run["file"].as_str().unwrap()).await;
+        let today = chrono::Utc::now().date_naive();
+        let lines: Vec<&str> = file.lines().skip(1).collect();
+        assert_eq!(lines.len(), 2);
+        for line in lines {
+            assert!(line.ends_with(&format!("Already paid on {today}: do not pay again.")), "{line}");
+        }
+    }
+
+    async fn a_coordinator_cannot_record_a_run_holding_their_own_claim_and_nothing_is_paid(app) {
         let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
         let own = approved(&app, &coordinator, &person, &assignment).await;
+        let (other_coordinator, other, other_assignment) = booked(&app, fitting_profile()).await;
+        let others = approved(&app, &other_coordinator, &other, &other_assignment).await;
         let run = started(&app, &coordinator).await;
+        assert_eq!(run["claims"], 2);
         let both = app.state.jwt
             .issue_access_token(&person.id, &[coproduce::domain::role::Role::Coproducer, coproduce::domain::role::Role::Coordinator], &person.session_id)
             .unwrap().token;
         let as_coordinator = TestUser { id: person.id.clone(), email: person.email.clone(), token: both, session_id: person.session_id.clone() };
 
         let refused = problem(pay_run(&app, &as_coordinator, &run, None).await).await;
+        assert_eq!(refused["status"], 409);
         assert_eq!(refused["code"], "own_claim");
-        assert_eq!(status_of(&app, &own).await, "approved");
+        assert!(!refused["detail"].as_str().unwrap().contains("not_paid"), "never advised to send a paid claim back: {refused}");
+        assert_eq!((status_of(&app, &own).await, status_of(&app, &others).await), ("approved".into(), "approved".into()), "nothing paid");
+        let path = format!("/api/v1/claims/payment-runs/{}", run["id"].as_str().unwrap());
+        let still: Value = app.get_as(&coordinator, &path).send().await.unwrap().json().await.unwrap();
+        assert_eq!(still["status"], "open");
         assert_eq!(pay_run(&app, &coordinator, &run, None).await.status(), 200, "another coordinator can");
+        assert_eq!(status_of(&app, &own).await, "paid");
+    }
+
+    async fn two_runs_started_at_once_never_share_a_claim(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        let mut claims = Vec::new();
+        for _ in 0..6 {
+            claims.push(approved(&app, &coordinator, &person, &assignment).await);
+        }
+        let (first, second) = tokio::join!(start_run(&app, &coordinator), start_run(&app, &coordinator));
+        let mut taken = Vec::new();
+        let mut created = 0;
+        for response in [first, second] {
+            match response.status().as_u16() {
+                201 => {
+                    created += 1;
+                    let run: Value = response.json().await.unwrap();
+                    taken.extend(claims_in(&text(&app, &coordinator, run["file"].as_str().unwrap()).await));
+                }
+                409 => assert_eq!(problem(response).await["code"], "nothing_to_pay"),
+                other => panic!("a run answered {other}"),
+            }
+        }
+        assert!(created >= 1);
+        taken.sort();
+        claims.sort();
+        assert_eq!(taken, claims, "each claim in exactly one run");
     }
 
     async fn runs_are_listed_newest_first(app) {
@@ -251,16 +298,33 @@ both_backends! {
 
     async fn a_run_that_does_not_exist_is_not_found(app) {
         let (coordinator, _, _) = booked(&app, fitting_profile()).await;
-        let response = app.get_as(&coordinator, "/api/v1/claims/payment-runs/no-such-run").send().await.unwrap();
-        assert_eq!(response.status(), 404);
+        for path in ["", "/payments.csv"] {
+            let response = app.get_as(&coordinator, &format!("/api/v1/claims/payment-runs/no-such-run{path}")).send().await.unwrap();
+            assert_eq!(response.status(), 404, "{path}");
+        }
+        let missing = json!({"id": "no-such-run"});
+        assert_eq!(pay_run(&app, &coordinator, &missing, None).await.status(), 404);
+    }
+
+    async fn listing_more_than_a_thousand_claims_as_not_paid_is_refused(app) {
+        let (coordinator, person, assignment) = booked(&app, fitting_profile()).await;
+        approved(&app, &coordinator, &person, &assignment).await;
+        let run = started(&app, &coordinator).await;
+        let many: Vec<String> = (0..1001).map(|i| format!("claim-{i}")).collect();
+        let body = problem(pay_run(&app, &coordinator, &run, Some(json!({"not_paid": many}))).await).await;
+        assert_eq!(error_fields(&body), ["not_paid"]);
     }
 }
 
 /// The retention rules, run `years` (and a day) from now.
 async fn retention_after(app: &TestApp, years: u32) -> coproduce::jobs::RetentionReport {
     let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(1);
-    let at = at.checked_add_months(chrono::Months::new(years * 12)).unwrap();
-    coproduce::jobs::apply_retention(&app.state, at).await.unwrap()
+    let at = at
+        .checked_add_months(chrono::Months::new(years * 12))
+        .unwrap();
+    coproduce::jobs::apply_retention(&app.state, at)
+        .await
+        .unwrap()
 }
 
 both_backends! {

@@ -10,6 +10,7 @@ CREATE TABLE payment_runs (
 );
 CREATE TABLE payment_run_claims (
     claim_id TEXT PRIMARY KEY NOT NULL REFERENCES claims(id) ON DELETE CASCADE,
-    run_id TEXT NOT NULL REFERENCES payment_runs(id) ON DELETE CASCADE
+    -- no cascade: a run is deleted only once it holds no claim (retention)
+    run_id TEXT NOT NULL REFERENCES payment_runs(id)
 );
 CREATE INDEX payment_run_claims_run ON payment_run_claims (run_id);

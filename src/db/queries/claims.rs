@@ -113,6 +113,15 @@ pub fn in_run(conn: &mut DbConn, run_id: &str) -> QueryResult<Vec<ClaimRow>> {
         .load(conn)
 }
 
+/// The payment run a claim is in, if any.
+pub fn run_of(conn: &mut DbConn, claim_id: &str) -> QueryResult<Option<String>> {
+    payment_run_claims::table
+        .find(claim_id)
+        .select(payment_run_claims::run_id)
+        .first(conn)
+        .optional()
+}
+
 /// Takes claims out of a run, to wait for the next one.
 pub fn leave_run(conn: &mut DbConn, run_id: &str, claim_ids: &[String]) -> QueryResult<usize> {
     diesel::delete(

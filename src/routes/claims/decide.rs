@@ -101,12 +101,13 @@ pub async fn decide_claim(
     .await
 }
 
-/// Coordinators: record that an approved claim has been paid. The person is emailed.
+/// Coordinators: record that an approved claim has been paid, one on its own (a claim in a
+/// payment run is recorded with its run). The person is emailed.
 #[utoipa::path(tag = "claims", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = ClaimView),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`claim_not_approved`: only an approved claim can be paid; `own_claim`: coordinators do not pay their own", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`claim_not_approved`: only an approved claim can be paid; `own_claim`: coordinators do not pay their own; `claim_in_payment_run`: record its run as paid instead", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/paid")]
 pub async fn mark_claim_paid(
@@ -139,6 +140,17 @@ async fn step(
         .db
         .write(move |conn| {
             let claim = claims::find(conn, &id)?.ok_or(AppError::NotFound)?;
+            if to == ClaimStatus::Paid
+                && let Some(run) = claims::run_of(conn, &claim.id)?
+            {
+                // Its run's file may already have been paid: one record of payment, the run's.
+                return Err(AppError::conflict(
+                    "claim_in_payment_run",
+                    format!(
+                        "This claim is in payment run {run}. Record the run as paid instead, listing this claim in not_paid if it was not paid."
+                    ),
+                ));
+            }
             let change = Step {
                 from,
                 to,
@@ -194,7 +206,7 @@ pub(super) fn take_step(
     };
     if !moved {
         let current = claims::find(conn, &claim.id)?.map_or(claim.status, |c| c.status);
-        return Err(cannot_step(&current, change.to));
+        return Err(cannot_step(&claim.id, &current, change.to));
     }
     let claim = claims::find(conn, &claim.id)?.ok_or(AppError::NotFound)?;
     let view = view_of(conn, claim.clone())?;
@@ -204,16 +216,16 @@ pub(super) fn take_step(
     Ok(view)
 }
 
-fn cannot_step(current: &str, to: ClaimStatus) -> AppError {
+fn cannot_step(id: &str, current: &str, to: ClaimStatus) -> AppError {
     if to == ClaimStatus::Paid {
         AppError::conflict(
             "claim_not_approved",
-            format!("Only an approved claim can be marked as paid. This claim is {current}."),
+            format!("Only an approved claim can be marked as paid. Claim {id} is {current}."),
         )
     } else {
         AppError::conflict(
             "claim_already_decided",
-            format!("This claim has already been decided: it is {current}."),
+            format!("Claim {id} has already been decided: it is {current}."),
         )
     }
 }

@@ -1,6 +1,7 @@
 //! Payment runs: a coordinator takes every approved claim waiting into one run, pays them from
-//! the run's file, and records the run as paid. A claim is in one run at most, so a file
-//! downloaded twice cannot lead to paying anyone twice.
+//! the run's file, and records the run as paid. A claim is in one run at most, and a claim in a
+//! run is recorded paid only with its run, so a file downloaded twice cannot lead to paying
+//! anyone twice.
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
@@ -36,7 +37,8 @@ pub struct PaymentRunView {
     pub paid_claims: usize,
     pub paid_by: Option<String>,
     pub paid_at: Option<DateTime<Utc>>,
-    /// The file to pay from (CSV); the same whenever it is downloaded.
+    /// The file to pay from (CSV): the run's claims, those already paid marked so. Claims
+    /// sent back with `not_paid` leave the run and its file.
     pub file: String,
 }
 
@@ -88,14 +90,14 @@ pub async fn start_run(
             let run = PaymentRunRow {
                 id: uuid::Uuid::now_v7().to_string(),
                 created_by: user.id.clone(),
-                created_at: Utc::now().naive_utc(),
+                created_at: crate::db::now(),
                 paid_by: None,
                 paid_at: None,
             };
             if claims::start_run(conn, &run)? == 0 {
                 return Err(AppError::conflict(
                     "nothing_to_pay",
-                    "There are no approved claims waiting to be paid, so there is nothing to put in a payment run.",
+                    "Every approved claim is already in a payment run (or none is approved yet), so there is nothing to put in a new one.",
                 ));
             }
             run_view(conn, run)
@@ -162,8 +164,8 @@ pub async fn read_run(
 }
 
 /// Coordinators: the run's claims as a CSV file to pay from, the same columns as
-/// `/claims/payments.csv`. A claim already recorded as paid stays in the file, marked "Already
-/// paid … do not pay again".
+/// `/claims/payments.csv`. Claims approved later wait for the next run; once the run is
+/// recorded as paid, every line says "Already paid … do not pay again".
 #[utoipa::path(tag = "claims", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, description = "The run's payment file", content_type = "text/csv", body = String),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -232,7 +234,7 @@ impl Validate for PayRunInput {
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "`payment_run_already_paid`; `own_claim`: the run holds your own claim", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "`not_paid` names a claim not waiting in this run", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`not_paid[i]`: a claim not waiting in this run; `not_paid`: more than 1000", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/payment-runs/{id}/paid")]
 pub async fn pay_run(
@@ -248,7 +250,7 @@ pub async fn pay_run(
         .db
         .write(move |conn| {
             let run = find_run(conn, &id)?;
-            let now = Utc::now().naive_utc();
+            let now = crate::db::now();
             if !claims::close_run(conn, &run.id, &user.id, now)? {
                 let on = run.paid_at.map(|at| format!(" on {}", at.date()));
                 return Err(AppError::conflict(
@@ -263,22 +265,26 @@ pub async fn pay_run(
             let (waiting, settled): (Vec<_>, Vec<_>) = claims::in_run(conn, &run.id)?
                 .into_iter()
                 .partition(|claim| claim.status == approved);
-            if let Some(stray) = not_paid
-                .iter()
-                .find(|id| !waiting.iter().any(|claim| &claim.id == *id))
-            {
-                let why = if settled.iter().any(|claim| &claim.id == stray) {
-                    "is already recorded as paid"
+            let mut errors = FieldErrors::default();
+            for (i, listed) in not_paid.iter().enumerate() {
+                if waiting.iter().any(|claim| &claim.id == listed) {
+                    continue;
+                }
+                let why = if settled.iter().any(|claim| &claim.id == listed) {
+                    "This claim is already recorded as paid"
                 } else {
-                    "is not in this payment run"
+                    "This claim is not in this payment run"
                 };
-                return Err(AppError::invalid_field(
-                    "not_paid",
+                errors.add(
+                    &format!("not_paid[{i}]"),
                     Invalid::new(
                         "not_waiting_in_run",
-                        format!("Claim {stray} {why}, so it cannot be listed as not paid."),
+                        format!("{why}, so it cannot be listed as not paid."),
                     ),
-                ));
+                );
+            }
+            if !errors.is_empty() {
+                return Err(AppError::Validation(errors.into_vec()));
             }
             claims::leave_run(conn, &run.id, &not_paid)?;
             let to_pay: Vec<_> = waiting
@@ -289,7 +295,7 @@ pub async fn pay_run(
                 return Err(AppError::conflict(
                     "own_claim",
                     format!(
-                        "This run holds your own claim {}. You cannot pay your own claim: list it in not_paid, and ask another coordinator to pay it.",
+                        "This run holds your own claim {}, and nobody records their own payment. Please ask another coordinator to record this run as paid.",
                         own.id
                     ),
                 ));

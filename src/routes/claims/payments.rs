@@ -15,9 +15,9 @@ use crate::routes::me::profile::Document;
 use crate::state::AppState;
 
 /// Coordinators: the approved claims in no payment run yet, oldest decision first, as a CSV file
-/// (name, email, payment method, element, minutes, fee, expenses and total in pounds, and a note
-/// where the person has since deleted their account). A preview: to pay, start a payment run
-/// (`POST /claims/payment-runs`), whose file stays the same however often it is downloaded.
+/// (name, email, payment method, element, minutes, fee, expenses and total in pounds, and a
+/// note). A preview, each line saying so: to pay, start a payment run (`POST
+/// /claims/payment-runs`) and pay from its file.
 #[utoipa::path(tag = "claims", security(("bearer" = [])), responses(
     (status = 200, description = "The claims waiting for a payment run", content_type = "text/csv", body = String),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -32,10 +32,14 @@ pub async fn payments_file(
         .db
         .read(|conn| {
             let waiting = claims::approved_outside_runs(conn)?;
-            payment_lines(conn, waiting)
+            let mut lines = payment_lines(conn, waiting)?;
+            for line in &mut lines {
+                line.preview = true;
+            }
+            Ok(lines)
         })
         .await?;
-    let name = format!("coproduce-payments-{}.csv", Utc::now().date_naive());
+    let name = format!("coproduce-payments-preview-{}.csv", Utc::now().date_naive());
     Ok(csv_download(&name, &lines))
 }
 
@@ -72,6 +76,7 @@ pub(super) fn payment_lines(
                 .unwrap_or_default(),
             account_deleted,
             paid_on,
+            preview: false,
             payment_method,
             element: view.element_title,
             minutes_worked: view.minutes_worked,
