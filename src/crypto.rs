@@ -26,15 +26,18 @@ pub enum Field {
     EmailBody,
     /// Why someone was suggested for an element; the owner is the invitation's id.
     InvitationReasons,
+    /// What was arranged of a booking's access adjustments; the owner is the assignment's id.
+    AdjustmentArrangements,
 }
 
 impl Field {
-    pub const ALL: [Field; 5] = [
+    pub const ALL: [Field; 6] = [
         Field::AccessPassport,
         Field::LivedExperience,
         Field::EqualOpportunities,
         Field::EmailBody,
         Field::InvitationReasons,
+        Field::AdjustmentArrangements,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +47,7 @@ impl Field {
             Field::EqualOpportunities => "equal_opportunities",
             Field::EmailBody => "email_body",
             Field::InvitationReasons => "invitation_reasons",
+            Field::AdjustmentArrangements => "adjustment_arrangements",
         }
     }
 }

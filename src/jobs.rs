@@ -11,14 +11,18 @@ use chrono::{Months, NaiveDateTime, Timelike, Utc};
 
 use crate::db::DbConn;
 use crate::db::queries::{
-    claims, outbox as outbox_queries, owner_views, privacy, recruitment as queries, users,
+    adjustments, claims, outbox as outbox_queries, owner_views, partnership, privacy,
+    recruitment as queries, users,
 };
 use crate::domain::recruitment::answer_by;
 use crate::domain::tax_year::tax_years_before;
 use crate::email::outbox::{DIGEST_GATHERED_ELSEWHERE, DigestGathered};
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
+use crate::matching::adjustments::still_to_arrange;
 use crate::routes::applications::{Loaded, OWNER_VIEW_FORMAT};
+use crate::routes::matching::adjustments::{needs_of, plan_of};
+use crate::routes::matching::{load_element, spec_of};
 use crate::routes::rounds::waiting;
 use crate::state::AppState;
 
@@ -110,7 +114,7 @@ pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Resul
                 tracing::warn!("claims are waiting but there is no coordinator or admin to remind");
                 return Ok(false);
             }
-            if !claims::mark_reminded(conn, &now.date().to_string())? {
+            if !claims::mark_reminded(conn, claims::CLAIMS_WAITING, &now.date().to_string())? {
                 return Ok(false);
             }
             let days = |oldest: Option<NaiveDateTime>| oldest.map_or(0, |at| (now - at).num_days());
@@ -123,6 +127,81 @@ pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Resul
                     pay_oldest_days: days(to_pay.oldest),
                     after_days,
                     link: app.settings.server.link("/claims"),
+                };
+                app.outbox
+                    .enqueue(conn, &Recipient::user(coordinator), &email)?;
+            }
+            Ok(true)
+        })
+        .await?;
+    if reminded {
+        state.outbox.wake();
+    }
+    Ok(reminded)
+}
+
+/// Emails every coordinator and admin, once a day from `adjustments.remind_hour`, while
+/// confirmed bookings with a session in the next `adjustments.remind_days_before` days still
+/// have access adjustments to arrange: each booking's element, first session in that time and
+/// how many, never who or which needs. Returns whether a reminder was queued.
+pub async fn send_adjustment_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let settings = &state.settings.adjustments;
+    if now.hour() < settings.remind_hour {
+        return Ok(false);
+    }
+    let within_days = settings.remind_days_before;
+    let app = state.clone();
+    let reminded = state
+        .db
+        .write(move |conn| {
+            let today = now.date().to_string();
+            // Checked first: the plans below open every upcoming booker's passport.
+            if claims::reminded_on(conn, claims::ADJUSTMENTS_WAITING, &today)? {
+                return Ok(false);
+            }
+            let until = now + chrono::Duration::days(i64::from(within_days));
+            let mut bookings = Vec::new();
+            for booking in adjustments::confirmed_starting_between(conn, now, until)? {
+                let needs = needs_of(conn, &app, &booking.coproducer_id)?;
+                if needs.is_empty() {
+                    continue;
+                }
+                let Some(row) = partnership::find_element(conn, &booking.element_id)? else {
+                    continue;
+                };
+                let element = load_element(conn, &row)?;
+                let plan = plan_of(conn, &app, &booking.assignment_id, &needs, &element)?;
+                let left = still_to_arrange(&plan);
+                if left > 0 {
+                    bookings.push(format!(
+                        "{}, {}: {left} still to arrange",
+                        spec_of(&row)?.title,
+                        booking.starts_at.format("%A %-d %B %Y")
+                    ));
+                }
+            }
+            if bookings.is_empty() {
+                return Ok(false);
+            }
+            let coordinators = users::staff(conn)?;
+            if coordinators.is_empty() {
+                tracing::warn!(
+                    "adjustments are waiting to be arranged but there is no coordinator or admin to remind"
+                );
+                return Ok(false);
+            }
+            if !claims::mark_reminded(conn, claims::ADJUSTMENTS_WAITING, &today)? {
+                return Ok(false);
+            }
+            for coordinator in &coordinators {
+                let email = Email::AdjustmentsWaiting {
+                    name: coordinator.display_name().to_string(),
+                    bookings: bookings.clone(),
+                    within_days,
+                    link: app.settings.server.link("/elements"),
                 };
                 app.outbox
                     .enqueue(conn, &Recipient::user(coordinator), &email)?;
@@ -419,6 +498,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_claim_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "claim reminders failed; will try again");
+        }
+        if let Err(error) = send_adjustment_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "adjustment reminders failed; will try again");
         }
         if let Err(error) = send_digests(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "sending digests failed; will try again");

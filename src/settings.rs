@@ -39,6 +39,7 @@ pub struct Settings {
     pub rounds: RoundSettings,
     pub requests: RequestSettings,
     pub claims: ClaimSettings,
+    pub adjustments: AdjustmentSettings,
     pub matching: MatchingSettings,
     pub retention: RetentionSettings,
     pub log: LogSettings,
@@ -297,6 +298,25 @@ pub struct ClaimSettings {
     pub remind_after_days: u32,
     /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
     pub remind_hour: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdjustmentSettings {
+    /// Coordinators are reminded, once a day, of bookings with a session this many days ahead
+    /// or sooner whose access adjustments are not all arranged.
+    pub remind_days_before: u32,
+    /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
+    pub remind_hour: u32,
+}
+
+impl Default for AdjustmentSettings {
+    fn default() -> Self {
+        Self {
+            remind_days_before: 7,
+            remind_hour: 9,
+        }
+    }
 }
 
 impl Default for ClaimSettings {
@@ -589,6 +609,16 @@ impl Settings {
                 "claims.remind_hour: must be an hour of the day, from 0 to 23".into(),
             ));
         }
+        if !(1..=60).contains(&self.adjustments.remind_days_before) {
+            return Err(SettingsError(
+                "adjustments.remind_days_before: must be from 1 to 60 days".into(),
+            ));
+        }
+        if self.adjustments.remind_hour > 23 {
+            return Err(SettingsError(
+                "adjustments.remind_hour: must be an hour of the day, from 0 to 23".into(),
+            ));
+        }
         if self.email.digest_hour > 23 {
             return Err(SettingsError(
                 "email.digest_hour: must be an hour of the day, from 0 to 23".into(),
@@ -775,6 +805,16 @@ mod tests {
                 "claims.remind_after_days",
             ),
             ("APP_CLAIMS__REMIND_HOUR", "24", "claims.remind_hour"),
+            (
+                "APP_ADJUSTMENTS__REMIND_DAYS_BEFORE",
+                "0",
+                "adjustments.remind_days_before",
+            ),
+            (
+                "APP_ADJUSTMENTS__REMIND_HOUR",
+                "24",
+                "adjustments.remind_hour",
+            ),
             ("APP_ROUNDS__REMINDER_HOUR", "24", "rounds.reminder_hour"),
             (
                 "APP_RETENTION__SETTLED_CLAIM_YEARS",

@@ -468,6 +468,14 @@ diesel::joinable!(invitations -> elements (element_id));
 diesel::joinable!(assignments -> elements (element_id));
 diesel::joinable!(assignment_events -> assignments (assignment_id));
 diesel::table! {
+    adjustment_arrangements (assignment_id) {
+        assignment_id -> Text,
+        ciphertext -> Binary,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     payment_runs (id) {
         id -> Text,
         created_by -> Text,
@@ -532,6 +540,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     assignments,
     claims,
+    adjustment_arrangements,
     payment_runs,
     payment_run_claims,
     assignment_events,

@@ -222,6 +222,26 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To the co-producer: one of their access adjustments is arranged for a booking.
+    AdjustmentArranged {
+        name: String,
+        element_title: String,
+        /// The need's plain-English label, e.g. "British Sign Language interpreter".
+        need: String,
+        /// What was arranged, in the coordinator's words; may be empty.
+        note: String,
+        link: String,
+    },
+    /// To coordinators, once a day: bookings starting soon still have access adjustments to
+    /// arrange. Names no person and no need (each line: element, date, how many).
+    AdjustmentsWaiting {
+        name: String,
+        /// e.g. "Peer interviews, Monday 7 December 2026: 2 still to arrange".
+        bookings: Vec<String>,
+        /// `adjustments.remind_days_before`.
+        within_days: u32,
+        link: String,
+    },
     /// Routine updates held for someone who chose one digest, sent together once a day.
     Digest {
         name: String,
@@ -274,6 +294,8 @@ impl Email {
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
             Email::ClaimUpdate { .. } => "claim_update",
             Email::ClaimsWaiting { .. } => "claims_waiting",
+            Email::AdjustmentArranged { .. } => "adjustment_arranged",
+            Email::AdjustmentsWaiting { .. } => "adjustments_waiting",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -293,6 +315,8 @@ impl Email {
             Email::AssignmentClosed { outcome, .. } => outcome == "completed",
             // A rejected claim is money they expected, and they may claim again.
             Email::ClaimUpdate { outcome, .. } => outcome == "approved" || outcome == "paid",
+            // Good news that asks nothing of them.
+            Email::AdjustmentArranged { .. } => true,
             // Archiving is a decision about them; reinstating is good news.
             Email::PoolPlaceChanged { archived, .. } => !archived,
             // With nobody to take over, a coordinator must set a contact.
@@ -303,6 +327,7 @@ impl Email {
             | Email::ApplicationDecision { .. }
             | Email::DecisionReminder { .. }
             | Email::ClaimsWaiting { .. }
+            | Email::AdjustmentsWaiting { .. }
             | Email::ElementInvitation { .. }
             | Email::InvitationOutcome { .. }
             | Email::InvitationsExpired { .. }
@@ -578,6 +603,29 @@ impl Email {
                 pay_oldest_days: 5,
                 after_days: 5,
                 link: "https://coproduce.example/claims".into(),
+            },
+            Email::AdjustmentArranged {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                need: "British Sign Language interpreter".into(),
+                note: "Jo, a registered interpreter, will be at both sessions.".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::AdjustmentArranged {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                need: "Quiet room".into(),
+                note: String::new(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::AdjustmentsWaiting {
+                name: "Priya".into(),
+                bookings: vec![
+                    "Peer interviews, Monday 7 December 2026: 2 still to arrange".into(),
+                    "Survey design workshop, Wednesday 9 December 2026: 1 still to arrange".into(),
+                ],
+                within_days: 7,
+                link: "https://coproduce.example/elements".into(),
             },
             Email::Digest {
                 name: "Sam".into(),

@@ -132,6 +132,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .service(matching::assignments::complete)
                         .service(matching::assignments::no_show)
                         .service(matching::assignments::history)
+                        .service(matching::adjustments::adjustment_plan)
+                        .service(matching::adjustments::arrange)
                         .service(claims::create::create_claim),
                 )
                 .service(

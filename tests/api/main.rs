@@ -5,6 +5,7 @@
 #[macro_use]
 mod helpers;
 
+mod adjustments;
 mod assignments;
 mod auth;
 mod authorization;

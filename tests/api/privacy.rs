@@ -269,7 +269,7 @@ async fn columns_containing(app: &TestApp, needle: &str) -> Vec<String> {
         .unwrap()
 }
 
-async fn count(app: &TestApp, sql: String) -> i64 {
+pub async fn count(app: &TestApp, sql: String) -> i64 {
     app.state
         .db
         .read(move |conn| Ok(diesel::sql_query(sql).get_result::<Count>(conn)?.n))

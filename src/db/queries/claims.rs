@@ -262,11 +262,25 @@ pub fn waiting_for_payment(conn: &mut DbConn, before: NaiveDateTime) -> QueryRes
     Ok(Waiting { claims, oldest })
 }
 
-/// Records today's reminder about waiting claims; false when one was already sent on `day`.
-pub fn mark_reminded(conn: &mut DbConn, day: &str) -> QueryResult<bool> {
+/// The daily reminders of a kind across replicas (`claims_waiting`, `adjustments_waiting`).
+pub const CLAIMS_WAITING: &str = "claims_waiting";
+pub const ADJUSTMENTS_WAITING: &str = "adjustments_waiting";
+
+/// Whether today's reminder of `kind` has been sent.
+pub fn reminded_on(conn: &mut DbConn, kind: &str, day: &str) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        daily_reminders::table
+            .filter(daily_reminders::kind.eq(kind))
+            .filter(daily_reminders::sent_on.eq(day)),
+    ))
+    .get_result(conn)
+}
+
+/// Records today's reminder of `kind`; false when one was already sent on `day`.
+pub fn mark_reminded(conn: &mut DbConn, kind: &str, day: &str) -> QueryResult<bool> {
     let inserted = per_backend!(conn, |c| diesel::insert_into(daily_reminders::table)
         .values((
-            daily_reminders::kind.eq("claims_waiting"),
+            daily_reminders::kind.eq(kind),
             daily_reminders::sent_on.eq(day)
         ))
         .on_conflict_do_nothing()

@@ -1,5 +1,6 @@
 //! Queries by resource. Each function takes the connection of the caller's unit of work.
 
+pub mod adjustments;
 pub mod audit;
 pub mod auth;
 pub mod claims;

@@ -235,6 +235,7 @@ pub fn ciphertexts(
             .load(conn),
         Field::EmailBody => super::outbox::sealed_bodies(conn, after, limit),
         Field::InvitationReasons => super::matching::sealed_breakdowns(conn, after, limit),
+        Field::AdjustmentArrangements => super::adjustments::sealed_page(conn, after, limit),
     }
 }
 
@@ -273,6 +274,9 @@ pub fn replace_ciphertext(
         Field::EmailBody => super::outbox::replace_sealed_body(conn, user_id, old, new),
         Field::InvitationReasons => {
             super::matching::replace_sealed_breakdown(conn, user_id, old, new)
+        }
+        Field::AdjustmentArrangements => {
+            super::adjustments::replace_sealed(conn, user_id, old, new)
         }
     }?;
     Ok(changed == 1)

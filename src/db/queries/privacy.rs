@@ -345,6 +345,8 @@ pub fn erase_person(
     .execute(conn)?;
     // Their claims' amounts stay for the accounts; what they or coordinators wrote goes.
     super::claims::clear_notes_of(conn, user_id)?;
+    // What was arranged for their access needs says what the needs were.
+    super::adjustments::delete_of_user(conn, user_id)?;
 
     // Other people's records keep their notes, without the person's name or address.
     scrub_notes(conn, &identifying_words(email, full_name))?;

@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::adjustments::plan_of;
 use super::invitations::session_lines;
 use super::{load_element, spec_of};
 use crate::auth::AuthUser;
@@ -27,7 +28,7 @@ use crate::domain::role::Role;
 use crate::email::ics::{Calendar, Event};
 use crate::email::{Email, Mention, Recipient};
 use crate::error::{AppError, FieldError, Problem};
-use crate::matching::adjustments::{Adjustment, adjustments};
+use crate::matching::adjustments::Adjustment;
 use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::routes::projects::visible_project;
@@ -312,7 +313,7 @@ impl From<AssignmentRow> for AssignmentState {
 }
 
 /// The assignment if the caller may act on it: their own, or any for coordinators.
-fn visible_assignment(
+pub(super) fn visible_assignment(
     conn: &mut DbConn,
     user: &AuthUser,
     id: &str,
@@ -326,7 +327,10 @@ fn visible_assignment(
 /// account first too, so neither waits on the other's rows): an erasure under way finishes
 /// first and the change is refused, or waits for it. Nothing is written about, or sent to,
 /// someone who deleted their account.
-fn hold_coproducer(conn: &mut DbConn, assignment: &AssignmentRow) -> Result<(), AppError> {
+pub(super) fn hold_coproducer(
+    conn: &mut DbConn,
+    assignment: &AssignmentRow,
+) -> Result<(), AppError> {
     if users::hold_if_active(conn, &assignment.coproducer_id)? {
         Ok(())
     } else {
@@ -660,8 +664,8 @@ pub struct AssignmentView {
     pub coproducer_id: Option<String>,
     pub display_name: String,
     pub status: String,
-    /// For confirmed people. Partners see them only when the person agreed to share their
-    /// access needs with project teams.
+    /// For confirmed people, with what has been arranged. Partners see them only when the
+    /// person agreed to share their access needs with project teams.
     pub adjustments: Option<Vec<Adjustment>>,
 }
 
@@ -727,7 +731,7 @@ pub async fn element_assignments(
                                 .map_err(|e| AppError::Internal(e.into()))?;
                             let needs: Vec<String> =
                                 passport.needs.into_iter().map(|n| n.code).collect();
-                            Some(adjustments(&needs, &element, &app.catalogue))
+                            Some(plan_of(conn, &app, &assignment.id, &needs, &element)?)
                         }
                         None if coordinator => Some(Vec::new()),
                         None => None,

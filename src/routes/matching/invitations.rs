@@ -509,6 +509,7 @@ fn adjustment_line(adjustment: &Adjustment, state: &AppState) -> String {
         (AdjustmentStatus::Met, _) => format!("{label}: already in place."),
         (AdjustmentStatus::ToArrange, Some(action)) => format!("{label}: {action}."),
         (AdjustmentStatus::ToArrange, None) => format!("{label}: we will arrange it."),
+        (AdjustmentStatus::Arranged, _) => format!("{label}: arranged."),
     }
 }
 

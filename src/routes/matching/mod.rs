@@ -18,6 +18,7 @@ use crate::matching::{Candidate, Element, MonthlyHours};
 use crate::routes::me::profile::Document;
 use crate::state::AppState;
 
+pub mod adjustments;
 pub mod assignments;
 pub mod candidates;
 pub mod invitations;

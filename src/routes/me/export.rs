@@ -3,7 +3,7 @@
 //! as on `GET /me/profile`. Secrets (password and token hashes, live links in unsent email) and
 //! other people's personal data (who reviewed them, whose data they read) are left out.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, get, web};
@@ -20,6 +20,8 @@ use crate::db::queries::{
 use crate::domain::profile::{AccessPassport, EqualOpportunities, Profile};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
+use crate::matching::adjustments::Arrangement;
+use crate::routes::matching::adjustments::arrangements_of;
 use crate::state::AppState;
 
 fn utc(at: NaiveDateTime) -> DateTime<Utc> {
@@ -224,6 +226,8 @@ pub struct AssignmentRecord {
     pub updated_at: DateTime<Utc>,
     /// Every step, with the note (your reason for leaving, or a coordinator's words about it).
     pub history: Vec<HistoryRecord>,
+    /// What was arranged for your access needs on this booking, by need.
+    pub arranged_for_your_access_needs: BTreeMap<String, Arrangement>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -516,6 +520,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             since: utc(a.created_at),
             updated_at: utc(a.updated_at),
             history,
+            arranged_for_your_access_needs: arrangements_of(conn, state, &a.id)?,
         });
     }
     let mut claims_made = Vec::new();

@@ -1,0 +1,326 @@
+//! A booking's adjustment plan (DOMAIN.md: record once, arrange in advance): what each of the
+//! person's access needs means for the element, and what coordinators have arranged. The person
+//! is told as each one is arranged; coordinators are reminded of what is still to arrange before
+//! a booking starts (`jobs::send_adjustment_reminders`).
+//!
+//! What was arranged is sealed per booking (which needs a person has is special-category data),
+//! and a coordinator's read of a plan is audited as a read of the access passport.
+
+use std::collections::BTreeMap;
+
+use actix_web::{get, put, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::assignments::{hold_coproducer, visible_assignment};
+use super::{load_element, spec_of};
+use crate::auth::AuthUser;
+use crate::crypto::Field;
+use crate::db::DbConn;
+use crate::db::models::matching::AssignmentRow;
+use crate::db::queries::{adjustments as queries, audit, matching, partnership, users};
+use crate::domain::assignment::AssignmentStatus;
+use crate::domain::profile::AccessPassport;
+use crate::domain::role::Role;
+use crate::domain::{Invalid, non_blank};
+use crate::email::{Email, Recipient};
+use crate::error::{AppError, FieldError, Problem};
+use crate::matching::adjustments::{
+    Adjustment, AdjustmentStatus, Arrangement, adjustments, plan, still_to_arrange,
+};
+use crate::matching::model::Element;
+use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::state::AppState;
+
+const PLAN_ROUTE: &str = "GET /api/v1/assignments/{id}/adjustments";
+const ARRANGE_ROUTE: &str = "PUT /api/v1/assignments/{id}/adjustments/{need}";
+
+/// What is stored of one arrangement: the view's, and who made it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Stored {
+    note: Option<String>,
+    by: String,
+    at: DateTime<Utc>,
+}
+
+type StoredPlan = BTreeMap<String, Stored>;
+
+fn arranged_so_far(
+    app: &AppState,
+    assignment_id: &str,
+    sealed: Option<&[u8]>,
+) -> Result<StoredPlan, AppError> {
+    sealed.map_or(Ok(StoredPlan::new()), |sealed| {
+        app.cipher
+            .decrypt_json(assignment_id, Field::AdjustmentArrangements, sealed)
+            .map_err(|e| AppError::Internal(e.into()))
+    })
+}
+
+fn as_arrangements(stored: &StoredPlan) -> BTreeMap<String, Arrangement> {
+    stored
+        .iter()
+        .map(|(need, s)| {
+            let shown = Arrangement {
+                note: s.note.clone(),
+                arranged_at: s.at,
+            };
+            (need.clone(), shown)
+        })
+        .collect()
+}
+
+/// The person's access needs, by code; none without a passport.
+pub(crate) fn needs_of(
+    conn: &mut DbConn,
+    app: &AppState,
+    person_id: &str,
+) -> Result<Vec<String>, AppError> {
+    let Some((owner, sealed, _)) = matching::passports_of(conn, &[person_id.to_string()])?
+        .into_iter()
+        .next()
+    else {
+        return Ok(Vec::new());
+    };
+    let passport: AccessPassport = app
+        .cipher
+        .decrypt_json(&owner, Field::AccessPassport, &sealed)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    Ok(passport.needs.into_iter().map(|n| n.code).collect())
+}
+
+/// What has been arranged for a booking, by need code.
+pub(crate) fn arrangements_of(
+    conn: &mut DbConn,
+    app: &AppState,
+    assignment_id: &str,
+) -> Result<BTreeMap<String, Arrangement>, AppError> {
+    let sealed = queries::sealed_of(conn, assignment_id)?;
+    let stored = arranged_so_far(app, assignment_id, sealed.as_deref())?;
+    Ok(as_arrangements(&stored))
+}
+
+/// The booking's plan from the person's needs, with what was arranged marked so.
+pub(crate) fn plan_of(
+    conn: &mut DbConn,
+    app: &AppState,
+    assignment_id: &str,
+    needs: &[String],
+    element: &Element,
+) -> Result<Vec<Adjustment>, AppError> {
+    let arranged = arrangements_of(conn, app, assignment_id)?;
+    Ok(plan(adjustments(needs, element, &app.catalogue), &arranged))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdjustmentPlan {
+    pub assignment_id: String,
+    pub element_id: String,
+    pub element_title: String,
+    /// The booking's status: plans matter while it is `confirmed`.
+    pub status: String,
+    /// Each of the person's access needs that applies to this element: `met` by what it
+    /// provides, `to_arrange` with the action, or `arranged` with what was done.
+    pub adjustments: Vec<Adjustment>,
+    pub still_to_arrange: usize,
+}
+
+fn plan_view(
+    conn: &mut DbConn,
+    app: &AppState,
+    assignment: &AssignmentRow,
+) -> Result<AdjustmentPlan, AppError> {
+    let row = partnership::find_element(conn, &assignment.element_id)?.ok_or(AppError::NotFound)?;
+    let element = load_element(conn, &row)?;
+    let needs = needs_of(conn, app, &assignment.coproducer_id)?;
+    let adjustments = plan_of(conn, app, &assignment.id, &needs, &element)?;
+    Ok(AdjustmentPlan {
+        assignment_id: assignment.id.clone(),
+        element_id: row.id.clone(),
+        element_title: spec_of(&row)?.title,
+        status: assignment.status.clone(),
+        still_to_arrange: still_to_arrange(&adjustments),
+        adjustments,
+    })
+}
+
+/// A booking's adjustment plan, for the person booked and for coordinators (a coordinator's
+/// read is audited). Someone else's booking is 404.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
+    (status = 200, body = AdjustmentPlan),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/{id}/adjustments")]
+pub async fn adjustment_plan(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    id: web::Path<String>,
+) -> Result<web::Json<AdjustmentPlan>, AppError> {
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let assignment = visible_assignment(conn, &user, &id)?;
+            audit::record_read(
+                conn,
+                &user.id,
+                &assignment.coproducer_id,
+                Field::AccessPassport,
+                PLAN_ROUTE,
+            )?;
+            plan_view(conn, &app, &assignment)
+        })
+        .await?;
+    Ok(web::Json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArrangeInput {
+    /// True once it is arranged; false if an arrangement fell through (it is to arrange again).
+    pub arranged: bool,
+    /// What was arranged, written for the person (they are emailed it) and the project team.
+    #[schema(max_length = 1000)]
+    pub note: Option<String>,
+}
+
+pub struct ValidArrangement {
+    arranged: bool,
+    note: Option<String>,
+}
+
+impl Validate for ArrangeInput {
+    type Valid = ValidArrangement;
+
+    fn validate(self) -> Result<ValidArrangement, Vec<FieldError>> {
+        let mut errors = FieldErrors::default();
+        errors.optional_text("note", self.note.as_deref(), 1000);
+        errors.finish(ValidArrangement {
+            arranged: self.arranged,
+            note: non_blank(self.note),
+        })
+    }
+}
+
+/// Coordinators: record that one of a booking's adjustments is arranged (the person is emailed,
+/// with the note), or that it is to arrange again. Only for a confirmed booking, and only for a
+/// need the plan has to arrange.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path), ("need" = String, Path, description = "An access need code on the plan")), request_body = ArrangeInput, responses(
+    (status = 200, body = AdjustmentPlan),
+    (status = 403, body = Problem, content_type = "application/problem+json"),
+    (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`booking_not_confirmed`; `person_left`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`need`: not on this booking's plan, or already met by the element", body = Problem, content_type = "application/problem+json"),
+))]
+#[put("/{id}/adjustments/{need}")]
+pub async fn arrange(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(String, String)>,
+    body: ValidJson<ArrangeInput>,
+) -> Result<web::Json<AdjustmentPlan>, AppError> {
+    user.require_any(&[Role::Coordinator])?;
+    let (id, need) = path.into_inner();
+    let ValidArrangement { arranged, note } = body.0;
+    let app = state.clone();
+    let view = state
+        .db
+        .write(move |conn| {
+            let assignment = matching::find_assignment(conn, &id)?.ok_or(AppError::NotFound)?;
+            let status = AssignmentStatus::parse(&assignment.status);
+            if status != Some(AssignmentStatus::Confirmed) {
+                return Err(AppError::conflict(
+                    "booking_not_confirmed",
+                    format!(
+                        "Adjustments are arranged for bookings that stand. This booking was {}.",
+                        status.map_or("closed", AssignmentStatus::words)
+                    ),
+                ));
+            }
+            hold_coproducer(conn, &assignment)?;
+            audit::record_read(
+                conn,
+                &user.id,
+                &assignment.coproducer_id,
+                Field::AccessPassport,
+                ARRANGE_ROUTE,
+            )?;
+            let before = plan_view(conn, &app, &assignment)?;
+            let on_plan = before.adjustments.iter().find(|a| a.need == need);
+            match on_plan.map(|a| a.status) {
+                None => {
+                    return Err(AppError::invalid_field(
+                        "need",
+                        Invalid::new(
+                            "not_on_plan",
+                            "This need is not on the booking's plan: the person's access passport does not list it, or the way the element runs makes it unnecessary.",
+                        ),
+                    ));
+                }
+                Some(AdjustmentStatus::Met) => {
+                    return Err(AppError::invalid_field(
+                        "need",
+                        Invalid::new(
+                            "already_met",
+                            "The element already provides this, so there is nothing to arrange.",
+                        ),
+                    ));
+                }
+                Some(AdjustmentStatus::ToArrange | AdjustmentStatus::Arranged) => {}
+            }
+            let sealed = queries::sealed_of(conn, &assignment.id)?;
+            let mut stored = arranged_so_far(&app, &assignment.id, sealed.as_deref())?;
+            if arranged {
+                stored.insert(
+                    need.clone(),
+                    Stored {
+                        note: note.clone(),
+                        by: user.id.clone(),
+                        at: Utc::now(),
+                    },
+                );
+            } else {
+                stored.remove(&need);
+            }
+            let resealed = app
+                .cipher
+                .encrypt_json(&assignment.id, Field::AdjustmentArrangements, &stored)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            queries::store(conn, &assignment.id, &resealed, Utc::now().naive_utc())?;
+            if arranged {
+                tell(conn, &app, &assignment, &before.element_title, &need, note)?;
+            }
+            plan_view(conn, &app, &assignment)
+        })
+        .await?;
+    state.outbox.wake();
+    Ok(web::Json(view))
+}
+
+fn tell(
+    conn: &mut DbConn,
+    app: &AppState,
+    assignment: &AssignmentRow,
+    element_title: &str,
+    need: &str,
+    note: Option<String>,
+) -> Result<(), AppError> {
+    let person = users::find_by_id(conn, &assignment.coproducer_id)?.ok_or(AppError::NotFound)?;
+    let label = app
+        .catalogue
+        .access_need(need)
+        .map_or_else(|| need.to_string(), |n| n.label.clone());
+    app.outbox.enqueue(
+        conn,
+        &Recipient::user(&person),
+        &Email::AdjustmentArranged {
+            name: person.display_name().to_string(),
+            element_title: element_title.to_string(),
+            need: label,
+            note: note.unwrap_or_default(),
+            link: app.settings.server.link("/me/assignments"),
+        },
+    )?;
+    Ok(())
+}
