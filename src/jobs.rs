@@ -153,14 +153,15 @@ pub async fn send_adjustment_reminders(
         return Ok(false);
     }
     let within_days = settings.remind_days_before;
+    let today = now.date().to_string();
     let app = state.clone();
-    let reminded = state
+    let day = today.clone();
+    // Read first, outside the write lock: the plans open every upcoming booker's passport.
+    let bookings = state
         .db
-        .write(move |conn| {
-            let today = now.date().to_string();
-            // Checked first: the plans below open every upcoming booker's passport.
-            if claims::reminded_on(conn, claims::ADJUSTMENTS_WAITING, &today)? {
-                return Ok(false);
+        .read(move |conn| {
+            if claims::reminded_on(conn, claims::ADJUSTMENTS_WAITING, &day)? {
+                return Ok(Vec::new());
             }
             let until = now + chrono::Duration::days(i64::from(within_days));
             let mut bookings = Vec::new();
@@ -183,9 +184,16 @@ pub async fn send_adjustment_reminders(
                     ));
                 }
             }
-            if bookings.is_empty() {
-                return Ok(false);
-            }
+            Ok(bookings)
+        })
+        .await?;
+    if bookings.is_empty() {
+        return Ok(false);
+    }
+    let app = state.clone();
+    let reminded = state
+        .db
+        .write(move |conn| {
             let coordinators = users::staff(conn)?;
             if coordinators.is_empty() {
                 tracing::warn!(

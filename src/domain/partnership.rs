@@ -352,6 +352,15 @@ pub enum ElementStatus {
 }
 
 impl ElementStatus {
+    /// Statuses of an element that will still run (its sessions are ahead or under way).
+    pub fn going_ahead() -> [&'static str; 3] {
+        [
+            Self::Open.as_str(),
+            Self::Filled.as_str(),
+            Self::InProgress.as_str(),
+        ]
+    }
+
     pub const ALL: [ElementStatus; 5] = [
         Self::Open,
         Self::Filled,

@@ -222,12 +222,15 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
-    /// To the co-producer: one of their access adjustments is arranged for a booking.
-    AdjustmentArranged {
+    /// To the co-producer: one of their access adjustments for a booking is arranged, or an
+    /// arrangement fell through and it is being arranged again.
+    AdjustmentUpdate {
         name: String,
         element_title: String,
-        /// The need's plain-English label, e.g. "British Sign Language interpreter".
+        /// The need's plain-English label, e.g. "British Sign Language interpreter". In the
+        /// (sealed) body only, never the subject, which stays readable in the outbox.
         need: String,
+        arranged: bool,
         /// What was arranged, in the coordinator's words; may be empty.
         note: String,
         link: String,
@@ -294,7 +297,7 @@ impl Email {
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
             Email::ClaimUpdate { .. } => "claim_update",
             Email::ClaimsWaiting { .. } => "claims_waiting",
-            Email::AdjustmentArranged { .. } => "adjustment_arranged",
+            Email::AdjustmentUpdate { .. } => "adjustment_update",
             Email::AdjustmentsWaiting { .. } => "adjustments_waiting",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
@@ -315,8 +318,6 @@ impl Email {
             Email::AssignmentClosed { outcome, .. } => outcome == "completed",
             // A rejected claim is money they expected, and they may claim again.
             Email::ClaimUpdate { outcome, .. } => outcome == "approved" || outcome == "paid",
-            // Good news that asks nothing of them.
-            Email::AdjustmentArranged { .. } => true,
             // Archiving is a decision about them; reinstating is good news.
             Email::PoolPlaceChanged { archived, .. } => !archived,
             // With nobody to take over, a coordinator must set a contact.
@@ -328,6 +329,8 @@ impl Email {
             | Email::DecisionReminder { .. }
             | Email::ClaimsWaiting { .. }
             | Email::AdjustmentsWaiting { .. }
+            // A later "being arranged again" must not arrive before the "arranged" it undoes.
+            | Email::AdjustmentUpdate { .. }
             | Email::ElementInvitation { .. }
             | Email::InvitationOutcome { .. }
             | Email::InvitationsExpired { .. }
@@ -604,17 +607,19 @@ impl Email {
                 after_days: 5,
                 link: "https://coproduce.example/claims".into(),
             },
-            Email::AdjustmentArranged {
+            Email::AdjustmentUpdate {
                 name: "Sam".into(),
                 element_title: "Peer interviews".into(),
                 need: "British Sign Language interpreter".into(),
+                arranged: true,
                 note: "Jo, a registered interpreter, will be at both sessions.".into(),
                 link: "https://coproduce.example/me/assignments".into(),
             },
-            Email::AdjustmentArranged {
+            Email::AdjustmentUpdate {
                 name: "Sam".into(),
                 element_title: "Peer interviews".into(),
                 need: "Quiet room".into(),
+                arranged: false,
                 note: String::new(),
                 link: "https://coproduce.example/me/assignments".into(),
             },

@@ -16,7 +16,7 @@ use crate::domain::partnership::Mode;
 pub enum AdjustmentStatus {
     Met,
     ToArrange,
-    /// To arrange, and a coordinator has arranged it for this booking.
+    /// To arrange, and a coordinator has arranged it (only on a booking's plan).
     Arranged,
 }
 

@@ -7,7 +7,7 @@ use crate::claims::booked;
 use crate::helpers::*;
 use crate::matching::fitting_profile;
 use crate::people::{passport_body, put};
-use crate::privacy::count;
+use crate::privacy::{columns_containing, count};
 
 /// A co-producer booked on the test element (it has step-free access) whose passport asks for a
 /// BSL interpreter (always to arrange) and step-free access (met).
@@ -37,17 +37,17 @@ async fn arrange(
     coordinator: &TestUser,
     assignment: &str,
     need: &str,
-    body: Value,
+    mut body: Value,
 ) -> reqwest::Response {
-    app.client
-        .put(app.url(&format!(
-            "/api/v1/assignments/{assignment}/adjustments/{need}"
-        )))
-        .bearer_auth(&coordinator.token)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    body["need"] = json!(need);
+    app.post_as(
+        coordinator,
+        &format!("/api/v1/assignments/{assignment}/arrangements"),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
 }
 
 fn status_of<'a>(plan: &'a Value, need: &str) -> &'a Value {
@@ -60,9 +60,108 @@ fn status_of<'a>(plan: &'a Value, need: &str) -> &'a Value {
 }
 
 const INTERPRETER: &str = "bsl_interpreter";
+
+async fn element_of(app: &TestApp, assignment: &str) -> String {
+    let id = assignment.to_string();
+    app.state
+        .db
+        .read(move |conn| {
+            Ok(coproduce::db::queries::matching::find_assignment(
+                conn, &id,
+            )?)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .element_id
+}
+
+fn arranged_note<'a>(plan: &'a Value, need: &str) -> &'a Value {
+    &plan["adjustments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["need"] == need)
+        .unwrap()["arranged"]["note"]
+}
 const BOOKED: &str = "Jo, a registered interpreter, will be at the session.";
 
 both_backends! {
+    async fn no_readable_column_names_the_need_arranged(app) {
+        let (coordinator, person, assignment) = booked_with_needs(&app).await;
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+        assert_eq!(columns_containing(&app, "Sign Language").await, Vec::<String>::new(), "waiting to be sent");
+        app.drain_outbox().await;
+        assert!(app.emails_to(&person.email).pop().unwrap().text.contains("British Sign Language"));
+        assert_eq!(columns_containing(&app, "Sign Language").await, Vec::<String>::new(), "sent");
+    }
+
+    async fn a_refused_arrangement_still_records_that_the_plan_was_read(app) {
+        let (coordinator, _, assignment) = booked_with_needs(&app).await;
+        let refused = arrange(&app, &coordinator, &assignment, "step_free_access", json!({"arranged": true})).await;
+        assert_eq!(refused.status(), 422);
+        let reads = format!("SELECT COUNT(*) AS n FROM audit_log WHERE actor_id = '{}' AND route = 'POST /api/v1/assignments/{{id}}/arrangements'", coordinator.id);
+        assert_eq!(count(&app, reads).await, 1);
+    }
+
+    async fn needs_arranged_at_once_are_all_kept(app) {
+        let (coordinator, person, assignment) = booked_with_needs(&app).await;
+        let needs = [INTERPRETER, "lipspeaker", "speech_to_text_reporter", "quiet_room", "rest_space", "hearing_loop"];
+        let mut passport = passport_body();
+        passport["needs"] = json!(needs.iter().map(|code| json!({"code": code, "detail": null})).collect::<Vec<_>>());
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &passport).await.status(), 200);
+        let before: Value = plan(&app, &person, &assignment).await.json().await.unwrap();
+        assert_eq!(before["still_to_arrange"], needs.len(), "{before}");
+        let all = needs.iter().map(|need| arrange(&app, &coordinator, &assignment, need, json!({"arranged": true})));
+        for answer in futures_util::future::join_all(all).await {
+            assert_eq!(answer.status(), 200);
+        }
+        let seen: Value = plan(&app, &person, &assignment).await.json().await.unwrap();
+        assert_eq!(seen["still_to_arrange"], 0, "none lost: {seen}");
+    }
+
+    async fn an_arrangement_is_forgotten_when_the_person_no_longer_lists_the_need(app) {
+        let (coordinator, person, assignment) = booked_with_needs(&app).await;
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+        let mut without = passport_body();
+        without["needs"] = json!([{"code": "step_free_access", "detail": null}]);
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &without).await.status(), 200);
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await.status(), 200);
+        let seen: Value = plan(&app, &person, &assignment).await.json().await.unwrap();
+        assert_eq!(status_of(&seen, INTERPRETER), "to_arrange", "the old booking may be cancelled: arrange it again");
+    }
+
+    async fn the_person_is_told_when_an_arrangement_falls_through_and_not_twice_when_nothing_changed(app) {
+        let (coordinator, person, assignment) = booked_with_needs(&app).await;
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.email).len();
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": false})).await.status(), 200);
+        app.drain_outbox().await;
+        let emails = app.emails_to(&person.email);
+        assert_eq!(emails.len(), told + 1);
+        assert!(emails.last().unwrap().text.contains("fallen through"), "{}", emails.last().unwrap().text);
+        let arranged = app.emails_to(&person.email).iter().filter(|e| e.subject.contains("is arranged")).count();
+        assert_eq!(arranged, 1, "the same arrangement recorded twice is told once");
+    }
+
+    async fn partners_see_that_it_is_arranged_but_not_the_note(app) {
+        let (coordinator, partner, project) = crate::partners::project(&app).await;
+        let person = crate::partners::coproducer(&app, fitting_profile()).await;
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await.status(), 200);
+        let element = crate::matching::first_element(&project);
+        let invitations: Vec<Value> = crate::matching::invite(&app, &coordinator, &element, &[&person.id]).await.json().await.unwrap();
+        let accepted: Value = crate::matching::accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await.json().await.unwrap();
+        let assignment = accepted["assignment"]["id"].as_str().unwrap().to_string();
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+
+        let listed = items(app.get_as(&partner, &format!("/api/v1/elements/{element}/assignments")).send().await.unwrap()).await;
+        let seen = json!({"adjustments": listed[0]["adjustments"]});
+        assert_eq!(status_of(&seen, INTERPRETER), "arranged");
+        assert!(arranged_note(&seen, INTERPRETER).is_null(), "{seen}");
+    }
+
     async fn the_person_sees_what_is_met_and_what_is_to_arrange_on_their_booking(app) {
         let (_, person, assignment) = booked_with_needs(&app).await;
         let response = plan(&app, &person, &assignment).await;
@@ -88,7 +187,7 @@ both_backends! {
         assert!(interpreter["arranged"]["arranged_at"].is_string());
         app.drain_outbox().await;
         let email = app.emails_to(&person.email).pop().unwrap();
-        assert!(email.subject.contains("We have arranged"), "{}", email.subject);
+        assert!(email.subject.contains("is arranged"), "{}", email.subject);
         assert!(email.text.contains("British Sign Language") && email.text.contains(BOOKED), "{}", email.text);
     }
 
@@ -102,10 +201,11 @@ both_backends! {
 
     async fn a_need_not_on_the_plan_or_already_met_is_refused_naming_the_need(app) {
         let (coordinator, person, assignment) = booked_with_needs(&app).await;
-        for need in ["lipspeaker", "step_free_access"] {
+        for (need, code) in [("lipspeaker", "not_on_plan"), ("step_free_access", "already_met"), ("free_cake", "unknown_code")] {
             let body = problem(arrange(&app, &coordinator, &assignment, need, json!({"arranged": true})).await).await;
             assert_eq!(body["status"], 422, "{need}");
             assert_eq!(error_fields(&body), ["need"], "{need}");
+            assert_eq!(body["errors"][0]["code"], code, "{need}");
         }
         let body = problem(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": "x".repeat(1001)})).await).await;
         assert_eq!(error_fields(&body), ["note"]);
@@ -143,8 +243,7 @@ both_backends! {
     async fn the_project_team_sees_what_has_been_arranged(app) {
         let (coordinator, _, assignment) = booked_with_needs(&app).await;
         assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
-        let id = assignment.clone();
-        let element = app.state.db.read(move |conn| Ok(coproduce::db::queries::matching::find_assignment(conn, &id)?)).await.unwrap().unwrap().element_id;
+        let element = element_of(&app, &assignment).await;
         let listed = items(app.get_as(&coordinator, &format!("/api/v1/elements/{element}/assignments")).send().await.unwrap()).await;
         let booking = listed.iter().find(|a| a["id"] == assignment.as_str()).unwrap();
         let interpreter = booking["adjustments"].as_array().unwrap().iter().find(|a| a["need"] == INTERPRETER).unwrap();
@@ -195,8 +294,20 @@ both_backends! {
 
     async fn nobody_is_reminded_once_everything_is_arranged(app) {
         let (coordinator, _, assignment) = booked_with_needs(&app).await;
+        assert!(remind_at(&app, days_before_the_session(4)).await, "reminded while it waits");
         assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true})).await.status(), 200);
         assert!(!remind_at(&app, days_before_the_session(3)).await);
+    }
+
+    async fn nobody_is_reminded_of_a_cancelled_element_and_nothing_is_arranged_for_it(app) {
+        let (coordinator, _, assignment) = booked_with_needs(&app).await;
+        let element = element_of(&app, &assignment).await;
+        let cancelled = app.client.patch(app.url(&format!("/api/v1/elements/{element}"))).bearer_auth(&coordinator.token)
+            .json(&json!({"status": "cancelled"})).send().await.unwrap();
+        assert_eq!(cancelled.status(), 200, "{}", cancelled.text().await.unwrap());
+        assert!(!remind_at(&app, days_before_the_session(3)).await);
+        let body = problem(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true})).await).await;
+        assert_eq!(body["code"], "element_not_going_ahead");
     }
 
     async fn the_adjustments_reminder_waits_for_the_working_day(app) {

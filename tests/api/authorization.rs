@@ -209,7 +209,7 @@ const MATRIX: &[Row] = &[
     row("GET", "/api/v1/assignments/{id}/history", T::Assignment, B::None, "401 404 200 404 200 200 404", "401 404 404 404 200 200 404"),
     // Everyone's passport lists a BSL interpreter, which is always to arrange.
     row("GET", "/api/v1/assignments/{id}/adjustments", T::Assignment, B::None, "401 404 200 404 200 200 404", "401 404 404 404 200 200 404"),
-    row("PUT", "/api/v1/assignments/{id}/adjustments/{need}", T::Assignment, B::Arrange, "401 403 403 403 200 200 403", "="),
+    row("POST", "/api/v1/assignments/{id}/arrangements", T::Assignment, B::Arrange, "401 403 403 403 200 200 403", "="),
     // Claims: the co-producer claims on their own assignment; coordinators decide and pay.
     row("POST", "/api/v1/assignments/{id}/claims", T::Assignment, B::Claim, "401 404 201 404 404 404 404", "401 404 404 404 404 404 404"),
     row("GET", "/api/v1/claims", T::None, B::None, "401 403 403 403 200 200 403", "="),
@@ -736,7 +736,9 @@ impl<'a> World<'a> {
                 json!({"minutes_worked": 90, "expenses_pence": 840, "expenses_note": "Bus fare"})
             }
             Body::ClaimDecision => json!({"decision": "approve"}),
-            Body::Arrange => json!({"arranged": true, "note": "Interpreter booked"}),
+            Body::Arrange => {
+                json!({"need": "bsl_interpreter", "arranged": true, "note": "Interpreter booked"})
+            }
             Body::Erase => json!({"confirm": "delete my account"}),
             Body::StaffInvitation => {
                 json!({"email": format!("partner.{n}@org.example"), "role": "partner", "organisation_id": self.our_organisation})
@@ -821,14 +823,13 @@ both_backends! {
                         world.shared(row.target, *side).await
                     };
                     // A target with no place in the path only sets the scene (an approved claim
-                    // for a payment run to take). A `{need}` is one on every actor's passport.
+                    // for a payment run to take).
                     let path = match (&target, row.path.find('{'), row.path.find('}')) {
                         (Some(id), Some(start), Some(end)) => {
                             format!("{}{id}{}", &row.path[..start], &row.path[end + 1..])
                         }
                         _ => row.path.to_string(),
-                    }
-                    .replace("{need}", "bsl_interpreter");
+                    };
                     let body = world.body(row.body, target.as_deref()).await;
                     let mut request = app.client.request(row.method.parse().unwrap(), app.url(&path));
                     if let Some(token) = world.token(column) {

@@ -228,7 +228,7 @@ struct Count {
 
 /// Every `table.column` of the migrated database (listed from the database's own catalogue,
 /// so a table added later is searched too) holding `needle`, case-insensitively.
-async fn columns_containing(app: &TestApp, needle: &str) -> Vec<String> {
+pub async fn columns_containing(app: &TestApp, needle: &str) -> Vec<String> {
     let needle = needle.to_lowercase().replace('\'', "''");
     app.state
         .db

@@ -4,7 +4,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::schema::{adjustment_arrangements, assignments, element_sessions};
+use crate::db::schema::{adjustment_arrangements, assignments, element_sessions, elements};
+use crate::domain::partnership::ElementStatus;
 use crate::per_backend;
 
 /// The sealed arrangements of a booking, if any were recorded.
@@ -14,20 +15,6 @@ pub fn sealed_of(conn: &mut DbConn, assignment_id: &str) -> QueryResult<Option<V
         .select(adjustment_arrangements::ciphertext)
         .first(conn)
         .optional()
-}
-
-/// The sealed arrangements of each of these bookings that has some.
-pub fn sealed_of_each(
-    conn: &mut DbConn,
-    assignment_ids: &[String],
-) -> QueryResult<Vec<(String, Vec<u8>)>> {
-    adjustment_arrangements::table
-        .filter(adjustment_arrangements::assignment_id.eq_any(assignment_ids))
-        .select((
-            adjustment_arrangements::assignment_id,
-            adjustment_arrangements::ciphertext,
-        ))
-        .load(conn)
 }
 
 /// Stores a booking's arrangements, replacing what was there.
@@ -54,6 +41,25 @@ pub fn store(
     ))
     .execute(c)
     .map(drop))
+}
+
+/// The person's bookings with arrangements stored, sealed.
+pub fn sealed_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<(String, Vec<u8>)>> {
+    let theirs = assignments::table
+        .filter(assignments::coproducer_id.eq(user_id))
+        .select(assignments::id);
+    adjustment_arrangements::table
+        .filter(adjustment_arrangements::assignment_id.eq_any(theirs))
+        .select((
+            adjustment_arrangements::assignment_id,
+            adjustment_arrangements::ciphertext,
+        ))
+        .load(conn)
+}
+
+/// Forgets what was arranged for one booking.
+pub fn delete_of(conn: &mut DbConn, assignment_id: &str) -> QueryResult<usize> {
+    diesel::delete(adjustment_arrangements::table.find(assignment_id)).execute(conn)
 }
 
 /// Forgets what was arranged for the person's bookings (their erasure).
@@ -110,8 +116,8 @@ pub struct Upcoming {
     pub starts_at: NaiveDateTime,
 }
 
-/// Confirmed bookings with a session starting from `from` until `until`, each once, with its
-/// first session in that time; soonest first.
+/// Confirmed bookings on elements still going ahead with a session starting from `from` until
+/// `until`, each once, with its first session in that time; soonest first.
 pub fn confirmed_starting_between(
     conn: &mut DbConn,
     from: NaiveDateTime,
@@ -121,7 +127,9 @@ pub fn confirmed_starting_between(
         .inner_join(
             element_sessions::table.on(element_sessions::element_id.eq(assignments::element_id)),
         )
+        .inner_join(elements::table.on(elements::id.eq(assignments::element_id)))
         .filter(assignments::status.eq("confirmed"))
+        .filter(elements::status.eq_any(ElementStatus::going_ahead()))
         .filter(element_sessions::starts_at.ge(from))
         .filter(element_sessions::starts_at.lt(until))
         .order((element_sessions::starts_at, assignments::id))

@@ -81,6 +81,15 @@ pub fn lock_element(conn: &mut DbConn, element_id: &str, now: NaiveDateTime) -> 
     Ok(changed == 1)
 }
 
+/// Takes the assignment's row until the transaction ends (an update that changes nothing), so
+/// its status read next stays true meanwhile; false when there is no such assignment.
+pub fn lock_assignment(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
+    let changed = diesel::update(assignments::table.find(id))
+        .set(assignments::updated_at.eq(assignments::updated_at))
+        .execute(conn)?;
+    Ok(changed == 1)
+}
+
 /// Seats used on the element: every assignment but the withdrawn ones.
 pub fn seats_taken(conn: &mut DbConn, element_id: &str) -> QueryResult<i64> {
     assignments::table

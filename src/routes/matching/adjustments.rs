@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::{get, put, web};
+use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,6 +21,7 @@ use crate::db::DbConn;
 use crate::db::models::matching::AssignmentRow;
 use crate::db::queries::{adjustments as queries, audit, matching, partnership, users};
 use crate::domain::assignment::AssignmentStatus;
+use crate::domain::partnership::ElementStatus;
 use crate::domain::profile::AccessPassport;
 use crate::domain::role::Role;
 use crate::domain::{Invalid, non_blank};
@@ -34,9 +35,10 @@ use crate::routes::extract::{FieldErrors, ValidJson, Validate};
 use crate::state::AppState;
 
 const PLAN_ROUTE: &str = "GET /api/v1/assignments/{id}/adjustments";
-const ARRANGE_ROUTE: &str = "PUT /api/v1/assignments/{id}/adjustments/{need}";
+const ARRANGE_ROUTE: &str = "POST /api/v1/assignments/{id}/arrangements";
 
-/// What is stored of one arrangement: the view's, and who made it.
+/// What is stored of one arrangement: the view's, and who made it (kept for the record, not
+/// shown).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct Stored {
     note: Option<String>,
@@ -178,14 +180,21 @@ pub async fn adjustment_plan(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ArrangeInput {
-    /// True once it is arranged; false if an arrangement fell through (it is to arrange again).
+    /// The access need on the plan (a catalogue code). In the body, not the address, so that
+    /// access logs never hold it.
+    #[schema(max_length = 64)]
+    pub need: String,
+    /// True once it is arranged; false when an arrangement fell through (it is to arrange again,
+    /// and the person is told).
     pub arranged: bool,
-    /// What was arranged, written for the person (they are emailed it) and the project team.
+    /// What was arranged, written for the person: they are emailed it. Project teams see only
+    /// that it is arranged.
     #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
 pub struct ValidArrangement {
+    need: String,
     arranged: bool,
     note: Option<String>,
 }
@@ -195,8 +204,10 @@ impl Validate for ArrangeInput {
 
     fn validate(self) -> Result<ValidArrangement, Vec<FieldError>> {
         let mut errors = FieldErrors::default();
+        errors.text("need", &self.need, 64);
         errors.optional_text("note", self.note.as_deref(), 1000);
         errors.finish(ValidArrangement {
+            need: self.need,
             arranged: self.arranged,
             note: non_blank(self.note),
         })
@@ -204,29 +215,46 @@ impl Validate for ArrangeInput {
 }
 
 /// Coordinators: record that one of a booking's adjustments is arranged (the person is emailed,
-/// with the note), or that it is to arrange again. Only for a confirmed booking, and only for a
-/// need the plan has to arrange.
-#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path), ("need" = String, Path, description = "An access need code on the plan")), request_body = ArrangeInput, responses(
+/// with the note), or that an arrangement fell through and it is to arrange again (the person is
+/// told). Only for a confirmed booking on an element going ahead, and a need the plan has to
+/// arrange. Reading the plan is audited, whatever the answer.
+#[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = ArrangeInput, responses(
     (status = 200, body = AdjustmentPlan),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`booking_not_confirmed`; `person_left`", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "`need`: not on this booking's plan, or already met by the element", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`booking_not_confirmed`; `element_not_going_ahead`; `person_left`", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "`need`: not an access need, not on this booking's plan, or already met by the element", body = Problem, content_type = "application/problem+json"),
 ))]
-#[put("/{id}/adjustments/{need}")]
+#[post("/{id}/arrangements")]
 pub async fn arrange(
     state: web::Data<AppState>,
     user: AuthUser,
-    path: web::Path<(String, String)>,
+    id: web::Path<String>,
     body: ValidJson<ArrangeInput>,
 ) -> Result<web::Json<AdjustmentPlan>, AppError> {
     user.require_any(&[Role::Coordinator])?;
-    let (id, need) = path.into_inner();
-    let ValidArrangement { arranged, note } = body.0;
+    let ValidArrangement {
+        need,
+        arranged,
+        note,
+    } = body.0;
+    if state.catalogue.access_need(&need).is_none() {
+        return Err(AppError::invalid_field(
+            "need",
+            Invalid::new(
+                "unknown_code",
+                "Choose an access need from the catalogue (GET /api/v1/catalogue).",
+            ),
+        ));
+    }
     let app = state.clone();
+    // The inner result: an answer refused once the plan was read still keeps its audit row.
     let view = state
         .db
         .write(move |conn| {
+            if !matching::lock_assignment(conn, &id)? {
+                return Err(AppError::NotFound);
+            }
             let assignment = matching::find_assignment(conn, &id)?.ok_or(AppError::NotFound)?;
             let status = AssignmentStatus::parse(&assignment.status);
             if status != Some(AssignmentStatus::Confirmed) {
@@ -236,6 +264,14 @@ pub async fn arrange(
                         "Adjustments are arranged for bookings that stand. This booking was {}.",
                         status.map_or("closed", AssignmentStatus::words)
                     ),
+                ));
+            }
+            let row = partnership::find_element(conn, &assignment.element_id)?
+                .ok_or(AppError::NotFound)?;
+            if !ElementStatus::going_ahead().contains(&row.status.as_str()) {
+                return Err(AppError::conflict(
+                    "element_not_going_ahead",
+                    "This element is cancelled or finished, so there is nothing to arrange.",
                 ));
             }
             hold_coproducer(conn, &assignment)?;
@@ -248,30 +284,35 @@ pub async fn arrange(
             )?;
             let before = plan_view(conn, &app, &assignment)?;
             let on_plan = before.adjustments.iter().find(|a| a.need == need);
-            match on_plan.map(|a| a.status) {
-                None => {
-                    return Err(AppError::invalid_field(
-                        "need",
-                        Invalid::new(
-                            "not_on_plan",
-                            "This need is not on the booking's plan: the person's access passport does not list it, or the way the element runs makes it unnecessary.",
-                        ),
-                    ));
-                }
-                Some(AdjustmentStatus::Met) => {
-                    return Err(AppError::invalid_field(
-                        "need",
-                        Invalid::new(
-                            "already_met",
-                            "The element already provides this, so there is nothing to arrange.",
-                        ),
-                    ));
-                }
-                Some(AdjustmentStatus::ToArrange | AdjustmentStatus::Arranged) => {}
+            let refused = match on_plan.map(|a| a.status) {
+                None => Some(Invalid::new(
+                    "not_on_plan",
+                    "This need is not on the booking's plan: the person's access passport does not list it, or the way the element runs makes it unnecessary.",
+                )),
+                Some(AdjustmentStatus::Met) => Some(Invalid::new(
+                    "already_met",
+                    "The element already provides this, so there is nothing to arrange.",
+                )),
+                Some(AdjustmentStatus::ToArrange | AdjustmentStatus::Arranged) => None,
+            };
+            if let Some(invalid) = refused {
+                return Ok(Err(AppError::invalid_field("need", invalid)));
             }
             let sealed = queries::sealed_of(conn, &assignment.id)?;
             let mut stored = arranged_so_far(&app, &assignment.id, sealed.as_deref())?;
-            if arranged {
+            // Only what the plan still has to arrange is kept: an arrangement for a need
+            // removed, or met since, must not come back if the need returns.
+            stored.retain(|code, _| {
+                before.adjustments.iter().any(|a| {
+                    &a.need == code
+                        && matches!(
+                            a.status,
+                            AdjustmentStatus::ToArrange | AdjustmentStatus::Arranged
+                        )
+                })
+            });
+            let was = stored.get(&need).map(|s| s.note.clone());
+            let news = if arranged {
                 stored.insert(
                     need.clone(),
                     Stored {
@@ -280,47 +321,93 @@ pub async fn arrange(
                         at: Utc::now(),
                     },
                 );
+                was != Some(note.clone())
             } else {
-                stored.remove(&need);
+                stored.remove(&need).is_some()
+            };
+            if stored.is_empty() {
+                queries::delete_of(conn, &assignment.id)?;
+            } else {
+                let resealed = app
+                    .cipher
+                    .encrypt_json(&assignment.id, Field::AdjustmentArrangements, &stored)
+                    .map_err(|e| AppError::Internal(e.into()))?;
+                queries::store(conn, &assignment.id, &resealed, crate::db::now())?;
             }
-            let resealed = app
-                .cipher
-                .encrypt_json(&assignment.id, Field::AdjustmentArrangements, &stored)
-                .map_err(|e| AppError::Internal(e.into()))?;
-            queries::store(conn, &assignment.id, &resealed, Utc::now().naive_utc())?;
-            if arranged {
-                tell(conn, &app, &assignment, &before.element_title, &need, note)?;
+            if news {
+                let update = Update {
+                    element_title: &before.element_title,
+                    need: &need,
+                    arranged,
+                    note,
+                };
+                tell(conn, &app, &assignment, update)?;
             }
-            plan_view(conn, &app, &assignment)
+            Ok(Ok(plan_view(conn, &app, &assignment)?))
         })
-        .await?;
+        .await??;
     state.outbox.wake();
     Ok(web::Json(view))
+}
+
+/// What the person is told of one adjustment.
+struct Update<'a> {
+    element_title: &'a str,
+    need: &'a str,
+    arranged: bool,
+    note: Option<String>,
 }
 
 fn tell(
     conn: &mut DbConn,
     app: &AppState,
     assignment: &AssignmentRow,
-    element_title: &str,
-    need: &str,
-    note: Option<String>,
+    update: Update<'_>,
 ) -> Result<(), AppError> {
     let person = users::find_by_id(conn, &assignment.coproducer_id)?.ok_or(AppError::NotFound)?;
     let label = app
         .catalogue
-        .access_need(need)
-        .map_or_else(|| need.to_string(), |n| n.label.clone());
+        .access_need(update.need)
+        .map_or_else(|| update.need.to_string(), |n| n.label.clone());
     app.outbox.enqueue(
         conn,
         &Recipient::user(&person),
-        &Email::AdjustmentArranged {
+        &Email::AdjustmentUpdate {
             name: person.display_name().to_string(),
-            element_title: element_title.to_string(),
+            element_title: update.element_title.to_string(),
             need: label,
-            note: note.unwrap_or_default(),
+            arranged: update.arranged,
+            note: update.note.unwrap_or_default(),
             link: app.settings.server.link("/me/assignments"),
         },
     )?;
+    Ok(())
+}
+
+/// Forgets what was arranged for needs the person no longer lists, on every booking of theirs,
+/// so an arrangement never comes back with a need added again later.
+pub(crate) fn forget_needs_no_longer_held(
+    conn: &mut DbConn,
+    app: &AppState,
+    person_id: &str,
+    needs: &[String],
+) -> Result<(), AppError> {
+    for (assignment_id, sealed) in queries::sealed_of_user(conn, person_id)? {
+        let mut stored = arranged_so_far(app, &assignment_id, Some(&sealed))?;
+        let before = stored.len();
+        stored.retain(|code, _| needs.contains(code));
+        if stored.len() == before {
+            continue;
+        }
+        if stored.is_empty() {
+            queries::delete_of(conn, &assignment_id)?;
+        } else {
+            let resealed = app
+                .cipher
+                .encrypt_json(&assignment_id, Field::AdjustmentArrangements, &stored)
+                .map_err(|e| AppError::Internal(e.into()))?;
+            queries::store(conn, &assignment_id, &resealed, crate::db::now())?;
+        }
+    }
     Ok(())
 }

@@ -664,8 +664,9 @@ pub struct AssignmentView {
     pub coproducer_id: Option<String>,
     pub display_name: String,
     pub status: String,
-    /// For confirmed people, with what has been arranged. Partners see them only when the
-    /// person agreed to share their access needs with project teams.
+    /// For confirmed people, with what has been arranged (partners see when, not the note).
+    /// Partners see them only when the person agreed to share their access needs with project
+    /// teams.
     pub adjustments: Option<Vec<Adjustment>>,
 }
 
@@ -731,7 +732,15 @@ pub async fn element_assignments(
                                 .map_err(|e| AppError::Internal(e.into()))?;
                             let needs: Vec<String> =
                                 passport.needs.into_iter().map(|n| n.code).collect();
-                            Some(plan_of(conn, &app, &assignment.id, &needs, &element)?)
+                            let mut plan = plan_of(conn, &app, &assignment.id, &needs, &element)?;
+                            // The note is written for the person; partners see that it is done.
+                            if !coordinator {
+                                for arranged in plan.iter_mut().filter_map(|a| a.arranged.as_mut())
+                                {
+                                    arranged.note = None;
+                                }
+                            }
+                            Some(plan)
                         }
                         None if coordinator => Some(Vec::new()),
                         None => None,

@@ -10,6 +10,7 @@ use crate::db::queries::people;
 use crate::domain::profile::AccessPassport;
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, reject_problems};
+use crate::routes::matching::adjustments::forget_needs_no_longer_held;
 use crate::state::AppState;
 
 checked_in_handler!(AccessPassport);
@@ -40,7 +41,8 @@ pub async fn get_access_passport(
     Ok(web::Json(passport))
 }
 
-/// Record or replace your access needs; every match you get uses them to plan adjustments.
+/// Record or replace your access needs; every match you get uses them to plan adjustments. What
+/// was arranged for a need you no longer list is forgotten.
 #[utoipa::path(tag = "me", security(("bearer" = [])), request_body = AccessPassport, responses(
     (status = 200, body = AccessPassport),
     (status = 422, description = "Each invalid field, named", body = Problem, content_type = "application/problem+json"),
@@ -58,17 +60,20 @@ pub async fn put_access_passport(
         .encrypt_json(&user.id, Field::AccessPassport, &passport)
         .map_err(|e| AppError::Internal(e.into()))?;
     let share = passport.share_with_project_teams;
+    let needs: Vec<String> = passport.needs.iter().map(|n| n.code.clone()).collect();
+    let app = state.clone();
     state
         .db
         .write(move |conn| {
             user.still_signed_in(conn)?;
-            Ok(people::save_access_passport(
+            people::save_access_passport(
                 conn,
                 &user.id,
                 &ciphertext,
                 share,
                 Utc::now().naive_utc(),
-            )?)
+            )?;
+            forget_needs_no_longer_held(conn, &app, &user.id, &needs)
         })
         .await?;
     Ok(web::Json(passport))
