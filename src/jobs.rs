@@ -312,6 +312,7 @@ pub struct RetentionReport {
     pub audit_rows_deleted: usize,
     pub settled_claims_deleted: usize,
     pub empty_payment_runs_deleted: usize,
+    pub ended_booking_arrangements_deleted: usize,
 }
 
 impl RetentionReport {
@@ -328,6 +329,7 @@ impl RetentionReport {
             + self.audit_rows_deleted
             + self.settled_claims_deleted
             + self.empty_payment_runs_deleted
+            + self.ended_booking_arrangements_deleted
     }
 }
 
@@ -353,6 +355,7 @@ pub async fn apply_retention(
     let sign_in = days_ago(rules.expired_sign_in_days);
     let audit = months_ago(rules.audit_log_years.saturating_mul(12));
     let settled_claims = tax_years_before(now, rules.settled_claim_years);
+    let ended_bookings = days_ago(rules.ended_booking_arrangement_days);
     let report = RetentionReport {
         unsuccessful_applications_stripped: in_batches(state, move |conn, limit| {
             privacy::strip_unsuccessful_applications(conn, unsuccessful, limit, now)
@@ -403,6 +406,10 @@ pub async fn apply_retention(
             privacy::delete_empty_payment_runs(conn, settled_claims, limit)
         })
         .await?,
+        ended_booking_arrangements_deleted: in_batches(state, move |conn, limit| {
+            adjustments::delete_of_ended_bookings(conn, ended_bookings, limit)
+        })
+        .await?,
     };
     if report.total() > 0 {
         tracing::info!(
@@ -418,6 +425,7 @@ pub async fn apply_retention(
             audit_rows_deleted = report.audit_rows_deleted,
             settled_claims_deleted = report.settled_claims_deleted,
             empty_payment_runs_deleted = report.empty_payment_runs_deleted,
+            ended_booking_arrangements_deleted = report.ended_booking_arrangements_deleted,
             "retention rules applied"
         );
     }

@@ -387,6 +387,9 @@ pub struct RetentionSettings {
     /// Whole tax years a claim for time and expenses is kept after the one it was paid or
     /// rejected in (financial records; at least 6).
     pub settled_claim_years: u32,
+    /// Days after a booking ended (done, missed or withdrawn) that what was arranged for the
+    /// person's access needs on it is kept.
+    pub ended_booking_arrangement_days: u32,
     /// Rows changed per transaction, so the job never holds the database for long.
     pub batch_size: u32,
 }
@@ -402,6 +405,7 @@ impl Default for RetentionSettings {
             expired_sign_in_days: 7,
             audit_log_years: 6,
             settled_claim_years: 6,
+            ended_booking_arrangement_days: 30,
             batch_size: 500,
         }
     }

@@ -317,3 +317,40 @@ both_backends! {
         assert!(remind_at(&app, days_before_the_session(3)).await);
     }
 }
+
+both_backends! {
+    async fn what_was_arranged_goes_a_month_after_the_booking_ended(app) {
+        let (coordinator, person, assignment) = booked_with_needs(&app).await;
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+        let retain = |days: i64| {
+            let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(days);
+            let state = app.state.clone();
+            async move { coproduce::jobs::apply_retention(&state, at).await.unwrap().ended_booking_arrangements_deleted }
+        };
+        assert_eq!(retain(60).await, 0, "kept while the booking stands");
+        let done = app.post_as(&coordinator, &format!("/api/v1/assignments/{assignment}/complete")).json(&json!({})).send().await.unwrap();
+        assert_eq!(done.status(), 200);
+        assert_eq!(retain(29).await, 0);
+        assert_eq!(retain(31).await, 1);
+        let export: Value = app.get_as(&person, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
+        assert_eq!(export["assignments"][0]["arranged_for_your_access_needs"], json!({}));
+    }
+
+    async fn rotating_the_data_key_keeps_what_was_arranged_readable(app, |s| {
+        s.crypto.data_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into();
+    }) {
+        let (coordinator, _, assignment) = booked_with_needs(&app).await;
+        assert_eq!(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true, "note": BOOKED})).await.status(), 200);
+        let mut rotated = (*app.state.settings).clone();
+        rotated.crypto.previous_keys = vec![rotated.crypto.data_key.clone()];
+        rotated.crypto.data_key = "HxwdHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA=".into();
+        let settings = rotated.clone();
+        tokio::task::spawn_blocking(move || coproduce::commands::reencrypt(&settings)).await.unwrap().unwrap();
+
+        let only_new = coproduce::crypto::DataCipher::new(&rotated.crypto.data_key, &[]).unwrap();
+        let id = assignment.clone();
+        let sealed = app.state.db.read(move |conn| Ok(coproduce::db::queries::adjustments::sealed_of(conn, &id)?)).await.unwrap().unwrap();
+        let opened: Value = only_new.decrypt_json(&assignment, coproduce::crypto::Field::AdjustmentArrangements, &sealed).unwrap();
+        assert_eq!(opened[INTERPRETER]["note"], BOOKED);
+    }
+}

@@ -74,6 +74,32 @@ pub fn delete_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<usize> {
     .execute(conn)
 }
 
+/// Deletes up to `limit` bookings' arrangements whose booking ended (no longer confirmed) before
+/// `cutoff`; returns how many.
+pub fn delete_of_ended_bookings(
+    conn: &mut DbConn,
+    cutoff: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<usize> {
+    let ended = assignments::table
+        .filter(assignments::status.ne("confirmed"))
+        .filter(assignments::updated_at.lt(cutoff))
+        .select(assignments::id);
+    let ids: Vec<String> = adjustment_arrangements::table
+        .filter(adjustment_arrangements::assignment_id.eq_any(ended))
+        .order(adjustment_arrangements::assignment_id)
+        .limit(limit)
+        .select(adjustment_arrangements::assignment_id)
+        .load(conn)?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    diesel::delete(
+        adjustment_arrangements::table.filter(adjustment_arrangements::assignment_id.eq_any(&ids)),
+    )
+    .execute(conn)
+}
+
 /// For key rotation: sealed arrangements after `after`, by booking.
 pub fn sealed_page(
     conn: &mut DbConn,
