@@ -5,7 +5,7 @@
 
 CI runs it on the debug build (`DRILL_BINARY=target/debug/coproduce`) with 20 people a race.
 
-Seeds, through the API, `--people` people for each of seven races, then releases every pair of
+Seeds, through the API, `--people` people for each of eight races, then releases every pair of
 requests at once (one barrier for all of them):
   submit    an applicant deletes their account / submits their completed application
   decide    an applicant waitlisted earlier deletes their account / a coordinator accepts them
@@ -15,10 +15,13 @@ requests at once (one barrier for all of them):
   rename    someone deletes their account / changes their name in another tab
   claim     a co-producer booked on an element deletes their account / claims for their time and
             bus fare on the booking, with notes
+  arrange   a co-producer booked on an element deletes their account / a coordinator records the
+            BSL interpreter their passport asks for as arranged, with a note
 A deletion answered 503 (the database gave up on it) is sent again, as a client would.
 Checks, for everyone whose deletion was answered 204: the account is anonymised and holds no
 role, pool place, session, sign-in link, open invitation, seat or application awaiting a
-decision, no unsent email names their account, no claim of theirs keeps its notes, and no audit
+decision, no unsent email names their account, no claim of theirs keeps its notes, nothing
+arranged for their access needs is kept, and no audit
 row names them (reads are kept under a tombstone); and no request was answered 500. Answers are tallied per race.
 """
 
@@ -34,7 +37,11 @@ import uuid
 import drill_common as d
 from replicas_drill import FITTING_PROFILE, element_body, parallel
 
-RACES = ("submit", "decide", "invite", "accept", "archive", "rename", "claim")
+RACES = ("submit", "decide", "invite", "accept", "archive", "rename", "claim", "arrange")
+
+PASSPORT = {"needs": [{"code": "bsl_interpreter", "detail": "A registered interpreter, please"}],
+            "good_day_bad_day": None, "access_to_work": False, "share_with_project_teams": True,
+            "review_by": None}
 
 
 def each(base: str, requests: list[tuple[str, str, str, dict | None]], label: str) -> None:
@@ -100,19 +107,23 @@ def seed(db: d.Db, base: str, admin: str, people: int) -> dict:
     ids = d.insert_users(db, f"rename-{uuid.uuid4().hex[:6]}-", people, "applicant")
     seeded["rename"] = [(u, d.mint_token(u, ["applicant"]), None) for u in ids]
 
-    # claim: co-producers booked on an element of their own (confirmed assignments).
-    booked_on = open_element(db, base, admin, seats=people)
-    ids = d.insert_users(db, f"claim-{uuid.uuid4().hex[:6]}-", people, "coproducer", coproducer=True)
-    tokens = {u: d.mint_token(u, ["coproducer"]) for u in ids}
-    each(base, [("PUT", "/api/v1/me/profile", tokens[u], FITTING_PROFILE) for u in ids], "claim-profiles")
-    status, invitations = d.call(base, "POST", f"/api/v1/elements/{booked_on}/invitations", admin,
-                                 {"coproducer_ids": ids, "respond_by": respond_by})
-    assert status == 201, (status, invitations)
-    each(base, [("POST", f"/api/v1/invitations/{inv['id']}/accept", tokens[inv["coproducer_id"]], None)
-                for inv in invitations], "claim-bookings")
-    bookings = dict((u, a) for a, u in db.sql(
-        f"SELECT id, coproducer_id FROM assignments WHERE element_id = '{booked_on}' AND status = 'confirmed'"))
-    seeded["claim"] = [(u, tokens[u], bookings[u]) for u in ids]
+    # claim and arrange: co-producers booked on an element of their own (confirmed assignments);
+    # arrange's have an access passport asking for a BSL interpreter (always to arrange).
+    for race in ("claim", "arrange"):
+        booked_on = open_element(db, base, admin, seats=people)
+        ids = d.insert_users(db, f"{race}-{uuid.uuid4().hex[:6]}-", people, "coproducer", coproducer=True)
+        tokens = {u: d.mint_token(u, ["coproducer"]) for u in ids}
+        each(base, [("PUT", "/api/v1/me/profile", tokens[u], FITTING_PROFILE) for u in ids], f"{race}-profiles")
+        if race == "arrange":
+            each(base, [("PUT", "/api/v1/me/access-passport", tokens[u], PASSPORT) for u in ids], f"{race}-passports")
+        status, invitations = d.call(base, "POST", f"/api/v1/elements/{booked_on}/invitations", admin,
+                                     {"coproducer_ids": ids, "respond_by": respond_by})
+        assert status == 201, (status, invitations)
+        each(base, [("POST", f"/api/v1/invitations/{inv['id']}/accept", tokens[inv["coproducer_id"]], None)
+                    for inv in invitations], f"{race}-bookings")
+        bookings = dict((u, a) for a, u in db.sql(
+            f"SELECT id, coproducer_id FROM assignments WHERE element_id = '{booked_on}' AND status = 'confirmed'"))
+        seeded[race] = [(u, tokens[u], bookings[u]) for u in ids]
     return seeded
 
 
@@ -155,6 +166,10 @@ def the_other_request(race: str, base: str, admin: str, user_id: str, token: str
         return lambda: d.call(base, "POST", f"/api/v1/assignments/{thing}/claims", token,
                               {"minutes_worked": 120, "note": "Two interviews at the library",
                                "expenses_pence": 480, "expenses_note": "Bus fare there and back"})
+    if race == "arrange":
+        return lambda: d.call(base, "POST", f"/api/v1/assignments/{thing}/arrangements", admin,
+                              {"need": "bsl_interpreter", "arranged": True,
+                               "note": "Jo, a registered interpreter, will be there"})
     return lambda: d.call(base, "PATCH", "/api/v1/me", token, {"full_name": "Someone Renamed"})
 
 
@@ -176,6 +191,9 @@ def left_behind(db: d.Db, user_id: str) -> list[str]:
         "a read audited under their id": f"SELECT count(*) FROM audit_log WHERE subject_id = '{user_id}'",
         "a claim's notes": f"SELECT count(*) FROM claims WHERE coproducer_id = '{user_id}' "
                            f"AND (note IS NOT NULL OR expenses_note IS NOT NULL)",
+        "what was arranged for their access needs": f"SELECT count(*) FROM adjustment_arrangements WHERE "
+                                                     f"assignment_id IN (SELECT id FROM assignments "
+                                                     f"WHERE coproducer_id = '{user_id}')",
     }
     return [what for what, sql in checks.items() if db.scalar(sql)]
 
