@@ -10,6 +10,7 @@ use std::time::Duration;
 use chrono::{Months, NaiveDateTime, Timelike, Utc};
 
 use crate::db::DbConn;
+use crate::db::models::user::UserRow;
 use crate::db::queries::{
     adjustments, claims, outbox as outbox_queries, owner_views, partnership, privacy,
     recruitment as queries, users,
@@ -91,6 +92,33 @@ pub async fn send_decision_reminders(
     Ok(reminded)
 }
 
+/// Queues today's reminder of `kind` to every coordinator and admin, once a day across replicas;
+/// false when it was already sent today or there is nobody to send it to.
+fn remind_staff(
+    conn: &mut DbConn,
+    app: &AppState,
+    kind: &str,
+    day: &str,
+    email_for: impl Fn(&UserRow) -> Email,
+) -> Result<bool, AppError> {
+    let staff = users::staff(conn)?;
+    if staff.is_empty() {
+        tracing::warn!(
+            kind,
+            "a reminder is due but there is no coordinator or admin to send it to"
+        );
+        return Ok(false);
+    }
+    if !claims::mark_reminded(conn, kind, day)? {
+        return Ok(false);
+    }
+    for coordinator in &staff {
+        app.outbox
+            .enqueue(conn, &Recipient::user(coordinator), &email_for(coordinator))?;
+    }
+    Ok(true)
+}
+
 /// Emails every coordinator and admin, once a day from `claims.remind_hour`, while claims for
 /// time and expenses have waited `claims.remind_after_days` or more for a decision, or for
 /// payment once approved. Returns whether a reminder was queued.
@@ -109,17 +137,10 @@ pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Resul
             if to_decide.claims == 0 && to_pay.claims == 0 {
                 return Ok(false);
             }
-            let coordinators = users::staff(conn)?;
-            if coordinators.is_empty() {
-                tracing::warn!("claims are waiting but there is no coordinator or admin to remind");
-                return Ok(false);
-            }
-            if !claims::mark_reminded(conn, claims::CLAIMS_WAITING, &now.date().to_string())? {
-                return Ok(false);
-            }
             let days = |oldest: Option<NaiveDateTime>| oldest.map_or(0, |at| (now - at).num_days());
-            for coordinator in &coordinators {
-                let email = Email::ClaimsWaiting {
+            let today = now.date().to_string();
+            remind_staff(conn, &app, claims::CLAIMS_WAITING, &today, |coordinator| {
+                Email::ClaimsWaiting {
                     name: coordinator.display_name().to_string(),
                     to_decide: to_decide.claims,
                     decide_oldest_days: days(to_decide.oldest),
@@ -127,11 +148,8 @@ pub async fn send_claim_reminders(state: &AppState, now: NaiveDateTime) -> Resul
                     pay_oldest_days: days(to_pay.oldest),
                     after_days,
                     link: app.settings.server.link("/claims"),
-                };
-                app.outbox
-                    .enqueue(conn, &Recipient::user(coordinator), &email)?;
-            }
-            Ok(true)
+                }
+            })
         })
         .await?;
     if reminded {
@@ -194,27 +212,18 @@ pub async fn send_adjustment_reminders(
     let reminded = state
         .db
         .write(move |conn| {
-            let coordinators = users::staff(conn)?;
-            if coordinators.is_empty() {
-                tracing::warn!(
-                    "adjustments are waiting to be arranged but there is no coordinator or admin to remind"
-                );
-                return Ok(false);
-            }
-            if !claims::mark_reminded(conn, claims::ADJUSTMENTS_WAITING, &today)? {
-                return Ok(false);
-            }
-            for coordinator in &coordinators {
-                let email = Email::AdjustmentsWaiting {
+            remind_staff(
+                conn,
+                &app,
+                claims::ADJUSTMENTS_WAITING,
+                &today,
+                |coordinator| Email::AdjustmentsWaiting {
                     name: coordinator.display_name().to_string(),
                     bookings: bookings.clone(),
                     within_days,
                     link: app.settings.server.link("/elements"),
-                };
-                app.outbox
-                    .enqueue(conn, &Recipient::user(coordinator), &email)?;
-            }
-            Ok(true)
+                },
+            )
         })
         .await?;
     if reminded {

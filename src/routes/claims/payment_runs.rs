@@ -126,15 +126,7 @@ pub async fn list_runs(
         .read(move |conn| {
             let rows = claims::runs(conn, cursor.as_deref(), limit + 1)?;
             let page = Page::from_rows(rows, limit, |run| run.id.clone());
-            let items = page
-                .items
-                .into_iter()
-                .map(|run| run_view(conn, run))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Page {
-                items,
-                next_cursor: page.next_cursor,
-            })
+            page.try_map(|run| run_view(conn, run))
         })
         .await?;
     Ok(web::Json(page))

@@ -73,15 +73,7 @@ pub async fn list_claims(
         .read(move |conn| {
             let rows = claims::list(conn, status.as_deref(), cursor.as_deref(), limit + 1)?;
             let page = Page::from_rows(rows, limit, |claim| claim.id.clone());
-            let items = page
-                .items
-                .into_iter()
-                .map(|claim| view_of(conn, claim))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Page {
-                items,
-                next_cursor: page.next_cursor,
-            })
+            page.try_map(|claim| view_of(conn, claim))
         })
         .await?;
     Ok(web::Json(page))
