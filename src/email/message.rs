@@ -133,6 +133,16 @@ pub enum Email {
         note: String,
         link: String,
     },
+    /// To a co-producer booked on, invited to or waiting for an element that was cancelled.
+    ElementCancelled {
+        name: String,
+        element_title: String,
+        /// `booked`, `invited` or `waiting` (on the waiting list).
+        was: String,
+        /// The sessions had begun: their booking stays so they can claim for work done.
+        under_way: bool,
+        link: String,
+    },
     /// To the co-producer: a coordinator marked their booking as done, or as missed.
     AssignmentClosed {
         name: String,
@@ -291,6 +301,7 @@ impl Email {
             Email::InvitationsExpired { .. } => "invitations_expired",
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
+            Email::ElementCancelled { .. } => "element_cancelled",
             Email::AssignmentClosed { .. } => "assignment_closed",
             Email::SeatFreed { .. } => "seat_freed",
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
@@ -335,6 +346,7 @@ impl Email {
             | Email::InvitationOutcome { .. }
             | Email::InvitationsExpired { .. }
             | Email::AssignmentWithdrawn { .. }
+            | Email::ElementCancelled { .. }
             | Email::AccountDeleted { .. }
             | Email::Digest { .. } => false,
         }
@@ -606,6 +618,27 @@ impl Email {
                 pay_oldest_days: 5,
                 after_days: 5,
                 link: "https://coproduce.example/claims".into(),
+            },
+            Email::ElementCancelled {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                was: "booked".into(),
+                under_way: false,
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::ElementCancelled {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                was: "booked".into(),
+                under_way: true,
+                link: "https://coproduce.example/me/claims".into(),
+            },
+            Email::ElementCancelled {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                was: "invited".into(),
+                under_way: false,
+                link: "https://coproduce.example/me/invitations".into(),
             },
             Email::AdjustmentUpdate {
                 name: "Sam".into(),

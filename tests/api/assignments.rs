@@ -661,3 +661,83 @@ mod parallel_withdrawals_and_accepts_never_overfill {
             .await;
     }
 }
+
+async fn assignment_status(app: &TestApp, id: &str) -> String {
+    let id = id.to_string();
+    app.state
+        .db
+        .read(move |conn| {
+            Ok(coproduce::db::queries::matching::find_assignment(
+                conn, &id,
+            )?)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn invitation_status(app: &TestApp, id: &str) -> String {
+    let id = id.to_string();
+    app.state
+        .db
+        .read(move |conn| {
+            Ok(coproduce::db::queries::matching::find_invitation(
+                conn, &id,
+            )?)
+        })
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+both_backends! {
+    async fn cancelling_an_element_frees_everyone_on_it_and_tells_each_of_them(app) {
+        let scene = scene(&app, 3, 1, 1).await;
+        app.drain_outbox().await;
+        let cancelled = patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await;
+        assert_eq!(cancelled.status(), 200);
+        app.drain_outbox().await;
+
+        for (person, assignment) in &scene.booked {
+            assert_eq!(assignment_status(&app, assignment).await, "withdrawn");
+            let email = app.emails_to(&person.email).pop().unwrap();
+            assert!(email.subject.ends_with("is cancelled"), "{}", email.subject);
+            assert!(email.text.contains("you do not need to go to its sessions"), "{}", email.text);
+        }
+        let (waiting, on_list) = &scene.waiting[0];
+        assert_eq!(invitation_status(&app, on_list).await, "expired");
+        assert!(app.emails_to(&waiting.email).pop().unwrap().text.contains("waiting list"));
+        let (invited, open) = &scene.pending[0];
+        assert_eq!(invitation_status(&app, open).await, "expired");
+        assert!(app.emails_to(&invited.email).pop().unwrap().text.contains("nothing to answer"));
+        let accepting = accept(&app, invited, open).await;
+        assert_eq!(accepting.status(), 409, "an invitation to a cancelled element cannot be accepted");
+    }
+
+    async fn cancelling_an_element_under_way_keeps_the_bookings_so_work_done_can_be_claimed(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);
+        app.drain_outbox().await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        app.drain_outbox().await;
+        let (person, assignment) = &scene.booked[0];
+        assert_eq!(assignment_status(&app, assignment).await, "confirmed");
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains("you can still claim"), "{}", email.text);
+        let claimed = crate::claims::claim(&app, person, assignment, json!({"minutes_worked": 60})).await;
+        assert_eq!(claimed.status(), 201);
+    }
+
+    async fn the_element_cancelled_email_has_an_easy_read_version(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, _) = &scene.booked[0];
+        let prefs = json!({"format": "easy_read", "digest": false});
+        assert_eq!(crate::people::put(&app, person, "/api/v1/me/notification-preferences", &prefs).await.status(), 200);
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains("It is cancelled.") && email.text.contains("You do not need to go."), "{}", email.text);
+    }
+}

@@ -360,6 +360,86 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
     )
 }
 
+/// An element was cancelled: invitations still open or on the waiting list lapse (`expired`),
+/// people booked are withdrawn (unless its sessions had begun: then their bookings stay, for a
+/// coordinator to mark done, so they can claim for work done), and each of them is told. No
+/// account is held (the caller holds the element): an erasure under way either goes first and
+/// is seen (its person's rows are no longer open to change), or waits on these rows and then
+/// deletes what was queued to its person.
+pub(crate) fn close_cancelled_element(
+    conn: &mut DbConn,
+    app: &AppState,
+    element: &ElementRow,
+    under_way: bool,
+    actor: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let mut to_tell: Vec<(String, &str)> = Vec::new();
+    for invitation in queries::invitations_of_element(conn, &element.id)? {
+        let was = match invitation.status.as_str() {
+            "invited" => "invited",
+            "waitlisted" => "waiting",
+            _ => continue,
+        };
+        if queries::respond(
+            conn,
+            &invitation.id,
+            &invitation.status,
+            "expired",
+            None,
+            now,
+        )? {
+            to_tell.push((invitation.coproducer_id, was));
+        }
+    }
+    let confirmed = AssignmentStatus::Confirmed.as_str();
+    for assignment in queries::assignments_of_element(conn, &element.id)? {
+        if assignment.status != confirmed {
+            continue;
+        }
+        // Under way, the booking stays; otherwise told only if this withdrew it.
+        let affected = under_way
+            || queries::move_assignment(
+                conn,
+                &assignment.id,
+                confirmed,
+                AssignmentStatus::Withdrawn.as_str(),
+                actor,
+                Some("The element was cancelled."),
+                now,
+            )?;
+        if affected {
+            to_tell.push((assignment.coproducer_id, "booked"));
+        }
+    }
+    let title = spec_of(element)?.title;
+    for (person_id, was) in to_tell {
+        let Some(person) = users::find_by_id(conn, &person_id)? else {
+            continue;
+        };
+        if person.status != "active" {
+            continue;
+        }
+        let link = match (was, under_way) {
+            ("booked", true) => "/me/claims",
+            ("booked", false) => "/me/assignments",
+            _ => "/me/invitations",
+        };
+        app.outbox.enqueue(
+            conn,
+            &Recipient::user(&person),
+            &Email::ElementCancelled {
+                name: person.display_name().to_string(),
+                element_title: title.clone(),
+                was: was.to_string(),
+                under_way,
+                link: app.settings.server.link(link),
+            },
+        )?;
+    }
+    Ok(())
+}
+
 /// Withdraw from an element: the co-producer from their own assignment, or a coordinator from
 /// anyone's. The seat goes to the waiting list in the order people accepted (they are booked
 /// and emailed their sessions); coordinators are told, and the person gets a confirmation.

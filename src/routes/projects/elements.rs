@@ -16,7 +16,7 @@ use crate::domain::partnership::{ElementSpec, ElementStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, parse, reject_problems};
-use crate::routes::matching::assignments::refill_freed_seat;
+use crate::routes::matching::assignments::{close_cancelled_element, refill_freed_seat};
 use crate::routes::requests::triage::insert_element;
 use crate::state::AppState;
 
@@ -63,7 +63,8 @@ pub async fn add_element(
 pub struct ElementPatch(pub serde_json::Map<String, serde_json::Value>);
 
 /// Change an element. Coordinators change anything, including `status` (open → filled →
-/// in_progress → completed, filled → open, or cancelled); partner contacts edit their open elements
+/// in_progress → completed, filled → open, or cancelled: invitations lapse, people booked are
+/// withdrawn unless it was under way, and each is told); partner contacts edit their open elements
 /// while nobody is booked on them. Places never drop below the people booked; added places go to
 /// the waiting list first.
 #[utoipa::path(tag = "projects", security(("bearer" = [])), params(("id" = String, Path)), request_body = ElementPatch, responses(
@@ -190,6 +191,10 @@ pub async fn update_element(
                         "invalid_transition",
                         "Someone changed this element meanwhile. Reload it to see the latest version.",
                     ));
+                }
+                if next == ElementStatus::Cancelled {
+                    let under_way = current == ElementStatus::InProgress;
+                    close_cancelled_element(conn, &app, &element, under_way, &user.id, now)?;
                 }
             }
             if element.people_needed != seats_before {
