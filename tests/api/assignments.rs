@@ -740,4 +740,18 @@ both_backends! {
         let email = app.emails_to(&person.email).pop().unwrap();
         assert!(email.text.contains("It is cancelled.") && email.text.contains("You do not need to go."), "{}", email.text);
     }
+
+    async fn a_booking_kept_on_a_cancelled_element_no_longer_holds_its_sessions(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, _) = &scene.booked[0];
+        let (coordinator, _, other) = project(&app).await;
+        let same_time = first_element(&other);
+        let listed = |result: Value| result["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == person.id.as_str());
+        assert!(!listed(crate::matching::candidates(&app, &coordinator, &same_time).await), "booked at that time");
+        for status in ["filled", "in_progress"] {
+            assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": status})).await.status(), 200);
+        }
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        assert!(listed(crate::matching::candidates(&app, &coordinator, &same_time).await), "free again");
+    }
 }

@@ -364,6 +364,8 @@ pub struct AssignmentFacts {
     pub created_at: NaiveDateTime,
     /// When its status last changed (for a completed one, when it was completed).
     pub updated_at: NaiveDateTime,
+    /// The element's status (a booking on a cancelled element holds no more time).
+    pub element_status: String,
 }
 
 pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
@@ -377,6 +379,7 @@ pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
             assignments::status,
             assignments::created_at,
             assignments::updated_at,
+            elements::status,
         ))
         .load(conn)
 }

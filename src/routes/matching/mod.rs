@@ -176,12 +176,15 @@ pub fn load_candidates(
             continue;
         };
         let spec: ElementSpec = serde_json::from_str(&assignment.spec).map_err(internal)?;
-        let confirmed = assignment.status == "confirmed";
+        let standing = assignment.status == "confirmed";
         let completed = assignment.status == "completed";
-        if !confirmed && !completed {
+        if !standing && !completed {
             continue;
         }
         candidate.ever_placed = true;
+        // Kept after its element was cancelled under way (for claims): no more sessions to
+        // hold, and no more pay to come than was claimed.
+        let confirmed = standing && assignment.element_status != ElementStatus::Cancelled.as_str();
         if confirmed {
             let booked = sessions
                 .get(&assignment.element_id)
@@ -192,7 +195,7 @@ pub fn load_candidates(
             candidate.busy.extend(booked.iter().copied());
         }
         // Work finished in an earlier tax year was paid then.
-        if confirmed || assignment.updated_at >= tax_year_start {
+        if confirmed || (completed && assignment.updated_at >= tax_year_start) {
             let estimated = spec
                 .pay_rate_pence_per_hour
                 .saturating_mul(i64::from(spec.hours_estimate));
