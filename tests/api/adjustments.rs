@@ -302,9 +302,14 @@ both_backends! {
     async fn nobody_is_reminded_of_a_cancelled_element_and_nothing_is_arranged_for_it(app) {
         let (coordinator, _, assignment) = booked_with_needs(&app).await;
         let element = element_of(&app, &assignment).await;
-        let cancelled = app.client.patch(app.url(&format!("/api/v1/elements/{element}"))).bearer_auth(&coordinator.token)
-            .json(&json!({"status": "cancelled"})).send().await.unwrap();
-        assert_eq!(cancelled.status(), 200, "{}", cancelled.text().await.unwrap());
+        // Under way when cancelled, so the booking stays (for claims) while the element is off.
+        for change in [json!({"people_needed": 1}), json!({"status": "in_progress"}), json!({"status": "cancelled"})] {
+            let changed = crate::partners::patch_element(&app, &coordinator, &element, change).await;
+            assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
+        }
+        let id = assignment.clone();
+        let kept = app.state.db.read(move |conn| Ok(coproduce::db::queries::matching::find_assignment(conn, &id)?)).await.unwrap().unwrap();
+        assert_eq!(kept.status, "confirmed");
         assert!(!remind_at(&app, days_before_the_session(3)).await);
         let body = problem(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true})).await).await;
         assert_eq!(body["code"], "element_not_going_ahead");

@@ -708,12 +708,27 @@ both_backends! {
         }
         let (waiting, on_list) = &scene.waiting[0];
         assert_eq!(invitation_status(&app, on_list).await, "expired");
-        assert!(app.emails_to(&waiting.email).pop().unwrap().text.contains("waiting list"));
+        let email = app.emails_to(&waiting.email).pop().unwrap();
+        assert!(email.subject.ends_with("is cancelled") && email.text.contains("not waiting for a place on it any more"), "{}", email.text);
         let (invited, open) = &scene.pending[0];
         assert_eq!(invitation_status(&app, open).await, "expired");
-        assert!(app.emails_to(&invited.email).pop().unwrap().text.contains("nothing to answer"));
-        let accepting = accept(&app, invited, open).await;
-        assert_eq!(accepting.status(), 409, "an invitation to a cancelled element cannot be accepted");
+        let email = app.emails_to(&invited.email).pop().unwrap();
+        assert!(email.subject.ends_with("is cancelled") && email.text.contains("do not need to reply"), "{}", email.text);
+        let refused = problem(accept(&app, invited, open).await).await;
+        assert_eq!(refused["code"], "element_cancelled", "the reason is the cancellation, not time running out");
+    }
+
+    async fn cancelling_an_element_whose_sessions_began_keeps_the_bookings_even_if_never_marked_in_progress(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        let begun = Utc::now() - Duration::days(1);
+        let sessions = json!([{"starts_at": begun.to_rfc3339(), "ends_at": (begun + Duration::hours(2)).to_rfc3339()}]);
+        let moved = patch_element(&app, &scene.coordinator, &scene.element, json!({"sessions": sessions})).await;
+        assert_eq!(moved.status(), 200, "{}", moved.text().await.unwrap());
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        assert_eq!(assignment_status(&app, assignment).await, "confirmed");
+        app.drain_outbox().await;
+        assert!(app.emails_to(&person.email).pop().unwrap().text.contains("you can still claim"));
     }
 
     async fn cancelling_an_element_under_way_keeps_the_bookings_so_work_done_can_be_claimed(app) {
@@ -738,7 +753,7 @@ both_backends! {
         assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
         app.drain_outbox().await;
         let email = app.emails_to(&person.email).pop().unwrap();
-        assert!(email.text.contains("It is cancelled.") && email.text.contains("You do not need to go."), "{}", email.text);
+        assert!(email.text.contains("is cancelled.\nIt will not go ahead.") && email.text.contains("You do not need to go."), "{}", email.text);
     }
 
     async fn a_booking_kept_on_a_cancelled_element_no_longer_holds_its_sessions(app) {
@@ -754,4 +769,37 @@ both_backends! {
         assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
         assert!(listed(crate::matching::candidates(&app, &coordinator, &same_time).await), "free again");
     }
+
+    async fn someone_erased_as_their_element_is_cancelled_is_sent_nothing(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);
+        app.drain_outbox().await;
+        let (person, _) = &scene.booked[0];
+        // The erasure as `DELETE /me` runs it: its turn taken first, then the person erased.
+        let mut erasing = app.transaction_of_its_own();
+        coproduce::db::queries::outbox::one_erasure_at_a_time(&mut erasing).unwrap();
+        coproduce::db::queries::privacy::erase_person(&mut erasing, &person.id, &person.email, "Test Person", Utc::now().naive_utc()).unwrap();
+        let cancelling = patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"}));
+        let response = answered_after_commit(erasing, cancelling).await;
+        assert_eq!(response.status(), 200);
+        let (id, email) = (person.id.clone(), person.email.clone());
+        let queued = app.state.db.read(move |conn| {
+            Ok(diesel::sql_query("SELECT id FROM outbox WHERE user_id = $1 OR recipient = $2")
+                .bind::<Text, _>(id)
+                .bind::<Text, _>(email)
+                .load::<OutboxId>(conn)?
+                .len())
+        }).await.unwrap();
+        assert_eq!(queued, 0, "an email waits for the erased person");
+        let (other, _) = &scene.booked[1];
+        app.drain_outbox().await;
+        assert!(app.emails_to(&other.email).pop().unwrap().subject.ends_with("is cancelled"), "the others are told");
+    }
+}
+
+#[derive(diesel::QueryableByName)]
+struct OutboxId {
+    #[diesel(sql_type = Text)]
+    #[allow(dead_code)]
+    id: String,
 }

@@ -254,9 +254,12 @@ pub fn assignments_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<
 
 /// Marks invitations still unanswered after their respond-by time as expired; returns them.
 pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<InvitationRow>> {
+    // In id order, as a cancellation closes an element's invitations: never each waiting on
+    // the other.
     let due: Vec<InvitationRow> = invitations::table
         .filter(invitations::status.eq("invited"))
         .filter(invitations::respond_by.lt(now))
+        .order(invitations::id)
         .select(InvitationRow::as_select())
         .load(conn)?;
     let mut expired = Vec::new();

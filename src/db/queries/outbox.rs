@@ -338,6 +338,20 @@ pub fn one_erasure_at_a_time(conn: &mut DbConn) -> QueryResult<()> {
     }
 }
 
+/// Waits for an erasure under way to end, and keeps the next one waiting until this transaction
+/// ends (PostgreSQL; SQLite runs one writer at a time anyway). For a change that writes to many
+/// people at once and cannot hold each account first (cancelling an element).
+pub fn no_erasure_meanwhile(conn: &mut DbConn) -> QueryResult<()> {
+    match conn {
+        DbConn::Postgres(pg) => diesel::sql_query(format!(
+            "SELECT pg_advisory_xact_lock_shared({ERASURE_LOCK_KEY})"
+        ))
+        .execute(pg)
+        .map(drop),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
 /// Whether no erasure's transaction is under way now (PostgreSQL; on SQLite a writer never
 /// overlaps one). When none is, one that starts waits for this transaction to end. Never waits.
 pub fn no_erasure_under_way(conn: &mut DbConn) -> QueryResult<bool> {

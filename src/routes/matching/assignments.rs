@@ -363,9 +363,9 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
 /// An element was cancelled: invitations still open or on the waiting list lapse (`expired`),
 /// people booked are withdrawn (unless its sessions had begun: then their bookings stay, for a
 /// coordinator to mark done, so they can claim for work done), and each of them is told. No
-/// account is held (the caller holds the element): an erasure under way either goes first and
-/// is seen (its person's rows are no longer open to change), or waits on these rows and then
-/// deletes what was queued to its person.
+/// account is held: the caller waits for any erasure under way and keeps new ones waiting
+/// (`outbox::no_erasure_meanwhile`), so an erased person is seen as gone, and one erased next
+/// has what was queued to them deleted.
 pub(crate) fn close_cancelled_element(
     conn: &mut DbConn,
     app: &AppState,
@@ -795,7 +795,8 @@ pub async fn element_assignments(
                 let person = users::find_by_id(conn, &assignment.coproducer_id)?
                     .ok_or(AppError::NotFound)?;
                 // Adjustments are for people still coming; nobody else's needs are decrypted.
-                let adjustments = if status == Some(AssignmentStatus::Confirmed) {
+                let going_ahead = ElementStatus::going_ahead().contains(&row.status.as_str());
+                let adjustments = if status == Some(AssignmentStatus::Confirmed) && going_ahead {
                     let passport = passports.iter().find(|(owner, ..)| *owner == person.id);
                     match passport.filter(|(_, _, share)| coordinator || *share) {
                         Some((owner, ciphertext, _)) => {

@@ -132,6 +132,19 @@ pub async fn invite(
             // Held before the pool is read: an erasure running now finishes first (and they
             // are no longer in the pool), or waits, so nobody erased is sent an invitation.
             let active = users::hold_those_active(conn, &input.coproducer_ids)?;
+            // Accounts first, then the element (as an erasure and a cancellation take them):
+            // an element cancelled meanwhile takes no invitation it would never close.
+            queries::lock_element(conn, &row.id, now)?;
+            let still = partnership::find_element(conn, &row.id)?.ok_or(AppError::NotFound)?;
+            if !open(&still) {
+                return Err(AppError::conflict(
+                    "element_not_open",
+                    format!(
+                        "This element is {}, so nobody can be invited to it.",
+                        still.status.replace('_', " ")
+                    ),
+                ));
+            }
             let pool = load_candidates(conn, &app, now)?;
             let mut errors = FieldErrors::default();
             let mut invitations = Vec::new();
@@ -297,7 +310,7 @@ pub async fn accept(
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
             if invitation.status != "invited" {
-                return Err(already_answered(&invitation));
+                return Err(no_longer_open(conn, &invitation)?);
             }
             if now > invitation.respond_by {
                 // Recorded even though the answer is an error.
@@ -421,7 +434,7 @@ pub async fn decline(
                 }
             }
             if !declined {
-                return Err(already_answered(&invitation));
+                return Err(no_longer_open(conn, &invitation)?);
             }
             let row = queries::find_invitation(conn, &invitation.id)?.ok_or(AppError::NotFound)?;
             Ok(Some(InvitationView::from(row)))
@@ -476,6 +489,21 @@ fn expired() -> AppError {
 }
 
 /// 409 for an invitation that is no longer waiting for an answer; one that ran out of time says so.
+/// Why an invitation no longer takes an answer, saying so when its element was cancelled (the
+/// cancellation lapsed it: not the person's time running out).
+fn no_longer_open(conn: &mut DbConn, invitation: &InvitationRow) -> Result<AppError, AppError> {
+    let element = partnership::find_element(conn, &invitation.element_id)?;
+    let cancelled = element.is_some_and(|e| e.status == ElementStatus::Cancelled.as_str());
+    Ok(if cancelled {
+        AppError::conflict(
+            "element_cancelled",
+            "This element was cancelled, so the invitation no longer stands.",
+        )
+    } else {
+        already_answered(invitation)
+    })
+}
+
 fn already_answered(invitation: &InvitationRow) -> AppError {
     if invitation.status == "expired" {
         return expired();
