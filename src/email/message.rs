@@ -143,6 +143,22 @@ pub enum Email {
         under_way: bool,
         link: String,
     },
+    /// To the other coordinators and the project's partner contacts: an element was cancelled,
+    /// and what became of the people on it. Names nobody.
+    ElementCancelledForTeam {
+        name: String,
+        element_title: String,
+        project_title: String,
+        /// People booked who were withdrawn and told.
+        withdrawn: usize,
+        /// Bookings kept so people can claim for work done (the sessions had begun).
+        kept: usize,
+        /// Invitations and waiting-list places that lapsed.
+        lapsed: usize,
+        /// Coordinators and admins: what is left for them to do.
+        staff: bool,
+        link: String,
+    },
     /// To the co-producer: a coordinator marked their booking as done, or as missed.
     AssignmentClosed {
         name: String,
@@ -302,6 +318,7 @@ impl Email {
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
             Email::ElementCancelled { .. } => "element_cancelled",
+            Email::ElementCancelledForTeam { .. } => "element_cancelled_for_team",
             Email::AssignmentClosed { .. } => "assignment_closed",
             Email::SeatFreed { .. } => "seat_freed",
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
@@ -347,6 +364,7 @@ impl Email {
             | Email::InvitationsExpired { .. }
             | Email::AssignmentWithdrawn { .. }
             | Email::ElementCancelled { .. }
+            | Email::ElementCancelledForTeam { .. }
             | Email::AccountDeleted { .. }
             | Email::Digest { .. } => false,
         }
@@ -639,6 +657,26 @@ impl Email {
                 was: "invited".into(),
                 under_way: false,
                 link: "https://coproduce.example/me/invitations".into(),
+            },
+            Email::ElementCancelledForTeam {
+                name: "Priya".into(),
+                element_title: "Peer interviews".into(),
+                project_title: "Housing support review".into(),
+                withdrawn: 0,
+                kept: 2,
+                lapsed: 1,
+                staff: true,
+                link: "https://coproduce.example/elements/0190".into(),
+            },
+            Email::ElementCancelledForTeam {
+                name: "Lee".into(),
+                element_title: "Peer interviews".into(),
+                project_title: "Housing support review".into(),
+                withdrawn: 3,
+                kept: 0,
+                lapsed: 2,
+                staff: false,
+                link: "https://coproduce.example/projects/0190".into(),
             },
             Email::AdjustmentUpdate {
                 name: "Sam".into(),

@@ -770,6 +770,35 @@ both_backends! {
         assert!(listed(crate::matching::candidates(&app, &coordinator, &same_time).await), "free again");
     }
 
+    async fn the_other_coordinators_and_the_partner_hear_what_became_of_everyone_naming_nobody(app) {
+        let scene = scene(&app, 3, 1, 1).await;
+        let other_coordinator = app.signed_in(Role::Coordinator).await;
+        app.drain_outbox().await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        app.drain_outbox().await;
+        let to_staff = app.emails_to(&other_coordinator.email).pop().unwrap();
+        assert!(to_staff.subject.ends_with("is cancelled"), "{}", to_staff.subject);
+        assert!(to_staff.text.contains("3 people booked on it were taken off it") && to_staff.text.contains("2 invitations or places on the waiting list no longer stand."), "{}", to_staff.text);
+        let to_partner = app.emails_to(&scene.partner.email).pop().unwrap();
+        assert!(to_partner.text.contains("3 people booked on it were taken off it"), "{}", to_partner.text);
+        for (person, _) in scene.booked.iter().chain(&scene.waiting).chain(&scene.pending) {
+            assert!(!to_partner.text.contains(&person.email) && !to_staff.text.contains(&person.email));
+        }
+        assert!(app.emails_to(&scene.coordinator.email).iter().all(|e| !e.subject.ends_with("is cancelled")), "not the one who cancelled it");
+    }
+
+    async fn coordinators_are_asked_to_mark_done_the_bookings_kept_for_claims(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        let other_coordinator = app.signed_in(Role::Coordinator).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        app.drain_outbox().await;
+        let to_staff = app.emails_to(&other_coordinator.email).pop().unwrap();
+        assert!(to_staff.text.contains("3 bookings stay on record") && to_staff.text.contains("Please mark each one as done"), "{}", to_staff.text);
+        let to_partner = app.emails_to(&scene.partner.email).pop().unwrap();
+        assert!(!to_partner.text.contains("Please mark"), "{}", to_partner.text);
+    }
+
     async fn someone_erased_as_their_element_is_cancelled_is_sent_nothing(app) {
         let scene = scene(&app, 3, 0, 0).await;
         assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);

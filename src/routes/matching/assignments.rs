@@ -360,6 +360,14 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
     )
 }
 
+/// Who cancelled an element, whether its sessions had begun, and the staff to tell (held by the
+/// caller before the element, as `users::staff` asks).
+pub(crate) struct Cancelled<'a> {
+    pub under_way: bool,
+    pub actor: &'a str,
+    pub staff: Vec<UserRow>,
+}
+
 /// An element was cancelled: invitations still open or on the waiting list lapse (`expired`),
 /// people booked are withdrawn (unless its sessions had begun: then their bookings stay, for a
 /// coordinator to mark done, so they can claim for work done), and each of them is told. No
@@ -370,10 +378,14 @@ pub(crate) fn close_cancelled_element(
     conn: &mut DbConn,
     app: &AppState,
     element: &ElementRow,
-    under_way: bool,
-    actor: &str,
+    cancelled: Cancelled<'_>,
     now: NaiveDateTime,
 ) -> Result<(), AppError> {
+    let Cancelled {
+        under_way,
+        actor,
+        staff,
+    } = cancelled;
     let mut to_tell: Vec<(String, &str)> = Vec::new();
     for invitation in queries::invitations_of_element(conn, &element.id)? {
         let was = match invitation.status.as_str() {
@@ -413,6 +425,41 @@ pub(crate) fn close_cancelled_element(
         }
     }
     let title = spec_of(element)?.title;
+    let project =
+        partnership::find_project(conn, &element.project_id)?.ok_or(AppError::NotFound)?;
+    let count = |was: &str| to_tell.iter().filter(|(_, w)| *w == was).count();
+    let booked = count("booked");
+    let summary = |name: &str, for_staff: bool, link: String| Email::ElementCancelledForTeam {
+        name: name.to_string(),
+        element_title: title.clone(),
+        project_title: project.title.clone(),
+        withdrawn: if under_way { 0 } else { booked },
+        kept: if under_way { booked } else { 0 },
+        lapsed: count("invited") + count("waiting"),
+        staff: for_staff,
+        link,
+    };
+    let element_link = app
+        .settings
+        .server
+        .link(&format!("/elements/{}", element.id));
+    for coordinator in staff.iter().filter(|s| s.id != actor) {
+        let email = summary(coordinator.display_name(), true, element_link.clone());
+        app.outbox
+            .enqueue(conn, &Recipient::user(coordinator), &email)?;
+    }
+    let project_link = app
+        .settings
+        .server
+        .link(&format!("/projects/{}", project.id));
+    for contact_id in partnership::contacts_of(conn, &project.organisation_id)? {
+        let Some(contact) = users::find_by_id(conn, &contact_id)?.filter(UserRow::is_active) else {
+            continue;
+        };
+        let email = summary(contact.display_name(), false, project_link.clone());
+        app.outbox
+            .enqueue(conn, &Recipient::user(&contact), &email)?;
+    }
     for (person_id, was) in to_tell {
         let Some(person) = users::find_by_id(conn, &person_id)? else {
             continue;

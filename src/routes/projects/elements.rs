@@ -9,15 +9,15 @@ use utoipa::ToSchema;
 use super::{ElementView, element_view, visible_project};
 use crate::auth::AuthUser;
 use crate::checked_in_handler;
-use crate::db::queries::matching;
 use crate::db::queries::outbox as outbox_queries;
 use crate::db::queries::partnership as queries;
+use crate::db::queries::{matching, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{ElementSpec, ElementStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, parse, reject_problems};
-use crate::routes::matching::assignments::{close_cancelled_element, refill_freed_seat};
+use crate::routes::matching::assignments::{Cancelled, close_cancelled_element, refill_freed_seat};
 use crate::routes::matching::spec_of;
 use crate::routes::requests::triage::insert_element;
 use crate::state::AppState;
@@ -111,10 +111,12 @@ pub async fn update_element(
         .write(move |conn| {
             let found = queries::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
             visible_project(conn, &user, &found.project_id)?;
+            let mut staff = Vec::new();
             if new_status == Some(ElementStatus::Cancelled) {
                 // Before the element: an erasure under way ends first and is seen; one that
                 // starts waits, then deletes what this queued to its person.
                 outbox_queries::no_erasure_meanwhile(conn)?;
+                staff = users::staff(conn)?;
             }
             let now = Utc::now().naive_utc();
             // Under the lock accept takes, so seats are counted against what is booked now.
@@ -205,8 +207,12 @@ pub async fn update_element(
                         .sessions
                         .iter()
                         .any(|session| session.starts_at.naive_utc() <= now);
-                    let under_way = current == ElementStatus::InProgress || begun;
-                    close_cancelled_element(conn, &app, &element, under_way, &user.id, now)?;
+                    let cancelled = Cancelled {
+                        under_way: current == ElementStatus::InProgress || begun,
+                        actor: &user.id,
+                        staff: std::mem::take(&mut staff),
+                    };
+                    close_cancelled_element(conn, &app, &element, cancelled, now)?;
                 }
             }
             if element.people_needed != seats_before {
