@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::assignments::stored_assignment;
 use crate::claims::booked;
 use crate::helpers::*;
 use crate::matching::fitting_profile;
@@ -62,18 +63,7 @@ fn status_of<'a>(plan: &'a Value, need: &str) -> &'a Value {
 const INTERPRETER: &str = "bsl_interpreter";
 
 async fn element_of(app: &TestApp, assignment: &str) -> String {
-    let id = assignment.to_string();
-    app.state
-        .db
-        .read(move |conn| {
-            Ok(coproduce::db::queries::matching::find_assignment(
-                conn, &id,
-            )?)
-        })
-        .await
-        .unwrap()
-        .unwrap()
-        .element_id
+    stored_assignment(app, assignment).await.element_id
 }
 
 fn arranged_note<'a>(plan: &'a Value, need: &str) -> &'a Value {
@@ -307,9 +297,7 @@ both_backends! {
             let changed = crate::partners::patch_element(&app, &coordinator, &element, change).await;
             assert_eq!(changed.status(), 200, "{}", changed.text().await.unwrap());
         }
-        let id = assignment.clone();
-        let kept = app.state.db.read(move |conn| Ok(coproduce::db::queries::matching::find_assignment(conn, &id)?)).await.unwrap().unwrap();
-        assert_eq!(kept.status, "confirmed");
+        assert_eq!(stored_assignment(&app, &assignment).await.status, "confirmed");
         assert!(!remind_at(&app, days_before_the_session(3)).await);
         let body = problem(arrange(&app, &coordinator, &assignment, INTERPRETER, json!({"arranged": true})).await).await;
         assert_eq!(body["code"], "element_not_going_ahead");

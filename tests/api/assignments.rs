@@ -662,7 +662,11 @@ mod parallel_withdrawals_and_accepts_never_overfill {
     }
 }
 
-async fn assignment_status(app: &TestApp, id: &str) -> String {
+/// The assignment as stored.
+pub async fn stored_assignment(
+    app: &TestApp,
+    id: &str,
+) -> coproduce::db::models::matching::AssignmentRow {
     let id = id.to_string();
     app.state
         .db
@@ -674,7 +678,10 @@ async fn assignment_status(app: &TestApp, id: &str) -> String {
         .await
         .unwrap()
         .unwrap()
-        .status
+}
+
+async fn assignment_status(app: &TestApp, id: &str) -> String {
+    stored_assignment(app, id).await.status
 }
 
 async fn invitation_status(app: &TestApp, id: &str) -> String {
