@@ -9,6 +9,9 @@ pub struct Calendar {
     /// When the file was made (every event's DTSTAMP).
     pub stamp: DateTime<Utc>,
     pub events: Vec<Event>,
+    /// The events are off (a withdrawal or a cancellation): published again as `CANCELLED`
+    /// with a higher `SEQUENCE`, so a calendar holding them marks them cancelled.
+    pub cancelled: bool,
 }
 
 /// One session.
@@ -52,7 +55,12 @@ impl Calendar {
             line(format!("SUMMARY:{}", escape_text(&event.summary)));
             line(format!("LOCATION:{}", escape_text(&event.location)));
             line(format!("DESCRIPTION:{}", escape_text(&event.description)));
-            line("STATUS:CONFIRMED".into());
+            if self.cancelled {
+                line("SEQUENCE:1".into());
+                line("STATUS:CANCELLED".into());
+            } else {
+                line("STATUS:CONFIRMED".into());
+            }
             line("TRANSP:OPAQUE".into());
             line("END:VEVENT".into());
         }
@@ -155,7 +163,27 @@ mod tests {
                     description: "Session 2 of 2.".into(),
                 },
             ],
+            cancelled: false,
         }
+    }
+
+    #[test]
+    fn a_cancelled_calendar_marks_the_same_events_cancelled_in_a_later_version() {
+        let off = Calendar {
+            cancelled: true,
+            ..calendar()
+        };
+        let text = off.to_ics();
+        assert!(text.contains("UID:0190-1@coproduce.example\r\n"));
+        assert_eq!(
+            text.matches("SEQUENCE:1\r\nSTATUS:CANCELLED\r\n").count(),
+            2
+        );
+        assert!(!text.contains("STATUS:CONFIRMED"));
+        assert!(
+            !calendar().to_ics().contains("SEQUENCE"),
+            "a booking's first version has none"
+        );
     }
 
     #[test]

@@ -132,6 +132,9 @@ pub enum Email {
         /// Their reason, or the coordinator's note.
         note: String,
         link: String,
+        /// The sessions still to come, marked cancelled (.ics attachment).
+        #[serde(skip)]
+        calendar: Option<Calendar>,
     },
     /// To a co-producer booked on, invited to or waiting for an element that was cancelled.
     ElementCancelled {
@@ -142,6 +145,9 @@ pub enum Email {
         /// The sessions had begun: their booking stays so they can claim for work done.
         under_way: bool,
         link: String,
+        /// For people booked: the sessions still to come, marked cancelled (.ics attachment).
+        #[serde(skip)]
+        calendar: Option<Calendar>,
     },
     /// To the other coordinators and the project's partner contacts: an element was cancelled,
     /// and what became of the people on it. Names nobody.
@@ -400,6 +406,16 @@ impl Email {
                 element_title,
                 calendar: Some(calendar),
                 ..
+            }
+            | Email::AssignmentWithdrawn {
+                element_title,
+                calendar: Some(calendar),
+                ..
+            }
+            | Email::ElementCancelled {
+                element_title,
+                calendar: Some(calendar),
+                ..
             } => Some(Attachment {
                 filename: ics::file_name(element_title),
                 content_type: ics::CONTENT_TYPE.into(),
@@ -495,6 +511,7 @@ impl Email {
                 by_you: true,
                 note: "I have a hospital appointment that week.".into(),
                 link: "https://coproduce.example/me/assignments".into(),
+                calendar: None,
             },
             Email::AssignmentWithdrawn {
                 name: "Sam".into(),
@@ -502,6 +519,7 @@ impl Email {
                 by_you: false,
                 note: "The partner moved the sessions online.".into(),
                 link: "https://coproduce.example/me/assignments".into(),
+                calendar: None,
             },
             Email::AssignmentClosed {
                 name: "Sam".into(),
@@ -643,6 +661,7 @@ impl Email {
                 was: "booked".into(),
                 under_way: false,
                 link: "https://coproduce.example/me/assignments".into(),
+                calendar: None,
             },
             Email::ElementCancelled {
                 name: "Sam".into(),
@@ -650,6 +669,7 @@ impl Email {
                 was: "booked".into(),
                 under_way: true,
                 link: "https://coproduce.example/me/claims".into(),
+                calendar: None,
             },
             Email::ElementCancelled {
                 name: "Sam".into(),
@@ -657,6 +677,7 @@ impl Email {
                 was: "invited".into(),
                 under_way: false,
                 link: "https://coproduce.example/me/invitations".into(),
+                calendar: None,
             },
             Email::ElementCancelledForTeam {
                 name: "Priya".into(),
@@ -739,6 +760,7 @@ fn example_calendar() -> Calendar {
             .and_utc()
     };
     Calendar {
+        cancelled: false,
         stamp: at(1, 9),
         events: (1..=2)
             .map(|n| ics::Event {

@@ -806,6 +806,29 @@ both_backends! {
         assert!(!to_partner.text.contains("Please mark"), "{}", to_partner.text);
     }
 
+    async fn withdrawing_sends_the_sessions_marked_cancelled_under_the_booking_uids(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, assignment) = &scene.booked[0];
+        let withdrawn = app.post_as(person, &format!("/api/v1/assignments/{assignment}/withdraw")).json(&json!({})).send().await.unwrap();
+        assert_eq!(withdrawn.status(), 200);
+        app.drain_outbox().await;
+        let email = app.emails_to(&person.email).pop().unwrap();
+        let ics = String::from_utf8(email.attachment.expect("the sessions, cancelled").bytes).unwrap();
+        assert!(ics.contains(&format!("UID:{}-1@127.0.0.1\r\n", scene.element)), "{ics}");
+        assert!(ics.contains("SEQUENCE:1\r\nSTATUS:CANCELLED\r\n"), "{ics}");
+    }
+
+    async fn a_cancellation_marks_the_booked_sessions_cancelled_in_their_calendar(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        app.drain_outbox().await;
+        let (booked, _) = &scene.booked[0];
+        let ics = String::from_utf8(app.emails_to(&booked.email).pop().unwrap().attachment.expect("a calendar").bytes).unwrap();
+        assert!(ics.contains("STATUS:CANCELLED"), "{ics}");
+        let (waiting, _) = &scene.waiting[0];
+        assert!(app.emails_to(&waiting.email).pop().unwrap().attachment.is_none(), "nothing was in their calendar");
+    }
+
     async fn someone_erased_as_their_element_is_cancelled_is_sent_nothing(app) {
         let scene = scene(&app, 3, 0, 0).await;
         assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);

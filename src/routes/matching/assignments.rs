@@ -116,6 +116,26 @@ pub(super) fn booking_email(
     Ok(())
 }
 
+/// The sessions of a booking that is off, from `now` on, marked cancelled under the UIDs the
+/// booking email gave them, so a calendar that imported them marks them cancelled. None when
+/// no session is still to come.
+pub(super) fn cancelled_calendar(
+    conn: &mut DbConn,
+    state: &AppState,
+    element: &ElementRow,
+    now: NaiveDateTime,
+) -> Result<Option<Calendar>, AppError> {
+    let spec = spec_of(element)?;
+    let project =
+        partnership::find_project(conn, &element.project_id)?.ok_or(AppError::NotFound)?;
+    let mut calendar = calendar_of(state, element, &spec, &project.title, now);
+    calendar
+        .events
+        .retain(|event| event.starts_at > now.and_utc());
+    calendar.cancelled = true;
+    Ok((!calendar.events.is_empty()).then_some(calendar))
+}
+
 /// One event per session. UIDs are the element and the session's place in it at the service's
 /// host, so a calendar that already holds them updates them rather than adding copies.
 fn calendar_of(
@@ -134,6 +154,7 @@ fn calendar_of(
     let count = spec.sessions.len();
     let bookings = state.settings.server.link("/me/assignments");
     Calendar {
+        cancelled: false,
         stamp: now.and_utc(),
         events: spec
             .sessions
@@ -467,6 +488,11 @@ pub(crate) fn close_cancelled_element(
         if person.status != "active" {
             continue;
         }
+        let off = if was == "booked" {
+            cancelled_calendar(conn, app, element, now)?
+        } else {
+            None
+        };
         let link = match (was, under_way) {
             ("booked", true) => "/me/claims",
             ("booked", false) => "/me/assignments",
@@ -481,6 +507,7 @@ pub(crate) fn close_cancelled_element(
                 was: was.to_string(),
                 under_way,
                 link: app.settings.server.link(link),
+                calendar: off,
             },
         )?;
     }
@@ -540,6 +567,7 @@ pub async fn withdraw(
             let person =
                 users::find_by_id(conn, &assignment.coproducer_id)?.ok_or(AppError::NotFound)?;
             let note = reason.clone().unwrap_or_default();
+            let off = cancelled_calendar(conn, &app, &element, now)?;
             app.outbox.enqueue(
                 conn,
                 &Recipient::user(&person),
@@ -549,6 +577,7 @@ pub async fn withdraw(
                     by_you: by_themselves,
                     note: note.clone(),
                     link: app.settings.server.link("/me/assignments"),
+                    calendar: off,
                 },
             )?;
             let still_taking = matches!(
