@@ -19,6 +19,7 @@ use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::matching::AssignmentRow;
+use crate::db::models::partnership::ElementRow;
 use crate::db::queries::{adjustments as queries, audit, matching, partnership, users};
 use crate::domain::assignment::AssignmentStatus;
 use crate::domain::partnership::ElementStatus;
@@ -128,23 +129,51 @@ pub struct AdjustmentPlan {
     pub still_to_arrange: usize,
 }
 
-fn plan_view(
+/// The booking's plan before anything arranged is marked: the element's row, and what each of
+/// the person's needs means for it.
+fn unarranged_plan(
     conn: &mut DbConn,
     app: &AppState,
     assignment: &AssignmentRow,
-) -> Result<AdjustmentPlan, AppError> {
-    let row = partnership::find_element(conn, &assignment.element_id)?.ok_or(AppError::NotFound)?;
+    row: ElementRow,
+) -> Result<(ElementRow, Vec<Adjustment>), AppError> {
     let element = load_element(conn, &row)?;
     let needs = needs_of(conn, app, &assignment.coproducer_id)?;
-    let adjustments = plan_of(conn, app, &assignment.id, &needs, &element)?;
+    Ok((row, adjustments(&needs, &element, &app.catalogue)))
+}
+
+fn plan_view(
+    assignment: &AssignmentRow,
+    row: &ElementRow,
+    adjustments: Vec<Adjustment>,
+) -> Result<AdjustmentPlan, AppError> {
     Ok(AdjustmentPlan {
         assignment_id: assignment.id.clone(),
         element_id: row.id.clone(),
-        element_title: spec_of(&row)?.title,
+        element_title: spec_of(row)?.title,
         status: assignment.status.clone(),
         still_to_arrange: still_to_arrange(&adjustments),
         adjustments,
     })
+}
+
+/// Stores a booking's arrangements (sealed), or forgets the row when none is left.
+fn keep(
+    conn: &mut DbConn,
+    app: &AppState,
+    assignment_id: &str,
+    stored: &StoredPlan,
+) -> Result<(), AppError> {
+    if stored.is_empty() {
+        queries::delete_of(conn, assignment_id)?;
+        return Ok(());
+    }
+    let sealed = app
+        .cipher
+        .encrypt_json(assignment_id, Field::AdjustmentArrangements, stored)
+        .map_err(|e| AppError::Internal(e.into()))?;
+    queries::store(conn, assignment_id, &sealed, crate::db::now())?;
+    Ok(())
 }
 
 /// A booking's adjustment plan, for the person booked and for coordinators (a coordinator's
@@ -171,7 +200,11 @@ pub async fn adjustment_plan(
                 Field::AccessPassport,
                 PLAN_ROUTE,
             )?;
-            plan_view(conn, &app, &assignment)
+            let row = partnership::find_element(conn, &assignment.element_id)?
+                .ok_or(AppError::NotFound)?;
+            let (row, unarranged) = unarranged_plan(conn, &app, &assignment, row)?;
+            let arranged = arrangements_of(conn, &app, &assignment.id)?;
+            plan_view(&assignment, &row, plan(unarranged, &arranged))
         })
         .await?;
     Ok(web::Json(view))
@@ -282,8 +315,10 @@ pub async fn arrange(
                 Field::AccessPassport,
                 ARRANGE_ROUTE,
             )?;
-            let before = plan_view(conn, &app, &assignment)?;
-            let on_plan = before.adjustments.iter().find(|a| a.need == need);
+            let (row, unarranged) = unarranged_plan(conn, &app, &assignment, row)?;
+            let sealed = queries::sealed_of(conn, &assignment.id)?;
+            let mut stored = arranged_so_far(&app, &assignment.id, sealed.as_deref())?;
+            let on_plan = unarranged.iter().find(|a| a.need == need);
             let refused = match on_plan.map(|a| a.status) {
                 None => Some(Invalid::new(
                     "not_on_plan",
@@ -298,18 +333,12 @@ pub async fn arrange(
             if let Some(invalid) = refused {
                 return Ok(Err(AppError::invalid_field("need", invalid)));
             }
-            let sealed = queries::sealed_of(conn, &assignment.id)?;
-            let mut stored = arranged_so_far(&app, &assignment.id, sealed.as_deref())?;
             // Only what the plan still has to arrange is kept: an arrangement for a need
             // removed, or met since, must not come back if the need returns.
             stored.retain(|code, _| {
-                before.adjustments.iter().any(|a| {
-                    &a.need == code
-                        && matches!(
-                            a.status,
-                            AdjustmentStatus::ToArrange | AdjustmentStatus::Arranged
-                        )
-                })
+                unarranged
+                    .iter()
+                    .any(|a| &a.need == code && a.status == AdjustmentStatus::ToArrange)
             });
             let was = stored.get(&need).map(|s| s.note.clone());
             let news = if arranged {
@@ -325,25 +354,19 @@ pub async fn arrange(
             } else {
                 stored.remove(&need).is_some()
             };
-            if stored.is_empty() {
-                queries::delete_of(conn, &assignment.id)?;
-            } else {
-                let resealed = app
-                    .cipher
-                    .encrypt_json(&assignment.id, Field::AdjustmentArrangements, &stored)
-                    .map_err(|e| AppError::Internal(e.into()))?;
-                queries::store(conn, &assignment.id, &resealed, crate::db::now())?;
-            }
+            keep(conn, &app, &assignment.id, &stored)?;
+            let title = spec_of(&row)?.title;
             if news {
                 let update = Update {
-                    element_title: &before.element_title,
+                    element_title: &title,
                     need: &need,
                     arranged,
                     note,
                 };
                 tell(conn, &app, &assignment, update)?;
             }
-            Ok(Ok(plan_view(conn, &app, &assignment)?))
+            let answer = plan(unarranged, &as_arrangements(&stored));
+            Ok(Ok(plan_view(&assignment, &row, answer)?))
         })
         .await??;
     state.outbox.wake();
@@ -399,15 +422,7 @@ pub(crate) fn forget_needs_no_longer_held(
         if stored.len() == before {
             continue;
         }
-        if stored.is_empty() {
-            queries::delete_of(conn, &assignment_id)?;
-        } else {
-            let resealed = app
-                .cipher
-                .encrypt_json(&assignment_id, Field::AdjustmentArrangements, &stored)
-                .map_err(|e| AppError::Internal(e.into()))?;
-            queries::store(conn, &assignment_id, &resealed, crate::db::now())?;
-        }
+        keep(conn, app, &assignment_id, &stored)?;
     }
     Ok(())
 }
