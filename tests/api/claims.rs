@@ -478,8 +478,8 @@ both_backends! {
     }
 }
 
-/// The retention rules run `years` (and a day) from now; how many settled claims they deleted.
-async fn claims_deleted_after(app: &TestApp, years: u32) -> usize {
+/// The retention rules, run `years` (and a day) from now.
+pub async fn retention_after(app: &TestApp, years: u32) -> coproduce::jobs::RetentionReport {
     let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(1);
     let at = at
         .checked_add_months(chrono::Months::new(years * 12))
@@ -487,7 +487,11 @@ async fn claims_deleted_after(app: &TestApp, years: u32) -> usize {
     coproduce::jobs::apply_retention(&app.state, at)
         .await
         .unwrap()
-        .settled_claims_deleted
+}
+
+/// How many settled claims the retention rules, run `years` (and a day) from now, deleted.
+async fn claims_deleted_after(app: &TestApp, years: u32) -> usize {
+    retention_after(app, years).await.settled_claims_deleted
 }
 
 both_backends! {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::claims::{booked, bus_fare, claim, decide, pay};
+use crate::claims::{booked, bus_fare, claim, decide, pay, retention_after};
 use crate::helpers::*;
 use crate::matching::fitting_profile;
 
@@ -314,17 +314,6 @@ both_backends! {
         let body = problem(pay_run(&app, &coordinator, &run, Some(json!({"not_paid": many}))).await).await;
         assert_eq!(error_fields(&body), ["not_paid"]);
     }
-}
-
-/// The retention rules, run `years` (and a day) from now.
-async fn retention_after(app: &TestApp, years: u32) -> coproduce::jobs::RetentionReport {
-    let at = chrono::Utc::now().naive_utc() + chrono::Duration::days(1);
-    let at = at
-        .checked_add_months(chrono::Months::new(years * 12))
-        .unwrap();
-    coproduce::jobs::apply_retention(&app.state, at)
-        .await
-        .unwrap()
 }
 
 both_backends! {
