@@ -49,6 +49,14 @@ pub struct MentionSpot {
     pub clear: Vec<String>,
 }
 
+/// Tells a template whether a calendar file goes with the email, so its words can say so.
+fn is_attached<S: serde::Serializer>(
+    calendar: &Option<Calendar>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_bool(calendar.is_some())
+}
+
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum Email {
@@ -132,8 +140,9 @@ pub enum Email {
         /// Their reason, or the coordinator's note.
         note: String,
         link: String,
-        /// The sessions still to come, marked cancelled (.ics attachment).
-        #[serde(skip)]
+        /// The sessions still to come, marked cancelled (.ics attachment). Templates see
+        /// `calendar_attached`.
+        #[serde(rename = "calendar_attached", serialize_with = "is_attached")]
         calendar: Option<Calendar>,
     },
     /// To a co-producer booked on, invited to or waiting for an element that was cancelled.
@@ -146,7 +155,8 @@ pub enum Email {
         under_way: bool,
         link: String,
         /// For people booked: the sessions still to come, marked cancelled (.ics attachment).
-        #[serde(skip)]
+        /// Templates see `calendar_attached`.
+        #[serde(rename = "calendar_attached", serialize_with = "is_attached")]
         calendar: Option<Calendar>,
     },
     /// To the other coordinators and the project's partner contacts: an element was cancelled,
@@ -511,7 +521,7 @@ impl Email {
                 by_you: true,
                 note: "I have a hospital appointment that week.".into(),
                 link: "https://coproduce.example/me/assignments".into(),
-                calendar: None,
+                calendar: Some(example_cancelled_calendar()),
             },
             Email::AssignmentWithdrawn {
                 name: "Sam".into(),
@@ -661,7 +671,7 @@ impl Email {
                 was: "booked".into(),
                 under_way: false,
                 link: "https://coproduce.example/me/assignments".into(),
-                calendar: None,
+                calendar: Some(example_cancelled_calendar()),
             },
             Email::ElementCancelled {
                 name: "Sam".into(),
@@ -752,6 +762,13 @@ fn example_mention(name: &str) -> Mention {
 }
 
 /// Two sessions of an example element, for template tests and previews.
+fn example_cancelled_calendar() -> Calendar {
+    Calendar {
+        cancelled: true,
+        ..example_calendar()
+    }
+}
+
 fn example_calendar() -> Calendar {
     let at = |day: u32, hour: u32| {
         chrono::NaiveDate::from_ymd_opt(2026, 12, day)

@@ -813,6 +813,7 @@ both_backends! {
         assert_eq!(withdrawn.status(), 200);
         app.drain_outbox().await;
         let email = app.emails_to(&person.email).pop().unwrap();
+        assert!(email.text.contains("opening it marks them as cancelled"), "the words say what the file is for: {}", email.text);
         let ics = String::from_utf8(email.attachment.expect("the sessions, cancelled").bytes).unwrap();
         assert!(ics.contains(&format!("UID:{}-1@127.0.0.1\r\n", scene.element)), "{ics}");
         assert!(ics.contains("SEQUENCE:1\r\nSTATUS:CANCELLED\r\n"), "{ics}");
@@ -823,10 +824,14 @@ both_backends! {
         assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
         app.drain_outbox().await;
         let (booked, _) = &scene.booked[0];
-        let ics = String::from_utf8(app.emails_to(&booked.email).pop().unwrap().attachment.expect("a calendar").bytes).unwrap();
+        let to_booked = app.emails_to(&booked.email).pop().unwrap();
+        assert!(to_booked.text.contains("We have attached a calendar file"), "{}", to_booked.text);
+        let ics = String::from_utf8(to_booked.attachment.expect("a calendar").bytes).unwrap();
         assert!(ics.contains("STATUS:CANCELLED"), "{ics}");
         let (waiting, _) = &scene.waiting[0];
-        assert!(app.emails_to(&waiting.email).pop().unwrap().attachment.is_none(), "nothing was in their calendar");
+        let to_waiting = app.emails_to(&waiting.email).pop().unwrap();
+        assert!(to_waiting.attachment.is_none(), "nothing was in their calendar");
+        assert!(!to_waiting.text.contains("calendar file"), "no file is mentioned that is not there: {}", to_waiting.text);
     }
 
     async fn someone_erased_as_their_element_is_cancelled_is_sent_nothing(app) {
