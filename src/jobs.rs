@@ -17,6 +17,7 @@ use crate::db::queries::{
 };
 use crate::domain::recruitment::answer_by;
 use crate::domain::tax_year::tax_years_before;
+use crate::domain::uk_time;
 use crate::email::outbox::{DIGEST_GATHERED_ELSEWHERE, DigestGathered};
 use crate::email::{Email, Recipient};
 use crate::error::AppError;
@@ -74,7 +75,7 @@ pub async fn send_decision_reminders(
                         round_title: round.title.clone(),
                         waiting: waiting.applications,
                         oldest_days: waiting.oldest_wait_days.unwrap_or(0),
-                        answer_by: due.format("%-d %B %Y").to_string(),
+                        answer_by: uk_time::date(due),
                         overdue: now > due,
                         link: app.settings.server.link(&format!("/rounds/{}", round.id)),
                     };
@@ -198,7 +199,7 @@ pub async fn send_adjustment_reminders(
                     bookings.push(format!(
                         "{}, {}: {left} still to arrange",
                         spec_of(&row)?.title,
-                        booking.starts_at.format("%A %-d %B %Y")
+                        uk_time::day(booking.starts_at)
                     ));
                 }
             }

@@ -14,6 +14,7 @@ pub mod profile;
 pub mod recruitment;
 pub mod role;
 pub mod tax_year;
+pub mod uk_time;
 
 /// Pence as pounds for people to read, e.g. "£25.00" or "£1,250.00" (amounts are whole pence,
 /// DOMAIN.md).

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 
 use super::model::{Candidate, Element, Weights};
 use crate::domain::partnership::Mode;
+use crate::domain::uk_time;
 
 /// Why someone cannot take an element. Codes are stable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -151,6 +152,8 @@ fn sessions_in_availability(c: &Candidate, e: &Element) -> usize {
     e.sessions
         .iter()
         .filter(|(start, end)| {
+            // People give their availability in UK time.
+            let (start, end) = (uk_time::in_uk(*start), uk_time::in_uk(*end));
             start.date() == end.date()
                 && c.weekly.iter().any(|(day, from, to)| {
                     *day == start.weekday() && *from <= start.time() && end.time() <= *to
@@ -467,6 +470,27 @@ pub mod tests {
             factors.iter().all(|f| f.points.is_sign_positive()),
             "{factors:?}"
         );
+    }
+
+    #[test]
+    fn availability_is_read_in_uk_time_so_a_summer_session_fits_the_hours_people_gave() {
+        // Monday 6 July 2026, 10:00 to 12:00 in the UK (BST) is 09:00 to 11:00 UTC.
+        let summer = |hour: u32| {
+            NaiveDate::from_ymd_opt(2026, 7, 6)
+                .and_then(|d| d.and_hms_opt(hour, 0, 0))
+                .unwrap_or_default()
+        };
+        let mut e = element();
+        e.sessions = vec![(summer(9), summer(11))];
+        let mut c = candidate("a");
+        c.weekly = vec![(
+            Weekday::Mon,
+            NaiveTime::from_hms_opt(10, 0, 0).unwrap_or_default(),
+            NaiveTime::from_hms_opt(12, 0, 0).unwrap_or_default(),
+        )];
+        assert_eq!(sessions_in_availability(&c, &e), 1);
+        e.sessions = vec![(summer(10), summer(12))];
+        assert_eq!(sessions_in_availability(&c, &e), 0, "11:00 to 13:00 in the UK");
     }
 
     #[test]

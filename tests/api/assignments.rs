@@ -2,7 +2,7 @@
 //! offers the seat to the waiting list in order), completing, no-shows, and who sees what.
 
 use base64::Engine;
-use chrono::{Duration, Utc};
+use chrono::{Datelike, Duration, Utc};
 use coproduce::domain::role::Role;
 use coproduce::settings::EmailTransport;
 use diesel::RunQueryDsl;
@@ -167,6 +167,25 @@ both_backends! {
         for line in ics.split("\r\n") {
             assert!(line.len() <= 75, "{line}");
         }
+    }
+
+    async fn a_summer_session_is_written_in_uk_time_and_its_calendar_event_in_utc(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let july = chrono::NaiveDate::from_ymd_opt(Utc::now().year() + 1, 7, 6).unwrap();
+        let start = july.and_hms_opt(9, 0, 0).unwrap().and_utc();
+        let sessions = json!([{"starts_at": start.to_rfc3339(), "ends_at": (start + Duration::hours(2)).to_rfc3339()}]);
+        assert_eq!(app.patch_as(&coordinator, &format!("/api/v1/elements/{element}")).json(&json!({"sessions": sessions})).send().await.unwrap().status(), 200);
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitations: Vec<Value> = invite(&app, &coordinator, &element, &[&person.id]).await.json().await.unwrap();
+        accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+        app.drain_outbox().await;
+        let emails = app.emails_to(&person.email);
+        for email in &emails {
+            assert!(email.text.contains("10:00 to 12:00 UK time"), "{}: {}", email.subject, email.text);
+        }
+        let ics = String::from_utf8(emails.into_iter().last().unwrap().attachment.expect("a calendar").bytes).unwrap();
+        assert_eq!(event_times(&ics), [(ics_time(start), ics_time(start + Duration::hours(2)))]);
     }
 
     async fn a_waiting_list_email_has_no_calendar(app) {

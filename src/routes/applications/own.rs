@@ -15,6 +15,7 @@ use crate::db::queries::{owner_views, recruitment as queries, users};
 use crate::domain::recruitment::{
     ApplicationStatus, RoundStatus, answer_by, answer_problems, submission_problems,
 };
+use crate::domain::uk_time;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate, reject_problems};
@@ -208,7 +209,7 @@ pub async fn submit(
             let email = Email::ApplicationReceived {
                 name: person.display_name().to_string(),
                 round_title: round.title.clone(),
-                answer_by: promised.format("%-d %B %Y").to_string(),
+                answer_by: uk_time::date(promised),
                 link: app
                     .settings
                     .server

@@ -16,8 +16,8 @@ use crate::db::models::matching::InvitationRow;
 use crate::db::queries::{audit, matching as queries, partnership, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
-use crate::domain::pounds;
 use crate::domain::role::Role;
+use crate::domain::{pounds, uk_time};
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
@@ -252,7 +252,7 @@ pub async fn invite(
                     hours: spec.hours_estimate,
                     sessions: session_lines(&spec),
                     adjustments: planned.iter().map(|a| adjustment_line(a, &app)).collect(),
-                    respond_by: input.respond_by.format("%A %-d %B %Y, %H:%M").to_string(),
+                    respond_by: uk_time::moment(input.respond_by.naive_utc()),
                     message: invitation.message.clone().unwrap_or_default(),
                     link: app
                         .settings
@@ -517,14 +517,7 @@ fn already_answered(invitation: &InvitationRow) -> AppError {
 pub(super) fn session_lines(spec: &ElementSpec) -> Vec<String> {
     spec.sessions
         .iter()
-        .map(|s| {
-            format!(
-                "{}, {} to {}",
-                s.starts_at.format("%A %-d %B %Y"),
-                s.starts_at.format("%H:%M"),
-                s.ends_at.format("%H:%M")
-            )
-        })
+        .map(|s| uk_time::session(s.starts_at.naive_utc(), s.ends_at.naive_utc()))
         .collect()
 }
 
