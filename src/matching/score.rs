@@ -490,7 +490,11 @@ pub mod tests {
         )];
         assert_eq!(sessions_in_availability(&c, &e), 1);
         e.sessions = vec![(summer(10), summer(12))];
-        assert_eq!(sessions_in_availability(&c, &e), 0, "11:00 to 13:00 in the UK");
+        assert_eq!(
+            sessions_in_availability(&c, &e),
+            0,
+            "11:00 to 13:00 in the UK"
+        );
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub async fn act(
         .unwrap()
 }
 
-async fn get(app: &TestApp, who: &TestUser, path: &str) -> Value {
+pub async fn get(app: &TestApp, who: &TestUser, path: &str) -> Value {
     let response = app.get_as(who, path).send().await.unwrap();
     assert_eq!(response.status(), 200, "{path}");
     response.json().await.unwrap()
@@ -229,6 +229,25 @@ both_backends! {
         let to_leaver = app.emails_to(&leaving.email).pop().unwrap();
         assert_eq!(to_leaver.subject, "You have withdrawn from Peer interviews");
         assert_eq!(app.emails_to(&second.email).len(), 2, "invitation and waiting list only");
+    }
+
+    async fn a_freed_place_passes_over_someone_waiting_who_has_since_booked_clashing_work(app) {
+        let scene = scene(&app, 3, 2, 0).await;
+        let (busy, busy_invitation) = &scene.waiting[0];
+        let (coordinator, _, elsewhere) = project(&app).await;
+        let invited = invite(&app, &coordinator, &first_element(&elsewhere), &[&busy.id]).await;
+        let other: Vec<Value> = invited.json().await.unwrap();
+        assert_eq!(accept(&app, busy, other[0]["id"].as_str().unwrap()).await.status(), 200, "the same session time, booked elsewhere");
+
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        let (next, _) = &scene.waiting[1];
+        let theirs: Vec<Value> = get(&app, next, "/api/v1/me/assignments").await["items"].as_array().unwrap().clone();
+        assert_eq!(theirs.len(), 1, "the next person waiting who can take it");
+        let invitations = get(&app, busy, "/api/v1/me/invitations").await;
+        let waiting = invitations["items"].as_array().unwrap().iter().find(|i| i["id"] == busy_invitation.as_str()).unwrap();
+        assert_eq!(waiting["status"], "waitlisted", "keeps their place in line");
+        assert_eq!(get(&app, busy, "/api/v1/me/assignments").await["items"].as_array().unwrap().len(), 1, "only the work they booked");
     }
 
     async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {

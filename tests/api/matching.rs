@@ -4,6 +4,7 @@ use chrono::{Duration, Utc};
 use coproduce::domain::role::Role;
 use serde_json::{Value, json};
 
+use crate::assignments::get;
 use crate::helpers::*;
 use crate::partners::{
     accepted_project, coproducer, organisation, partner_of, project, request_body,
@@ -85,6 +86,11 @@ async fn outbox_words_to(app: &TestApp, user_id: &str) -> String {
         })
         .await
         .unwrap()
+}
+
+pub async fn invitation_id(invited: reqwest::Response) -> String {
+    let invitations: Vec<Value> = invited.json().await.unwrap();
+    invitations[0]["id"].as_str().unwrap().to_string()
 }
 
 pub fn first_element(project: &Value) -> String {
@@ -421,6 +427,65 @@ both_backends! {
         assert_eq!(paused.status(), 200);
         let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
         assert_eq!(response.status(), 200);
+    }
+
+    async fn accepting_work_that_clashes_with_a_booking_made_since_is_refused_and_the_invitation_stays_open(app) {
+        let (coordinator, _, first) = project(&app).await;
+        let (_, _, second) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let to_first = invitation_id(invite(&app, &coordinator, &first_element(&first), &[&person.id]).await).await;
+        let to_second = invitation_id(invite(&app, &coordinator, &first_element(&second), &[&person.id]).await).await;
+        let booked: Value = accept(&app, &person, &to_first).await.json().await.unwrap();
+        assert_eq!(booked["status"], "accepted");
+
+        let refused = problem(accept(&app, &person, &to_second).await).await;
+        assert_eq!(refused["status"], 409);
+        assert_eq!(refused["code"], "session_clash");
+        assert!(refused["detail"].as_str().unwrap().contains("withdraw from the other booking first"), "{refused}");
+        let invitations = get(&app, &person, "/api/v1/me/invitations").await;
+        let still = invitations["items"].as_array().unwrap().iter().find(|i| i["id"] == to_second.as_str()).unwrap();
+        assert_eq!(still["status"], "invited");
+        assert_eq!(get(&app, &person, "/api/v1/me/assignments").await["items"].as_array().unwrap().len(), 1);
+
+        let assignment = booked["assignment"]["id"].as_str().unwrap();
+        let withdrawn = app.post_as(&person, &format!("/api/v1/assignments/{assignment}/withdraw")).json(&json!({})).send().await.unwrap();
+        assert_eq!(withdrawn.status(), 200);
+        let now_fits: Value = accept(&app, &person, &to_second).await.json().await.unwrap();
+        assert_eq!(now_fits["status"], "accepted", "{now_fits}");
+    }
+
+    async fn an_earnings_limit_lowered_after_the_invitation_stops_the_booking(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitation = invitation_id(invite(&app, &coordinator, &first_element(&project), &[&person.id]).await).await;
+        let mut lowered = fitting_profile();
+        lowered["payment"]["earnings_limit_pence"] = json!(10_000);
+        assert_eq!(put(&app, &person, "/api/v1/me/profile", &lowered).await.status(), 200);
+        let refused = problem(accept(&app, &person, &invitation).await).await;
+        assert_eq!(refused["code"], "earnings_limit");
+        assert!(refused["detail"].as_str().unwrap().contains("earnings limit you set to protect your benefits"), "{refused}");
+        assert!(get(&app, &person, "/api/v1/me/assignments").await["items"].as_array().unwrap().is_empty());
+    }
+
+    async fn two_clashing_invitations_accepted_at_once_book_only_one(app) {
+        let person = coproducer(&app, fitting_profile()).await;
+        for _ in 0..4 {
+            let (coordinator, _, first) = project(&app).await;
+            let (_, _, second) = project(&app).await;
+            let a = invitation_id(invite(&app, &coordinator, &first_element(&first), &[&person.id]).await).await;
+            let b = invitation_id(invite(&app, &coordinator, &first_element(&second), &[&person.id]).await).await;
+            let (one, other) = tokio::join!(accept(&app, &person, &a), accept(&app, &person, &b));
+            let mut statuses = [one.status().as_u16(), other.status().as_u16()];
+            statuses.sort_unstable();
+            assert_eq!(statuses, [200, 409]);
+            let booked = get(&app, &person, "/api/v1/me/assignments").await;
+            let confirmed: Vec<&Value> = booked["items"].as_array().unwrap().iter().filter(|a| a["status"] == "confirmed").collect();
+            assert_eq!(confirmed.len(), 1, "{booked}");
+            // Free them for the next round.
+            let assignment = confirmed[0]["id"].as_str().unwrap();
+            let withdrawn = app.post_as(&person, &format!("/api/v1/assignments/{assignment}/withdraw")).json(&json!({})).send().await.unwrap();
+            assert_eq!(withdrawn.status(), 200);
+        }
     }
 
     async fn declining_needs_no_body(app) {

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConn;
 use crate::db::models::claims::{ClaimRow, PaymentRunRow};
+use crate::db::queries::matching::Pool;
 use crate::db::schema::{claims, daily_reminders, payment_run_claims, payment_runs};
 use crate::domain::claim::ClaimStatus;
 use crate::per_backend;
@@ -216,8 +217,8 @@ pub struct ClaimedFee {
 }
 
 /// Every fee claimed and not rejected.
-pub fn fees_claimed(conn: &mut DbConn) -> QueryResult<Vec<ClaimedFee>> {
-    claims::table
+pub fn fees_claimed(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<ClaimedFee>> {
+    let mut query = claims::table
         .filter(claims::status.ne(ClaimStatus::Rejected.as_str()))
         .filter(claims::fee_pence.gt(0))
         .select((
@@ -226,7 +227,11 @@ pub fn fees_claimed(conn: &mut DbConn) -> QueryResult<Vec<ClaimedFee>> {
             claims::fee_pence,
             claims::paid_at,
         ))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(claims::coproducer_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
 /// Claims still waiting at one step: how many, and since when the oldest.

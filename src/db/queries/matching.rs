@@ -280,8 +280,15 @@ pub type CoproducerRow = (
     Option<NaiveDateTime>,
 );
 
-pub fn coproducers(conn: &mut DbConn) -> QueryResult<Vec<CoproducerRow>> {
-    coproducers::table
+/// Whose facts the matcher loads: the whole pool (to rank it) or a few people (to check them).
+#[derive(Debug, Clone, Copy)]
+pub enum Pool<'a> {
+    Everyone,
+    Only(&'a [String]),
+}
+
+pub fn coproducers(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<CoproducerRow>> {
+    let mut query = coproducers::table
         .inner_join(users::table)
         .order(coproducers::user_id)
         .select((
@@ -291,44 +298,63 @@ pub fn coproducers(conn: &mut DbConn) -> QueryResult<Vec<CoproducerRow>> {
             coproducers::status,
             coproducers::paused_until,
         ))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(coproducers::user_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
 /// (user id, profile document, encrypted lived experience) of every profile.
-pub fn profiles(conn: &mut DbConn) -> QueryResult<Vec<(String, String, Vec<u8>)>> {
-    profiles::table
+pub fn profiles(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<(String, String, Vec<u8>)>> {
+    let mut query = profiles::table
         .select((
             profiles::user_id,
             profiles::document,
             profiles::lived_experience,
         ))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(profiles::user_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
-pub fn skills(conn: &mut DbConn) -> QueryResult<Vec<(String, String, i32)>> {
-    profile_skills::table
+pub fn skills(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<(String, String, i32)>> {
+    let mut query = profile_skills::table
         .select((
             profile_skills::user_id,
             profile_skills::code,
             profile_skills::level,
         ))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(profile_skills::user_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
-pub fn interests(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
-    profile_interests::table
+pub fn interests(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<(String, String)>> {
+    let mut query = profile_interests::table
         .select((profile_interests::user_id, profile_interests::code))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(profile_interests::user_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
-pub fn passports(conn: &mut DbConn) -> QueryResult<Vec<(String, Vec<u8>, bool)>> {
-    access_passports::table
-        .select((
-            access_passports::user_id,
-            access_passports::ciphertext,
-            access_passports::share_with_project_teams,
-        ))
-        .load(conn)
+pub fn passports(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<(String, Vec<u8>, bool)>> {
+    match pool {
+        Pool::Everyone => access_passports::table
+            .select((
+                access_passports::user_id,
+                access_passports::ciphertext,
+                access_passports::share_with_project_teams,
+            ))
+            .load(conn),
+        Pool::Only(ids) => passports_of(conn, ids),
+    }
 }
 
 /// The passports of `user_ids` (owner, ciphertext, shared with project teams).
@@ -346,13 +372,17 @@ pub fn passports_of(
         .load(conn)
 }
 
-pub fn conflicts(conn: &mut DbConn) -> QueryResult<Vec<(String, String)>> {
-    conflicts_of_interest::table
+pub fn conflicts(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<(String, String)>> {
+    let mut query = conflicts_of_interest::table
         .select((
             conflicts_of_interest::user_id,
             conflicts_of_interest::organisation_id,
         ))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(conflicts_of_interest::user_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
 /// What the matcher needs of one assignment.
@@ -371,8 +401,8 @@ pub struct AssignmentFacts {
     pub element_status: String,
 }
 
-pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
-    assignments::table
+pub fn assignments_in(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<AssignmentFacts>> {
+    let mut query = assignments::table
         .inner_join(elements::table)
         .select((
             assignments::id,
@@ -384,15 +414,27 @@ pub fn all_assignments(conn: &mut DbConn) -> QueryResult<Vec<AssignmentFacts>> {
             assignments::updated_at,
             elements::status,
         ))
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(assignments::coproducer_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
-/// (co-producer, created) of every invitation since `since`.
-pub fn offers_since(conn: &mut DbConn, since: NaiveDateTime) -> QueryResult<Vec<String>> {
-    invitations::table
+/// The co-producer of each invitation made since `since`.
+pub fn offers_since(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    pool: Pool,
+) -> QueryResult<Vec<String>> {
+    let mut query = invitations::table
         .filter(invitations::created_at.ge(since))
         .select(invitations::coproducer_id)
-        .load(conn)
+        .into_boxed();
+    if let Pool::Only(ids) = pool {
+        query = query.filter(invitations::coproducer_id.eq_any(ids));
+    }
+    query.load(conn)
 }
 
 pub fn sessions_of(

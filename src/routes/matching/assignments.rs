@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::adjustments::plan_of;
 use super::invitations::session_lines;
-use super::{load_element, spec_of};
+use super::{cannot_take, load_element, spec_of};
 use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
@@ -206,7 +206,8 @@ pub(crate) fn refill_freed_seat(
 }
 
 /// Fills free seats from the waiting list, in the order people accepted, skipping people who
-/// are paused, archived or no longer have an active account (they keep their place in line).
+/// are paused, archived, no longer have an active account, or could not take the place now (a
+/// clashing booking, hours or pay past their limits): they keep their place in line.
 /// Each is booked and emailed their sessions. Returns who was booked.
 fn offer_waiting_list(
     conn: &mut DbConn,
@@ -223,6 +224,7 @@ fn offer_waiting_list(
     }
     let seats = i64::from(element.people_needed);
     let mut taken = queries::seats_taken(conn, &element.id)?;
+    let offered = load_element(conn, element)?;
     let mut booked = Vec::new();
     for invitation in queries::waiting_list(conn, &element.id)? {
         if taken >= seats {
@@ -230,7 +232,8 @@ fn offer_waiting_list(
         }
         // Held before their invitation is taken, in the erasure's order (the account, then
         // the invitation): one erased meanwhile is skipped, and neither waits on the other.
-        if !users::hold_if_active(conn, &invitation.coproducer_id)? {
+        // Alone, so a booking of theirs made meanwhile is seen by `cannot_take`.
+        if !users::hold_alone_if_active(conn, &invitation.coproducer_id)? {
             continue;
         }
         let in_pool = queries::coproducer_status(conn, &invitation.coproducer_id)?.is_some_and(
@@ -241,7 +244,8 @@ fn offer_waiting_list(
         let Some(person) = users::find_by_id(conn, &invitation.coproducer_id)? else {
             continue;
         };
-        if !in_pool {
+        if !in_pool || cannot_take(conn, state, &offered, &invitation.coproducer_id, now)?.is_some()
+        {
             continue;
         }
         if !queries::take_off_waiting_list(conn, &invitation.id)? {

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{load_candidates, load_element};
 use crate::auth::AuthUser;
 use crate::crypto::Field;
+use crate::db::queries::matching::Pool;
 use crate::db::queries::{audit, partnership};
 use crate::domain::Invalid;
 use crate::domain::role::Role;
@@ -76,7 +77,7 @@ pub async fn candidates(
             let row = partnership::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
             let element = load_element(conn, &row)?;
             let now = Utc::now().naive_utc();
-            let pool = load_candidates(conn, &app, now)?;
+            let pool = load_candidates(conn, &app, now, Pool::Everyone)?;
             let seed = query
                 .seed
                 .unwrap_or_else(|| crate::matching::rank::lottery(0, &element.id));

@@ -8,11 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::assignments::{book, booking_email, settle_element};
-use super::{load_candidates, load_element, open, spec_of};
+use super::{cannot_take, load_candidates, load_element, open, spec_of};
 use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::matching::InvitationRow;
+use crate::db::queries::matching::Pool;
 use crate::db::queries::{audit, matching as queries, partnership, users};
 use crate::domain::Invalid;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
@@ -21,7 +22,7 @@ use crate::domain::{pounds, uk_time};
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
-use crate::matching::score::{exclusion, score};
+use crate::matching::score::{Exclusion, exclusion, score};
 use crate::routes::extract::{FieldErrors, OptionalJson, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery};
 use crate::state::AppState;
@@ -145,7 +146,7 @@ pub async fn invite(
                     ),
                 ));
             }
-            let pool = load_candidates(conn, &app, now)?;
+            let pool = load_candidates(conn, &app, now, Pool::Only(&input.coproducer_ids))?;
             let mut errors = FieldErrors::default();
             let mut invitations = Vec::new();
             for (i, coproducer_id) in input.coproducer_ids.iter().enumerate() {
@@ -294,7 +295,7 @@ enum Acceptance {
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = AcceptResult),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invitation_expired`, already answered, the element closed, or `not_in_pool` (archived)", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invitation_expired`, already answered, the element closed, `not_in_pool` (archived), or a hard constraint it no longer meets (`session_clash`, `no_capacity`, `earnings_limit`, `mode_mismatch`, `conflict_of_interest`): the invitation stays open", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/accept")]
 pub async fn accept(
@@ -306,6 +307,9 @@ pub async fn accept(
     let outcome = state
         .db
         .write(move |conn| {
+            // Before the element, in the erasure's order; alone, so two answers of theirs at
+            // once take turns and the second sees the first's booking (`cannot_take`).
+            users::hold_alone_if_active(conn, &user.id)?;
             user.still_signed_in(conn)?;
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
@@ -328,6 +332,14 @@ pub async fn accept(
                 return Err(AppError::conflict(
                     "element_closed",
                     "This element is no longer taking people.",
+                ));
+            }
+            // Checked again: since the invitation they may have taken other work.
+            let offered = load_element(conn, &element)?;
+            if let Some(reason) = cannot_take(conn, &app, &offered, &user.id, now)? {
+                return Err(AppError::conflict(
+                    reason.code(),
+                    cannot_take_message(reason),
                 ));
             }
             let taken = queries::seats_taken(conn, &element.id)?;
@@ -545,6 +557,37 @@ fn explain(code: &str) -> &'static str {
         "earnings_limit" => "the pay would take them over their earnings limit",
         _ => "it does not fit",
     }
+}
+
+/// Why the person invited cannot take the place now, and what they can do, said to them.
+fn cannot_take_message(reason: Exclusion) -> String {
+    let (why, what_to_do) = match reason {
+        Exclusion::SessionClash => (
+            "its sessions are at the same time as work you are already booked on",
+            "If you would rather do this one, withdraw from the other booking first, then accept this invitation.",
+        ),
+        Exclusion::NoCapacity => (
+            "it needs more hours in a month than you told us you can give, with the work you already have",
+            "You can change your hours a month in your profile, then accept this invitation.",
+        ),
+        Exclusion::EarningsLimit => (
+            "the pay would take you over the earnings limit you set to protect your benefits",
+            "You can change your earnings limit in your profile, or reply to your invitation email to talk to us.",
+        ),
+        Exclusion::ModeMismatch => (
+            "your profile says you cannot take part in the way it runs (online or in person)",
+            "If that has changed, update your profile, then accept this invitation.",
+        ),
+        Exclusion::ConflictOfInterest => (
+            "you told us you have a conflict of interest with the organisation it is for",
+            "If that has changed, update your conflicts of interest, then accept this invitation.",
+        ),
+        Exclusion::AlreadyOnElement | Exclusion::NotActive => (
+            "it no longer fits the work you can take",
+            "Please reply to your invitation email and we will help.",
+        ),
+    };
+    format!("You cannot take this place yet: {why}. {what_to_do} Your invitation is still open.")
 }
 
 /// Expires unanswered invitations and tells coordinators, element by element.

@@ -8,12 +8,14 @@ use chrono::{Duration, NaiveDateTime, NaiveTime, Weekday};
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::partnership::ElementRow;
+use crate::db::queries::matching::Pool;
 use crate::db::queries::{claims, matching as queries, partnership};
 use crate::domain::claim::takes_fees;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::profile::Day;
 use crate::domain::tax_year::tax_year_start;
 use crate::error::AppError;
+use crate::matching::score::{Exclusion, exclusion};
 use crate::matching::{Candidate, Element, MonthlyHours};
 use crate::routes::me::profile::Document;
 use crate::state::AppState;
@@ -64,19 +66,45 @@ pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppE
     })
 }
 
+/// The hard constraint that stops `person_id`, already invited to or waiting for `element`, from
+/// taking a place on it now: a booking made since that clashes, hours or pay past their limits,
+/// a profile or conflict changed since. Pausing is left to the caller.
+pub fn cannot_take(
+    conn: &mut DbConn,
+    state: &AppState,
+    element: &Element,
+    person_id: &str,
+    now: NaiveDateTime,
+) -> Result<Option<Exclusion>, AppError> {
+    let person = [person_id.to_string()];
+    let Some(candidate) = load_candidates(conn, state, now, Pool::Only(&person))?.pop() else {
+        return Ok(None);
+    };
+    let mut element = element.clone();
+    element.already_on.remove(person_id);
+    Ok(exclusion(
+        &Candidate {
+            active: true,
+            ..candidate
+        },
+        &element,
+    ))
+}
+
 pub fn open(row: &ElementRow) -> bool {
     row.status == ElementStatus::Open.as_str()
 }
 
-/// Every co-producer, with what the hard constraints and the score need. Decrypts lived
-/// experience and access needs in memory; the caller audits what it shows.
+/// The co-producers in `pool`, with what the hard constraints and the score need, in id order.
+/// Decrypts lived experience and access needs in memory; the caller audits what it shows.
 pub fn load_candidates(
     conn: &mut DbConn,
     state: &AppState,
     now: NaiveDateTime,
+    pool: Pool,
 ) -> Result<Vec<Candidate>, AppError> {
     let mut by_id: HashMap<String, Candidate> = HashMap::new();
-    for (id, full_name, preferred_name, status, paused_until) in queries::coproducers(conn)? {
+    for (id, full_name, preferred_name, status, paused_until) in queries::coproducers(conn, pool)? {
         let active =
             CoproducerStatus::effective(&status, paused_until, now) == CoproducerStatus::Active;
         by_id.insert(
@@ -89,7 +117,7 @@ pub fn load_candidates(
             },
         );
     }
-    for (id, document, lived) in queries::profiles(conn)? {
+    for (id, document, lived) in queries::profiles(conn, pool)? {
         let Some(candidate) = by_id.get_mut(&id) else {
             continue;
         };
@@ -119,19 +147,19 @@ pub fn load_candidates(
             .into_iter()
             .collect();
     }
-    for (id, code, level) in queries::skills(conn)? {
+    for (id, code, level) in queries::skills(conn, pool)? {
         if let Some(candidate) = by_id.get_mut(&id) {
             candidate
                 .skills
                 .insert(code, u8::try_from(level).unwrap_or(1));
         }
     }
-    for (id, code) in queries::interests(conn)? {
+    for (id, code) in queries::interests(conn, pool)? {
         if let Some(candidate) = by_id.get_mut(&id) {
             candidate.interests.insert(code);
         }
     }
-    for (id, ciphertext, _share) in queries::passports(conn)? {
+    for (id, ciphertext, _share) in queries::passports(conn, pool)? {
         if let Some(candidate) = by_id.get_mut(&id) {
             let passport: crate::domain::profile::AccessPassport = state
                 .cipher
@@ -140,14 +168,14 @@ pub fn load_candidates(
             candidate.needs = passport.needs.into_iter().map(|n| n.code).collect();
         }
     }
-    for (id, organisation) in queries::conflicts(conn)? {
+    for (id, organisation) in queries::conflicts(conn, pool)? {
         if let Some(candidate) = by_id.get_mut(&id) {
             candidate.conflicts.insert(organisation);
         }
     }
     let tax_year_start = tax_year_start(now);
     let recent = now - Duration::days(90);
-    let assignments = queries::all_assignments(conn)?;
+    let assignments = queries::assignments_in(conn, pool)?;
     let confirmed_elements: Vec<String> = assignments
         .iter()
         .filter(|a| a.status == "confirmed")
@@ -162,7 +190,7 @@ pub fn load_candidates(
     // Earned this tax year: every fee paid in it or still to be paid (paid later, it will be
     // paid in it), and the estimated pay still to come on bookings that stand.
     let mut claimed_on: HashMap<String, i64> = HashMap::new();
-    for fee in claims::fees_claimed(conn)? {
+    for fee in claims::fees_claimed(conn, pool)? {
         let on = claimed_on.entry(fee.assignment_id).or_default();
         *on = on.saturating_add(fee.fee_pence);
         if fee.paid_at.is_none_or(|paid| paid >= tax_year_start)
@@ -207,7 +235,7 @@ pub fn load_candidates(
             candidate.paid_hours_90d += spec.hours_estimate;
         }
     }
-    for id in queries::offers_since(conn, recent)? {
+    for id in queries::offers_since(conn, recent, pool)? {
         if let Some(candidate) = by_id.get_mut(&id) {
             candidate.offers_90d += 1;
         }

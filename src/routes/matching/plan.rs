@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use super::{load_candidates, load_element, open};
 use crate::auth::AuthUser;
 use crate::crypto::Field;
+use crate::db::queries::matching::Pool;
 use crate::db::queries::{audit, partnership};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
@@ -63,7 +64,7 @@ pub async fn match_plan(
                 .iter()
                 .map(|row| load_element(conn, row))
                 .collect::<Result<Vec<_>, _>>()?;
-            let pool = load_candidates(conn, &app, Utc::now().naive_utc())?;
+            let pool = load_candidates(conn, &app, Utc::now().naive_utc(), Pool::Everyone)?;
             let weights = &app.settings.matching.weights;
             let mut pairs = Vec::new();
             for (e, element) in elements.iter().enumerate() {
