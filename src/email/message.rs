@@ -145,6 +145,18 @@ pub enum Email {
         #[serde(rename = "calendar_attached", serialize_with = "is_attached")]
         calendar: Option<Calendar>,
     },
+    /// To a co-producer whose invitation, or place on a waiting list, closed without a place:
+    /// nobody is left waiting for an answer that will not come.
+    InvitationLapsed {
+        name: String,
+        element_title: String,
+        /// `invited` (they had not answered) or `waiting` (on the waiting list).
+        was: String,
+        /// `time_passed` (the time to answer ran out), `under_way` (the element started) or
+        /// `finished` (it ended).
+        why: String,
+        link: String,
+    },
     /// To a co-producer booked on, invited to or waiting for an element that was cancelled.
     ElementCancelled {
         name: String,
@@ -333,6 +345,7 @@ impl Email {
             Email::InvitationsExpired { .. } => "invitations_expired",
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
+            Email::InvitationLapsed { .. } => "invitation_lapsed",
             Email::ElementCancelled { .. } => "element_cancelled",
             Email::ElementCancelledForTeam { .. } => "element_cancelled_for_team",
             Email::AssignmentClosed { .. } => "assignment_closed",
@@ -354,6 +367,8 @@ impl Email {
     pub fn can_wait_for_digest(&self) -> bool {
         match self {
             Email::ApplicationReceived { .. } => true,
+            // Nothing for them to do.
+            Email::InvitationLapsed { .. } => true,
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
@@ -664,6 +679,27 @@ impl Email {
                 pay_oldest_days: 5,
                 after_days: 5,
                 link: "https://coproduce.example/claims".into(),
+            },
+            Email::InvitationLapsed {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                was: "invited".into(),
+                why: "time_passed".into(),
+                link: "https://coproduce.example/me/invitations".into(),
+            },
+            Email::InvitationLapsed {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                was: "invited".into(),
+                why: "under_way".into(),
+                link: "https://coproduce.example/me/invitations".into(),
+            },
+            Email::InvitationLapsed {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                was: "waiting".into(),
+                why: "finished".into(),
+                link: "https://coproduce.example/me/invitations".into(),
             },
             Email::ElementCancelled {
                 name: "Sam".into(),

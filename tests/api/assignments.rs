@@ -250,6 +250,38 @@ both_backends! {
         assert_eq!(get(&app, busy, "/api/v1/me/assignments").await["items"].as_array().unwrap().len(), 1, "only the work they booked");
     }
 
+    async fn starting_an_element_closes_its_waiting_list_and_open_invitations_and_tells_each_person(app) {
+        let scene = scene(&app, 3, 1, 1).await;
+        app.drain_outbox().await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);
+        app.drain_outbox().await;
+        for (person, invitation) in scene.waiting.iter().chain(&scene.pending) {
+            let theirs = get(&app, person, "/api/v1/me/invitations").await;
+            let closed = theirs["items"].as_array().unwrap().iter().find(|i| i["id"] == invitation.as_str()).unwrap();
+            assert_eq!(closed["status"], "expired");
+            let told = app.emails_to(&person.email).pop().unwrap();
+            assert_eq!(told.subject, "An update on Peer interviews");
+            assert!(told.text.contains("has started, so it is not taking anyone else"), "{}", told.text);
+        }
+        let waiting = app.emails_to(&scene.waiting[0].0.email).pop().unwrap();
+        assert!(waiting.text.contains("You are not on its waiting list any more"), "{}", waiting.text);
+        let pending = app.emails_to(&scene.pending[0].0.email).pop().unwrap();
+        assert!(pending.text.contains("you do not need to answer it"), "{}", pending.text);
+        for (person, _) in &scene.booked {
+            assert!(app.emails_to(&person.email).iter().all(|e| e.subject != "An update on Peer interviews"), "the people booked carry on");
+        }
+    }
+
+    async fn accepting_an_invitation_closed_because_the_element_started_says_so(app) {
+        let scene = scene(&app, 3, 0, 1).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);
+        let (person, invitation) = &scene.pending[0];
+        let body = problem(accept(&app, person, invitation).await).await;
+        assert_eq!(body["code"], "element_closed");
+        assert!(body["detail"].as_str().unwrap().contains("has started"), "{body}");
+        assert!(get(&app, person, "/api/v1/me/assignments").await["items"].as_array().unwrap().is_empty());
+    }
+
     async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {
         let scene = scene(&app, 1, 0, 0).await;
         let response = patch_element(&app, &scene.partner, &scene.element, json!({"people_needed": 2})).await;

@@ -538,6 +538,22 @@ both_backends! {
         assert!(app.emails_to(&coordinator.email).iter().any(|e| e.text.contains("Peer interviews")));
     }
 
+    async fn someone_who_let_an_invitation_run_out_is_told_it_closed(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let silent = coproducer(&app, fitting_profile()).await;
+        invite(&app, &coordinator, &first_element(&project), &[&silent.id]).await;
+        app.state.db.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
+        app.drain_outbox().await;
+        let told = app.emails_to(&silent.email).pop().unwrap();
+        assert_eq!(told.subject, "Your invitation to Peer interviews has closed");
+        assert!(told.text.contains("You do not need to do anything") && told.text.contains("not held against you"), "{}", told.text);
+    }
+
     async fn partners_see_confirmed_names_and_only_consented_adjustments(app) {
         let (coordinator, partner, project) = project(&app).await;
         let element = first_element(&project);

@@ -387,6 +387,80 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
 
 /// Who cancelled an element, whether its sessions had begun, and the staff to tell (held by the
 /// caller before the element, as `users::staff` asks).
+/// Closes the element's invitations still waiting for an answer and its waiting list
+/// (`expired`). Returns who each was for, and whether they were `invited` or `waiting`.
+fn lapse_open_invitations(
+    conn: &mut DbConn,
+    element_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<(String, &'static str)>, AppError> {
+    let mut lapsed = Vec::new();
+    for invitation in queries::invitations_of_element(conn, element_id)? {
+        let was = match invitation.status.as_str() {
+            "invited" => "invited",
+            "waitlisted" => "waiting",
+            _ => continue,
+        };
+        if queries::respond(
+            conn,
+            &invitation.id,
+            &invitation.status,
+            "expired",
+            None,
+            now,
+        )? {
+            lapsed.push((invitation.coproducer_id, was));
+        }
+    }
+    Ok(lapsed)
+}
+
+/// An element that started or finished takes nobody else: its open invitations and waiting
+/// list close, and each person is told (`InvitationLapsed`, `why` = `under_way` or `finished`).
+/// The caller holds erasures back first (`outbox::no_erasure_meanwhile`).
+pub(crate) fn close_invitations_of_started_element(
+    conn: &mut DbConn,
+    app: &AppState,
+    element: &ElementRow,
+    why: &str,
+    now: NaiveDateTime,
+) -> Result<(), AppError> {
+    let lapsed = lapse_open_invitations(conn, &element.id, now)?;
+    if lapsed.is_empty() {
+        return Ok(());
+    }
+    let title = spec_of(element)?.title;
+    for (person_id, was) in lapsed {
+        tell_invitation_lapsed(conn, app, &person_id, &title, was, why)?;
+    }
+    Ok(())
+}
+
+/// Emails `person_id` (if their account is still active) that their invitation or place on the
+/// waiting list for `element_title` closed.
+pub(crate) fn tell_invitation_lapsed(
+    conn: &mut DbConn,
+    app: &AppState,
+    person_id: &str,
+    element_title: &str,
+    was: &str,
+    why: &str,
+) -> Result<(), AppError> {
+    let Some(person) = users::find_by_id(conn, person_id)?.filter(UserRow::is_active) else {
+        return Ok(());
+    };
+    let email = Email::InvitationLapsed {
+        name: person.display_name().to_string(),
+        element_title: element_title.to_string(),
+        was: was.to_string(),
+        why: why.to_string(),
+        link: app.settings.server.link("/me/invitations"),
+    };
+    app.outbox
+        .enqueue(conn, &Recipient::user(&person), &email)?;
+    Ok(())
+}
+
 pub(crate) struct Cancelled<'a> {
     pub under_way: bool,
     pub actor: &'a str,
@@ -411,24 +485,7 @@ pub(crate) fn close_cancelled_element(
         actor,
         staff,
     } = cancelled;
-    let mut to_tell: Vec<(String, &str)> = Vec::new();
-    for invitation in queries::invitations_of_element(conn, &element.id)? {
-        let was = match invitation.status.as_str() {
-            "invited" => "invited",
-            "waitlisted" => "waiting",
-            _ => continue,
-        };
-        if queries::respond(
-            conn,
-            &invitation.id,
-            &invitation.status,
-            "expired",
-            None,
-            now,
-        )? {
-            to_tell.push((invitation.coproducer_id, was));
-        }
-    }
+    let mut to_tell = lapse_open_invitations(conn, &element.id, now)?;
     let confirmed = AssignmentStatus::Confirmed.as_str();
     for assignment in queries::assignments_of_element(conn, &element.id)? {
         if assignment.status != confirmed {

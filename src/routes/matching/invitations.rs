@@ -7,14 +7,16 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::assignments::{book, booking_email, settle_element};
+use super::assignments::{book, booking_email, settle_element, tell_invitation_lapsed};
 use super::{cannot_take, load_candidates, load_element, open, spec_of};
 use crate::auth::AuthUser;
 use crate::crypto::Field;
 use crate::db::DbConn;
 use crate::db::models::matching::InvitationRow;
 use crate::db::queries::matching::Pool;
-use crate::db::queries::{audit, matching as queries, partnership, users};
+use crate::db::queries::{
+    audit, matching as queries, outbox as outbox_queries, partnership, users,
+};
 use crate::domain::Invalid;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::role::Role;
@@ -500,19 +502,32 @@ fn expired() -> AppError {
     )
 }
 
-/// 409 for an invitation that is no longer waiting for an answer; one that ran out of time says so.
-/// Why an invitation no longer takes an answer, saying so when its element was cancelled (the
-/// cancellation lapsed it: not the person's time running out).
+/// 409 for an invitation that no longer takes an answer, saying why: its element was cancelled
+/// or started (that lapsed it, not the person's time running out), or it was answered or ran out.
 fn no_longer_open(conn: &mut DbConn, invitation: &InvitationRow) -> Result<AppError, AppError> {
     let element = partnership::find_element(conn, &invitation.element_id)?;
-    let cancelled = element.is_some_and(|e| e.status == ElementStatus::Cancelled.as_str());
-    Ok(if cancelled {
-        AppError::conflict(
+    let status = element.and_then(|e| ElementStatus::parse(&e.status));
+    Ok(match status {
+        Some(ElementStatus::Cancelled) => AppError::conflict(
             "element_cancelled",
             "This element was cancelled, so the invitation no longer stands.",
-        )
-    } else {
-        already_answered(invitation)
+        ),
+        Some(next @ (ElementStatus::InProgress | ElementStatus::Completed))
+            if invitation.status == "expired" =>
+        {
+            let done = if next == ElementStatus::InProgress {
+                "started"
+            } else {
+                "finished"
+            };
+            AppError::conflict(
+                "element_closed",
+                format!(
+                    "This element has {done}, so it is not taking anyone else and the invitation no longer stands."
+                ),
+            )
+        }
+        _ => already_answered(invitation),
     })
 }
 
@@ -596,6 +611,9 @@ pub fn expire_invitations(
     state: &AppState,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
+    // Before the invitations: an erasure under way ends first and is seen, and the next waits,
+    // so each invitee can be told without holding their account first.
+    outbox_queries::no_erasure_meanwhile(conn)?;
     // Accounts before the invitations, as an erasure takes them (see `users::staff`).
     let staff = users::staff(conn)?;
     let expired = queries::expire_due(conn, now)?;
@@ -609,6 +627,16 @@ pub fn expire_invitations(
             continue;
         };
         let title = spec_of(&element)?.title;
+        for invitation in expired.iter().filter(|i| i.element_id == element_id) {
+            tell_invitation_lapsed(
+                conn,
+                state,
+                &invitation.coproducer_id,
+                &title,
+                "invited",
+                "time_passed",
+            )?;
+        }
         for person in &staff {
             let email = Email::InvitationsExpired {
                 name: person.display_name().to_string(),

@@ -17,7 +17,9 @@ use crate::domain::partnership::{ElementSpec, ElementStatus};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, parse, reject_problems};
-use crate::routes::matching::assignments::{Cancelled, close_cancelled_element, refill_freed_seat};
+use crate::routes::matching::assignments::{
+    Cancelled, close_cancelled_element, close_invitations_of_started_element, refill_freed_seat,
+};
 use crate::routes::matching::spec_of;
 use crate::routes::requests::triage::insert_element;
 use crate::state::AppState;
@@ -112,9 +114,12 @@ pub async fn update_element(
             let found = queries::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
             visible_project(conn, &user, &found.project_id)?;
             let mut staff = Vec::new();
-            if new_status == Some(ElementStatus::Cancelled) {
-                // Before the element: an erasure under way ends first and is seen; one that
-                // starts waits, then deletes what this queued to its person.
+            if matches!(
+                new_status,
+                Some(ElementStatus::Cancelled | ElementStatus::InProgress | ElementStatus::Completed)
+            ) {
+                // People are told: before the element, an erasure under way ends first and is
+                // seen; one that starts waits, then deletes what this queued to its person.
                 outbox_queries::no_erasure_meanwhile(conn)?;
                 staff = users::staff(conn)?;
             }
@@ -213,6 +218,10 @@ pub async fn update_element(
                         staff: std::mem::take(&mut staff),
                     };
                     close_cancelled_element(conn, &app, &element, cancelled, now)?;
+                }
+                if next == ElementStatus::InProgress || next == ElementStatus::Completed {
+                    let why = if next == ElementStatus::InProgress { "under_way" } else { "finished" };
+                    close_invitations_of_started_element(conn, &app, &element, why, now)?;
                 }
             }
             if element.people_needed != seats_before {
