@@ -22,6 +22,15 @@ impl EmailFormat {
         }
     }
 
+    /// The email format the contact formats someone chose in their profile ask for: easy read
+    /// before plain text before standard, since someone who ticks easy read needs it whatever
+    /// else they tick. None when they name none of these (large print, audio, …).
+    pub fn from_contact_formats(formats: &[String]) -> Option<Self> {
+        [Self::EasyRead, Self::PlainText, Self::Standard]
+            .into_iter()
+            .find(|format| formats.iter().any(|chosen| chosen == format.as_str()))
+    }
+
     /// Reads a stored value; anything unknown falls back to the standard format.
     pub fn from_stored(value: &str) -> Self {
         match value {
@@ -29,5 +38,34 @@ impl EmailFormat {
             "plain_text" => Self::PlainText,
             _ => Self::Standard,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chosen(codes: &[&str]) -> Vec<String> {
+        codes.iter().map(|c| (*c).to_string()).collect()
+    }
+
+    #[test]
+    fn easy_read_in_the_profile_wins_over_the_other_email_formats() {
+        assert_eq!(
+            EmailFormat::from_contact_formats(&chosen(&["standard", "easy_read", "plain_text"])),
+            Some(EmailFormat::EasyRead)
+        );
+        assert_eq!(
+            EmailFormat::from_contact_formats(&chosen(&["large_print", "plain_text"])),
+            Some(EmailFormat::PlainText)
+        );
+    }
+
+    #[test]
+    fn formats_that_are_not_about_email_leave_it_as_it_was() {
+        assert_eq!(
+            EmailFormat::from_contact_formats(&chosen(&["large_print", "audio"])),
+            None
+        );
     }
 }

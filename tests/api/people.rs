@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 pub fn profile_body() -> Value {
     json!({
-        "contact": {"preferred_channel": "email", "phone": null, "best_times": "Weekday mornings", "formats": ["easy_read"]},
+        "contact": {"preferred_channel": "email", "phone": null, "best_times": "Weekday mornings", "formats": ["standard"]},
         "skills": [{"code": "facilitation", "level": 3}, {"code": "peer_research", "level": 2}],
         "interests": ["housing", "mental_health"],
         "lived_experience": ["homelessness", "uses_mental_health_services"],
@@ -83,6 +83,38 @@ both_backends! {
         assert_eq!(saved.status(), 200);
         let read: Value = app.get_as(&user, "/api/v1/me/profile").send().await.unwrap().json().await.unwrap();
         assert_eq!(read, profile_body());
+    }
+
+    async fn easy_read_chosen_in_the_profile_is_how_email_is_written(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut profile = profile_body();
+        profile["contact"]["formats"] = json!(["large_print", "easy_read"]);
+        assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile).await.status(), 200);
+        let preferences: Value = app.get_as(&user, "/api/v1/me/notification-preferences").send().await.unwrap().json().await.unwrap();
+        assert_eq!(preferences["format"], "easy_read");
+        app.post_json("/api/v1/auth/magic-link", &json!({"email": user.email})).send().await.unwrap();
+        app.drain_outbox().await;
+        let email = app.emails_to(&user.email).pop().unwrap();
+        assert!(email.text.contains("The link works 1 time."), "easy read: {}", email.text);
+    }
+
+    async fn a_later_email_choice_stays_until_the_profile_formats_change(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let mut profile = profile_body();
+        profile["contact"]["formats"] = json!(["easy_read"]);
+        assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile).await.status(), 200);
+        let chosen = put(&app, &user, "/api/v1/me/notification-preferences", &json!({"format": "standard", "digest": false})).await;
+        assert_eq!(chosen.status(), 200);
+        profile["contact"]["best_times"] = json!("Afternoons");
+        assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile).await.status(), 200);
+        let format = || {
+            let request = app.get_as(&user, "/api/v1/me/notification-preferences");
+            async move { request.send().await.unwrap().json::<Value>().await.unwrap()["format"].clone() }
+        };
+        assert_eq!(format().await, "standard", "the same formats saved again change nothing");
+        profile["contact"]["formats"] = json!(["plain_text"]);
+        assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile).await.status(), 200);
+        assert_eq!(format().await, "plain_text");
     }
 
     async fn profile_lists_every_bad_field_with_its_path(app) {

@@ -194,6 +194,17 @@ pub fn mark_email_verified(
     .map(drop)
 }
 
+/// How email to them is written, leaving the digest as it is.
+pub fn set_email_format(conn: &mut DbConn, user_id: &str, format: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::email_format.eq(format),
+            users::updated_at.eq(Utc::now().naive_utc()),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 pub fn set_notification_preferences(
     conn: &mut DbConn,
     user_id: &str,

@@ -8,6 +8,8 @@ use crate::auth::AuthUser;
 use crate::checked_in_handler;
 use crate::crypto::Field;
 use crate::db::queries::people::{self, ProfileWrite};
+use crate::db::queries::users;
+use crate::domain::email_format::EmailFormat;
 use crate::domain::profile::{Availability, Contact, Payment, Profile, Skill};
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, reject_problems};
@@ -41,7 +43,9 @@ pub async fn get_profile(
     Ok(web::Json(profile))
 }
 
-/// Record or replace your profile. Lived experience is encrypted at rest.
+/// Record or replace your profile. Lived experience is encrypted at rest. Changing
+/// `contact.formats` to include `easy_read`, `plain_text` or `standard` also sets how email is
+/// written to you (easy read first), as `PUT /me/notification-preferences` does.
 #[utoipa::path(tag = "me", security(("bearer" = [])), request_body = Profile, responses(
     (status = 200, body = Profile),
     (status = 422, description = "Each invalid field, named", body = Problem, content_type = "application/problem+json"),
@@ -70,12 +74,21 @@ pub async fn put_profile(
         .map(|s| (s.code.clone(), i32::from(s.level)))
         .collect();
     let interests = profile.interests.clone();
+    let formats = profile.contact.formats.clone();
     let (remote, in_person) = (profile.availability.remote, profile.availability.in_person);
     let hours = i32::try_from(profile.availability.hours_per_month).unwrap_or(i32::MAX);
     state
         .db
         .write(move |conn| {
-            user.still_signed_in(conn)?;
+            user.still_signed_in_to_change_account(conn)?;
+            // Record once: a change of contact formats sets how email is written, and a later
+            // choice in the notification preferences is kept until the formats change again.
+            let before = stored_document(conn, &user.id)?.map(|d| d.contact.formats);
+            if before.as_ref() != Some(&formats)
+                && let Some(format) = EmailFormat::from_contact_formats(&formats)
+            {
+                users::set_email_format(conn, &user.id, format.as_str())?;
+            }
             Ok(people::save_profile(
                 conn,
                 &ProfileWrite {
@@ -93,6 +106,17 @@ pub async fn put_profile(
         })
         .await?;
     Ok(web::Json(profile))
+}
+
+/// The stored document of `user_id`'s profile, if they have one.
+fn stored_document(
+    conn: &mut crate::db::DbConn,
+    user_id: &str,
+) -> Result<Option<Document>, AppError> {
+    people::load_profile(conn, user_id)?
+        .map(|stored| serde_json::from_str(&stored.document))
+        .transpose()
+        .map_err(|e| AppError::Internal(e.into()))
 }
 
 /// The owner's profile, decrypted (no audit: it is their own).
