@@ -554,6 +554,42 @@ both_backends! {
         assert!(told.text.contains("You do not need to do anything") && told.text.contains("not held against you"), "{}", told.text);
     }
 
+    async fn an_invitation_that_ran_out_can_be_sent_again_and_accepted(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let silent = coproducer(&app, fitting_profile()).await;
+        let first = invitation_id(invite(&app, &coordinator, &element, &[&silent.id]).await).await;
+        app.state.db.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap();
+
+        let listed = candidates(&app, &coordinator, &element).await;
+        assert!(listed["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == silent.id.as_str()), "a candidate again: {listed}");
+        let again = invite(&app, &coordinator, &element, &[&silent.id]).await;
+        assert_eq!(again.status(), 201);
+        let again: Vec<Value> = again.json().await.unwrap();
+        assert_eq!(again[0]["id"], first.as_str(), "the same invitation, sent again");
+        assert_eq!(again[0]["status"], "invited");
+        app.drain_outbox().await;
+        assert!(app.emails_to(&silent.email).last().unwrap().subject.contains("Peer interviews"));
+        let accepted: Value = accept(&app, &silent, &first).await.json().await.unwrap();
+        assert_eq!(accepted["status"], "accepted", "{accepted}");
+    }
+
+    async fn someone_who_said_no_is_not_invited_again(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        let invitation = invitation_id(invite(&app, &coordinator, &element, &[&person.id]).await).await;
+        let declined = app.post_as(&person, &format!("/api/v1/invitations/{invitation}/decline")).send().await.unwrap();
+        assert_eq!(declined.status(), 200);
+        let body = problem(invite(&app, &coordinator, &element, &[&person.id]).await).await;
+        assert_eq!(body["errors"][0]["code"], "already_on_element", "{body}");
+    }
+
     async fn partners_see_confirmed_names_and_only_consented_adjustments(app) {
         let (coordinator, partner, project) = project(&app).await;
         let element = first_element(&project);

@@ -22,6 +22,29 @@ pub fn insert_invitation(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<
     Ok(inserted == 1)
 }
 
+/// Sends an invitation that ran out (`expired`) again, as `row` says; true when it had.
+pub fn reopen_invitation(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<bool> {
+    let changed = diesel::update(
+        invitations::table
+            .find(&row.id)
+            .filter(invitations::status.eq("expired")),
+    )
+    .set((
+        invitations::status.eq(&row.status),
+        invitations::respond_by.eq(row.respond_by),
+        invitations::message.eq(&row.message),
+        invitations::score_hundredths.eq(row.score_hundredths),
+        invitations::breakdown.eq(&row.breakdown),
+        invitations::sealed_breakdown.eq(&row.sealed_breakdown),
+        invitations::invited_by.eq(&row.invited_by),
+        invitations::decline_reason.eq(None::<String>),
+        invitations::created_at.eq(row.created_at),
+        invitations::responded_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
 pub fn find_invitation(conn: &mut DbConn, id: &str) -> QueryResult<Option<InvitationRow>> {
     invitations::table
         .find(id)

@@ -2,6 +2,8 @@
 //! many accept at once, an element never has more confirmed people than seats, and one
 //! invitation never makes two assignments (a unique key backs this up).
 
+use std::collections::HashMap;
+
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -102,7 +104,7 @@ impl From<InvitationRow> for InvitationView {
     (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
     (status = 409, description = "The element is not open", body = Problem, content_type = "application/problem+json"),
-    (status = 422, description = "Someone cannot take the element (the reason is named), or was invited already", body = Problem, content_type = "application/problem+json"),
+    (status = 422, description = "Someone cannot take the element (the reason is named), or was invited already (an invitation that ran out may be sent again)", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/invitations")]
 pub async fn invite(
@@ -149,6 +151,12 @@ pub async fn invite(
                 ));
             }
             let pool = load_candidates(conn, &app, now, Pool::Only(&input.coproducer_ids))?;
+            // An invitation that ran out is sent again as the same invitation.
+            let lapsed: HashMap<String, String> = queries::invitations_of_element(conn, &row.id)?
+                .into_iter()
+                .filter(|i| i.status == "expired")
+                .map(|i| (i.coproducer_id, i.id))
+                .collect();
             let mut errors = FieldErrors::default();
             let mut invitations = Vec::new();
             for (i, coproducer_id) in input.coproducer_ids.iter().enumerate() {
@@ -191,7 +199,10 @@ pub async fn invite(
                     continue;
                 }
                 let (total, breakdown) = score(candidate, &element, &app.settings.matching.weights);
-                let id = uuid::Uuid::now_v7().to_string();
+                let id = lapsed
+                    .get(&candidate.id)
+                    .cloned()
+                    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
                 let sealed_breakdown = app
                     .cipher
                     .encrypt_json(&id, Field::InvitationReasons, &breakdown)
@@ -233,7 +244,12 @@ pub async fn invite(
             )?;
             let mut views = Vec::new();
             for (invitation, (breakdown, planned)) in invitations {
-                if !queries::insert_invitation(conn, &invitation)? {
+                let stored = if lapsed.contains_key(&invitation.coproducer_id) {
+                    queries::reopen_invitation(conn, &invitation)?
+                } else {
+                    queries::insert_invitation(conn, &invitation)?
+                };
+                if !stored {
                     return Err(AppError::conflict(
                         "already_invited",
                         "Someone on the list was invited meanwhile. Reload and try again.",

@@ -39,8 +39,10 @@ pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppE
     let spec = spec_of(row)?;
     let project = partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
     let taken = queries::seats_taken(conn, &row.id)?;
+    // Someone whose invitation ran out is not on it, and may be invited again.
     let already_on = queries::invitations_of_element(conn, &row.id)?
         .into_iter()
+        .filter(|i| i.status != "expired")
         .map(|i| i.coproducer_id)
         .collect();
     let sessions: Vec<(NaiveDateTime, NaiveDateTime)> = spec
