@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 
 use crate::domain::partnership::Mode;
+use crate::domain::uk_time;
 
 #[derive(Debug, Clone)]
 pub struct Element {
@@ -88,6 +89,8 @@ impl MonthlyHours {
         let hours = f64::from(hours.max(0));
         let mut seconds: BTreeMap<(i32, u32), i64> = BTreeMap::new();
         for &(start, end) in sessions {
+            // Months as people in the UK count them.
+            let (start, end) = (uk_time::in_uk(start), uk_time::in_uk(end));
             let mut from = start;
             while from < end {
                 let until = next_month_start(from).min(end);

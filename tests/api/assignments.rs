@@ -10,7 +10,7 @@ use diesel::sql_types::{Nullable, Text};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-use crate::matching::{accept, first_element, fitting_profile, invite};
+use crate::matching::{accept, first_element, fitting_profile, invitation_id, invite};
 use crate::partners::{coproducer, patch_element, project};
 use crate::smtp_sink::{Mode, SmtpSink};
 
@@ -123,6 +123,51 @@ fn event_times(ics: &str) -> Vec<(String, String)> {
         }
     }
     events
+}
+
+/// Two one-place elements at different times: A booked on the first and waiting for the second,
+/// B the other way round. Returns (A, B, A's booking, B's booking).
+async fn crossed_waiting_lists(app: &TestApp) -> (TestUser, TestUser, String, String) {
+    let (coordinator, _, first) = project(app).await;
+    let (_, _, second) = project(app).await;
+    let (first, second) = (first_element(&first), first_element(&second));
+    let later = (Utc::now() + Duration::days(41))
+        .date_naive()
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+        .and_utc();
+    let sessions = json!([{"starts_at": later.to_rfc3339(), "ends_at": (later + Duration::hours(2)).to_rfc3339()}]);
+    assert_eq!(
+        patch_element(app, &coordinator, &first, json!({"people_needed": 1}))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        patch_element(
+            app,
+            &coordinator,
+            &second,
+            json!({"people_needed": 1, "sessions": sessions})
+        )
+        .await
+        .status(),
+        200
+    );
+    let a = coproducer(app, fitting_profile()).await;
+    let b = coproducer(app, fitting_profile()).await;
+    let a_first = invitation_id(invite(app, &coordinator, &first, &[&a.id]).await).await;
+    let b_second = invitation_id(invite(app, &coordinator, &second, &[&b.id]).await).await;
+    let b_first = invitation_id(invite(app, &coordinator, &first, &[&b.id]).await).await;
+    let a_second = invitation_id(invite(app, &coordinator, &second, &[&a.id]).await).await;
+    let booked = |result: Value| result["assignment"]["id"].as_str().unwrap().to_string();
+    let a_booked = booked(accept(app, &a, &a_first).await.json().await.unwrap());
+    let b_booked = booked(accept(app, &b, &b_second).await.json().await.unwrap());
+    for (who, invitation) in [(&b, &b_first), (&a, &a_second)] {
+        let waiting: Value = accept(app, who, invitation).await.json().await.unwrap();
+        assert_eq!(waiting["status"], "waitlisted", "{waiting}");
+    }
+    (a, b, a_booked, b_booked)
 }
 
 fn ics_time(at: chrono::DateTime<Utc>) -> String {
@@ -280,6 +325,30 @@ both_backends! {
         assert_eq!(body["code"], "element_closed");
         assert!(body["detail"].as_str().unwrap().contains("has started"), "{body}");
         assert!(get(&app, person, "/api/v1/me/assignments").await["items"].as_array().unwrap().is_empty());
+    }
+
+    async fn crossing_withdrawals_with_crossing_waiting_lists_both_go_through(app) {
+        for _ in 0..6 {
+            let (a, b, a_booked, b_booked) = crossed_waiting_lists(&app).await;
+            let (x, y) = tokio::join!(
+                act(&app, &a, &a_booked, "withdraw", json!({})),
+                act(&app, &b, &b_booked, "withdraw", json!({})),
+            );
+            assert_eq!((x.status().as_u16(), y.status().as_u16()), (200, 200));
+        }
+    }
+
+    async fn a_deletion_crossing_a_withdrawal_with_crossing_waiting_lists_both_go_through(app) {
+        for _ in 0..6 {
+            let (a, b, _, b_booked) = crossed_waiting_lists(&app).await;
+            let (x, y) = tokio::join!(
+                app.delete_as(&a, "/api/v1/me").send(),
+                act(&app, &b, &b_booked, "withdraw", json!({})),
+            );
+            let deleted = x.unwrap().status().as_u16();
+            assert!(deleted < 300, "{deleted}");
+            assert_eq!(y.status(), 200);
+        }
     }
 
     async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {

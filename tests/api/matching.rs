@@ -554,6 +554,22 @@ both_backends! {
         assert!(told.text.contains("You do not need to do anything") && told.text.contains("not held against you"), "{}", told.text);
     }
 
+    async fn someone_archived_is_not_told_their_invitation_ran_out(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        invite(&app, &coordinator, &first_element(&project), &[&person.id]).await;
+        let archived = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Asked to leave the pool"})).send().await.unwrap();
+        assert_eq!(archived.status(), 200);
+        app.state.db.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
+        app.drain_outbox().await;
+        assert!(app.emails_to(&person.email).iter().all(|e| !e.subject.contains("has closed")), "they were told they left the pool");
+    }
+
     async fn an_invitation_that_ran_out_can_be_sent_again_and_accepted(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

@@ -95,6 +95,44 @@ pub fn respond(
     Ok(changed == 1)
 }
 
+/// The advisory lock class of a person's bookings ("book" in ASCII); the person's id is hashed
+/// into the second key.
+const BOOKINGS_LOCK_CLASS: i32 = 0x626f_6f6b;
+
+/// Waits for, then holds until the transaction ends, the right to book `person_id` (PostgreSQL;
+/// SQLite runs one writer at a time anyway): two bookings of one person, each checked against
+/// their other bookings (`cannot_take`), take turns. Nothing else holds it, so it waits on no row.
+pub fn hold_bookings_of(conn: &mut DbConn, person_id: &str) -> QueryResult<()> {
+    match conn {
+        DbConn::Postgres(pg) => diesel::sql_query(format!(
+            "SELECT pg_advisory_xact_lock({BOOKINGS_LOCK_CLASS}, hashtext($1))"
+        ))
+        .bind::<diesel::sql_types::Text, _>(person_id)
+        .execute(pg)
+        .map(drop),
+        DbConn::Sqlite(_) => Ok(()),
+    }
+}
+
+/// [`hold_bookings_of`] without waiting: false when another transaction is booking them now.
+/// For a booking made under an element's lock, which must not wait on anything more.
+pub fn try_hold_bookings_of(conn: &mut DbConn, person_id: &str) -> QueryResult<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Taken {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        taken: bool,
+    }
+    match conn {
+        DbConn::Postgres(pg) => diesel::sql_query(format!(
+            "SELECT pg_try_advisory_xact_lock({BOOKINGS_LOCK_CLASS}, hashtext($1)) AS taken"
+        ))
+        .bind::<diesel::sql_types::Text, _>(person_id)
+        .get_result::<Taken>(pg)
+        .map(|row| row.taken),
+        DbConn::Sqlite(_) => Ok(true),
+    }
+}
+
 /// Takes the element's row lock for the rest of the transaction (PostgreSQL), so seat counts
 /// and the assignment that follows them cannot interleave with another accept.
 pub fn lock_element(conn: &mut DbConn, element_id: &str, now: NaiveDateTime) -> QueryResult<bool> {

@@ -46,12 +46,6 @@ pub fn hold_to_write_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool>
     hold_account(conn, id, true)
 }
 
-/// [`hold_if_active`] held alone (`FOR NO KEY UPDATE`): two transactions that each book the
-/// person after checking their other bookings take turns, so neither misses the other's.
-pub fn hold_alone_if_active(conn: &mut DbConn, id: &str) -> QueryResult<bool> {
-    hold_account(conn, id, true)
-}
-
 fn hold_account(conn: &mut DbConn, id: &str, as_writer: bool) -> QueryResult<bool> {
     let status = users::table.find(id).select(users::status);
     let found: Option<String> = per_backend!(conn,

@@ -232,8 +232,12 @@ fn offer_waiting_list(
         }
         // Held before their invitation is taken, in the erasure's order (the account, then
         // the invitation): one erased meanwhile is skipped, and neither waits on the other.
-        // Alone, so a booking of theirs made meanwhile is seen by `cannot_take`.
-        if !users::hold_alone_if_active(conn, &invitation.coproducer_id)? {
+        if !users::hold_if_active(conn, &invitation.coproducer_id)? {
+            continue;
+        }
+        // Someone being booked elsewhere this moment keeps their place for the next seat:
+        // waiting here, under the element's lock, could deadlock.
+        if !queries::try_hold_bookings_of(conn, &invitation.coproducer_id)? {
             continue;
         }
         let in_pool = queries::coproducer_status(conn, &invitation.coproducer_id)?.is_some_and(
@@ -436,8 +440,8 @@ pub(crate) fn close_invitations_of_started_element(
     Ok(())
 }
 
-/// Emails `person_id` (if their account is still active) that their invitation or place on the
-/// waiting list for `element_title` closed.
+/// Emails `person_id` (if their account is still active and they are in the pool) that their
+/// invitation or place on the waiting list for `element_title` closed.
 pub(crate) fn tell_invitation_lapsed(
     conn: &mut DbConn,
     app: &AppState,
@@ -449,6 +453,12 @@ pub(crate) fn tell_invitation_lapsed(
     let Some(person) = users::find_by_id(conn, person_id)?.filter(UserRow::is_active) else {
         return Ok(());
     };
+    // Someone archived was told they left the pool; "we will keep inviting you" would be wrong.
+    let archived = queries::coproducer_status(conn, person_id)?
+        .is_none_or(|(status, _)| status == CoproducerStatus::Archived.as_str());
+    if archived {
+        return Ok(());
+    }
     let email = Email::InvitationLapsed {
         name: person.display_name().to_string(),
         element_title: element_title.to_string(),

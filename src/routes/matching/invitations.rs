@@ -325,10 +325,10 @@ pub async fn accept(
     let outcome = state
         .db
         .write(move |conn| {
-            // Before the element, in the erasure's order; alone, so two answers of theirs at
-            // once take turns and the second sees the first's booking (`cannot_take`).
-            users::hold_alone_if_active(conn, &user.id)?;
             user.still_signed_in(conn)?;
+            // Before the element: two answers of theirs at once take turns, and the second sees
+            // the first's booking (`cannot_take`).
+            queries::hold_bookings_of(conn, &user.id)?;
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
             if invitation.status != "invited" {

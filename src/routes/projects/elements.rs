@@ -121,7 +121,9 @@ pub async fn update_element(
                 // People are told: before the element, an erasure under way ends first and is
                 // seen; one that starts waits, then deletes what this queued to its person.
                 outbox_queries::no_erasure_meanwhile(conn)?;
-                staff = users::staff(conn)?;
+                if new_status == Some(ElementStatus::Cancelled) {
+                    staff = users::staff(conn)?;
+                }
             }
             let now = Utc::now().naive_utc();
             // Under the lock accept takes, so seats are counted against what is booked now.
