@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod claim;
 pub mod email_address;
 pub mod email_format;
+pub mod eo_report;
 pub mod erasure;
 pub mod partnership;
 pub mod password;

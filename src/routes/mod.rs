@@ -19,6 +19,7 @@ pub mod openapi_doc;
 pub mod organisations;
 pub mod pagination;
 pub mod projects;
+pub mod reports;
 pub mod requests;
 pub mod rounds;
 pub mod service;
@@ -152,6 +153,10 @@ pub fn configure(cfg: &mut ServiceConfig) {
                     scope::scope("/users")
                         .service(users::invitations::create_invitation)
                         .service(users::invitations::accept_invitation),
+                )
+                .service(
+                    scope::scope("/reports")
+                        .service(reports::equal_opportunities::equal_opportunities_report),
                 )
                 .service(
                     scope::scope("/admin")

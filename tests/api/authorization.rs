@@ -224,6 +224,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/v1/claims/payment-runs/{id}/paid", T::PaymentRun, B::None, "401 403 403 403 200 200 403", "="),
     // Staff.
     row("POST", "/api/v1/users/invitations", T::None, B::StaffInvitation, "401 403 403 403 201 201 403", "="),
+    row("GET", "/api/v1/reports/equal-opportunities", T::None, B::None, "401 403 403 403 200 200 403", "="),
     row("GET", "/api/v1/admin/outbox", T::None, B::None, "401 403 403 403 200 200 403", "="),
     // 409: the email was sent, so there is nothing to retry; reaching that check is the point.
     row("POST", "/api/v1/admin/outbox/{id}/retry", T::OutboxEmail, B::None, "401 403 403 403 409 409 403", "="),

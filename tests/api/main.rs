@@ -27,6 +27,7 @@ mod payment_runs;
 mod people;
 mod privacy;
 mod recruitment;
+mod reports;
 mod security;
 mod service;
 mod smtp_sink;

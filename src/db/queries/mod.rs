@@ -14,6 +14,7 @@ pub mod people;
 pub mod pool;
 pub mod privacy;
 pub mod recruitment;
+pub mod reports;
 pub mod users;
 
 /// `text` for a LIKE pattern with `\` as the escape character.
