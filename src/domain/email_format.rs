@@ -22,11 +22,12 @@ impl EmailFormat {
         }
     }
 
-    /// The email format the contact formats someone chose in their profile ask for: easy read
-    /// before plain text before standard, since someone who ticks easy read needs it whatever
-    /// else they tick. None when they name none of these (large print, audio, …).
+    /// The email format other than the standard one that the contact formats someone chose in
+    /// their profile ask for: easy read before plain text, since someone who ticks easy read
+    /// needs it whatever else they tick. None otherwise: ticking "standard" never takes away an
+    /// easy-read or plain-text choice made elsewhere.
     pub fn from_contact_formats(formats: &[String]) -> Option<Self> {
-        [Self::EasyRead, Self::PlainText, Self::Standard]
+        [Self::EasyRead, Self::PlainText]
             .into_iter()
             .find(|format| formats.iter().any(|chosen| chosen == format.as_str()))
     }
@@ -66,6 +67,11 @@ mod tests {
         assert_eq!(
             EmailFormat::from_contact_formats(&chosen(&["large_print", "audio"])),
             None
+        );
+        assert_eq!(
+            EmailFormat::from_contact_formats(&chosen(&["standard"])),
+            None,
+            "never takes easy read away"
         );
     }
 }

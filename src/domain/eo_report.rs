@@ -1,5 +1,9 @@
-//! Equal-opportunities answers counted for a report. Only ever in aggregate, and small counts are
-//! hidden so that nobody can be picked out (DOMAIN.md: any cell under 5 shows "<5").
+//! Equal-opportunities answers counted for a report. Only ever in aggregate, and counts are
+//! blurred so that nobody can be picked out (DOMAIN.md: any cell under 5 shows "<5"): counts
+//! under 5 show as "<5", the others (the total too) are rounded to the nearest 5, so that the
+//! counts cannot be subtracted from the total to give a small one exactly, and a count that
+//! leaves fewer than 5 people out of the total shows as "hidden" (it would tell how nearly
+//! everyone answered).
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -7,10 +11,10 @@ use utoipa::ToSchema;
 use super::catalogue::EoQuestion;
 use super::profile::EqualOpportunities;
 
-/// Counts below this show as [`UNDER_FIVE`].
+/// Counts below this show as [`UNDER_FIVE`]; the others are rounded to a multiple of it.
 pub const SMALLEST_SHOWN: usize = 5;
 pub const UNDER_FIVE: &str = "<5";
-/// A count of 5 or more hidden because, with the total, it would give away a small one.
+/// A count that leaves fewer than [`SMALLEST_SHOWN`] people out of the total.
 pub const HIDDEN: &str = "hidden";
 
 /// Every question's answers counted over `people` people.
@@ -42,73 +46,60 @@ pub struct AnswerCount {
 pub fn count(questions: &[EoQuestion], answers: &[EqualOpportunities]) -> EoCounts {
     let people = answers.len();
     EoCounts {
-        people: shown(people, false),
+        people: if people < SMALLEST_SHOWN {
+            UNDER_FIVE.to_string()
+        } else {
+            rounded(people)
+        },
         questions: questions
             .iter()
             .map(|question| {
-                let given = |code: &str| {
+                let chose = |code: &str| {
                     answers
                         .iter()
                         .filter(|a| a.get(&question.question).is_some_and(|c| c == code))
                         .count()
                 };
-                let mut counts: Vec<usize> =
-                    question.options.iter().map(|o| given(&o.code)).collect();
-                let answered: usize = counts.iter().sum();
-                counts.push(people.saturating_sub(answered));
-                let hidden = also_hidden(&counts);
-                let mut cells = counts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, n)| shown(*n, hidden == Some(i)));
-                let answers = question
+                let mut answered = 0;
+                let counts = question
                     .options
                     .iter()
-                    .zip(cells.by_ref())
-                    .map(|(option, people)| AnswerCount {
-                        code: option.code.clone(),
-                        label: option.label.clone(),
-                        people,
+                    .map(|option| {
+                        let n = chose(&option.code);
+                        answered += n;
+                        AnswerCount {
+                            code: option.code.clone(),
+                            label: option.label.clone(),
+                            people: shown(n, people),
+                        }
                     })
                     .collect();
                 QuestionCounts {
                     question: question.question.clone(),
                     label: question.label.clone(),
-                    answers,
-                    not_answered: cells.next().unwrap_or_else(|| UNDER_FIVE.into()),
+                    answers: counts,
+                    not_answered: shown(people.saturating_sub(answered), people),
                 }
             })
             .collect(),
     }
 }
 
-fn shown(count: usize, hidden: bool) -> String {
+/// One count of `people` as the report shows it.
+fn shown(count: usize, people: usize) -> String {
     if count < SMALLEST_SHOWN {
-        UNDER_FIVE.into()
-    } else if hidden {
-        HIDDEN.into()
+        UNDER_FIVE.to_string()
+    } else if people.saturating_sub(count) < SMALLEST_SHOWN {
+        HIDDEN.to_string()
     } else {
-        count.to_string()
+        rounded(count)
     }
 }
 
-/// With the total shown, one small count among shown ones could be worked out by subtraction:
-/// then the smallest shown count is hidden too. None is needed when no small count holds anyone.
-fn also_hidden(counts: &[usize]) -> Option<usize> {
-    let small: Vec<usize> = counts
-        .iter()
-        .copied()
-        .filter(|n| *n < SMALLEST_SHOWN)
-        .collect();
-    if small.len() != 1 || small[0] == 0 {
-        return None;
-    }
-    counts
-        .iter()
-        .enumerate()
-        .filter(|(_, n)| **n >= SMALLEST_SHOWN)
-        .min_by_key(|(_, n)| **n)
-        .map(|(i, _)| i)
+/// To the nearest multiple of 5 (halves up).
+fn rounded(count: usize) -> String {
+    let step = SMALLEST_SHOWN;
+    ((count + step / 2) / step * step).to_string()
 }
 
 #[cfg(test)]
@@ -154,19 +145,29 @@ mod tests {
     }
 
     #[test]
-    fn counts_of_five_or_more_are_shown() {
-        let report = count(&[question()], &people(&[("woman", 9), ("man", 7)], 5));
-        assert_eq!(report.people, "21");
-        assert_eq!(cells(&report), ["9", "7", "<5", "5"]);
+    fn counts_of_five_or_more_are_rounded_to_the_nearest_five() {
+        let report = count(&[question()], &people(&[("woman", 12), ("man", 8)], 7));
+        assert_eq!(report.people, "25");
+        assert_eq!(cells(&report), ["10", "10", "<5", "5"]);
     }
 
     #[test]
-    fn a_lone_small_count_also_hides_the_smallest_shown_so_it_cannot_be_worked_out() {
+    fn a_small_count_cannot_be_worked_out_from_the_total() {
+        // yes 30, no 1, prefer not to say 5, not answered 8: 44 people. Exact counts would give
+        // 44 - 30 - 5 - 8 = 1.
         let report = count(
             &[question()],
-            &people(&[("woman", 9), ("man", 7), ("non_binary", 2)], 6),
+            &people(&[("woman", 30), ("man", 1), ("non_binary", 5)], 8),
         );
-        assert_eq!(cells(&report), ["9", "7", "<5", "hidden"]);
+        assert_eq!(report.people, "45");
+        assert_eq!(cells(&report), ["30", "<5", "5", "10"]);
+    }
+
+    #[test]
+    fn a_count_leaving_fewer_than_five_out_is_hidden() {
+        let report = count(&[question()], &people(&[("woman", 7)], 0));
+        assert_eq!(report.people, "5");
+        assert_eq!(cells(&report), ["hidden", "<5", "<5", "<5"]);
     }
 
     #[test]

@@ -595,6 +595,23 @@ both_backends! {
         assert_eq!(accepted["status"], "accepted", "{accepted}");
     }
 
+    async fn an_invitation_past_its_time_can_be_sent_again_before_the_hourly_job_marks_it(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let silent = coproducer(&app, fitting_profile()).await;
+        let first = invitation_id(invite(&app, &coordinator, &element, &[&silent.id]).await).await;
+        app.state.db.write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        let again = invite(&app, &coordinator, &element, &[&silent.id]).await;
+        assert_eq!(again.status(), 201);
+        let again: Vec<Value> = again.json().await.unwrap();
+        assert_eq!((again[0]["id"].as_str().unwrap(), again[0]["status"].as_str().unwrap()), (first.as_str(), "invited"));
+        assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 0, "the job leaves the one sent again");
+    }
+
     async fn someone_who_said_no_is_not_invited_again(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

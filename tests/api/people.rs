@@ -112,9 +112,21 @@ both_backends! {
             async move { request.send().await.unwrap().json::<Value>().await.unwrap()["format"].clone() }
         };
         assert_eq!(format().await, "standard", "the same formats saved again change nothing");
+        profile["contact"]["formats"] = json!(["large_print", "easy_read"]);
+        assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile).await.status(), 200);
+        assert_eq!(format().await, "standard", "formats that ask for the same email format change nothing");
         profile["contact"]["formats"] = json!(["plain_text"]);
         assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile).await.status(), 200);
         assert_eq!(format().await, "plain_text");
+    }
+
+    async fn ticking_standard_in_the_profile_never_takes_easy_read_away(app) {
+        let user = app.signed_in(Role::Applicant).await;
+        let chosen = put(&app, &user, "/api/v1/me/notification-preferences", &json!({"format": "easy_read", "digest": false})).await;
+        assert_eq!(chosen.status(), 200);
+        assert_eq!(put(&app, &user, "/api/v1/me/profile", &profile_body()).await.status(), 200);
+        let preferences: Value = app.get_as(&user, "/api/v1/me/notification-preferences").send().await.unwrap().json().await.unwrap();
+        assert_eq!(preferences["format"], "easy_read");
     }
 
     async fn profile_lists_every_bad_field_with_its_path(app) {

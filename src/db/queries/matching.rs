@@ -325,11 +325,28 @@ pub fn expire_due(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<Invi
         .load(conn)?;
     let mut expired = Vec::new();
     for invitation in due {
-        if respond(conn, &invitation.id, "invited", "expired", None, now)? {
+        if expire_if_due(conn, &invitation.id, now)? {
             expired.push(invitation);
         }
     }
     Ok(expired)
+}
+
+/// Marks the invitation `expired` if it is still waiting for an answer past its time (checked
+/// in the update, so one sent again meanwhile stays open); true when it did.
+pub fn expire_if_due(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        invitations::table
+            .find(id)
+            .filter(invitations::status.eq("invited"))
+            .filter(invitations::respond_by.lt(now)),
+    )
+    .set((
+        invitations::status.eq("expired"),
+        invitations::responded_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 /// (user id, full name, preferred name, status, paused until) of every co-producer.

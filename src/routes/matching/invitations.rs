@@ -131,7 +131,7 @@ pub async fn invite(
             }
             let project =
                 partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
-            let element = load_element(conn, &row)?;
+            let mut element = load_element(conn, &row)?;
             let spec = spec_of(&row)?;
             let now = Utc::now().naive_utc();
             // Held before the pool is read: an erasure running now finishes first (and they
@@ -151,12 +151,18 @@ pub async fn invite(
                 ));
             }
             let pool = load_candidates(conn, &app, now, Pool::Only(&input.coproducer_ids))?;
-            // An invitation that ran out is sent again as the same invitation.
-            let lapsed: HashMap<String, String> = queries::invitations_of_element(conn, &row.id)?
-                .into_iter()
-                .filter(|i| i.status == "expired")
-                .map(|i| (i.coproducer_id, i.id))
-                .collect();
+            // An invitation that ran out is sent again as the same invitation, also one whose
+            // time passed before the hourly job marked it.
+            let mut lapsed: HashMap<String, String> = HashMap::new();
+            for invitation in queries::invitations_of_element(conn, &row.id)? {
+                let listed = input.coproducer_ids.contains(&invitation.coproducer_id);
+                let ran_out = invitation.status == "expired"
+                    || (listed && queries::expire_if_due(conn, &invitation.id, now)?);
+                if ran_out {
+                    element.already_on.remove(&invitation.coproducer_id);
+                    lapsed.insert(invitation.coproducer_id, invitation.id);
+                }
+            }
             let mut errors = FieldErrors::default();
             let mut invitations = Vec::new();
             for (i, coproducer_id) in input.coproducer_ids.iter().enumerate() {

@@ -43,9 +43,9 @@ pub async fn get_profile(
     Ok(web::Json(profile))
 }
 
-/// Record or replace your profile. Lived experience is encrypted at rest. Changing
-/// `contact.formats` to include `easy_read`, `plain_text` or `standard` also sets how email is
-/// written to you (easy read first), as `PUT /me/notification-preferences` does.
+/// Record or replace your profile. Lived experience is encrypted at rest. `contact.formats`
+/// that come to include `easy_read` or `plain_text` also set how email is written to you (easy
+/// read first), as `PUT /me/notification-preferences` does.
 #[utoipa::path(tag = "me", security(("bearer" = [])), request_body = Profile, responses(
     (status = 200, body = Profile),
     (status = 422, description = "Each invalid field, named", body = Problem, content_type = "application/problem+json"),
@@ -81,12 +81,12 @@ pub async fn put_profile(
         .db
         .write(move |conn| {
             user.still_signed_in_to_change_account(conn)?;
-            // Record once: a change of contact formats sets how email is written, and a later
-            // choice in the notification preferences is kept until the formats change again.
-            let before = stored_document(conn, &user.id)?.map(|d| d.contact.formats);
-            if before.as_ref() != Some(&formats)
-                && let Some(format) = EmailFormat::from_contact_formats(&formats)
-            {
+            // Record once: contact formats that ask for another email format set it; a later
+            // choice in the notification preferences stays until they ask for another again.
+            let asked_before = stored_document(conn, &user.id)?
+                .and_then(|d| EmailFormat::from_contact_formats(&d.contact.formats));
+            let asked = EmailFormat::from_contact_formats(&formats);
+            if let Some(format) = asked.filter(|_| asked != asked_before) {
                 users::set_email_format(conn, &user.id, format.as_str())?;
             }
             Ok(people::save_profile(

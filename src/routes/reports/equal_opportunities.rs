@@ -19,8 +19,8 @@ use crate::routes::extract::Query;
 use crate::state::AppState;
 
 const ROUTE: &str = "GET /api/v1/reports/equal-opportunities";
-/// Audit rows written per statement (each backend limits how many values one statement binds).
-const AUDIT_BATCH: usize = 5_000;
+/// Audit rows written per statement: each binds 7 values, and SQLite binds at most 32,766 in one.
+const AUDIT_BATCH: usize = 4_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -53,9 +53,10 @@ pub struct EoReport {
     pub note: &'static str,
 }
 
-const NOTE: &str = "Counts under 5 show as \"<5\" so that nobody can be picked out. Where one \
-                    question has a single count under 5, the smallest other count shows as \
-                    \"hidden\", so the small one cannot be worked out from the total.";
+const NOTE: &str = "Counts under 5 show as \"<5\". The others, the total too, are rounded to the \
+                    nearest 5, so they cannot be subtracted to give a small count exactly. A count \
+                    that leaves fewer than 5 people out shows as \"hidden\", as it would tell how \
+                    nearly everyone answered. So nobody can be picked out.";
 
 /// Equal-opportunities answers in aggregate (coordinators). Each person counted is recorded in
 /// the audit log as having had their answers read, and sees it in their export.
