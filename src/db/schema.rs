@@ -486,6 +486,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    element_outcomes (element_id) {
+        element_id -> Text,
+        summary -> Text,
+        easy_read -> Nullable<Text>,
+        written_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     payment_run_claims (claim_id) {
         claim_id -> Text,
         run_id -> Text,
@@ -496,6 +507,7 @@ diesel::joinable!(claims -> assignments (assignment_id));
 diesel::joinable!(payment_run_claims -> claims (claim_id));
 diesel::joinable!(payment_run_claims -> payment_runs (run_id));
 diesel::joinable!(element_sessions -> elements (element_id));
+diesel::joinable!(element_outcomes -> elements (element_id));
 diesel::table! {
     daily_reminders (kind, sent_on) {
         kind -> Text,
@@ -536,6 +548,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     elements,
     element_sessions,
+    element_outcomes,
     conflicts_of_interest,
     invitations,
     assignments,

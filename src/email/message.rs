@@ -157,6 +157,17 @@ pub enum Email {
         why: String,
         link: String,
     },
+    /// To a co-producer who did an element's work, once it has ended: what changed because of it.
+    WhatChanged {
+        name: String,
+        element_title: String,
+        project_title: String,
+        /// In the writer's words.
+        summary: String,
+        /// The same in easy read, when the writer gave one (the easy-read email uses it).
+        easy_read: String,
+        link: String,
+    },
     /// To a co-producer booked on, invited to or waiting for an element that was cancelled.
     ElementCancelled {
         name: String,
@@ -346,6 +357,7 @@ impl Email {
             Email::AccountDeleted { .. } => ACCOUNT_DELETED_TEMPLATE,
             Email::AssignmentWithdrawn { .. } => "assignment_withdrawn",
             Email::InvitationLapsed { .. } => "invitation_lapsed",
+            Email::WhatChanged { .. } => "what_changed",
             Email::ElementCancelled { .. } => "element_cancelled",
             Email::ElementCancelledForTeam { .. } => "element_cancelled_for_team",
             Email::AssignmentClosed { .. } => "assignment_closed",
@@ -368,7 +380,7 @@ impl Email {
         match self {
             Email::ApplicationReceived { .. } => true,
             // Nothing for them to do.
-            Email::InvitationLapsed { .. } => true,
+            Email::InvitationLapsed { .. } | Email::WhatChanged { .. } => true,
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
@@ -679,6 +691,22 @@ impl Email {
                 pay_oldest_days: 5,
                 after_days: 5,
                 link: "https://coproduce.example/claims".into(),
+            },
+            Email::WhatChanged {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                project_title: "Housing support review".into(),
+                summary: "The council now answers every housing support call within two days, as you suggested.".into(),
+                easy_read: "The council now calls people back in 2 days.".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::WhatChanged {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                project_title: "Housing support review".into(),
+                summary: "The report went to the board, who agreed to the three changes.".into(),
+                easy_read: String::new(),
+                link: "https://coproduce.example/me/assignments".into(),
             },
             Email::InvitationLapsed {
                 name: "Sam".into(),

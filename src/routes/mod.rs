@@ -114,7 +114,9 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .service(projects::elements::update_element)
                         .service(matching::candidates::candidates)
                         .service(matching::invitations::invite)
-                        .service(matching::assignments::element_assignments),
+                        .service(matching::assignments::element_assignments)
+                        .service(projects::what_changed::write_what_changed)
+                        .service(projects::what_changed::read_what_changed),
                 )
                 .service(
                     scope::scope("/coproducers")

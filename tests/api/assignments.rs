@@ -125,6 +125,69 @@ fn event_times(ics: &str) -> Vec<(String, String)> {
     events
 }
 
+/// A scene whose `booked` people (all its places) completed their bookings, and whose element is
+/// completed.
+async fn finished(app: &TestApp, people: usize) -> Scene {
+    let scene = scene(app, people, 0, 0).await;
+    assert_eq!(
+        patch_element(
+            app,
+            &scene.coordinator,
+            &scene.element,
+            json!({"people_needed": people})
+        )
+        .await
+        .status(),
+        200
+    );
+    assert_eq!(
+        patch_element(
+            app,
+            &scene.coordinator,
+            &scene.element,
+            json!({"status": "in_progress"})
+        )
+        .await
+        .status(),
+        200
+    );
+    for (_, assignment) in &scene.booked {
+        assert_eq!(
+            act(app, &scene.coordinator, assignment, "complete", json!({}))
+                .await
+                .status(),
+            200
+        );
+    }
+    assert_eq!(
+        patch_element(
+            app,
+            &scene.coordinator,
+            &scene.element,
+            json!({"status": "completed"})
+        )
+        .await
+        .status(),
+        200
+    );
+    scene
+}
+
+async fn write_what_changed(
+    app: &TestApp,
+    who: &TestUser,
+    element: &str,
+    body: &Value,
+) -> reqwest::Response {
+    crate::people::put(
+        app,
+        who,
+        &format!("/api/v1/elements/{element}/what-changed"),
+        body,
+    )
+    .await
+}
+
 /// Two one-place elements at different times: A booked on the first and waiting for the second,
 /// B the other way round. Returns (A, B, A's booking, B's booking).
 async fn crossed_waiting_lists(app: &TestApp) -> (TestUser, TestUser, String, String) {
@@ -349,6 +412,50 @@ both_backends! {
             assert!(deleted < 300, "{deleted}");
             assert_eq!(y.status(), 200);
         }
+    }
+
+    async fn the_people_who_did_the_work_hear_what_changed_once_the_element_is_completed(app) {
+        let scene = finished(&app, 2).await;
+        let (easy_reader, _) = &scene.booked[1];
+        let chosen = crate::people::put(&app, easy_reader, "/api/v1/me/notification-preferences", &json!({"format": "easy_read", "digest": false})).await;
+        assert_eq!(chosen.status(), 200);
+        app.drain_outbox().await;
+        let body = json!({"summary": "The council now answers every call within two days.", "easy_read": "The council now calls back in 2 days."});
+        let written = write_what_changed(&app, &scene.partner, &scene.element, &body).await;
+        assert_eq!(written.status(), 201);
+        app.drain_outbox().await;
+        let (standard_reader, _) = &scene.booked[0];
+        let told = app.emails_to(&standard_reader.email).pop().unwrap();
+        assert_eq!(told.subject, "What your work on Peer interviews changed");
+        assert!(told.text.contains("answers every call within two days"), "{}", told.text);
+        let easy = app.emails_to(&easy_reader.email).pop().unwrap();
+        assert!(easy.text.contains("calls back in 2 days"), "the easy-read words: {}", easy.text);
+        let mine = get(&app, standard_reader, "/api/v1/me/assignments").await;
+        assert_eq!(mine["items"][0]["what_changed"]["summary"], "The council now answers every call within two days.");
+    }
+
+    async fn correcting_what_changed_tells_nobody_again(app) {
+        let scene = finished(&app, 1).await;
+        let first = json!({"summary": "The council changed its call times."});
+        assert_eq!(write_what_changed(&app, &scene.coordinator, &scene.element, &first).await.status(), 201);
+        app.drain_outbox().await;
+        let (person, _) = &scene.booked[0];
+        let emails = app.emails_to(&person.email).len();
+        let corrected = json!({"summary": "The council changed its opening hours."});
+        let response = write_what_changed(&app, &scene.coordinator, &scene.element, &corrected).await;
+        assert_eq!(response.status(), 200);
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to(&person.email).len(), emails);
+        let read: Value = app.get_as(&scene.partner, &format!("/api/v1/elements/{}/what-changed", scene.element)).send().await.unwrap().json().await.unwrap();
+        assert_eq!(read["summary"], "The council changed its opening hours.");
+    }
+
+    async fn what_changed_waits_until_the_element_is_completed(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        let body = problem(write_what_changed(&app, &scene.partner, &scene.element, &json!({"summary": "Too soon."})).await).await;
+        assert_eq!(body["code"], "element_not_completed");
+        let empty = problem(write_what_changed(&app, &scene.partner, &scene.element, &json!({"summary": "  "})).await).await;
+        assert_eq!(error_fields(&empty), ["summary"]);
     }
 
     async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {

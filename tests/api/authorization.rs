@@ -88,6 +88,7 @@ enum Body {
     Triage,
     Element,
     ElementChanges,
+    WhatChanged,
     Archive,
     Conflict,
     Invite,
@@ -203,6 +204,10 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/v1/invitations/{id}/accept", T::Invitation, B::None, "401 404 200 404 404 404 404", "401 404 404 404 404 404 404"),
     row("POST", "/api/v1/invitations/{id}/decline", T::Invitation, B::Decline, "401 404 200 404 404 404 404", "401 404 404 404 404 404 404"),
     row("GET", "/api/v1/elements/{id}/assignments", T::Element, B::None, "401 403 403 403 200 200 200", "401 403 403 403 200 200 404"),
+    // 409: what changed is written once the element is completed; ours is still open.
+    row("PUT", "/api/v1/elements/{id}/what-changed", T::Element, B::WhatChanged, "401 403 403 403 409 409 409", "401 403 403 403 409 409 404"),
+    // 404 for all: nothing is written yet; who may ask is the point.
+    row("GET", "/api/v1/elements/{id}/what-changed", T::Element, B::None, "401 403 403 403 404 404 404", "="),
     row("POST", "/api/v1/assignments/{id}/withdraw", T::Assignment, B::Empty, "401 404 200 404 200 200 404", "401 404 404 404 200 200 404"),
     row("POST", "/api/v1/assignments/{id}/complete", T::Assignment, B::Empty, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/assignments/{id}/no-show", T::Assignment, B::Empty, "401 403 403 403 200 200 403", "="),
@@ -727,6 +732,7 @@ impl<'a> World<'a> {
             Body::Triage => json!({"decision": "needs_info", "note": "Please tell us the budget."}),
             Body::Element => self.element_spec(),
             Body::ElementChanges => json!({"title": "A clearer element title"}),
+            Body::WhatChanged => json!({"summary": "The council changed how it answers calls."}),
             Body::Archive => json!({"reason": "You asked to leave the pool."}),
             Body::Conflict => json!({"note": "I worked there until last year."}),
             Body::Invite => {

@@ -1,7 +1,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::db::schema::{elements, partner_requests, projects};
+use crate::db::schema::{element_outcomes, elements, partner_requests, projects};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = partner_requests)]
@@ -41,6 +41,18 @@ pub struct ElementRow {
     pub mode: String,
     pub people_needed: i32,
     pub status: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// What changed because of an element's work (`element_outcomes`).
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = element_outcomes)]
+pub struct OutcomeRow {
+    pub element_id: String,
+    pub summary: String,
+    pub easy_read: Option<String>,
+    pub written_by: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

@@ -4,10 +4,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConn;
-use crate::db::models::partnership::{ElementRow, ProjectRow, RequestRow};
+use crate::db::models::partnership::{ElementRow, OutcomeRow, ProjectRow, RequestRow};
 use crate::db::schema::{
-    conflicts_of_interest, element_sessions, elements, organisation_members, organisations,
-    partner_requests, projects, request_events, users,
+    conflicts_of_interest, element_outcomes, element_sessions, elements, organisation_members,
+    organisations, partner_requests, projects, request_events, users,
 };
 use crate::per_backend;
 
@@ -476,4 +476,33 @@ pub fn conflicts_of(
             conflicts_of_interest::declared_at,
         ))
         .load(conn)
+}
+
+pub fn outcome_of(conn: &mut DbConn, element_id: &str) -> QueryResult<Option<OutcomeRow>> {
+    element_outcomes::table
+        .find(element_id)
+        .select(OutcomeRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores `row` as the element's outcome: true when it is the first, false when it replaced
+/// the words of one written before (keeping when and by whom it was first written).
+pub fn save_outcome(conn: &mut DbConn, row: &OutcomeRow) -> QueryResult<bool> {
+    let inserted = per_backend!(conn, |c| diesel::insert_into(element_outcomes::table)
+        .values(row)
+        .on_conflict(element_outcomes::element_id)
+        .do_nothing()
+        .execute(c))?;
+    if inserted == 1 {
+        return Ok(true);
+    }
+    diesel::update(element_outcomes::table.find(&row.element_id))
+        .set((
+            element_outcomes::summary.eq(&row.summary),
+            element_outcomes::easy_read.eq(&row.easy_read),
+            element_outcomes::updated_at.eq(row.updated_at),
+        ))
+        .execute(conn)?;
+    Ok(false)
 }

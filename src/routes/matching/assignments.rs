@@ -32,6 +32,7 @@ use crate::matching::adjustments::Adjustment;
 use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::routes::projects::visible_project;
+use crate::routes::projects::what_changed::WhatChangedView;
 use crate::state::AppState;
 
 /// Books `invitation`'s person onto `element` (the caller holds the element's lock and has
@@ -852,6 +853,8 @@ pub struct MyAssignment {
     pub created_at: DateTime<Utc>,
     /// When the status last changed.
     pub updated_at: DateTime<Utc>,
+    /// For work you completed: what changed because of it, once it is written.
+    pub what_changed: Option<WhatChangedView>,
 }
 
 /// Your assignments, every status, oldest first.
@@ -869,6 +872,11 @@ pub async fn my_assignments(
             Page::of(rows, &page, |a| a.id.clone())?.try_map(|a| {
                 let element =
                     partnership::find_element(conn, &a.element_id)?.ok_or(AppError::NotFound)?;
+                let what_changed = if a.status == AssignmentStatus::Completed.as_str() {
+                    partnership::outcome_of(conn, &a.element_id)?.map(WhatChangedView::from)
+                } else {
+                    None
+                };
                 Ok(MyAssignment {
                     id: a.id,
                     element_id: a.element_id,
@@ -876,6 +884,7 @@ pub async fn my_assignments(
                     status: a.status,
                     created_at: a.created_at.and_utc(),
                     updated_at: a.updated_at.and_utc(),
+                    what_changed,
                 })
             })
         })

@@ -14,6 +14,7 @@ use crate::error::AppError;
 
 pub mod elements;
 pub mod read;
+pub mod what_changed;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct ElementView {
