@@ -233,6 +233,57 @@ pub async fn send_adjustment_reminders(
     Ok(reminded)
 }
 
+/// Emails every coordinator and admin, once a day from `what_changed.remind_hour`, while an
+/// element completed `what_changed.remind_after_days` or more ago, with work completed on it,
+/// has nobody told what changed. Each line names the element, its project and when it ended.
+pub async fn send_what_changed_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let settings = &state.settings.what_changed;
+    if now.hour() < settings.remind_hour {
+        return Ok(false);
+    }
+    let after_days = settings.remind_after_days;
+    let app = state.clone();
+    let reminded = state
+        .db
+        .write(move |conn| {
+            let before = now - chrono::Duration::days(i64::from(after_days));
+            let mut elements = Vec::new();
+            for row in partnership::completed_without_what_changed(conn, before)? {
+                let project = partnership::find_project(conn, &row.project_id)?;
+                elements.push(format!(
+                    "{} ({}), completed on {}",
+                    spec_of(&row)?.title,
+                    project.map(|p| p.title).unwrap_or_default(),
+                    uk_time::date(row.updated_at)
+                ));
+            }
+            if elements.is_empty() {
+                return Ok(false);
+            }
+            let today = now.date().to_string();
+            remind_staff(
+                conn,
+                &app,
+                claims::WHAT_CHANGED_WAITING,
+                &today,
+                |coordinator| Email::WhatChangedWaiting {
+                    name: coordinator.display_name().to_string(),
+                    elements: elements.clone(),
+                    after_days,
+                    link: app.settings.server.link("/elements"),
+                },
+            )
+        })
+        .await?;
+    if reminded {
+        state.outbox.wake();
+    }
+    Ok(reminded)
+}
+
 /// People whose due digests one read lists at a time (each is gathered in a transaction of its
 /// own).
 const DIGESTS_AT_A_TIME: i64 = 50;
@@ -527,6 +578,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_adjustment_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "adjustment reminders failed; will try again");
+        }
+        if let Err(error) = send_what_changed_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "what-changed reminders failed; will try again");
         }
         if let Err(error) = send_digests(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "sending digests failed; will try again");

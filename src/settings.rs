@@ -40,6 +40,7 @@ pub struct Settings {
     pub requests: RequestSettings,
     pub claims: ClaimSettings,
     pub adjustments: AdjustmentSettings,
+    pub what_changed: WhatChangedSettings,
     pub matching: MatchingSettings,
     pub retention: RetentionSettings,
     pub log: LogSettings,
@@ -308,6 +309,25 @@ pub struct AdjustmentSettings {
     pub remind_days_before: u32,
     /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
     pub remind_hour: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WhatChangedSettings {
+    /// Coordinators are reminded, once a day, of elements completed this many days ago or more
+    /// whose people have not been told what changed.
+    pub remind_after_days: u32,
+    /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
+    pub remind_hour: u32,
+}
+
+impl Default for WhatChangedSettings {
+    fn default() -> Self {
+        Self {
+            remind_after_days: 14,
+            remind_hour: 9,
+        }
+    }
 }
 
 impl Default for AdjustmentSettings {
@@ -623,6 +643,16 @@ impl Settings {
                 "adjustments.remind_hour: must be an hour of the day, from 0 to 23".into(),
             ));
         }
+        if self.what_changed.remind_after_days == 0 {
+            return Err(SettingsError(
+                "what_changed.remind_after_days: must be at least 1".into(),
+            ));
+        }
+        if self.what_changed.remind_hour > 23 {
+            return Err(SettingsError(
+                "what_changed.remind_hour: must be an hour of the day, from 0 to 23".into(),
+            ));
+        }
         if self.email.digest_hour > 23 {
             return Err(SettingsError(
                 "email.digest_hour: must be an hour of the day, from 0 to 23".into(),
@@ -820,6 +850,16 @@ mod tests {
                 "adjustments.remind_hour",
             ),
             ("APP_ROUNDS__REMINDER_HOUR", "24", "rounds.reminder_hour"),
+            (
+                "APP_WHAT_CHANGED__REMIND_AFTER_DAYS",
+                "0",
+                "what_changed.remind_after_days",
+            ),
+            (
+                "APP_WHAT_CHANGED__REMIND_HOUR",
+                "24",
+                "what_changed.remind_hour",
+            ),
             (
                 "APP_RETENTION__SETTLED_CLAIM_YEARS",
                 "5",

@@ -310,6 +310,16 @@ pub enum Email {
         within_days: u32,
         link: String,
     },
+    /// To coordinators and admins: completed elements whose people have not been told what
+    /// changed because of their work.
+    WhatChangedWaiting {
+        name: String,
+        /// e.g. "Peer interviews (Housing support review), completed on 1 December 2026".
+        elements: Vec<String>,
+        /// `what_changed.remind_after_days`.
+        after_days: u32,
+        link: String,
+    },
     /// Routine updates held for someone who chose one digest, sent together once a day.
     Digest {
         name: String,
@@ -368,6 +378,7 @@ impl Email {
             Email::ClaimsWaiting { .. } => "claims_waiting",
             Email::AdjustmentUpdate { .. } => "adjustment_update",
             Email::AdjustmentsWaiting { .. } => "adjustments_waiting",
+            Email::WhatChangedWaiting { .. } => "what_changed_waiting",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -400,6 +411,7 @@ impl Email {
             | Email::DecisionReminder { .. }
             | Email::ClaimsWaiting { .. }
             | Email::AdjustmentsWaiting { .. }
+            | Email::WhatChangedWaiting { .. }
             // A later "being arranged again" must not arrive before the "arranged" it undoes.
             | Email::AdjustmentUpdate { .. }
             | Email::ElementInvitation { .. }
@@ -796,6 +808,14 @@ impl Email {
                     "Survey design workshop, Wednesday 9 December 2026: 1 still to arrange".into(),
                 ],
                 within_days: 7,
+                link: "https://coproduce.example/elements".into(),
+            },
+            Email::WhatChangedWaiting {
+                name: "Priya".into(),
+                elements: vec![
+                    "Peer interviews (Housing support review), completed on 1 December 2026".into(),
+                ],
+                after_days: 14,
                 link: "https://coproduce.example/elements".into(),
             },
             Email::Digest {

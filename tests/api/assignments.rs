@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::helpers::*;
 use crate::matching::{accept, first_element, fitting_profile, invitation_id, invite};
 use crate::partners::{coproducer, patch_element, project};
+use crate::recruitment::noon_in;
 use crate::smtp_sink::{Mode, SmtpSink};
 
 /// An element with three seats, `booked` people confirmed on it, `waiting` more on its
@@ -448,6 +449,21 @@ both_backends! {
         assert_eq!(app.emails_to(&person.email).len(), emails);
         let read: Value = app.get_as(&scene.partner, &format!("/api/v1/elements/{}/what-changed", scene.element)).send().await.unwrap().json().await.unwrap();
         assert_eq!(read["summary"], "The council changed its opening hours.");
+    }
+
+    async fn coordinators_are_reminded_to_tell_people_what_changed_once_a_day_until_someone_does(app) {
+        let scene = finished(&app, 1).await;
+        let other_coordinator = app.signed_in(Role::Coordinator).await;
+        let remind = |days: i64| coproduce::jobs::send_what_changed_reminders(&app.state, noon_in(days));
+        assert!(!remind(13).await.unwrap(), "not before 14 days");
+        assert!(remind(15).await.unwrap());
+        assert!(!remind(15).await.unwrap(), "once a day");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&other_coordinator.email).pop().unwrap();
+        assert_eq!(reminder.subject, "Tell the people who did the work what changed");
+        assert!(reminder.text.contains("Peer interviews (") && reminder.text.contains("completed on"), "{}", reminder.text);
+        assert_eq!(write_what_changed(&app, &scene.partner, &scene.element, &json!({"summary": "The council changed its call times."})).await.status(), 201);
+        assert!(!remind(16).await.unwrap(), "nothing left to tell");
     }
 
     async fn what_changed_waits_until_the_element_is_completed(app) {

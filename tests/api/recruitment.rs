@@ -16,7 +16,7 @@ use crate::helpers::*;
 use crate::people::{passport_body, profile_body, put};
 
 /// Noon (UTC) `days` from today: a time every reminder job sends at, whatever the time now.
-fn noon_in(days: i64) -> chrono::NaiveDateTime {
+pub fn noon_in(days: i64) -> chrono::NaiveDateTime {
     (Utc::now().date_naive() + Duration::days(days))
         .and_hms_opt(12, 0, 0)
         .unwrap()

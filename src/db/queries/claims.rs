@@ -270,6 +270,7 @@ pub fn waiting_for_payment(conn: &mut DbConn, before: NaiveDateTime) -> QueryRes
 /// The daily reminders of a kind across replicas (`claims_waiting`, `adjustments_waiting`).
 pub const CLAIMS_WAITING: &str = "claims_waiting";
 pub const ADJUSTMENTS_WAITING: &str = "adjustments_waiting";
+pub const WHAT_CHANGED_WAITING: &str = "what_changed_waiting";
 
 /// Whether today's reminder of `kind` has been sent.
 pub fn reminded_on(conn: &mut DbConn, kind: &str, day: &str) -> QueryResult<bool> {

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::partnership::{ElementRow, OutcomeRow, ProjectRow, RequestRow};
 use crate::db::schema::{
-    conflicts_of_interest, element_outcomes, element_sessions, elements, organisation_members,
-    organisations, partner_requests, projects, request_events, users,
+    assignments, conflicts_of_interest, element_outcomes, element_sessions, elements,
+    organisation_members, organisations, partner_requests, projects, request_events, users,
 };
 use crate::per_backend;
 
@@ -505,4 +505,24 @@ pub fn save_outcome(conn: &mut DbConn, row: &OutcomeRow) -> QueryResult<bool> {
         ))
         .execute(conn)?;
     Ok(false)
+}
+
+/// Elements completed at or before `before` with work completed on them whose people have not
+/// been told what changed, oldest first.
+pub fn completed_without_what_changed(
+    conn: &mut DbConn,
+    before: NaiveDateTime,
+) -> QueryResult<Vec<ElementRow>> {
+    let told = element_outcomes::table.select(element_outcomes::element_id);
+    let worked = assignments::table
+        .filter(assignments::status.eq("completed"))
+        .select(assignments::element_id);
+    elements::table
+        .filter(elements::status.eq("completed"))
+        .filter(elements::updated_at.le(before))
+        .filter(elements::id.ne_all(told))
+        .filter(elements::id.eq_any(worked))
+        .order(elements::updated_at)
+        .select(ElementRow::as_select())
+        .load(conn)
 }
