@@ -130,47 +130,14 @@ fn event_times(ics: &str) -> Vec<(String, String)> {
 /// completed.
 async fn finished(app: &TestApp, people: usize) -> Scene {
     let scene = scene(app, people, 0, 0).await;
-    assert_eq!(
-        patch_element(
-            app,
-            &scene.coordinator,
-            &scene.element,
-            json!({"people_needed": people})
-        )
-        .await
-        .status(),
-        200
-    );
-    assert_eq!(
-        patch_element(
-            app,
-            &scene.coordinator,
-            &scene.element,
-            json!({"status": "in_progress"})
-        )
-        .await
-        .status(),
-        200
-    );
+    let change = |body: Value| patch_element(app, &scene.coordinator, &scene.element, body);
+    assert_eq!(change(json!({"people_needed": people})).await.status(), 200);
+    assert_eq!(change(json!({"status": "in_progress"})).await.status(), 200);
     for (_, assignment) in &scene.booked {
-        assert_eq!(
-            act(app, &scene.coordinator, assignment, "complete", json!({}))
-                .await
-                .status(),
-            200
-        );
+        let completed = act(app, &scene.coordinator, assignment, "complete", json!({})).await;
+        assert_eq!(completed.status(), 200);
     }
-    assert_eq!(
-        patch_element(
-            app,
-            &scene.coordinator,
-            &scene.element,
-            json!({"status": "completed"})
-        )
-        .await
-        .status(),
-        200
-    );
+    assert_eq!(change(json!({"status": "completed"})).await.status(), 200);
     scene
 }
 

@@ -88,6 +88,19 @@ async fn outbox_words_to(app: &TestApp, user_id: &str) -> String {
         .unwrap()
 }
 
+/// Moves every invitation's answer-by time back to when it was sent: all have run out.
+async fn let_every_invitation_run_out(app: &TestApp) {
+    app.state
+        .db
+        .write(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+}
+
 pub async fn invitation_id(invited: reqwest::Response) -> String {
     let invitations: Vec<Value> = invited.json().await.unwrap();
     invitations[0]["id"].as_str().unwrap().to_string()
@@ -503,11 +516,7 @@ both_backends! {
         let person = coproducer(&app, fitting_profile()).await;
         let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
         let id = invitations[0]["id"].as_str().unwrap().to_string();
-        app.state.db.write(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
-            Ok(())
-        }).await.unwrap();
+        let_every_invitation_run_out(&app).await;
         let decline = |_: ()| app.post_as(&person, &format!("/api/v1/invitations/{id}/decline")).json(&json!({})).send();
         let late = decline(()).await.unwrap();
         assert_eq!(problem(late).await["code"], "invitation_expired");
@@ -522,11 +531,7 @@ both_backends! {
         let late = coproducer(&app, fitting_profile()).await;
         let silent = coproducer(&app, fitting_profile()).await;
         let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&late.id, &silent.id]).await.json().await.unwrap();
-        app.state.db.write(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
-            Ok(())
-        }).await.unwrap();
+        let_every_invitation_run_out(&app).await;
         let response = accept(&app, &late, invitations[0]["id"].as_str().unwrap()).await;
         assert_eq!(response.status(), 409);
         assert_eq!(problem(response).await["code"], "invitation_expired");
@@ -542,11 +547,7 @@ both_backends! {
         let (coordinator, _, project) = project(&app).await;
         let silent = coproducer(&app, fitting_profile()).await;
         invite(&app, &coordinator, &first_element(&project), &[&silent.id]).await;
-        app.state.db.write(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
-            Ok(())
-        }).await.unwrap();
+        let_every_invitation_run_out(&app).await;
         assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
         app.drain_outbox().await;
         let told = app.emails_to(&silent.email).pop().unwrap();
@@ -560,11 +561,7 @@ both_backends! {
         invite(&app, &coordinator, &first_element(&project), &[&person.id]).await;
         let archived = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Asked to leave the pool"})).send().await.unwrap();
         assert_eq!(archived.status(), 200);
-        app.state.db.write(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
-            Ok(())
-        }).await.unwrap();
+        let_every_invitation_run_out(&app).await;
         assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
         app.drain_outbox().await;
         assert!(app.emails_to(&person.email).iter().all(|e| !e.subject.contains("has closed")), "they were told they left the pool");
@@ -575,11 +572,7 @@ both_backends! {
         let element = first_element(&project);
         let silent = coproducer(&app, fitting_profile()).await;
         let first = invitation_id(invite(&app, &coordinator, &element, &[&silent.id]).await).await;
-        app.state.db.write(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
-            Ok(())
-        }).await.unwrap();
+        let_every_invitation_run_out(&app).await;
         coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap();
 
         let listed = candidates(&app, &coordinator, &element).await;
@@ -600,11 +593,7 @@ both_backends! {
         let element = first_element(&project);
         let silent = coproducer(&app, fitting_profile()).await;
         let first = invitation_id(invite(&app, &coordinator, &element, &[&silent.id]).await).await;
-        app.state.db.write(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("UPDATE invitations SET respond_by = created_at").execute(conn)?;
-            Ok(())
-        }).await.unwrap();
+        let_every_invitation_run_out(&app).await;
         let again = invite(&app, &coordinator, &element, &[&silent.id]).await;
         assert_eq!(again.status(), 201);
         let again: Vec<Value> = again.json().await.unwrap();

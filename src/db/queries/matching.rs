@@ -117,17 +117,12 @@ pub fn hold_bookings_of(conn: &mut DbConn, person_id: &str) -> QueryResult<()> {
 /// [`hold_bookings_of`] without waiting: false when another transaction is booking them now.
 /// For a booking made under an element's lock, which must not wait on anything more.
 pub fn try_hold_bookings_of(conn: &mut DbConn, person_id: &str) -> QueryResult<bool> {
-    #[derive(diesel::QueryableByName)]
-    struct Taken {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        taken: bool,
-    }
     match conn {
         DbConn::Postgres(pg) => diesel::sql_query(format!(
             "SELECT pg_try_advisory_xact_lock({BOOKINGS_LOCK_CLASS}, hashtext($1)) AS taken"
         ))
         .bind::<diesel::sql_types::Text, _>(person_id)
-        .get_result::<Taken>(pg)
+        .get_result::<super::LockTaken>(pg)
         .map(|row| row.taken),
         DbConn::Sqlite(_) => Ok(true),
     }

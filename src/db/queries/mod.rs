@@ -23,3 +23,11 @@ fn like_escaped(text: &str) -> String {
         .replace('%', "\\%")
         .replace('_', "\\_")
 }
+
+/// The answer of a `pg_try_advisory_xact_lock…(…) AS taken`: whether the lock was free and is now
+/// held.
+#[derive(diesel::QueryableByName)]
+pub struct LockTaken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub taken: bool,
+}

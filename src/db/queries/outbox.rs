@@ -355,16 +355,11 @@ pub fn no_erasure_meanwhile(conn: &mut DbConn) -> QueryResult<()> {
 /// Whether no erasure's transaction is under way now (PostgreSQL; on SQLite a writer never
 /// overlaps one). When none is, one that starts waits for this transaction to end. Never waits.
 pub fn no_erasure_under_way(conn: &mut DbConn) -> QueryResult<bool> {
-    #[derive(diesel::QueryableByName)]
-    struct Taken {
-        #[diesel(sql_type = diesel::sql_types::Bool)]
-        taken: bool,
-    }
     match conn {
         DbConn::Postgres(pg) => diesel::sql_query(format!(
             "SELECT pg_try_advisory_xact_lock_shared({ERASURE_LOCK_KEY}) AS taken"
         ))
-        .get_result::<Taken>(pg)
+        .get_result::<super::LockTaken>(pg)
         .map(|t| t.taken),
         DbConn::Sqlite(_) => Ok(true),
     }
