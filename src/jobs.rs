@@ -184,21 +184,28 @@ pub async fn send_adjustment_reminders(
             }
             let until = now + chrono::Duration::days(i64::from(within_days));
             let mut bookings = Vec::new();
+            // Several bookings often share an element: each is loaded once.
+            let mut elements = std::collections::HashMap::new();
             for booking in adjustments::confirmed_starting_between(conn, now, until)? {
                 let needs = needs_of(conn, &app, &booking.coproducer_id)?;
                 if needs.is_empty() {
                     continue;
                 }
-                let Some(row) = partnership::find_element(conn, &booking.element_id)? else {
+                if !elements.contains_key(&booking.element_id) {
+                    let Some(row) = partnership::find_element(conn, &booking.element_id)? else {
+                        continue;
+                    };
+                    let loaded = (load_element(conn, &row)?, spec_of(&row)?.title);
+                    elements.insert(booking.element_id.clone(), loaded);
+                }
+                let Some((element, title)) = elements.get(&booking.element_id) else {
                     continue;
                 };
-                let element = load_element(conn, &row)?;
-                let plan = plan_of(conn, &app, &booking.assignment_id, &needs, &element)?;
+                let plan = plan_of(conn, &app, &booking.assignment_id, &needs, element)?;
                 let left = still_to_arrange(&plan);
                 if left > 0 {
                     bookings.push(format!(
-                        "{}, {}: {left} still to arrange",
-                        spec_of(&row)?.title,
+                        "{title}, {}: {left} still to arrange",
                         uk_time::day(booking.starts_at)
                     ));
                 }
@@ -233,9 +240,15 @@ pub async fn send_adjustment_reminders(
     Ok(reminded)
 }
 
+/// How many days the what-changed reminder names an element: it stops in the end (an element
+/// finished long ago, or whose people have all left, is not named for ever).
+const WHAT_CHANGED_REMINDED_FOR_DAYS: i64 = 60;
+
 /// Emails every coordinator and admin, once a day from `what_changed.remind_hour`, while an
-/// element completed `what_changed.remind_after_days` or more ago, with work completed on it,
-/// has nobody told what changed. Each line names the element, its project and when it ended.
+/// element completed `what_changed.remind_after_days` or more ago (and at most
+/// [`WHAT_CHANGED_REMINDED_FOR_DAYS`] more), with work completed on it, has nobody told what
+/// changed. Each line names the element and its project. An element's last change stands for
+/// when it was completed.
 pub async fn send_what_changed_reminders(
     state: &AppState,
     now: NaiveDateTime,
@@ -250,14 +263,14 @@ pub async fn send_what_changed_reminders(
         .db
         .write(move |conn| {
             let before = now - chrono::Duration::days(i64::from(after_days));
+            let since = before - chrono::Duration::days(WHAT_CHANGED_REMINDED_FOR_DAYS);
             let mut elements = Vec::new();
-            for row in partnership::completed_without_what_changed(conn, before)? {
+            for row in partnership::completed_without_what_changed(conn, since, before)? {
                 let project = partnership::find_project(conn, &row.project_id)?;
                 elements.push(format!(
-                    "{} ({}), completed on {}",
+                    "{} ({})",
                     spec_of(&row)?.title,
-                    project.map(|p| p.title).unwrap_or_default(),
-                    uk_time::date(row.updated_at)
+                    project.map(|p| p.title).unwrap_or_default()
                 ));
             }
             if elements.is_empty() {

@@ -60,29 +60,50 @@ pub fn count(questions: &[EoQuestion], answers: &[EqualOpportunities]) -> EoCoun
                         .filter(|a| a.get(&question.question).is_some_and(|c| c == code))
                         .count()
                 };
-                let mut answered = 0;
-                let counts = question
+                let mut counts: Vec<usize> =
+                    question.options.iter().map(|o| chose(&o.code)).collect();
+                let answered: usize = counts.iter().sum();
+                counts.push(people.saturating_sub(answered));
+                let mut cells = blurred(&counts, people).into_iter();
+                let answers = question
                     .options
                     .iter()
-                    .map(|option| {
-                        let n = chose(&option.code);
-                        answered += n;
-                        AnswerCount {
-                            code: option.code.clone(),
-                            label: option.label.clone(),
-                            people: shown(n, people),
-                        }
+                    .zip(cells.by_ref())
+                    .map(|(option, shown)| AnswerCount {
+                        code: option.code.clone(),
+                        label: option.label.clone(),
+                        people: shown,
                     })
                     .collect();
                 QuestionCounts {
                     question: question.question.clone(),
                     label: question.label.clone(),
-                    answers: counts,
-                    not_answered: shown(people.saturating_sub(answered), people),
+                    answers,
+                    not_answered: cells.next().unwrap_or_else(|| UNDER_FIVE.to_string()),
                 }
             })
             .collect(),
     }
+}
+
+/// A question's counts (which add up to `people`) as the report shows them. A lone count not
+/// shown could be narrowed down from the others and an exact total (coordinators can count who
+/// is in the pool), so then the smallest shown one is hidden too.
+fn blurred(counts: &[usize], people: usize) -> Vec<String> {
+    let mut cells: Vec<String> = counts.iter().map(|n| shown(*n, people)).collect();
+    let not_shown = cells.iter().filter(|c| !is_number(c)).count();
+    if not_shown == 1
+        && let Some(smallest) = (0..cells.len())
+            .filter(|i| is_number(&cells[*i]))
+            .min_by_key(|i| counts[*i])
+    {
+        cells[smallest] = HIDDEN.to_string();
+    }
+    cells
+}
+
+fn is_number(cell: &str) -> bool {
+    cell.chars().all(|c| c.is_ascii_digit())
 }
 
 /// One count of `people` as the report shows it.
@@ -148,7 +169,7 @@ mod tests {
     fn counts_of_five_or_more_are_rounded_to_the_nearest_five() {
         let report = count(&[question()], &people(&[("woman", 12), ("man", 8)], 7));
         assert_eq!(report.people, "25");
-        assert_eq!(cells(&report), ["10", "10", "<5", "5"]);
+        assert_eq!(cells(&report), ["10", "10", "<5", "hidden"], "a lone <5 hides the smallest");
     }
 
     #[test]
@@ -160,7 +181,18 @@ mod tests {
             &people(&[("woman", 30), ("man", 1), ("non_binary", 5)], 8),
         );
         assert_eq!(report.people, "45");
-        assert_eq!(cells(&report), ["30", "<5", "5", "10"]);
+        assert_eq!(cells(&report), ["30", "<5", "hidden", "10"]);
+    }
+
+    #[test]
+    fn with_the_exact_total_known_a_lone_small_count_still_cannot_be_worked_out() {
+        // 55 people: 32, 12, 4 and 7 unanswered. Shown as 30, 10, <5 and 5, the one set of counts
+        // that fits the exact total would give the 4 away; the smallest shown one is hidden too.
+        let report = count(
+            &[question()],
+            &people(&[("woman", 32), ("man", 12), ("non_binary", 4)], 7),
+        );
+        assert_eq!(cells(&report), ["30", "10", "<5", "hidden"]);
     }
 
     #[test]

@@ -314,7 +314,7 @@ pub enum Email {
     /// changed because of their work.
     WhatChangedWaiting {
         name: String,
-        /// e.g. "Peer interviews (Housing support review), completed on 1 December 2026".
+        /// e.g. "Peer interviews (Housing support review)".
         elements: Vec<String>,
         /// `what_changed.remind_after_days`.
         after_days: u32,
@@ -813,7 +813,7 @@ impl Email {
             Email::WhatChangedWaiting {
                 name: "Priya".into(),
                 elements: vec![
-                    "Peer interviews (Housing support review), completed on 1 December 2026".into(),
+                    "Peer interviews (Housing support review)".into(),
                 ],
                 after_days: 14,
                 link: "https://coproduce.example/elements".into(),

@@ -402,6 +402,24 @@ both_backends! {
         assert_eq!(mine["items"][0]["what_changed"]["summary"], "The council now answers every call within two days.");
     }
 
+    async fn someone_whose_work_is_marked_done_after_what_changed_was_written_hears_it_too(app) {
+        let scene = scene(&app, 2, 0, 0).await;
+        let change = |body: Value| patch_element(&app, &scene.coordinator, &scene.element, body);
+        assert_eq!(change(json!({"people_needed": 2})).await.status(), 200);
+        assert_eq!(change(json!({"status": "in_progress"})).await.status(), 200);
+        let ((first, first_booking), (later, later_booking)) = (&scene.booked[0], &scene.booked[1]);
+        assert_eq!(act(&app, &scene.coordinator, first_booking, "complete", json!({})).await.status(), 200);
+        assert_eq!(change(json!({"status": "completed"})).await.status(), 200);
+        let body = json!({"summary": "The council changed its call times."});
+        assert_eq!(write_what_changed(&app, &scene.partner, &scene.element, &body).await.status(), 201);
+        app.drain_outbox().await;
+        let heard = |who: &TestUser| app.emails_to(&who.email).iter().filter(|e| e.subject.starts_with("What your work")).count();
+        assert_eq!((heard(first), heard(later)), (1, 0));
+        assert_eq!(act(&app, &scene.coordinator, later_booking, "complete", json!({})).await.status(), 200);
+        app.drain_outbox().await;
+        assert_eq!((heard(first), heard(later)), (1, 1));
+    }
+
     async fn correcting_what_changed_tells_nobody_again(app) {
         let scene = finished(&app, 1).await;
         let first = json!({"summary": "The council changed its call times."});
@@ -428,9 +446,16 @@ both_backends! {
         app.drain_outbox().await;
         let reminder = app.emails_to(&other_coordinator.email).pop().unwrap();
         assert_eq!(reminder.subject, "Tell the people who did the work what changed");
-        assert!(reminder.text.contains("Peer interviews (") && reminder.text.contains("completed on"), "{}", reminder.text);
+        assert!(reminder.text.contains("- Peer interviews ("), "{}", reminder.text);
         assert_eq!(write_what_changed(&app, &scene.partner, &scene.element, &json!({"summary": "The council changed its call times."})).await.status(), 201);
         assert!(!remind(16).await.unwrap(), "nothing left to tell");
+    }
+
+    async fn the_what_changed_reminder_stops_after_sixty_days(app) {
+        finished(&app, 1).await;
+        let remind = |days: i64| coproduce::jobs::send_what_changed_reminders(&app.state, noon_in(days));
+        assert!(remind(14 + 59).await.unwrap());
+        assert!(!remind(14 + 61).await.unwrap(), "not named for ever");
     }
 
     async fn what_changed_waits_until_the_element_is_completed(app) {

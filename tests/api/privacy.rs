@@ -536,6 +536,14 @@ both_backends! {
         let withdraw = format!("/api/v1/assignments/{}/withdraw", accepted["assignment"]["id"].as_str().unwrap());
         assert_eq!(app.post_as(&coordinator, &withdraw).json(&json!({"reason": note})).send().await.unwrap().status(), 200);
         assert_eq!(app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", other.id)).json(&json!({"reason": note})).send().await.unwrap().status(), 200);
+        // What changed, written of an element (element_outcomes.summary and easy_read).
+        let element = first_element(&project);
+        let outcome = format!("INSERT INTO element_outcomes (element_id, summary, easy_read, written_by, created_at, updated_at) VALUES ('{element}', '{note}', '{note}', '{}', '2026-12-01 10:00:00', '2026-12-01 10:00:00')", coordinator.id);
+        app.state.db.write(move |conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query(outcome).execute(conn)?;
+            Ok(())
+        }).await.unwrap();
         app.drain_outbox().await;
 
         assert_eq!(delete_me(&app, &person, &confirmed()).await.status(), 204);
@@ -553,6 +561,8 @@ both_backends! {
             ("invitations", "message"),
             ("assignment_events", "note"),
             ("coproducers", "archived_reason"),
+            ("element_outcomes", "summary"),
+            ("element_outcomes", "easy_read"),
         ] {
             let kept = count(&app, format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = '{scrubbed}'")).await;
             assert_eq!(kept, 1, "{table}.{column} keeps the note without the name and address");

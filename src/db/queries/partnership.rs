@@ -507,10 +507,11 @@ pub fn save_outcome(conn: &mut DbConn, row: &OutcomeRow) -> QueryResult<bool> {
     Ok(false)
 }
 
-/// Elements completed at or before `before` with work completed on them whose people have not
-/// been told what changed, oldest first.
+/// Elements last changed (completed) between `since` and `before`, with work completed on them,
+/// whose people have not been told what changed, oldest first.
 pub fn completed_without_what_changed(
     conn: &mut DbConn,
+    since: NaiveDateTime,
     before: NaiveDateTime,
 ) -> QueryResult<Vec<ElementRow>> {
     let told = element_outcomes::table.select(element_outcomes::element_id);
@@ -520,6 +521,7 @@ pub fn completed_without_what_changed(
     elements::table
         .filter(elements::status.eq("completed"))
         .filter(elements::updated_at.le(before))
+        .filter(elements::updated_at.ge(since))
         .filter(elements::id.ne_all(told))
         .filter(elements::id.eq_any(worked))
         .order(elements::updated_at)

@@ -12,8 +12,8 @@ use crate::db::queries::{partnership, recruitment};
 use crate::db::schema::{
     access_passports, application_answers, application_transitions, applications,
     assignment_events, assignments, audit_log, claims, conflicts_of_interest, coproducers,
-    elements, equal_opportunities, erasure_count, idempotency_keys, invitations, magic_links,
-    organisation_members, outbox, partner_requests, payment_run_claims, payment_runs,
+    element_outcomes, elements, equal_opportunities, erasure_count, idempotency_keys, invitations,
+    magic_links, organisation_members, outbox, partner_requests, payment_run_claims, payment_runs,
     profile_interests, profile_skills, profiles, refresh_tokens, request_events, review_scores,
     reviews, round_questions, round_reviewers, rounds, sessions, staff_invitations, user_roles,
     users,
@@ -458,7 +458,7 @@ fn count_erasure(conn: &mut DbConn) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Replaces each of `needles` written as a whole word in `$table.$column` (nullable text) by
+/// Replaces each of `needles` written as a whole word in `$table.$column` (text) by
 /// `DELETED_PERSON_IN_TEXT`. LIKE only narrows the search (it ignores case on SQLite, and
 /// finds parts of words); `replace_whole` decides. Rows are updated by their old text, so
 /// tables with any key are handled alike.
@@ -467,7 +467,7 @@ macro_rules! scrub_column {
         let pattern = format!("%{}%", super::like_escaped($needle));
         let texts: Vec<Option<String>> = $table::table
             .filter($table::$column.like(&pattern).escape('\\'))
-            .select($table::$column)
+            .select($table::$column.nullable())
             .distinct()
             .load($conn)?;
         for old in texts.into_iter().flatten() {
@@ -497,6 +497,8 @@ fn scrub_notes(conn: &mut DbConn, needles: &[&str]) -> QueryResult<()> {
         scrub_column!(conn, needle, claims.note);
         scrub_column!(conn, needle, claims.expenses_note);
         scrub_column!(conn, needle, claims.decision_note);
+        scrub_column!(conn, needle, element_outcomes.summary);
+        scrub_column!(conn, needle, element_outcomes.easy_read);
     }
     Ok(())
 }

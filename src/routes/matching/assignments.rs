@@ -32,7 +32,7 @@ use crate::matching::adjustments::Adjustment;
 use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::routes::projects::visible_project;
-use crate::routes::projects::what_changed::WhatChangedView;
+use crate::routes::projects::what_changed::{WhatChangedView, tell_what_changed};
 use crate::state::AppState;
 
 /// Books `invitation`'s person onto `element` (the caller holds the element's lock and has
@@ -794,6 +794,12 @@ fn tell_closed(
             link: app.settings.server.link("/me/assignments"),
         },
     )?;
+    // Completed after what changed was written: they hear it too.
+    if outcome == AssignmentStatus::Completed
+        && let Some(written) = partnership::outcome_of(conn, &element.id)?
+    {
+        tell_what_changed(conn, app, &person.id, &element, &written)?;
+    }
     Ok(())
 }
 

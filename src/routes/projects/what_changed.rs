@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 
 use super::visible_project;
 use crate::auth::AuthUser;
-use crate::db::models::partnership::OutcomeRow;
+use crate::db::DbConn;
+use crate::db::models::partnership::{ElementRow, OutcomeRow};
+use crate::db::models::user::UserRow;
 use crate::db::queries::{matching, outbox as outbox_queries, partnership as queries, users};
 use crate::domain::assignment::AssignmentStatus;
 use crate::domain::non_blank;
@@ -101,11 +103,11 @@ pub async fn write_what_changed(
         .write(move |conn| {
             user.still_signed_in(conn)?;
             let element = queries::find_element(conn, &id)?.ok_or(AppError::NotFound)?;
-            let project = visible_project(conn, &user, &element.project_id)?;
+            visible_project(conn, &user, &element.project_id)?;
             if element.status != ElementStatus::Completed.as_str() {
                 return Err(AppError::conflict(
                     "element_not_completed",
-                    "You can say what changed once the element is completed. Mark it completed first.",
+                    "You can say what changed once the element is completed. A coordinator marks it completed when the work has ended.",
                 ));
             }
             let now = Utc::now().naive_utc();
@@ -121,27 +123,16 @@ pub async fn write_what_changed(
             outbox_queries::no_erasure_meanwhile(conn)?;
             let first = queries::save_outcome(conn, &row)?;
             if first {
-                let title = spec_of(&element)?.title;
                 let completed = AssignmentStatus::Completed.as_str();
                 for assignment in matching::assignments_of_element(conn, &element.id)? {
-                    if assignment.status != completed {
-                        continue;
+                    // Held, then read again: a booking being completed now is seen here once it
+                    // is, or, completed after this, is told when it is (`tell_closed`).
+                    matching::lock_assignment(conn, &assignment.id)?;
+                    let now_completed = matching::find_assignment(conn, &assignment.id)?
+                        .is_some_and(|a| a.status == completed);
+                    if now_completed {
+                        tell_what_changed(conn, &app, &assignment.coproducer_id, &element, &row)?;
                     }
-                    let Some(person) = users::find_by_id(conn, &assignment.coproducer_id)?
-                        .filter(crate::db::models::user::UserRow::is_active)
-                    else {
-                        continue;
-                    };
-                    let email = Email::WhatChanged {
-                        name: person.display_name().to_string(),
-                        element_title: title.clone(),
-                        project_title: project.title.clone(),
-                        summary: row.summary.clone(),
-                        easy_read: row.easy_read.clone().unwrap_or_default(),
-                        link: app.settings.server.link("/me/assignments"),
-                    };
-                    app.outbox
-                        .enqueue(conn, &Recipient::user(&person), &email)?;
                 }
             }
             let stored = queries::outcome_of(conn, &element.id)?.ok_or(AppError::NotFound)?;
@@ -154,6 +145,32 @@ pub async fn write_what_changed(
     } else {
         HttpResponse::Ok().json(view)
     })
+}
+
+/// Emails `person_id`, if their account is still active, what changed because of `element`'s
+/// work.
+pub(crate) fn tell_what_changed(
+    conn: &mut DbConn,
+    app: &AppState,
+    person_id: &str,
+    element: &ElementRow,
+    outcome: &OutcomeRow,
+) -> Result<(), AppError> {
+    let Some(person) = users::find_by_id(conn, person_id)?.filter(UserRow::is_active) else {
+        return Ok(());
+    };
+    let project = queries::find_project(conn, &element.project_id)?.ok_or(AppError::NotFound)?;
+    let email = Email::WhatChanged {
+        name: person.display_name().to_string(),
+        element_title: spec_of(element)?.title,
+        project_title: project.title,
+        summary: outcome.summary.clone(),
+        easy_read: outcome.easy_read.clone().unwrap_or_default(),
+        link: app.settings.server.link("/me/assignments"),
+    };
+    app.outbox
+        .enqueue(conn, &Recipient::user(&person), &email)?;
+    Ok(())
 }
 
 /// What changed because of the element's work (coordinators, or the project's partner

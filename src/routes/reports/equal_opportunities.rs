@@ -56,7 +56,8 @@ pub struct EoReport {
 const NOTE: &str = "Counts under 5 show as \"<5\". The others, the total too, are rounded to the \
                     nearest 5, so they cannot be subtracted to give a small count exactly. A count \
                     that leaves fewer than 5 people out shows as \"hidden\", as it would tell how \
-                    nearly everyone answered. So nobody can be picked out.";
+                    nearly everyone answered, and where a question has only one count not shown, \
+                    its smallest other count is hidden too. So nobody can be picked out.";
 
 /// Equal-opportunities answers in aggregate (coordinators). Each person counted is recorded in
 /// the audit log as having had their answers read, and sees it in their export.
