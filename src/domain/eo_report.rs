@@ -169,7 +169,11 @@ mod tests {
     fn counts_of_five_or_more_are_rounded_to_the_nearest_five() {
         let report = count(&[question()], &people(&[("woman", 12), ("man", 8)], 7));
         assert_eq!(report.people, "25");
-        assert_eq!(cells(&report), ["10", "10", "<5", "hidden"], "a lone <5 hides the smallest");
+        assert_eq!(
+            cells(&report),
+            ["10", "10", "<5", "hidden"],
+            "a lone <5 hides the smallest"
+        );
     }
 
     #[test]

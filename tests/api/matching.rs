@@ -594,6 +594,8 @@ both_backends! {
         let silent = coproducer(&app, fitting_profile()).await;
         let first = invitation_id(invite(&app, &coordinator, &element, &[&silent.id]).await).await;
         let_every_invitation_run_out(&app).await;
+        let listed = candidates(&app, &coordinator, &element).await;
+        assert!(listed["items"].as_array().unwrap().iter().any(|c| c["coproducer_id"] == silent.id.as_str()), "a candidate again: {listed}");
         let again = invite(&app, &coordinator, &element, &[&silent.id]).await;
         assert_eq!(again.status(), 201);
         let again: Vec<Value> = again.json().await.unwrap();

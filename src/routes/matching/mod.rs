@@ -39,10 +39,12 @@ pub fn load_element(conn: &mut DbConn, row: &ElementRow) -> Result<Element, AppE
     let spec = spec_of(row)?;
     let project = partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
     let taken = queries::seats_taken(conn, &row.id)?;
-    // Someone whose invitation ran out is not on it, and may be invited again.
+    // Someone whose invitation ran out (marked so or not yet) is not on it, and may be invited
+    // again.
+    let now = crate::db::now();
     let already_on = queries::invitations_of_element(conn, &row.id)?
         .into_iter()
-        .filter(|i| i.status != "expired")
+        .filter(|i| i.status != "expired" && !(i.status == "invited" && i.respond_by < now))
         .map(|i| i.coproducer_id)
         .collect();
     let sessions: Vec<(NaiveDateTime, NaiveDateTime)> = spec
