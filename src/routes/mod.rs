@@ -126,6 +126,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                 )
                 .service(
                     scope::scope("/invitations")
+                        .service(matching::invitation_details::invitation_details)
                         .service(matching::invitations::accept)
                         .service(matching::invitations::decline),
                 )

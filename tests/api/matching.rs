@@ -258,6 +258,32 @@ both_backends! {
         assert!(email.html.unwrap_or_default().contains("British Sign Language"));
     }
 
+    async fn the_invitee_sees_in_the_app_what_the_email_told_them(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        put(&app, &person, "/api/v1/me/access-passport", &passport_body()).await;
+        let invitation = invitation_id(invite(&app, &coordinator, &element, &[&person.id]).await).await;
+        let response = app.get_as(&person, &format!("/api/v1/invitations/{invitation}")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let details: Value = response.json().await.unwrap();
+        assert_eq!(details["status"], "invited");
+        assert_eq!(details["message"], "We would love you on board.");
+        assert_eq!(details["invited_to"]["title"], "Peer interviews");
+        assert_eq!(details["invited_to"]["pay"], "£25.00 an hour");
+        assert_eq!(details["invited_to"]["sessions"].as_array().unwrap().len(), 1);
+        let why = details["why_you_were_suggested"].as_array().unwrap();
+        assert!(why.iter().any(|f| f["factor"] == "required_skills" && f["reason"].as_str().unwrap().contains("interviewing")), "{why:?}");
+        let adjustments = details["adjustments"].as_array().unwrap();
+        assert!(adjustments.iter().any(|a| a["need"] == "bsl_interpreter" && a["status"] == "to_arrange"), "{adjustments:?}");
+        let listed = app.get_as(&person, "/api/v1/me/invitations").send().await.unwrap().json::<Value>().await.unwrap();
+        assert_eq!(listed["items"][0]["element_title"], "Peer interviews");
+
+        let someone_else = coproducer(&app, fitting_profile()).await;
+        let theirs = app.get_as(&someone_else, &format!("/api/v1/invitations/{invitation}")).send().await.unwrap();
+        assert_eq!(theirs.status(), 404);
+    }
+
     async fn why_someone_was_suggested_is_sealed_at_rest_and_theirs_to_read(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

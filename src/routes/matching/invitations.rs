@@ -479,20 +479,35 @@ pub async fn decline(
     declined.map(web::Json).ok_or_else(expired)
 }
 
-/// Your invitations, oldest first.
-#[utoipa::path(tag = "me", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Page<InvitationView>)))]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MyInvitation {
+    #[serde(flatten)]
+    pub invitation: InvitationView,
+    pub element_title: String,
+}
+
+/// Your invitations, oldest first; `GET /invitations/{id}` tells what each is for.
+#[utoipa::path(tag = "me", security(("bearer" = [])), params(PageQuery), responses((status = 200, body = Page<MyInvitation>)))]
 #[get("/invitations")]
 pub async fn my_invitations(
     state: web::Data<AppState>,
     user: AuthUser,
     page: Query<PageQuery>,
-) -> Result<web::Json<Page<InvitationView>>, AppError> {
-    let rows = state
+) -> Result<web::Json<Page<MyInvitation>>, AppError> {
+    let page = state
         .db
-        .read(move |conn| Ok(queries::invitations_of_user(conn, &user.id)?))
+        .read(move |conn| {
+            let rows = queries::invitations_of_user(conn, &user.id)?;
+            Page::of(rows, &page, |i| i.id.clone())?.try_map(|row| {
+                let element =
+                    partnership::find_element(conn, &row.element_id)?.ok_or(AppError::NotFound)?;
+                Ok::<_, AppError>(MyInvitation {
+                    element_title: spec_of(&element)?.title,
+                    invitation: InvitationView::from(row),
+                })
+            })
+        })
         .await?;
-    let page = Page::of(rows, &page, |i| i.id.clone())?
-        .try_map(|row| Ok::<_, AppError>(InvitationView::from(row)))?;
     Ok(web::Json(page))
 }
 

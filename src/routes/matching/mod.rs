@@ -23,6 +23,7 @@ use crate::state::AppState;
 pub mod adjustments;
 pub mod assignments;
 pub mod candidates;
+pub mod invitation_details;
 pub mod invitations;
 pub mod plan;
 
