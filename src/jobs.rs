@@ -240,39 +240,6 @@ pub async fn send_adjustment_reminders(
     Ok(reminded)
 }
 
-/// Who the assignment history names for a booking the service made by itself.
-pub const THE_SERVICE: &str = "service";
-
-/// Offers the free seats of open elements to their waiting lists, in order: someone passed
-/// over when a seat freed (paused then, or being booked elsewhere at that moment) gets the next
-/// free seat once they can take it. One element to a transaction. Returns how many were booked.
-pub async fn offer_free_seats(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
-    let elements = state
-        .db
-        .read(|conn| Ok(partnership::open_with_people_waiting(conn)?))
-        .await?;
-    let mut booked = 0;
-    for element_id in elements {
-        let app = state.clone();
-        booked += state
-            .db
-            .write(move |conn| {
-                crate::routes::matching::assignments::refill_freed_seat(
-                    conn,
-                    &app,
-                    &element_id,
-                    THE_SERVICE,
-                    now,
-                )
-            })
-            .await?;
-    }
-    if booked > 0 {
-        state.outbox.wake();
-    }
-    Ok(booked)
-}
-
 /// How many days the what-changed reminder names an element: it stops in the end (an element
 /// finished long ago, or whose people have all left, is not named for ever).
 const WHAT_CHANGED_REMINDED_FOR_DAYS: i64 = 60;
@@ -633,9 +600,6 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = expire_invitations(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "expiring invitations failed; will try again");
-        }
-        if let Err(error) = offer_free_seats(&state, Utc::now().naive_utc()).await {
-            tracing::warn!(error = %error, "offering free seats failed; will try again");
         }
         if let Err(error) = apply_retention(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "applying the retention rules failed; will try again");

@@ -466,24 +466,6 @@ both_backends! {
         assert_eq!(error_fields(&empty), ["summary"]);
     }
 
-    async fn someone_passed_over_while_paused_gets_the_free_seat_once_back(app) {
-        let scene = scene(&app, 3, 1, 0).await;
-        let (waiting, _) = &scene.waiting[0];
-        let pause = |status: &str| app.patch_as(waiting, "/api/v1/me").json(&json!({"coproducer_status": status})).send();
-        assert_eq!(pause("paused").await.unwrap().status(), 200);
-        let (leaving, assignment) = &scene.booked[0];
-        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
-        assert_eq!(element_status(&app, &scene).await, "open", "passed over while paused");
-        assert_eq!(coproduce::jobs::offer_free_seats(&app.state, Utc::now().naive_utc()).await.unwrap(), 0, "still paused");
-        assert_eq!(pause("active").await.unwrap().status(), 200);
-        assert_eq!(coproduce::jobs::offer_free_seats(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
-        let mine = get(&app, waiting, "/api/v1/me/assignments").await;
-        assert_eq!(mine["items"][0]["status"], "confirmed");
-        assert_eq!(element_status(&app, &scene).await, "filled");
-        app.drain_outbox().await;
-        assert_eq!(app.emails_to(&waiting.email).pop().unwrap().subject, "A place came up and you are booked: Peer interviews");
-    }
-
     async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {
         let scene = scene(&app, 1, 0, 0).await;
         let response = patch_element(&app, &scene.partner, &scene.element, json!({"people_needed": 2})).await;

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::partnership::{ElementRow, OutcomeRow, ProjectRow, RequestRow};
 use crate::db::schema::{
-    assignments, conflicts_of_interest, element_outcomes, element_sessions, elements, invitations,
+    assignments, conflicts_of_interest, element_outcomes, element_sessions, elements,
     organisation_members, organisations, partner_requests, projects, request_events, users,
 };
 use crate::per_backend;
@@ -526,18 +526,5 @@ pub fn completed_without_what_changed(
         .filter(elements::id.eq_any(worked))
         .order(elements::updated_at)
         .select(ElementRow::as_select())
-        .load(conn)
-}
-
-/// Open elements (a seat free) with someone on their waiting list, in id order.
-pub fn open_with_people_waiting(conn: &mut DbConn) -> QueryResult<Vec<String>> {
-    let waiting = invitations::table
-        .filter(invitations::status.eq("waitlisted"))
-        .select(invitations::element_id);
-    elements::table
-        .filter(elements::status.eq("open"))
-        .filter(elements::id.eq_any(waiting))
-        .order(elements::id)
-        .select(elements::id)
         .load(conn)
 }
