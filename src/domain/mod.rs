@@ -33,6 +33,11 @@ pub fn pounds(pence: i64) -> String {
     format!("{sign}£{grouped}.{:02}", pence % 100)
 }
 
+/// An hourly rate for people to read, e.g. "£25.00 an hour".
+pub fn pounds_an_hour(pence: i64) -> String {
+    format!("{} an hour", pounds(pence))
+}
+
 /// Pence as a plain figure in pounds, e.g. `41.67` (for files a spreadsheet reads).
 pub fn pounds_figure(pence: i64) -> String {
     let sign = if pence < 0 { "-" } else { "" };

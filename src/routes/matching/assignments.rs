@@ -32,7 +32,7 @@ use crate::matching::adjustments::Adjustment;
 use crate::routes::extract::{FieldErrors, Query, ValidJson, Validate};
 use crate::routes::pagination::{Page, PageQuery, step_cursor};
 use crate::routes::projects::visible_project;
-use crate::routes::projects::what_changed::{WhatChangedView, tell_what_changed};
+use crate::routes::projects::what_changed::{Titles, WhatChangedView, tell_what_changed};
 use crate::state::AppState;
 
 /// Books `invitation`'s person onto `element` (the caller holds the element's lock and has
@@ -390,8 +390,6 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
     )
 }
 
-/// Who cancelled an element, whether its sessions had begun, and the staff to tell (held by the
-/// caller before the element, as `users::staff` asks).
 /// Closes the element's invitations still waiting for an answer and its waiting list
 /// (`expired`). Returns who each was for, and whether they were `invited` or `waiting`.
 fn lapse_open_invitations(
@@ -472,6 +470,8 @@ pub(crate) fn tell_invitation_lapsed(
     Ok(())
 }
 
+/// Who cancelled an element, whether its sessions had begun, and the staff to tell (held by the
+/// caller before the element, as `users::staff` asks).
 pub(crate) struct Cancelled<'a> {
     pub under_way: bool,
     pub actor: &'a str,
@@ -798,7 +798,8 @@ fn tell_closed(
     if outcome == AssignmentStatus::Completed
         && let Some(written) = partnership::outcome_of(conn, &element.id)?
     {
-        tell_what_changed(conn, app, &person.id, &element, &written)?;
+        let titles = Titles::of(conn, &element)?;
+        tell_what_changed(conn, app, &person.id, &titles, &written)?;
     }
     Ok(())
 }

@@ -11,9 +11,10 @@ use super::adjustments::needs_of;
 use super::{load_element, spec_of};
 use crate::auth::AuthUser;
 use crate::crypto::Field;
+use crate::db::models::matching::InvitationRow;
 use crate::db::queries::{matching as queries, partnership};
 use crate::domain::partnership::{Mode, Session};
-use crate::domain::pounds;
+use crate::domain::pounds_an_hour;
 use crate::error::{AppError, Problem};
 use crate::matching::adjustments::{Adjustment, adjustments};
 use crate::state::AppState;
@@ -62,6 +63,21 @@ pub struct InvitationDetails {
     pub adjustments: Vec<Adjustment>,
 }
 
+/// Why the invitation's person was suggested, factor by factor: sealed, or in plain text on
+/// invitations made before reasons were sealed.
+pub(crate) fn why_suggested<T: serde::de::DeserializeOwned>(
+    app: &AppState,
+    invitation: &InvitationRow,
+) -> Result<Vec<T>, AppError> {
+    match &invitation.sealed_breakdown {
+        Some(sealed) => app
+            .cipher
+            .decrypt_json(&invitation.id, Field::InvitationReasons, sealed)
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("invitation reasons: {e}"))),
+        None => Ok(serde_json::from_str(&invitation.breakdown).unwrap_or_default()),
+    }
+}
+
 /// An invitation of yours, with what it is for.
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = InvitationDetails),
@@ -85,13 +101,7 @@ pub async fn invitation_details(
             let spec = spec_of(&row)?;
             let project =
                 partnership::find_project(conn, &row.project_id)?.ok_or(AppError::NotFound)?;
-            let reasons: Vec<SuggestedBecause> = match &invitation.sealed_breakdown {
-                Some(sealed) => app
-                    .cipher
-                    .decrypt_json(&invitation.id, Field::InvitationReasons, sealed)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("invitation reasons: {e}")))?,
-                None => serde_json::from_str(&invitation.breakdown).unwrap_or_default(),
-            };
+            let reasons: Vec<SuggestedBecause> = why_suggested(&app, &invitation)?;
             // Their own passport: no audit row.
             let needs = needs_of(conn, &app, &user.id)?;
             let element = load_element(conn, &row)?;
@@ -104,7 +114,7 @@ pub async fn invitation_details(
                 adjustments: adjustments(&needs, &element, &app.catalogue),
                 invited_to: InvitedTo {
                     element_id: row.id,
-                    pay: format!("{} an hour", pounds(spec.pay_rate_pence_per_hour)),
+                    pay: pounds_an_hour(spec.pay_rate_pence_per_hour),
                     title: spec.title,
                     description: spec.description,
                     project_title: project.title,

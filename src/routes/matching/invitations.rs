@@ -22,7 +22,7 @@ use crate::db::queries::{
 use crate::domain::Invalid;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus};
 use crate::domain::role::Role;
-use crate::domain::{pounds, uk_time};
+use crate::domain::{pounds_an_hour, uk_time};
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::matching::adjustments::{Adjustment, AdjustmentStatus, adjustments};
@@ -273,7 +273,7 @@ pub async fn invite(
                         .filter(|f| f.points > 0.0)
                         .map(|f| f.reason.clone())
                         .collect(),
-                    pay: format!("{} an hour", pounds(spec.pay_rate_pence_per_hour)),
+                    pay: pounds_an_hour(spec.pay_rate_pence_per_hour),
                     hours: spec.hours_estimate,
                     sessions: session_lines(&spec),
                     adjustments: planned.iter().map(|a| adjustment_line(a, &app)).collect(),

@@ -22,6 +22,7 @@ use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
 use crate::matching::adjustments::Arrangement;
 use crate::routes::matching::adjustments::arrangements_of;
+use crate::routes::matching::invitation_details::why_suggested;
 use crate::state::AppState;
 
 fn utc(at: NaiveDateTime) -> DateTime<Utc> {
@@ -481,6 +482,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
     let mut work_invitations = Vec::new();
     for i in matching::invitations_of_user(conn, user_id)? {
         let (project, element) = titles.element(conn, &i.element_id)?;
+        let why_you_were_suggested = why_suggested(state, &i)?;
         work_invitations.push(WorkInvitation {
             project,
             element,
@@ -489,13 +491,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             respond_by: utc(i.respond_by),
             responded_at: i.responded_at.map(utc),
             score: f64::from(i.score_hundredths) / 100.0,
-            why_you_were_suggested: match &i.sealed_breakdown {
-                Some(sealed) => state
-                    .cipher
-                    .decrypt_json(&i.id, Field::InvitationReasons, sealed)
-                    .map_err(|e| AppError::Internal(anyhow::anyhow!("invitation reasons: {e}")))?,
-                None => serde_json::from_str(&i.breakdown).unwrap_or_default(),
-            },
+            why_you_were_suggested,
             message: i.message,
             your_reason_for_declining: i.decline_reason,
         });

@@ -123,6 +123,7 @@ pub async fn write_what_changed(
             outbox_queries::no_erasure_meanwhile(conn)?;
             let first = queries::save_outcome(conn, &row)?;
             if first {
+                let titles = Titles::of(conn, &element)?;
                 let completed = AssignmentStatus::Completed.as_str();
                 for assignment in matching::assignments_of_element(conn, &element.id)? {
                     // Held, then read again: a booking being completed now is seen here once it
@@ -131,7 +132,7 @@ pub async fn write_what_changed(
                     let now_completed = matching::find_assignment(conn, &assignment.id)?
                         .is_some_and(|a| a.status == completed);
                     if now_completed {
-                        tell_what_changed(conn, &app, &assignment.coproducer_id, &element, &row)?;
+                        tell_what_changed(conn, &app, &assignment.coproducer_id, &titles, &row)?;
                     }
                 }
             }
@@ -147,23 +148,39 @@ pub async fn write_what_changed(
     })
 }
 
-/// Emails `person_id`, if their account is still active, what changed because of `element`'s
-/// work.
+/// The element's and its project's titles, as the what-changed email names them.
+pub(crate) struct Titles {
+    element: String,
+    project: String,
+}
+
+impl Titles {
+    pub(crate) fn of(conn: &mut DbConn, element: &ElementRow) -> Result<Self, AppError> {
+        let project =
+            queries::find_project(conn, &element.project_id)?.ok_or(AppError::NotFound)?;
+        Ok(Self {
+            element: spec_of(element)?.title,
+            project: project.title,
+        })
+    }
+}
+
+/// Emails `person_id`, if their account is still active, what changed because of the work
+/// `titles` names.
 pub(crate) fn tell_what_changed(
     conn: &mut DbConn,
     app: &AppState,
     person_id: &str,
-    element: &ElementRow,
+    titles: &Titles,
     outcome: &OutcomeRow,
 ) -> Result<(), AppError> {
     let Some(person) = users::find_by_id(conn, person_id)?.filter(UserRow::is_active) else {
         return Ok(());
     };
-    let project = queries::find_project(conn, &element.project_id)?.ok_or(AppError::NotFound)?;
     let email = Email::WhatChanged {
         name: person.display_name().to_string(),
-        element_title: spec_of(element)?.title,
-        project_title: project.title,
+        element_title: titles.element.clone(),
+        project_title: titles.project.clone(),
         summary: outcome.summary.clone(),
         easy_read: outcome.easy_read.clone().unwrap_or_default(),
         link: app.settings.server.link("/me/assignments"),
