@@ -109,6 +109,7 @@ pub fn configure(cfg: &mut ServiceConfig) {
                         .service(projects::elements::add_element)
                         .service(matching::plan::match_plan),
                 )
+                .service(scope::scope("/match-plan").service(matching::plan::match_plan_all))
                 .service(
                     scope::scope("/elements")
                         .service(projects::elements::update_element)

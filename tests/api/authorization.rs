@@ -200,6 +200,7 @@ const MATRIX: &[Row] = &[
     row("POST", "/api/v1/coproducers/{id}/reinstate", T::ArchivedPoolMember, B::None, "401 403 403 403 200 200 403", "="),
     row("GET", "/api/v1/elements/{id}/candidates", T::Element, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/projects/{id}/match-plan", T::Project, B::None, "401 403 403 403 200 200 403", "="),
+    row("POST", "/api/v1/match-plan", T::None, B::None, "401 403 403 403 200 200 403", "="),
     row("POST", "/api/v1/elements/{id}/invitations", T::Element, B::Invite, "401 403 403 403 201 201 403", "="),
     row("GET", "/api/v1/invitations/{id}", T::Invitation, B::None, "401 404 200 404 404 404 404", "401 404 404 404 404 404 404"),
     row("POST", "/api/v1/invitations/{id}/accept", T::Invitation, B::None, "401 404 200 404 404 404 404", "401 404 404 404 404 404 404"),

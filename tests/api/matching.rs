@@ -218,6 +218,42 @@ both_backends! {
         assert_eq!(plan["total_score"], 200.0);
     }
 
+    async fn the_plan_across_every_project_gives_one_person_one_place_at_a_time(app) {
+        let (coordinator, partner, first) = project(&app).await;
+        // Another project, its element at the same time as the first's.
+        let second = accepted_project(&app, &coordinator, &partner, &request_body()).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        for project in [&first, &second] {
+            let alone: Value = app.post_as(&coordinator, &format!("/api/v1/projects/{}/match-plan", project["id"].as_str().unwrap())).send().await.unwrap().json().await.unwrap();
+            assert_eq!(alone["proposals"][0]["coproducer_ids"], json!([person.id]), "each project alone proposes them: {alone}");
+        }
+
+        let response = app.post_as(&coordinator, "/api/v1/match-plan").send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let plan: Value = response.json().await.unwrap();
+        let proposals = plan["proposals"].as_array().unwrap();
+        let planned: Vec<(&str, &str)> = proposals.iter().map(|p| (p["project_id"].as_str().unwrap(), p["element_id"].as_str().unwrap())).collect();
+        for project in [&first, &second] {
+            assert!(planned.contains(&(project["id"].as_str().unwrap(), first_element(project).as_str())), "{plan}");
+        }
+        let places = proposals.iter().flat_map(|p| p["coproducer_ids"].as_array().unwrap()).filter(|id| **id == json!(person.id)).count();
+        assert_eq!(places, 1, "one place across both projects: {plan}");
+        assert_eq!(plan["total_score"], 100.0);
+        let seats_left: u64 = plan["unfilled"].as_array().unwrap().iter().map(|u| u["seats_left"].as_u64().unwrap()).sum();
+        assert_eq!(seats_left, 5, "six seats, one planned: {plan}");
+    }
+
+    async fn the_plan_across_every_project_leaves_out_elements_no_longer_open(app) {
+        let (coordinator, partner, first) = project(&app).await;
+        let second = accepted_project(&app, &coordinator, &partner, &request_body()).await;
+        let cancelled = app.client.patch(app.url(&format!("/api/v1/elements/{}", first_element(&second))))
+            .bearer_auth(&coordinator.token).json(&json!({"status": "cancelled"})).send().await.unwrap();
+        assert_eq!(cancelled.status(), 200);
+        let plan: Value = app.post_as(&coordinator, "/api/v1/match-plan").send().await.unwrap().json().await.unwrap();
+        let planned: Vec<&str> = plan["proposals"].as_array().unwrap().iter().map(|p| p["element_id"].as_str().unwrap()).collect();
+        assert_eq!(planned, [first_element(&first)]);
+    }
+
     async fn invitations_explain_the_choice_and_record_the_score(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

@@ -62,7 +62,7 @@ both_backends! {
             "/api/v1/organisations", "/api/v1/requests", "/api/v1/requests/{id}", "/api/v1/requests/{id}/triage",
             "/api/v1/projects", "/api/v1/projects/{id}", "/api/v1/projects/{id}/elements", "/api/v1/elements/{id}",
             "/api/v1/coproducers", "/api/v1/coproducers/{id}/archive", "/api/v1/coproducers/{id}/reinstate", "/api/v1/me/conflicts", "/api/v1/me/conflicts/{organisation_id}",
-            "/api/v1/elements/{id}/candidates", "/api/v1/projects/{id}/match-plan", "/api/v1/elements/{id}/invitations",
+            "/api/v1/elements/{id}/candidates", "/api/v1/projects/{id}/match-plan", "/api/v1/match-plan", "/api/v1/elements/{id}/invitations",
             "/api/v1/invitations/{id}/accept", "/api/v1/invitations/{id}/decline", "/api/v1/me/invitations",
             "/api/v1/me/assignments", "/api/v1/elements/{id}/assignments",
         ] {

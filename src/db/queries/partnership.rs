@@ -9,6 +9,7 @@ use crate::db::schema::{
     assignments, conflicts_of_interest, element_outcomes, element_sessions, elements,
     organisation_members, organisations, partner_requests, projects, request_events, users,
 };
+use crate::domain::partnership::ElementStatus;
 use crate::per_backend;
 
 pub type OrganisationRow = (String, String, String, String, NaiveDateTime);
@@ -366,6 +367,15 @@ pub fn elements_of(conn: &mut DbConn, project_id: &str) -> QueryResult<Vec<Eleme
     elements::table
         .filter(elements::project_id.eq(project_id))
         .order((elements::position, elements::id))
+        .select(ElementRow::as_select())
+        .load(conn)
+}
+
+/// Every element still `open`, project by project, in each project's order.
+pub fn open_elements(conn: &mut DbConn) -> QueryResult<Vec<ElementRow>> {
+    elements::table
+        .filter(elements::status.eq(ElementStatus::Open.as_str()))
+        .order((elements::project_id, elements::position, elements::id))
         .select(ElementRow::as_select())
         .load(conn)
 }
