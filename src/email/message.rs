@@ -256,6 +256,8 @@ pub enum Email {
         archived: bool,
         /// The coordinator's reason for archiving; empty when reinstated.
         reason: String,
+        /// Elements whose invitation or waiting-list place closed with the archiving.
+        closed: Vec<String>,
         link: String,
     },
     /// To the co-producer: a coordinator approved, rejected or paid their claim for time and
@@ -644,12 +646,14 @@ impl Email {
                 name: "Sam".into(),
                 archived: true,
                 reason: "You told us you are moving abroad for a year.".into(),
+                closed: vec!["Peer interviews".into()],
                 link: "https://coproduce.example/me".into(),
             },
             Email::PoolPlaceChanged {
                 name: "Sam".into(),
                 archived: false,
                 reason: String::new(),
+                closed: Vec::new(),
                 link: "https://coproduce.example/me".into(),
             },
             Email::AccountDeleted {

@@ -466,30 +466,70 @@ both_backends! {
         assert_eq!(accept(&app, &person, id).await.status(), 409);
     }
 
-    async fn someone_archived_after_being_invited_cannot_accept_and_no_seat_is_taken(app) {
+    async fn archiving_closes_their_unanswered_invitations_and_no_seat_is_taken(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);
         let person = coproducer(&app, fitting_profile()).await;
         let invitations: Vec<Value> = invite(&app, &coordinator, &element, &[&person.id]).await.json().await.unwrap();
         let archived = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Asked to leave the pool"})).send().await.unwrap();
         assert_eq!(archived.status(), 200);
+        assert_eq!(archived.json::<Value>().await.unwrap()["invitations_closed"], 1);
         let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
         assert_eq!(response.status(), 409);
         assert_eq!(problem(response).await["code"], "not_in_pool");
         let mine: Value = app.get_as(&person, "/api/v1/me/invitations").send().await.unwrap().json().await.unwrap();
-        assert_eq!(mine["items"][0]["status"], "invited", "nothing changed");
+        assert_eq!(mine["items"][0]["status"], "expired");
         let booked: Value = app.get_as(&coordinator, &format!("/api/v1/elements/{element}/assignments")).send().await.unwrap().json().await.unwrap();
         assert_eq!(booked["items"].as_array().map(Vec::len), Some(0), "{booked}");
     }
 
-    async fn someone_reinstated_may_accept_what_they_were_offered_before_the_archive(app) {
+    async fn archiving_takes_someone_off_waiting_lists_for_good_even_once_reinstated(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let seat = app.client.patch(app.url(&format!("/api/v1/elements/{element}"))).bearer_auth(&coordinator.token).json(&json!({"people_needed": 1})).send().await.unwrap();
+        assert_eq!(seat.status(), 200);
+        let [booked, archived, next] = [coproducer(&app, fitting_profile()).await, coproducer(&app, fitting_profile()).await, coproducer(&app, fitting_profile()).await];
+        let invited: Vec<Value> = invite(&app, &coordinator, &element, &[&booked.id, &archived.id, &next.id]).await.json().await.unwrap();
+        let mut assignment = None;
+        for (person, invitation) in [&booked, &archived, &next].into_iter().zip(&invited) {
+            let answer: Value = accept(&app, person, invitation["id"].as_str().unwrap()).await.json().await.unwrap();
+            assignment = assignment.or(answer["assignment"]["id"].as_str().map(str::to_string));
+        }
+        let closed: Value = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", archived.id)).json(&json!({"reason": "Moved away"})).send().await.unwrap().json().await.unwrap();
+        assert_eq!(closed["invitations_closed"], 1, "{closed}");
+        let reinstated = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/reinstate", archived.id)).send().await.unwrap();
+        assert_eq!(reinstated.status(), 200);
+
+        let withdrawn = app.post_as(&booked, &format!("/api/v1/assignments/{}/withdraw", assignment.unwrap())).json(&json!({})).send().await.unwrap();
+        assert_eq!(withdrawn.status(), 200);
+        let on_it: Value = app.get_as(&coordinator, &format!("/api/v1/elements/{element}/assignments")).send().await.unwrap().json().await.unwrap();
+        let people: Vec<&str> = on_it["items"].as_array().unwrap().iter().filter(|a| a["status"] == "confirmed").map(|a| a["coproducer_id"].as_str().unwrap()).collect();
+        assert_eq!(people, [next.id.as_str()], "{on_it}");
+    }
+
+    async fn someone_archived_is_emailed_which_invitations_closed(app) {
         let (coordinator, _, project) = project(&app).await;
         let person = coproducer(&app, fitting_profile()).await;
-        let invitations: Vec<Value> = invite(&app, &coordinator, &first_element(&project), &[&person.id]).await.json().await.unwrap();
+        invite(&app, &coordinator, &first_element(&project), &[&person.id]).await;
+        let archived = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Moved away"})).send().await.unwrap();
+        assert_eq!(archived.status(), 200);
+        app.drain_outbox().await;
+        let told = app.emails_to(&person.email).pop().unwrap();
+        assert_eq!(told.subject, "Your place in the co-producer pool is archived");
+        assert!(told.text.contains("now closed, so you do not need to answer them:\n- Peer interviews"), "{}", told.text);
+    }
+
+    async fn someone_reinstated_can_be_invited_again_to_what_closed_with_the_archive(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let person = coproducer(&app, fitting_profile()).await;
+        let first = invitation_id(invite(&app, &coordinator, &element, &[&person.id]).await).await;
         let place = format!("/api/v1/coproducers/{}", person.id);
         assert_eq!(app.post_as(&coordinator, &format!("{place}/archive")).json(&json!({"reason": "Unreachable for months"})).send().await.unwrap().status(), 200);
         assert_eq!(app.post_as(&coordinator, &format!("{place}/reinstate")).send().await.unwrap().status(), 200);
-        let response = accept(&app, &person, invitations[0]["id"].as_str().unwrap()).await;
+        assert_eq!(problem(accept(&app, &person, &first).await).await["code"], "invitation_expired");
+        assert_eq!(invite(&app, &coordinator, &element, &[&person.id]).await.status(), 201);
+        let response = accept(&app, &person, &first).await;
         assert_eq!(response.status(), 200);
         assert_eq!(response.json::<Value>().await.unwrap()["status"], "accepted");
     }
@@ -624,7 +664,7 @@ both_backends! {
         let archived = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", person.id)).json(&json!({"reason": "Asked to leave the pool"})).send().await.unwrap();
         assert_eq!(archived.status(), 200);
         let_every_invitation_run_out(&app).await;
-        assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
+        assert_eq!(coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap(), 0, "closed with the archive");
         app.drain_outbox().await;
         assert!(app.emails_to(&person.email).iter().all(|e| !e.subject.contains("has closed")), "they were told they left the pool");
     }

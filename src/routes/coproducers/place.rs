@@ -9,12 +9,13 @@ use utoipa::ToSchema;
 use crate::auth::AuthUser;
 use crate::db::DbConn;
 use crate::db::models::user::UserRow;
-use crate::db::queries::{pool, users};
+use crate::db::queries::{matching, pool, users};
 use crate::domain::partnership::CoproducerStatus;
 use crate::domain::role::Role;
 use crate::email::{Email, Recipient};
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
+use crate::routes::matching::assignments::lapse_invitations_of_person;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -41,10 +42,14 @@ pub struct StatusView {
     pub status: CoproducerStatus,
     pub paused_until: Option<DateTime<Utc>>,
     pub archived_reason: Option<String>,
+    /// On archiving: how many of their unanswered invitations and waiting-list places closed,
+    /// so that coordinators can offer those places to others. 0 on reinstating.
+    pub invitations_closed: usize,
 }
 
-/// Take someone out of the pool, with a reason. They are no longer matched, and they are
-/// emailed the reason.
+/// Take someone out of the pool, with a reason. They are no longer matched, their unanswered
+/// invitations and waiting-list places close, and they are emailed the reason. Their bookings
+/// stay.
 #[utoipa::path(tag = "coproducers", security(("bearer" = [])), params(("id" = String, Path)), request_body = ArchiveInput, responses(
     (status = 200, body = StatusView),
     (status = 403, description = "Coordinators only", body = Problem, content_type = "application/problem+json"),
@@ -65,6 +70,8 @@ pub async fn archive(
         .db
         .write(move |conn| {
             let person = pool_member(conn, &id)?;
+            // An answer of theirs at this moment goes first, or finds its invitation closed.
+            matching::hold_bookings_of(conn, &id)?;
             let now = Utc::now().naive_utc();
             let archived = CoproducerStatus::Archived.as_str();
             if !pool::set_status(conn, &id, archived, None, Some(&reason), now)? {
@@ -73,12 +80,15 @@ pub async fn archive(
                     "This co-producer is already archived.",
                 ));
             }
-            tell(conn, &app, &person, Some(&reason))?;
+            let closed = lapse_invitations_of_person(conn, &id, now)?;
+            let invitations_closed = closed.len();
+            tell(conn, &app, &person, Some(&reason), closed)?;
             Ok(StatusView {
                 user_id: id.to_string(),
                 status: CoproducerStatus::Archived,
                 paused_until: None,
                 archived_reason: Some(reason),
+                invitations_closed,
             })
         })
         .await?;
@@ -112,12 +122,13 @@ pub async fn reinstate(
                     "This co-producer is not archived, so they are already in the pool.",
                 ));
             }
-            tell(conn, &app, &person, None)?;
+            tell(conn, &app, &person, None, Vec::new())?;
             Ok(StatusView {
                 user_id: id.to_string(),
                 status: CoproducerStatus::Active,
                 paused_until: None,
                 archived_reason: None,
+                invitations_closed: 0,
             })
         })
         .await?;
@@ -135,12 +146,14 @@ fn pool_member(conn: &mut DbConn, id: &str) -> Result<UserRow, AppError> {
     users::find_by_id(conn, id)?.ok_or(AppError::NotFound)
 }
 
-/// Tells the person their place was archived (with the reason) or, with no reason, reinstated.
+/// Tells the person their place was archived (with the reason, and the elements whose
+/// invitations closed) or, with no reason, reinstated.
 fn tell(
     conn: &mut DbConn,
     app: &AppState,
     person: &UserRow,
     archived_because: Option<&str>,
+    closed: Vec<String>,
 ) -> Result<(), AppError> {
     app.outbox.enqueue(
         conn,
@@ -149,6 +162,7 @@ fn tell(
             name: person.display_name().to_string(),
             archived: archived_because.is_some(),
             reason: archived_because.unwrap_or_default().to_string(),
+            closed,
             link: app.settings.server.link("/me"),
         },
     )?;

@@ -390,6 +390,29 @@ fn cannot_become(current: &str, next: AssignmentStatus) -> AppError {
     )
 }
 
+/// Closes `invitation` if it still waits for an answer or is on the waiting list (`expired`):
+/// whether it was `invited` or `waiting`, when it closed.
+fn lapse(
+    conn: &mut DbConn,
+    invitation: &InvitationRow,
+    now: NaiveDateTime,
+) -> Result<Option<&'static str>, AppError> {
+    let was = match invitation.status.as_str() {
+        "invited" => "invited",
+        "waitlisted" => "waiting",
+        _ => return Ok(None),
+    };
+    let closed = queries::respond(
+        conn,
+        &invitation.id,
+        &invitation.status,
+        "expired",
+        None,
+        now,
+    )?;
+    Ok(closed.then_some(was))
+}
+
 /// Closes the element's invitations still waiting for an answer and its waiting list
 /// (`expired`). Returns who each was for, and whether they were `invited` or `waiting`.
 fn lapse_open_invitations(
@@ -399,23 +422,33 @@ fn lapse_open_invitations(
 ) -> Result<Vec<(String, &'static str)>, AppError> {
     let mut lapsed = Vec::new();
     for invitation in queries::invitations_of_element(conn, element_id)? {
-        let was = match invitation.status.as_str() {
-            "invited" => "invited",
-            "waitlisted" => "waiting",
-            _ => continue,
-        };
-        if queries::respond(
-            conn,
-            &invitation.id,
-            &invitation.status,
-            "expired",
-            None,
-            now,
-        )? {
+        if let Some(was) = lapse(conn, &invitation, now)? {
             lapsed.push((invitation.coproducer_id, was));
         }
     }
     Ok(lapsed)
+}
+
+/// Someone left the pool: their invitations still waiting for an answer and their places on
+/// waiting lists close (`expired`), so coordinators can offer them to others. Returns the
+/// elements' titles, to tell them. The caller holds their bookings
+/// (`queries::hold_bookings_of`): an answer of theirs at that moment goes first, or finds the
+/// invitation closed.
+pub(crate) fn lapse_invitations_of_person(
+    conn: &mut DbConn,
+    person_id: &str,
+    now: NaiveDateTime,
+) -> Result<Vec<String>, AppError> {
+    let mut titles = Vec::new();
+    for invitation in queries::invitations_of_user(conn, person_id)? {
+        if lapse(conn, &invitation, now)?.is_none() {
+            continue;
+        }
+        if let Some(element) = partnership::find_element(conn, &invitation.element_id)? {
+            titles.push(spec_of(&element)?.title);
+        }
+    }
+    Ok(titles)
 }
 
 /// An element that started or finished takes nobody else: its open invitations and waiting

@@ -337,6 +337,8 @@ pub async fn accept(
             queries::hold_bookings_of(conn, &user.id)?;
             let invitation = own_invitation(conn, &user, &id)?;
             let now = Utc::now().naive_utc();
+            // First: archiving closed their invitations, and "it ran out" would be wrong.
+            refuse_if_archived(conn, &user.id)?;
             if invitation.status != "invited" {
                 return Err(no_longer_open(conn, &invitation)?);
             }
@@ -345,7 +347,6 @@ pub async fn accept(
                 queries::respond(conn, &invitation.id, "invited", "expired", None, now)?;
                 return Ok(Acceptance::Expired);
             }
-            refuse_if_archived(conn, &user.id)?;
             queries::lock_element(conn, &invitation.element_id, now)?;
             let element = partnership::find_element(conn, &invitation.element_id)?
                 .ok_or(AppError::NotFound)?;
