@@ -1,7 +1,8 @@
 //! Background jobs that close the loop: reminding coordinators about applications still
 //! waiting for an answer as a round's answer-by date nears, and about claims for time and
 //! expenses waiting to be decided or paid, sending the daily digests of
-//! routine email held for people who chose one, expiring unanswered invitations,
+//! routine email held for people who chose one, expiring unanswered invitations, offering free
+//! seats to waiting lists,
 //! the retention rules that remove records once they are no longer needed, and storing the
 //! owner's view of applications that have none.
 
@@ -24,6 +25,7 @@ use crate::error::AppError;
 use crate::matching::adjustments::still_to_arrange;
 use crate::routes::applications::{Loaded, OWNER_VIEW_FORMAT};
 use crate::routes::matching::adjustments::{needs_of, plan_of};
+use crate::routes::matching::assignments::refill_freed_seat;
 use crate::routes::matching::{load_element, spec_of};
 use crate::routes::rounds::waiting;
 use crate::state::AppState;
@@ -356,6 +358,37 @@ pub async fn send_digests(state: &AppState, now: NaiveDateTime) -> Result<usize,
     Ok(queued)
 }
 
+/// Offers open elements' free seats to their waiting lists, in order, so someone passed over
+/// when a seat freed (paused then, unable to take it then, or being booked elsewhere at that
+/// moment) gets it once they can. Elements whose sessions have begun are left alone. Each
+/// element is its own transaction, and one that fails is logged and skipped. Returns how many
+/// people were booked.
+pub async fn offer_free_seats(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
+    let elements = state
+        .db
+        .read(move |conn| Ok(partnership::open_with_people_waiting(conn, now)?))
+        .await?;
+    let mut booked = 0;
+    for element_id in elements {
+        let app = state.clone();
+        let id = element_id.clone();
+        let offered = state
+            .db
+            .write(move |conn| refill_freed_seat(conn, &app, &id, now))
+            .await;
+        match offered {
+            Ok(count) => booked += count,
+            Err(error) => {
+                tracing::warn!(error = %error, element_id, "offering a free seat failed; will try again");
+            }
+        }
+    }
+    if booked > 0 {
+        state.outbox.wake();
+    }
+    Ok(booked)
+}
+
 /// Expires unanswered invitations and tells coordinators; returns how many expired.
 pub async fn expire_invitations(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
     let app = state.clone();
@@ -600,6 +633,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = expire_invitations(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "expiring invitations failed; will try again");
+        }
+        if let Err(error) = offer_free_seats(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "offering free seats failed; will try again");
         }
         if let Err(error) = apply_retention(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "applying the retention rules failed; will try again");

@@ -3,6 +3,10 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+/// The actor of a step the service made by itself (a booking from the waiting list), in place
+/// of a user id.
+pub const SERVICE_ACTOR: &str = "service";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AssignmentStatus {

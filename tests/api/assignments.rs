@@ -466,6 +466,56 @@ both_backends! {
         assert_eq!(error_fields(&empty), ["summary"]);
     }
 
+    async fn someone_passed_over_while_paused_gets_the_free_seat_once_back(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        let (waiting, _) = &scene.waiting[0];
+        let pause = |status: &str| app.patch_as(waiting, "/api/v1/me").json(&json!({"coproducer_status": status})).send();
+        assert_eq!(pause("paused").await.unwrap().status(), 200);
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        assert_eq!(element_status(&app, &scene).await, "open", "passed over while paused");
+        assert_eq!(coproduce::jobs::offer_free_seats(&app.state, Utc::now().naive_utc()).await.unwrap(), 0, "still paused");
+        assert_eq!(pause("active").await.unwrap().status(), 200);
+        assert_eq!(coproduce::jobs::offer_free_seats(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
+        let mine = get(&app, waiting, "/api/v1/me/assignments").await;
+        assert_eq!(mine["items"][0]["status"], "confirmed");
+        assert_eq!(element_status(&app, &scene).await, "filled");
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to(&waiting.email).pop().unwrap().subject, "A place came up and you are booked: Peer interviews");
+        let history = get(&app, waiting, &format!("/api/v1/assignments/{}/history", mine["items"][0]["id"].as_str().unwrap())).await;
+        assert_eq!(history["items"][0]["actor_id"], "service", "booked by the service, not by whoever left: {history}");
+    }
+
+    async fn free_seats_are_not_offered_again_once_sessions_have_begun(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        let (waiting, _) = &scene.waiting[0];
+        let pause = |status: &str| app.patch_as(waiting, "/api/v1/me").json(&json!({"coproducer_status": status})).send();
+        assert_eq!(pause("paused").await.unwrap().status(), 200);
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        assert_eq!(pause("active").await.unwrap().status(), 200);
+        // The element's one session starts 40 days ahead.
+        let begun = (Utc::now() + Duration::days(41)).naive_utc();
+        assert_eq!(coproduce::jobs::offer_free_seats(&app.state, begun).await.unwrap(), 0);
+        let mine = get(&app, waiting, "/api/v1/me/invitations").await;
+        assert_eq!(mine["items"][0]["status"], "waitlisted");
+    }
+
+    async fn offering_free_seats_leaves_when_the_element_last_changed_alone(app) {
+        let scene = scene(&app, 3, 1, 0).await;
+        let (waiting, _) = &scene.waiting[0];
+        assert_eq!(app.patch_as(waiting, "/api/v1/me").json(&json!({"coproducer_status": "paused"})).send().await.unwrap().status(), 200);
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        let updated_at = || {
+            let id = scene.element.clone();
+            app.state.db.read(move |conn| Ok(coproduce::db::queries::partnership::find_element(conn, &id)?.unwrap().updated_at))
+        };
+        let before = updated_at().await.unwrap();
+        assert_eq!(coproduce::jobs::offer_free_seats(&app.state, Utc::now().naive_utc()).await.unwrap(), 0);
+        assert_eq!(updated_at().await.unwrap(), before);
+    }
+
     async fn a_partner_cannot_change_an_element_once_someone_is_booked(app) {
         let scene = scene(&app, 1, 0, 0).await;
         let response = patch_element(&app, &scene.partner, &scene.element, json!({"people_needed": 2})).await;

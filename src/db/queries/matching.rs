@@ -129,10 +129,11 @@ pub fn try_hold_bookings_of(conn: &mut DbConn, person_id: &str) -> QueryResult<b
 }
 
 /// Takes the element's row lock for the rest of the transaction (PostgreSQL), so seat counts
-/// and the assignment that follows them cannot interleave with another accept.
-pub fn lock_element(conn: &mut DbConn, element_id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+/// and the assignment that follows them cannot interleave with another accept. An update that
+/// changes nothing: `updated_at` keeps saying when the element itself last changed.
+pub fn lock_element(conn: &mut DbConn, element_id: &str) -> QueryResult<bool> {
     let changed = diesel::update(elements::table.find(element_id))
-        .set(elements::updated_at.eq(now))
+        .set(elements::updated_at.eq(elements::updated_at))
         .execute(conn)?;
     Ok(changed == 1)
 }

@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConn;
 use crate::db::models::partnership::{ElementRow, OutcomeRow, ProjectRow, RequestRow};
 use crate::db::schema::{
-    assignments, conflicts_of_interest, element_outcomes, element_sessions, elements,
+    assignments, conflicts_of_interest, element_outcomes, element_sessions, elements, invitations,
     organisation_members, organisations, partner_requests, projects, request_events, users,
 };
 use crate::domain::partnership::ElementStatus;
@@ -536,5 +536,23 @@ pub fn completed_without_what_changed(
         .filter(elements::id.eq_any(worked))
         .order(elements::updated_at)
         .select(ElementRow::as_select())
+        .load(conn)
+}
+
+/// Open elements with someone on their waiting list and no session begun by `now`, in id
+/// order: seats someone passed over may take later.
+pub fn open_with_people_waiting(conn: &mut DbConn, now: NaiveDateTime) -> QueryResult<Vec<String>> {
+    let waiting = invitations::table
+        .filter(invitations::status.eq("waitlisted"))
+        .select(invitations::element_id);
+    let begun = element_sessions::table
+        .filter(element_sessions::starts_at.le(now))
+        .select(element_sessions::element_id);
+    elements::table
+        .filter(elements::status.eq(ElementStatus::Open.as_str()))
+        .filter(elements::id.eq_any(waiting))
+        .filter(diesel::dsl::not(elements::id.eq_any(begun)))
+        .order(elements::id)
+        .select(elements::id)
         .load(conn)
 }

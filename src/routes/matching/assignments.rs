@@ -20,7 +20,7 @@ use crate::db::models::matching::{AssignmentRow, InvitationRow};
 use crate::db::models::partnership::ElementRow;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{audit, matching as queries, partnership, users};
-use crate::domain::assignment::AssignmentStatus;
+use crate::domain::assignment::{AssignmentStatus, SERVICE_ACTOR};
 use crate::domain::non_blank;
 use crate::domain::partnership::{CoproducerStatus, ElementSpec, ElementStatus, Mode};
 use crate::domain::profile::AccessPassport;
@@ -188,20 +188,20 @@ fn host_of(url: &str) -> &str {
     }
 }
 
-/// Offers a seat freed outside this module (an erased account) to the waiting list, under the
-/// element lock accept uses. Returns how many people were booked.
+/// Offers an element's free seats to its waiting list, under the element lock accept uses: a
+/// seat freed outside this module (an erased account, more places), or one someone passed over
+/// could not take then (the background sweep). Returns how many people were booked.
 pub(crate) fn refill_freed_seat(
     conn: &mut DbConn,
     state: &AppState,
     element_id: &str,
-    actor: &str,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
-    queries::lock_element(conn, element_id, now)?;
+    queries::lock_element(conn, element_id)?;
     let Some(element) = partnership::find_element(conn, element_id)? else {
         return Ok(0);
     };
-    let booked = offer_waiting_list(conn, state, &element, actor, now)?;
+    let booked = offer_waiting_list(conn, state, &element, now)?;
     settle_element(conn, &element, now)?;
     Ok(booked.len())
 }
@@ -209,12 +209,12 @@ pub(crate) fn refill_freed_seat(
 /// Fills free seats from the waiting list, in the order people accepted, skipping people who
 /// are paused, archived, no longer have an active account, or could not take the place now (a
 /// clashing booking, hours or pay past their limits): they keep their place in line.
-/// Each is booked and emailed their sessions. Returns who was booked.
+/// Each is booked (by the service, `SERVICE_ACTOR`, whoever freed the seat) and emailed their
+/// sessions. Returns who was booked.
 fn offer_waiting_list(
     conn: &mut DbConn,
     state: &AppState,
     element: &ElementRow,
-    actor: &str,
     now: NaiveDateTime,
 ) -> Result<Vec<UserRow>, AppError> {
     if !matches!(
@@ -259,7 +259,7 @@ fn offer_waiting_list(
         book(
             conn,
             &invitation,
-            actor,
+            SERVICE_ACTOR,
             Some("Booked from the waiting list when a place came up."),
             now,
         )?;
@@ -645,7 +645,7 @@ pub async fn withdraw(
             // Accounts before the element, as an erasure takes them (see `users::staff`).
             let staff = users::staff(conn)?;
             let now = Utc::now().naive_utc();
-            queries::lock_element(conn, &found.element_id, now)?;
+            queries::lock_element(conn, &found.element_id)?;
             // Read again under the lock: it may have changed while we waited.
             let assignment =
                 queries::find_assignment(conn, &found.id)?.ok_or(AppError::NotFound)?;
@@ -664,7 +664,7 @@ pub async fn withdraw(
             }
             let element = partnership::find_element(conn, &assignment.element_id)?
                 .ok_or(AppError::NotFound)?;
-            let booked = offer_waiting_list(conn, &app, &element, &user.id, now)?;
+            let booked = offer_waiting_list(conn, &app, &element, now)?;
             let taken = settle_element(conn, &element, now)?;
 
             let by_themselves = user.id == assignment.coproducer_id;
@@ -842,7 +842,8 @@ pub struct AssignmentStep {
     /// Absent for the booking itself.
     pub from: Option<String>,
     pub to: String,
-    /// Who made the change: shown to coordinators, and to the co-producer for their own steps.
+    /// Who made the change: shown to coordinators, and to the co-producer for their own steps
+    /// and the service's (`service`: a booking from the waiting list).
     pub actor_id: Option<String>,
     pub at: DateTime<Utc>,
     pub note: Option<String>,
@@ -872,7 +873,8 @@ pub async fn history(
                     Ok::<_, AppError>(AssignmentStep {
                         from,
                         to,
-                        actor_id: (coordinator || actor == user.id).then_some(actor),
+                        actor_id: (coordinator || actor == user.id || actor == SERVICE_ACTOR)
+                            .then_some(actor),
                         at: at.and_utc(),
                         note,
                     })

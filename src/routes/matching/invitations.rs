@@ -139,7 +139,7 @@ pub async fn invite(
             let active = users::hold_those_active(conn, &input.coproducer_ids)?;
             // Accounts first, then the element (as an erasure and a cancellation take them):
             // an element cancelled meanwhile takes no invitation it would never close.
-            queries::lock_element(conn, &row.id, now)?;
+            queries::lock_element(conn, &row.id)?;
             let still = partnership::find_element(conn, &row.id)?.ok_or(AppError::NotFound)?;
             if !open(&still) {
                 return Err(AppError::conflict(
@@ -347,7 +347,7 @@ pub async fn accept(
                 queries::respond(conn, &invitation.id, "invited", "expired", None, now)?;
                 return Ok(Acceptance::Expired);
             }
-            queries::lock_element(conn, &invitation.element_id, now)?;
+            queries::lock_element(conn, &invitation.element_id)?;
             let element = partnership::find_element(conn, &invitation.element_id)?
                 .ok_or(AppError::NotFound)?;
             if !matches!(

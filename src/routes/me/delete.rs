@@ -94,7 +94,7 @@ pub async fn delete_me(
                 privacy::erase_person(conn, &person.id, &person.email, &person.full_name, now)?;
             app.outbox.forget(conn, &person)?;
             for element_id in &erasure.freed_elements {
-                refill_freed_seat(conn, &app, element_id, &person.id, now)?;
+                refill_freed_seat(conn, &app, element_id, now)?;
             }
             // Coordinators check a replaced contact address, or ask for a new one.
             for change in &erasure.contact_changes {

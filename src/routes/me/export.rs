@@ -17,6 +17,7 @@ use crate::db::DbConn;
 use crate::db::queries::{
     audit, claims, matching, organisations, partnership, people, privacy, recruitment, users,
 };
+use crate::domain::assignment::SERVICE_ACTOR;
 use crate::domain::profile::{AccessPassport, EqualOpportunities, Profile};
 use crate::domain::role::Role;
 use crate::error::{AppError, Problem};
@@ -175,7 +176,7 @@ pub struct AnswerRecord {
 pub struct HistoryRecord {
     pub from: Option<String>,
     pub to: String,
-    /// `you` or `staff`.
+    /// `you`, `staff`, or `the service` (a booking from the waiting list).
     pub by: String,
     pub at: DateTime<Utc>,
     pub note: Option<String>,
@@ -653,9 +654,14 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
 }
 
 /// The plain-English name of an audited kind of data.
-/// Who made a step, without naming staff: `you` or `staff`.
+/// Who made a step, without naming staff: `you`, `the service` or `staff`.
 fn by_whom(actor: &str, user_id: &str) -> String {
-    if actor == user_id { "you" } else { "staff" }.into()
+    match actor {
+        _ if actor == user_id => "you",
+        SERVICE_ACTOR => "the service",
+        _ => "staff",
+    }
+    .into()
 }
 
 fn describe_data(code: &str) -> String {

@@ -127,7 +127,7 @@ pub async fn update_element(
             }
             let now = Utc::now().naive_utc();
             // Under the lock accept takes, so seats are counted against what is booked now.
-            matching::lock_element(conn, &found.id, now)?;
+            matching::lock_element(conn, &found.id)?;
             let mut element = queries::find_element(conn, &found.id)?.ok_or(AppError::NotFound)?;
             let current = ElementStatus::parse(&element.status)
                 .ok_or_else(|| AppError::Internal(anyhow::anyhow!("unknown element status")))?;
@@ -228,7 +228,7 @@ pub async fn update_element(
             }
             if element.people_needed != seats_before {
                 // More places go to the waiting list first; either way open/filled follows.
-                refill_freed_seat(conn, &app, &element.id, &user.id, now)?;
+                refill_freed_seat(conn, &app, &element.id, now)?;
             }
             element_view(queries::find_element(conn, &element.id)?.ok_or(AppError::NotFound)?)
         })
