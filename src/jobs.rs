@@ -6,6 +6,7 @@
 //! the retention rules that remove records once they are no longer needed, and storing the
 //! owner's view of applications that have none.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{Months, NaiveDateTime, Timelike, Utc};
@@ -13,7 +14,7 @@ use chrono::{Months, NaiveDateTime, Timelike, Utc};
 use crate::db::DbConn;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{
-    adjustments, claims, outbox as outbox_queries, owner_views, partnership, privacy,
+    adjustments, claims, matching, outbox as outbox_queries, owner_views, partnership, privacy,
     recruitment as queries, users,
 };
 use crate::domain::recruitment::answer_by;
@@ -285,6 +286,100 @@ pub async fn send_what_changed_reminders(
                 claims::WHAT_CHANGED_WAITING,
                 &today,
                 |coordinator| Email::WhatChangedWaiting {
+                    name: coordinator.display_name().to_string(),
+                    elements: elements.clone(),
+                    after_days,
+                    link: app.settings.server.link("/elements"),
+                },
+            )
+        })
+        .await?;
+    if reminded {
+        state.outbox.wake();
+    }
+    Ok(reminded)
+}
+
+/// How many days the bookings-to-close reminder names an element after its last session: it
+/// stops in the end.
+const BOOKINGS_REMINDED_FOR_DAYS: i64 = 60;
+
+/// Emails every coordinator and admin, once a day from `bookings.remind_hour`, while bookings
+/// are still `confirmed` `bookings.remind_after_days` or more (and at most
+/// [`BOOKINGS_REMINDED_FOR_DAYS`] more) after their element's last session ended: nobody is
+/// thanked or told what changed until each is marked completed or missed. Each line names the
+/// element, its project, how many and the last session's day, never who. Returns whether a
+/// reminder was queued.
+pub async fn send_bookings_to_close_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let settings = &state.settings.bookings;
+    if now.hour() < settings.remind_hour {
+        return Ok(false);
+    }
+    let after_days = settings.remind_after_days;
+    let today = now.date().to_string();
+    let day = today.clone();
+    // Read first, outside the write lock; most runs find today's reminder already sent.
+    let elements = state
+        .db
+        .read(move |conn| {
+            if claims::reminded_on(conn, claims::BOOKINGS_TO_CLOSE, &day)? {
+                return Ok(Vec::new());
+            }
+            let before = now - chrono::Duration::days(i64::from(after_days));
+            let since = before - chrono::Duration::days(BOOKINGS_REMINDED_FOR_DAYS);
+            let open = matching::confirmed_per_element(conn)?;
+            let ids: Vec<String> = open.iter().map(|(id, _)| id.clone()).collect();
+            let mut last_ended: HashMap<String, NaiveDateTime> = HashMap::new();
+            for chunk in ids.chunks(500) {
+                for (id, _, ends_at) in matching::sessions_of(conn, chunk)? {
+                    let last = last_ended.entry(id).or_insert(ends_at);
+                    *last = (*last).max(ends_at);
+                }
+            }
+            let mut elements = Vec::new();
+            for (id, count) in open {
+                let Some(ended) = last_ended.get(&id).copied() else {
+                    continue;
+                };
+                if ended > before || ended < since {
+                    continue;
+                }
+                let Some(row) = partnership::find_element(conn, &id)? else {
+                    continue;
+                };
+                let project = partnership::find_project(conn, &row.project_id)?;
+                let bookings = if count == 1 { "booking" } else { "bookings" };
+                let line = format!(
+                    "{} ({}): {count} {bookings}, last session on {}",
+                    spec_of(&row)?.title,
+                    project.map(|p| p.title).unwrap_or_default(),
+                    uk_time::day(ended)
+                );
+                elements.push((ended, line));
+            }
+            elements.sort();
+            Ok(elements
+                .into_iter()
+                .map(|(_, line)| line)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    if elements.is_empty() {
+        return Ok(false);
+    }
+    let app = state.clone();
+    let reminded = state
+        .db
+        .write(move |conn| {
+            remind_staff(
+                conn,
+                &app,
+                claims::BOOKINGS_TO_CLOSE,
+                &today,
+                |coordinator| Email::BookingsToClose {
                     name: coordinator.display_name().to_string(),
                     elements: elements.clone(),
                     after_days,
@@ -627,6 +722,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_what_changed_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "what-changed reminders failed; will try again");
+        }
+        if let Err(error) = send_bookings_to_close_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "bookings-to-close reminders failed; will try again");
         }
         if let Err(error) = send_digests(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "sending digests failed; will try again");

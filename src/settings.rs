@@ -41,6 +41,7 @@ pub struct Settings {
     pub claims: ClaimSettings,
     pub adjustments: AdjustmentSettings,
     pub what_changed: WhatChangedSettings,
+    pub bookings: BookingSettings,
     pub matching: MatchingSettings,
     pub retention: RetentionSettings,
     pub log: LogSettings,
@@ -319,6 +320,25 @@ pub struct WhatChangedSettings {
     pub remind_after_days: u32,
     /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
     pub remind_hour: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BookingSettings {
+    /// Coordinators are reminded, once a day, of bookings still `confirmed` this many days or
+    /// more after their element's last session ended.
+    pub remind_after_days: u32,
+    /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
+    pub remind_hour: u32,
+}
+
+impl Default for BookingSettings {
+    fn default() -> Self {
+        Self {
+            remind_after_days: 2,
+            remind_hour: 9,
+        }
+    }
 }
 
 impl Default for WhatChangedSettings {
@@ -653,6 +673,16 @@ impl Settings {
                 "what_changed.remind_hour: must be an hour of the day, from 0 to 23".into(),
             ));
         }
+        if self.bookings.remind_after_days == 0 {
+            return Err(SettingsError(
+                "bookings.remind_after_days: must be at least 1".into(),
+            ));
+        }
+        if self.bookings.remind_hour > 23 {
+            return Err(SettingsError(
+                "bookings.remind_hour: must be an hour of the day, from 0 to 23".into(),
+            ));
+        }
         if self.email.digest_hour > 23 {
             return Err(SettingsError(
                 "email.digest_hour: must be an hour of the day, from 0 to 23".into(),
@@ -860,6 +890,12 @@ mod tests {
                 "24",
                 "what_changed.remind_hour",
             ),
+            (
+                "APP_BOOKINGS__REMIND_AFTER_DAYS",
+                "0",
+                "bookings.remind_after_days",
+            ),
+            ("APP_BOOKINGS__REMIND_HOUR", "24", "bookings.remind_hour"),
             (
                 "APP_RETENTION__SETTLED_CLAIM_YEARS",
                 "5",

@@ -322,6 +322,17 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To coordinators and admins: bookings still `confirmed` some days after their element's
+    /// last session (work done, or missed, but nobody marked it), so nobody is thanked or told
+    /// what changed until someone does.
+    BookingsToClose {
+        name: String,
+        /// e.g. "Peer interviews (Housing support review): 2 bookings, last session on Thursday 3 December 2026".
+        elements: Vec<String>,
+        /// `bookings.remind_after_days`.
+        after_days: u32,
+        link: String,
+    },
     /// Routine updates held for someone who chose one digest, sent together once a day.
     Digest {
         name: String,
@@ -381,6 +392,7 @@ impl Email {
             Email::AdjustmentUpdate { .. } => "adjustment_update",
             Email::AdjustmentsWaiting { .. } => "adjustments_waiting",
             Email::WhatChangedWaiting { .. } => "what_changed_waiting",
+            Email::BookingsToClose { .. } => "bookings_to_close",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -414,6 +426,7 @@ impl Email {
             | Email::ClaimsWaiting { .. }
             | Email::AdjustmentsWaiting { .. }
             | Email::WhatChangedWaiting { .. }
+            | Email::BookingsToClose { .. }
             // A later "being arranged again" must not arrive before the "arranged" it undoes.
             | Email::AdjustmentUpdate { .. }
             | Email::ElementInvitation { .. }
@@ -820,6 +833,14 @@ impl Email {
                     "Peer interviews (Housing support review)".into(),
                 ],
                 after_days: 14,
+                link: "https://coproduce.example/elements".into(),
+            },
+            Email::BookingsToClose {
+                name: "Priya".into(),
+                elements: vec![
+                    "Peer interviews (Housing support review): 2 bookings, last session on Thursday 3 December 2026".into(),
+                ],
+                after_days: 2,
                 link: "https://coproduce.example/elements".into(),
             },
             Email::Digest {

@@ -458,6 +458,32 @@ both_backends! {
         assert!(!remind(14 + 61).await.unwrap(), "not named for ever");
     }
 
+    async fn coordinators_are_reminded_of_bookings_left_open_after_the_last_session(app) {
+        // The element's one session ends at 12:00 UTC, 40 days ahead.
+        let scene = scene(&app, 2, 0, 0).await;
+        let other_coordinator = app.signed_in(Role::Coordinator).await;
+        let remind = |days: i64| coproduce::jobs::send_bookings_to_close_reminders(&app.state, noon_in(days));
+        assert!(!remind(41).await.unwrap(), "not before two days");
+        assert!(remind(43).await.unwrap());
+        assert!(!remind(43).await.unwrap(), "once a day");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&other_coordinator.email).pop().unwrap();
+        assert_eq!(reminder.subject, "Bookings to mark as done or missed");
+        assert!(reminder.text.contains("- Peer interviews (Housing support review): 2 bookings, last session on "), "{}", reminder.text);
+        let (_, first) = &scene.booked[0];
+        let (_, second) = &scene.booked[1];
+        assert_eq!(act(&app, &scene.coordinator, first, "complete", json!({})).await.status(), 200);
+        assert_eq!(act(&app, &scene.coordinator, second, "no-show", json!({})).await.status(), 200);
+        assert!(!remind(44).await.unwrap(), "nothing left open");
+    }
+
+    async fn the_bookings_to_close_reminder_stops_after_sixty_days(app) {
+        scene(&app, 1, 0, 0).await;
+        let remind = |days: i64| coproduce::jobs::send_bookings_to_close_reminders(&app.state, noon_in(days));
+        assert!(remind(42 + 59).await.unwrap());
+        assert!(!remind(42 + 61).await.unwrap(), "not named for ever");
+    }
+
     async fn what_changed_waits_until_the_element_is_completed(app) {
         let scene = scene(&app, 3, 0, 0).await;
         let body = problem(write_what_changed(&app, &scene.partner, &scene.element, &json!({"summary": "Too soon."})).await).await;

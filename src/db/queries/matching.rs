@@ -301,6 +301,16 @@ pub fn assignments_of_element(
         .load(conn)
 }
 
+/// How many bookings each element still has `confirmed`, by element.
+pub fn confirmed_per_element(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    assignments::table
+        .filter(assignments::status.eq("confirmed"))
+        .group_by(assignments::element_id)
+        .select((assignments::element_id, diesel::dsl::count_star()))
+        .order(assignments::element_id)
+        .load(conn)
+}
+
 pub fn assignments_of_user(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<AssignmentRow>> {
     assignments::table
         .filter(assignments::coproducer_id.eq(user_id))
