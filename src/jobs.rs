@@ -300,6 +300,83 @@ pub async fn send_what_changed_reminders(
     Ok(reminded)
 }
 
+/// Applications one transaction reminds or tells about at a time.
+const UNSENT_AT_A_TIME: i64 = 100;
+
+/// How long after its round closed an application never sent is still told about: older ones
+/// (closed while the service was down for long, or before this notice existed) are left alone.
+const UNSENT_TOLD_WITHIN_DAYS: i64 = 7;
+
+/// Emails, from `rounds.reminder_hour`, everyone with an application not sent yet: once
+/// `rounds.draft_reminder_days_before` days or fewer before its round closes, and once after it
+/// closed (early or on its date), so nobody who started one is left without an answer. Someone
+/// who deleted their account is not emailed. Returns how many emails were queued.
+pub async fn send_unsent_application_notices(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let rounds = &state.settings.rounds;
+    if now.hour() < rounds.reminder_hour {
+        return Ok(0);
+    }
+    let until = now + chrono::Duration::days(i64::from(rounds.draft_reminder_days_before));
+    let since = now - chrono::Duration::days(UNSENT_TOLD_WITHIN_DAYS);
+    let mut queued = 0;
+    for closed in [false, true] {
+        loop {
+            let app = state.clone();
+            let (seen, told) = state
+                .db
+                .write(move |conn| {
+                    // An erasure under way ends first and is seen; the next waits for this one.
+                    outbox_queries::no_erasure_meanwhile(conn)?;
+                    let due = if closed {
+                        queries::drafts_of_closed_rounds(conn, since, now, UNSENT_AT_A_TIME)?
+                    } else {
+                        queries::drafts_to_remind(conn, now, until, UNSENT_AT_A_TIME)?
+                    };
+                    let mut told = 0;
+                    for (id, owner, round_title, closes_at) in &due {
+                        let marked = if closed {
+                            queries::mark_closed_told(conn, id, now)?
+                        } else {
+                            queries::mark_draft_reminded(conn, id, now)?
+                        };
+                        let owner = users::find_by_id(conn, owner)?.filter(UserRow::is_active);
+                        let (true, Some(person)) = (marked, owner) else {
+                            continue;
+                        };
+                        let link = if closed {
+                            app.settings.server.link("/rounds")
+                        } else {
+                            app.settings.server.link(&format!("/applications/{id}"))
+                        };
+                        let email = Email::ApplicationNotSent {
+                            name: person.display_name().to_string(),
+                            round_title: round_title.clone(),
+                            closes: uk_time::moment(*closes_at),
+                            closed,
+                            link,
+                        };
+                        app.outbox
+                            .enqueue(conn, &Recipient::user(&person), &email)?;
+                        told += 1;
+                    }
+                    Ok((due.len(), told))
+                })
+                .await?;
+            queued += told;
+            if seen < usize::try_from(UNSENT_AT_A_TIME).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+    }
+    if queued > 0 {
+        state.outbox.wake();
+    }
+    Ok(queued)
+}
+
 /// How many days the bookings-to-close reminder names an element after its last session: it
 /// stops in the end.
 const BOOKINGS_REMINDED_FOR_DAYS: i64 = 60;
@@ -722,6 +799,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_what_changed_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "what-changed reminders failed; will try again");
+        }
+        if let Err(error) = send_unsent_application_notices(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "reminders of applications not sent failed; will try again");
         }
         if let Err(error) = send_bookings_to_close_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "bookings-to-close reminders failed; will try again");

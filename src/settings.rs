@@ -277,8 +277,12 @@ pub struct RoundSettings {
     pub default_answer_by_days: u32,
     pub reminder_days_before: u32,
     pub reminder_check_secs: u64,
-    /// The hour of the day (UTC, 0–23) from which that day's decision reminders go.
+    /// The hour of the day (UTC, 0–23) from which that day's decision reminders go, and
+    /// reminders of applications not sent yet.
     pub reminder_hour: u32,
+    /// People with an application not sent yet are reminded this many days before its round
+    /// closes.
+    pub draft_reminder_days_before: u32,
 }
 
 impl Default for RoundSettings {
@@ -288,6 +292,7 @@ impl Default for RoundSettings {
             reminder_days_before: 5,
             reminder_check_secs: 3600,
             reminder_hour: 9,
+            draft_reminder_days_before: 3,
         }
     }
 }
@@ -673,6 +678,11 @@ impl Settings {
                 "what_changed.remind_hour: must be an hour of the day, from 0 to 23".into(),
             ));
         }
+        if !(1..=60).contains(&self.rounds.draft_reminder_days_before) {
+            return Err(SettingsError(
+                "rounds.draft_reminder_days_before: must be from 1 to 60".into(),
+            ));
+        }
         if self.bookings.remind_after_days == 0 {
             return Err(SettingsError(
                 "bookings.remind_after_days: must be at least 1".into(),
@@ -896,6 +906,11 @@ mod tests {
                 "bookings.remind_after_days",
             ),
             ("APP_BOOKINGS__REMIND_HOUR", "24", "bookings.remind_hour"),
+            (
+                "APP_ROUNDS__DRAFT_REMINDER_DAYS_BEFORE",
+                "0",
+                "rounds.draft_reminder_days_before",
+            ),
             (
                 "APP_RETENTION__SETTLED_CLAIM_YEARS",
                 "5",

@@ -234,6 +234,8 @@ diesel::table! {
         updated_at -> Timestamp,
         answer_by -> Nullable<Timestamp>,
         content_removed_at -> Nullable<Timestamp>,
+        unsent_reminded_at -> Nullable<Timestamp>,
+        unsent_closed_told_at -> Nullable<Timestamp>,
     }
 }
 

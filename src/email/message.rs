@@ -322,6 +322,16 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To someone who started an application and has not sent it: their round closes soon
+    /// (`closed` false), or it closed before they sent it (`closed` true).
+    ApplicationNotSent {
+        name: String,
+        round_title: String,
+        /// When the round closes, or closed, in UK time.
+        closes: String,
+        closed: bool,
+        link: String,
+    },
     /// To coordinators and admins: bookings still `confirmed` some days after their element's
     /// last session (work done, or missed, but nobody marked it), so nobody is thanked or told
     /// what changed until someone does.
@@ -393,6 +403,7 @@ impl Email {
             Email::AdjustmentsWaiting { .. } => "adjustments_waiting",
             Email::WhatChangedWaiting { .. } => "what_changed_waiting",
             Email::BookingsToClose { .. } => "bookings_to_close",
+            Email::ApplicationNotSent { .. } => "application_not_sent",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -427,6 +438,8 @@ impl Email {
             | Email::AdjustmentsWaiting { .. }
             | Email::WhatChangedWaiting { .. }
             | Email::BookingsToClose { .. }
+            // A date to act by, or the answer to an application.
+            | Email::ApplicationNotSent { .. }
             // A later "being arranged again" must not arrive before the "arranged" it undoes.
             | Email::AdjustmentUpdate { .. }
             | Email::ElementInvitation { .. }
@@ -834,6 +847,20 @@ impl Email {
                 ],
                 after_days: 14,
                 link: "https://coproduce.example/elements".into(),
+            },
+            Email::ApplicationNotSent {
+                name: "Sam".into(),
+                round_title: "Co-producers 2027".into(),
+                closes: "Monday 7 December 2026, 17:00 UK time".into(),
+                closed: false,
+                link: "https://coproduce.example/applications/0190".into(),
+            },
+            Email::ApplicationNotSent {
+                name: "Sam".into(),
+                round_title: "Co-producers 2027".into(),
+                closes: "Monday 7 December 2026, 17:00 UK time".into(),
+                closed: true,
+                link: "https://coproduce.example/rounds".into(),
             },
             Email::BookingsToClose {
                 name: "Priya".into(),

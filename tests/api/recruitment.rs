@@ -559,6 +559,75 @@ both_backends! {
         assert!(reminders[0].text.contains("Peer researchers 2027"));
     }
 
+    async fn someone_with_an_application_not_sent_is_reminded_once_before_the_round_closes(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        let (sent, _) = submitted(&app, &round).await;
+        let notices = |at| coproduce::jobs::send_unsent_application_notices(&app.state, at);
+        assert_eq!(notices(noon_in(0)).await.unwrap(), 0, "the round closes in 14 days");
+        assert_eq!(notices(noon_in(12)).await.unwrap(), 1);
+        assert_eq!(notices(noon_in(13)).await.unwrap(), 0, "once");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&drafting.email).pop().unwrap();
+        assert_eq!(reminder.subject, "Your application to Peer researchers 2027 is not sent yet");
+        assert!(reminder.text.contains("The round closes on ") && reminder.text.contains("UK time"), "{}", reminder.text);
+        assert!(reminder.text.contains("/applications/"), "{}", reminder.text);
+        assert!(app.emails_to(&sent.email).iter().all(|e| !e.subject.contains("not sent")), "theirs was sent");
+    }
+
+    async fn someone_whose_round_closed_before_they_sent_is_told_once(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        let (sent, _) = submitted(&app, &round).await;
+        let notices = |at| coproduce::jobs::send_unsent_application_notices(&app.state, at);
+        assert_eq!(notices(noon_in(15)).await.unwrap(), 1, "told it closed; too late for a reminder");
+        assert_eq!(notices(noon_in(16)).await.unwrap(), 0, "once");
+        app.drain_outbox().await;
+        let told = app.emails_to(&drafting.email);
+        assert_eq!(told.len(), 1, "{:?}", told.iter().map(|e| &e.subject).collect::<Vec<_>>());
+        assert_eq!(told[0].subject, "Peer researchers 2027 has closed: your application was not sent");
+        assert!(told[0].text.contains("we could not consider it this time"), "{}", told[0].text);
+        assert!(app.emails_to(&sent.email).iter().all(|e| !e.subject.contains("not sent")), "theirs was sent");
+    }
+
+    async fn applications_not_sent_in_rounds_closed_long_ago_are_left_alone(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        assert_eq!(coproduce::jobs::send_unsent_application_notices(&app.state, noon_in(30)).await.unwrap(), 0);
+    }
+
+    async fn a_round_closed_early_tells_those_who_had_not_sent_theirs(app, |s| s.rounds.reminder_hour = 0) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        let closed = app.post_as(&coordinator, &format!("/api/v1/rounds/{}/close", round["id"].as_str().unwrap())).send().await.unwrap();
+        assert_eq!(closed.status(), 200);
+        let later = Utc::now().naive_utc() + Duration::minutes(1);
+        assert_eq!(coproduce::jobs::send_unsent_application_notices(&app.state, later).await.unwrap(), 1);
+        app.drain_outbox().await;
+        assert_eq!(app.emails_to(&drafting.email).pop().unwrap().subject, "Peer researchers 2027 has closed: your application was not sent");
+    }
+
+    async fn an_easy_read_reader_is_reminded_in_easy_read(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        let format = app.client.put(app.url("/api/v1/me/notification-preferences")).bearer_auth(&drafting.token).json(&json!({"format": "easy_read", "digest": false})).send().await.unwrap();
+        assert_eq!(format.status(), 200);
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        assert_eq!(coproduce::jobs::send_unsent_application_notices(&app.state, noon_in(12)).await.unwrap(), 1);
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&drafting.email).pop().unwrap();
+        assert!(reminder.text.contains("You have not sent it to us yet."), "{}", reminder.text);
+    }
+
     async fn decision_reminders_wait_for_the_working_day(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;

@@ -571,3 +571,96 @@ pub fn rounds_reviewed_by(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<R
         .select(RoundRow::as_select())
         .load(conn)
 }
+
+/// An application never sent, and its round: (application id, owner, round title, when the
+/// round closes or closed).
+pub type UnsentApplication = (String, String, String, NaiveDateTime);
+
+/// Up to `limit` drafts whose open round closes after `now` and by `until`, whose owner has not
+/// been reminded yet.
+pub fn drafts_to_remind(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<UnsentApplication>> {
+    applications::table
+        .inner_join(rounds::table)
+        .filter(applications::status.eq(ApplicationStatus::Draft.as_str()))
+        .filter(applications::unsent_reminded_at.is_null())
+        .filter(rounds::closed_at.is_null())
+        .filter(rounds::opens_at.le(now))
+        .filter(rounds::closes_at.gt(now))
+        .filter(rounds::closes_at.le(until))
+        .order(applications::id)
+        .limit(limit)
+        .select((
+            applications::id,
+            applications::user_id,
+            rounds::title,
+            rounds::closes_at,
+        ))
+        .load(conn)
+}
+
+/// Records the reminder; false when the application was sent, or reminded, meanwhile.
+pub fn mark_draft_reminded(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        applications::table
+            .find(id)
+            .filter(applications::status.eq(ApplicationStatus::Draft.as_str()))
+            .filter(applications::unsent_reminded_at.is_null()),
+    )
+    .set(applications::unsent_reminded_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Up to `limit` drafts whose round closed after `since` and by `now` (on its date, or early by
+/// a coordinator), whose owner has not been told. The closing moment is when it closed.
+pub fn drafts_of_closed_rounds(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    now: NaiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<UnsentApplication>> {
+    let closed_early = rounds::closed_at.gt(since).and(rounds::closed_at.le(now));
+    let closed_on_time = rounds::closed_at
+        .is_null()
+        .and(rounds::closes_at.gt(since))
+        .and(rounds::closes_at.le(now));
+    applications::table
+        .inner_join(rounds::table)
+        .filter(applications::status.eq(ApplicationStatus::Draft.as_str()))
+        .filter(applications::unsent_closed_told_at.is_null())
+        .filter(closed_early.or(closed_on_time))
+        .order(applications::id)
+        .limit(limit)
+        .select((
+            applications::id,
+            applications::user_id,
+            rounds::title,
+            rounds::closes_at,
+            rounds::closed_at,
+        ))
+        .load::<(String, String, String, NaiveDateTime, Option<NaiveDateTime>)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, owner, title, closes_at, closed_at)| {
+                    (id, owner, title, closed_at.unwrap_or(closes_at))
+                })
+                .collect()
+        })
+}
+
+/// Records that the owner was told their round closed; false when done meanwhile.
+pub fn mark_closed_told(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> QueryResult<bool> {
+    let changed = diesel::update(
+        applications::table
+            .find(id)
+            .filter(applications::unsent_closed_told_at.is_null()),
+    )
+    .set(applications::unsent_closed_told_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
