@@ -26,7 +26,7 @@ use crate::error::AppError;
 use crate::matching::adjustments::still_to_arrange;
 use crate::routes::applications::{Loaded, OWNER_VIEW_FORMAT};
 use crate::routes::matching::adjustments::{needs_of, plan_of};
-use crate::routes::matching::assignments::refill_freed_seat;
+use crate::routes::matching::assignments::offer_seats_still_free;
 use crate::routes::matching::{load_element, spec_of};
 use crate::routes::rounds::waiting;
 use crate::state::AppState;
@@ -532,9 +532,9 @@ pub async fn send_digests(state: &AppState, now: NaiveDateTime) -> Result<usize,
 
 /// Offers open elements' free seats to their waiting lists, in order, so someone passed over
 /// when a seat freed (paused then, unable to take it then, or being booked elsewhere at that
-/// moment) gets it once they can. Elements whose sessions have begun are left alone. Each
-/// element is its own transaction, and one that fails is logged and skipped. Returns how many
-/// people were booked.
+/// moment) gets it once they can. Elements whose sessions have begun are left alone, and
+/// coordinators are told who was booked. Each element is its own transaction, and one that
+/// fails is logged and skipped. Returns how many people were booked.
 pub async fn offer_free_seats(state: &AppState, now: NaiveDateTime) -> Result<usize, AppError> {
     let elements = state
         .db
@@ -546,7 +546,7 @@ pub async fn offer_free_seats(state: &AppState, now: NaiveDateTime) -> Result<us
         let id = element_id.clone();
         let offered = state
             .db
-            .write(move |conn| refill_freed_seat(conn, &app, &id, now))
+            .write(move |conn| offer_seats_still_free(conn, &app, &id, now))
             .await;
         match offered {
             Ok(count) => booked += count,

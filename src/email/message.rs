@@ -223,6 +223,15 @@ pub enum Email {
         seats_left: i64,
         link: String,
     },
+    /// To coordinators and admins: the background sweep booked people from an element's
+    /// waiting list into a place that was still free.
+    WaitingListBooked {
+        name: String,
+        element_title: String,
+        booked: Vec<Mention>,
+        seats_left: i64,
+        link: String,
+    },
     InvitationsExpired {
         name: String,
         element_title: String,
@@ -395,6 +404,7 @@ impl Email {
             Email::ElementCancelledForTeam { .. } => "element_cancelled_for_team",
             Email::AssignmentClosed { .. } => "assignment_closed",
             Email::SeatFreed { .. } => "seat_freed",
+            Email::WaitingListBooked { .. } => "waiting_list_booked",
             Email::OrganisationContactChanged { .. } => "organisation_contact_changed",
             Email::PoolPlaceChanged { .. } => "pool_place_changed",
             Email::ClaimUpdate { .. } => "claim_update",
@@ -420,7 +430,9 @@ impl Email {
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
-            Email::SeatFreed { seats_left, .. } => *seats_left == 0,
+            Email::SeatFreed { seats_left, .. } | Email::WaitingListBooked { seats_left, .. } => {
+                *seats_left == 0
+            }
             // A missed session may need them to tell us what happened.
             Email::AssignmentClosed { outcome, .. } => outcome == "completed",
             // A rejected claim is money they expected, and they may claim again.
@@ -471,6 +483,11 @@ impl Email {
                         .enumerate()
                         .map(|(i, r)| spot(r, format!("/replacements/{i}"), &[])),
                 )
+                .collect(),
+            Email::WaitingListBooked { booked, .. } => booked
+                .iter()
+                .enumerate()
+                .map(|(i, b)| spot(b, format!("/booked/{i}"), &[]))
                 .collect(),
             _ => Vec::new(),
         }
@@ -632,6 +649,13 @@ impl Email {
                 seats_left: 1,
                 link: "https://coproduce.example/elements/0190".into(),
             },
+            Email::WaitingListBooked {
+                name: "Priya".into(),
+                element_title: "Peer interviews".into(),
+                booked: vec![example_mention("Alex")],
+                seats_left: 1,
+                link: "https://coproduce.example/elements/0190".into(),
+            },
             Email::InvitationsExpired {
                 name: "Priya".into(),
                 element_title: "Peer interviews".into(),
@@ -672,7 +696,7 @@ impl Email {
                 name: "Sam".into(),
                 archived: true,
                 reason: "You told us you are moving abroad for a year.".into(),
-                closed: vec!["Peer interviews".into()],
+                closed: vec!["Peer interviews (Housing support review)".into()],
                 link: "https://coproduce.example/me".into(),
             },
             Email::PoolPlaceChanged {

@@ -510,6 +510,10 @@ both_backends! {
         assert_eq!(app.emails_to(&waiting.email).pop().unwrap().subject, "A place came up and you are booked: Peer interviews");
         let history = get(&app, waiting, &format!("/api/v1/assignments/{}/history", mine["items"][0]["id"].as_str().unwrap())).await;
         assert_eq!(history["items"][0]["actor_id"], "service", "booked by the service, not by whoever left: {history}");
+        let export = get(&app, waiting, "/api/v1/me/export").await;
+        assert_eq!(export["assignments"][0]["history"][0]["by"], "the service", "{}", export["assignments"]);
+        let told = app.emails_to(&scene.coordinator.email).pop().unwrap();
+        assert_eq!(told.subject, "Booked from the waiting list: Peer interviews", "coordinators hear who took the place");
     }
 
     async fn free_seats_are_not_offered_again_once_sessions_have_begun(app) {

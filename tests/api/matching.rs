@@ -243,6 +243,17 @@ both_backends! {
         assert_eq!(seats_left, 5, "six seats, one planned: {plan}");
     }
 
+    async fn the_plan_across_every_project_never_gives_one_person_two_sessions_at_once(app, |s| s.matching.per_person_limit = 2) {
+        let (coordinator, partner, _) = project(&app).await;
+        // Another project, its element at the same time as the first's: one person may hold two
+        // places in a plan, but not these two.
+        accepted_project(&app, &coordinator, &partner, &request_body()).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let plan: Value = app.post_as(&coordinator, "/api/v1/match-plan").send().await.unwrap().json().await.unwrap();
+        let places = plan["proposals"].as_array().unwrap().iter().flat_map(|p| p["coproducer_ids"].as_array().unwrap()).filter(|id| **id == json!(person.id)).count();
+        assert_eq!(places, 1, "{plan}");
+    }
+
     async fn the_plan_across_every_project_leaves_out_elements_no_longer_open(app) {
         let (coordinator, partner, first) = project(&app).await;
         let second = accepted_project(&app, &coordinator, &partner, &request_body()).await;
@@ -483,6 +494,27 @@ both_backends! {
         assert_eq!(booked["items"].as_array().map(Vec::len), Some(0), "{booked}");
     }
 
+    async fn an_invitation_made_while_someone_is_being_archived_waits_and_is_refused(app) {
+        use coproduce::db::queries::{matching as queries, pool, users};
+        use diesel::connection::SimpleConnection;
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        // An archive that has taken them out of the pool and holds their bookings, not yet committed.
+        let mut archiving = app.transaction_of_its_own();
+        assert!(users::hold_if_active(&mut archiving, &person.id).unwrap());
+        queries::hold_bookings_of(&mut archiving, &person.id).unwrap();
+        assert!(pool::set_status(&mut archiving, &person.id, "archived", None, Some("Moved away"), Utc::now().naive_utc()).unwrap());
+        let element = first_element(&project);
+        let invitees = [person.id.as_str()];
+        let inviting = invite(&app, &coordinator, &element, &invitees);
+        tokio::pin!(inviting);
+        let early = tokio::time::timeout(std::time::Duration::from_millis(300), &mut inviting).await;
+        assert!(early.is_err(), "it went ahead while they were being archived");
+        archiving.batch_execute("COMMIT").unwrap();
+        let body = problem(inviting.await).await;
+        assert_eq!(body["errors"][0]["code"], "not_active", "{body}");
+    }
+
     async fn archiving_takes_someone_off_waiting_lists_for_good_even_once_reinstated(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);
@@ -516,7 +548,7 @@ both_backends! {
         app.drain_outbox().await;
         let told = app.emails_to(&person.email).pop().unwrap();
         assert_eq!(told.subject, "Your place in the co-producer pool is archived");
-        assert!(told.text.contains("now closed, so you do not need to answer them:\n- Peer interviews"), "{}", told.text);
+        assert!(told.text.contains("You do not need to do anything about them:\n- Peer interviews (Housing support review)"), "{}", told.text);
     }
 
     async fn someone_reinstated_can_be_invited_again_to_what_closed_with_the_archive(app) {
@@ -527,7 +559,8 @@ both_backends! {
         let place = format!("/api/v1/coproducers/{}", person.id);
         assert_eq!(app.post_as(&coordinator, &format!("{place}/archive")).json(&json!({"reason": "Unreachable for months"})).send().await.unwrap().status(), 200);
         assert_eq!(app.post_as(&coordinator, &format!("{place}/reinstate")).send().await.unwrap().status(), 200);
-        assert_eq!(problem(accept(&app, &person, &first).await).await["code"], "invitation_expired");
+        let closed = problem(accept(&app, &person, &first).await).await;
+        assert_eq!(closed["code"], "invitation_closed", "its time had not run out: {closed}");
         assert_eq!(invite(&app, &coordinator, &element, &[&person.id]).await.status(), 201);
         let response = accept(&app, &person, &first).await;
         assert_eq!(response.status(), 200);

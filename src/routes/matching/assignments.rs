@@ -188,9 +188,8 @@ fn host_of(url: &str) -> &str {
     }
 }
 
-/// Offers an element's free seats to its waiting list, under the element lock accept uses: a
-/// seat freed outside this module (an erased account, more places), or one someone passed over
-/// could not take then (the background sweep). Returns how many people were booked.
+/// Offers a seat freed outside this module (an erased account, more places) to the waiting
+/// list, under the element lock accept uses. Returns how many people were booked.
 pub(crate) fn refill_freed_seat(
     conn: &mut DbConn,
     state: &AppState,
@@ -203,6 +202,49 @@ pub(crate) fn refill_freed_seat(
     };
     let booked = offer_waiting_list(conn, state, &element, now)?;
     settle_element(conn, &element, now)?;
+    Ok(booked.len())
+}
+
+/// The background sweep's refill (`jobs::offer_free_seats`): offers an open element's free seats
+/// to its waiting list while none of its sessions has begun (checked under the element's lock),
+/// and tells coordinators and admins who was booked. Returns how many people were booked.
+pub(crate) fn offer_seats_still_free(
+    conn: &mut DbConn,
+    state: &AppState,
+    element_id: &str,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    // Accounts before the element, as `users::staff` asks.
+    let staff = users::staff(conn)?;
+    queries::lock_element(conn, element_id)?;
+    let Some(element) = partnership::find_element(conn, element_id)? else {
+        return Ok(0);
+    };
+    let spec = spec_of(&element)?;
+    if spec.sessions.iter().any(|s| s.starts_at.naive_utc() <= now) {
+        return Ok(0);
+    }
+    let booked = offer_waiting_list(conn, state, &element, now)?;
+    let taken = settle_element(conn, &element, now)?;
+    if booked.is_empty() {
+        return Ok(0);
+    }
+    for coordinator in &staff {
+        state.outbox.enqueue(
+            conn,
+            &Recipient::user(coordinator),
+            &Email::WaitingListBooked {
+                name: coordinator.display_name().to_string(),
+                element_title: spec.title.clone(),
+                booked: booked.iter().map(Mention::of).collect(),
+                seats_left: (i64::from(element.people_needed) - taken).max(0),
+                link: state
+                    .settings
+                    .server
+                    .link(&format!("/elements/{}", element.id)),
+            },
+        )?;
+    }
     Ok(booked.len())
 }
 
@@ -430,8 +472,8 @@ fn lapse_open_invitations(
 }
 
 /// Someone left the pool: their invitations still waiting for an answer and their places on
-/// waiting lists close (`expired`), so coordinators can offer them to others. Returns the
-/// elements' titles, to tell them. The caller holds their bookings
+/// waiting lists close (`expired`). Returns each element's title with its project's, to tell
+/// them. The caller holds their bookings
 /// (`queries::hold_bookings_of`): an answer of theirs at that moment goes first, or finds the
 /// invitation closed.
 pub(crate) fn lapse_invitations_of_person(
@@ -445,7 +487,12 @@ pub(crate) fn lapse_invitations_of_person(
             continue;
         }
         if let Some(element) = partnership::find_element(conn, &invitation.element_id)? {
-            titles.push(spec_of(&element)?.title);
+            let project = partnership::find_project(conn, &element.project_id)?;
+            titles.push(format!(
+                "{} ({})",
+                spec_of(&element)?.title,
+                project.map(|p| p.title).unwrap_or_default()
+            ));
         }
     }
     Ok(titles)

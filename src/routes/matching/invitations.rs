@@ -137,6 +137,14 @@ pub async fn invite(
             // Held before the pool is read: an erasure running now finishes first (and they
             // are no longer in the pool), or waits, so nobody erased is sent an invitation.
             let active = users::hold_those_active(conn, &input.coproducer_ids)?;
+            // Their bookings next, in id order, as accept and archive take them (before the
+            // element): someone archived at this moment is seen as out of the pool, or their
+            // archive waits for this invitation and then closes it.
+            let mut invitees: Vec<&String> = active.iter().collect();
+            invitees.sort();
+            for person in invitees {
+                queries::hold_bookings_of(conn, person)?;
+            }
             // Accounts first, then the element (as an erasure and a cancellation take them):
             // an element cancelled meanwhile takes no invitation it would never close.
             queries::lock_element(conn, &row.id)?;
@@ -319,7 +327,7 @@ enum Acceptance {
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), responses(
     (status = 200, body = AcceptResult),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invitation_expired`, already answered, the element closed, `not_in_pool` (archived), or a hard constraint it no longer meets (`session_clash`, `no_capacity`, `earnings_limit`, `mode_mismatch`, `conflict_of_interest`): the invitation stays open", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invitation_expired`, `invitation_closed` (closed before its date), already answered, the element closed, `not_in_pool` (archived), or a hard constraint it no longer meets (`session_clash`, `no_capacity`, `earnings_limit`, `mode_mismatch`, `conflict_of_interest`): the invitation stays open", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/accept")]
 pub async fn accept(
@@ -431,7 +439,7 @@ impl Validate for DeclineInput {
 #[utoipa::path(tag = "matching", security(("bearer" = [])), params(("id" = String, Path)), request_body = Option<DeclineInput>, responses(
     (status = 200, body = InvitationView),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "`invitation_expired`, or already answered", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`invitation_expired`, `invitation_closed` (closed before its date), or already answered", body = Problem, content_type = "application/problem+json"),
 ))]
 #[post("/{id}/decline")]
 pub async fn decline(
@@ -571,6 +579,16 @@ fn no_longer_open(conn: &mut DbConn, invitation: &InvitationRow) -> Result<AppEr
 
 fn already_answered(invitation: &InvitationRow) -> AppError {
     if invitation.status == "expired" {
+        let closed_early = invitation
+            .responded_at
+            .is_some_and(|closed| closed < invitation.respond_by);
+        if closed_early {
+            // Its time had not run out: it was closed (their place in the pool archived).
+            return AppError::conflict(
+                "invitation_closed",
+                "This invitation was closed before its answer-by date, so it cannot be answered now. A coordinator can send it to you again.",
+            );
+        }
         return expired();
     }
     AppError::conflict(
