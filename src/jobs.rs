@@ -300,6 +300,67 @@ pub async fn send_what_changed_reminders(
     Ok(reminded)
 }
 
+/// Emails each person booked a reminder of each session, once, `bookings.session_reminder_hours`
+/// hours or fewer before it starts: when, where, and how to withdraw. Only confirmed bookings on
+/// elements still going ahead; someone who deleted their account is not emailed. Returns how
+/// many reminders were queued.
+pub async fn send_session_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let hours = state.settings.bookings.session_reminder_hours;
+    if hours == 0 {
+        return Ok(0);
+    }
+    let until = now + chrono::Duration::hours(i64::from(hours));
+    let app = state.clone();
+    let queued = state
+        .db
+        .write(move |conn| {
+            // An erasure under way ends first and is seen; the next waits for this one.
+            outbox_queries::no_erasure_meanwhile(conn)?;
+            let mut elements = HashMap::new();
+            let mut queued = 0;
+            for (assignment_id, person_id, element_id, starts_at, ends_at) in
+                matching::sessions_to_remind(conn, now, until)?
+            {
+                if !matching::mark_session_reminded(conn, &assignment_id, starts_at, now)? {
+                    continue;
+                }
+                let Some(person) = users::find_by_id(conn, &person_id)?.filter(UserRow::is_active)
+                else {
+                    continue;
+                };
+                if !elements.contains_key(&element_id) {
+                    let Some(row) = partnership::find_element(conn, &element_id)? else {
+                        continue;
+                    };
+                    elements.insert(element_id.clone(), spec_of(&row)?);
+                }
+                let Some(spec) = elements.get(&element_id) else {
+                    continue;
+                };
+                let email = Email::SessionReminder {
+                    name: person.display_name().to_string(),
+                    element_title: spec.title.clone(),
+                    session: uk_time::session(starts_at, ends_at),
+                    mode: spec.mode.as_str().to_string(),
+                    location: spec.location.clone().unwrap_or_default(),
+                    link: app.settings.server.link("/me/assignments"),
+                };
+                app.outbox
+                    .enqueue(conn, &Recipient::user(&person), &email)?;
+                queued += 1;
+            }
+            Ok(queued)
+        })
+        .await?;
+    if queued > 0 {
+        state.outbox.wake();
+    }
+    Ok(queued)
+}
+
 /// Applications one transaction reminds or tells about at a time.
 const UNSENT_AT_A_TIME: i64 = 100;
 
@@ -799,6 +860,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_what_changed_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "what-changed reminders failed; will try again");
+        }
+        if let Err(error) = send_session_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "session reminders failed; will try again");
         }
         if let Err(error) = send_unsent_application_notices(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "reminders of applications not sent failed; will try again");

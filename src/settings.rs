@@ -335,6 +335,8 @@ pub struct BookingSettings {
     pub remind_after_days: u32,
     /// The hour of the day (UTC, 0–23) from which that day's reminder goes.
     pub remind_hour: u32,
+    /// People booked are reminded of each session this many hours before it starts (0: never).
+    pub session_reminder_hours: u32,
 }
 
 impl Default for BookingSettings {
@@ -342,6 +344,7 @@ impl Default for BookingSettings {
         Self {
             remind_after_days: 2,
             remind_hour: 9,
+            session_reminder_hours: 48,
         }
     }
 }
@@ -688,6 +691,11 @@ impl Settings {
                 "bookings.remind_after_days: must be at least 1".into(),
             ));
         }
+        if self.bookings.session_reminder_hours > 336 {
+            return Err(SettingsError(
+                "bookings.session_reminder_hours: must be from 0 (never) to 336 (two weeks)".into(),
+            ));
+        }
         if self.bookings.remind_hour > 23 {
             return Err(SettingsError(
                 "bookings.remind_hour: must be an hour of the day, from 0 to 23".into(),
@@ -906,6 +914,11 @@ mod tests {
                 "bookings.remind_after_days",
             ),
             ("APP_BOOKINGS__REMIND_HOUR", "24", "bookings.remind_hour"),
+            (
+                "APP_BOOKINGS__SESSION_REMINDER_HOURS",
+                "337",
+                "bookings.session_reminder_hours",
+            ),
             (
                 "APP_ROUNDS__DRAFT_REMINDER_DAYS_BEFORE",
                 "0",

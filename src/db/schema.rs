@@ -349,6 +349,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    session_reminders (assignment_id, session_starts_at) {
+        assignment_id -> Text,
+        session_starts_at -> Timestamp,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     element_sessions (id) {
         id -> Text,
         element_id -> Text,
@@ -509,6 +517,7 @@ diesel::joinable!(claims -> assignments (assignment_id));
 diesel::joinable!(payment_run_claims -> claims (claim_id));
 diesel::joinable!(payment_run_claims -> payment_runs (run_id));
 diesel::joinable!(element_sessions -> elements (element_id));
+diesel::joinable!(session_reminders -> assignments (assignment_id));
 diesel::joinable!(element_outcomes -> elements (element_id));
 diesel::table! {
     daily_reminders (kind, sent_on) {
@@ -550,6 +559,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     elements,
     element_sessions,
+    session_reminders,
     element_outcomes,
     conflicts_of_interest,
     invitations,

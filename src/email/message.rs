@@ -331,6 +331,18 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To a co-producer booked on an element: one of its sessions is coming up.
+    SessionReminder {
+        name: String,
+        element_title: String,
+        /// e.g. "Monday 7 December 2026, 10:00 to 12:00 UK time".
+        session: String,
+        /// `remote`, `in_person` or `hybrid`.
+        mode: String,
+        /// Where, for in-person and hybrid elements; empty when not given.
+        location: String,
+        link: String,
+    },
     /// To someone who started an application and has not sent it: their round closes soon
     /// (`closed` false), or it closed before they sent it (`closed` true).
     ApplicationNotSent {
@@ -414,6 +426,7 @@ impl Email {
             Email::WhatChangedWaiting { .. } => "what_changed_waiting",
             Email::BookingsToClose { .. } => "bookings_to_close",
             Email::ApplicationNotSent { .. } => "application_not_sent",
+            Email::SessionReminder { .. } => "session_reminder",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -452,6 +465,8 @@ impl Email {
             | Email::BookingsToClose { .. }
             // A date to act by, or the answer to an application.
             | Email::ApplicationNotSent { .. }
+            // A digest could arrive after the session.
+            | Email::SessionReminder { .. }
             // A later "being arranged again" must not arrive before the "arranged" it undoes.
             | Email::AdjustmentUpdate { .. }
             | Email::ElementInvitation { .. }
@@ -871,6 +886,22 @@ impl Email {
                 ],
                 after_days: 14,
                 link: "https://coproduce.example/elements".into(),
+            },
+            Email::SessionReminder {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                session: "Monday 7 December 2026, 10:00 to 12:00 UK time".into(),
+                mode: "hybrid".into(),
+                location: "Leeds Central Library".into(),
+                link: "https://coproduce.example/me/assignments".into(),
+            },
+            Email::SessionReminder {
+                name: "Sam".into(),
+                element_title: "Peer interviews".into(),
+                session: "Monday 7 December 2026, 10:00 to 12:00 UK time".into(),
+                mode: "remote".into(),
+                location: String::new(),
+                link: "https://coproduce.example/me/assignments".into(),
             },
             Email::ApplicationNotSent {
                 name: "Sam".into(),

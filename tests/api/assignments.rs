@@ -93,6 +93,14 @@ pub async fn get(app: &TestApp, who: &TestUser, path: &str) -> Value {
     response.json().await.unwrap()
 }
 
+/// When the test element's one session starts (`partners::element`).
+fn session_start() -> chrono::NaiveDateTime {
+    (Utc::now() + Duration::days(40))
+        .date_naive()
+        .and_hms_opt(10, 0, 0)
+        .unwrap()
+}
+
 async fn element_status(app: &TestApp, scene: &Scene) -> String {
     let assignments = format!("/api/v1/elements/{}/assignments", scene.element);
     get(app, &scene.coordinator, &assignments).await;
@@ -482,6 +490,38 @@ both_backends! {
         let remind = |days: i64| coproduce::jobs::send_bookings_to_close_reminders(&app.state, noon_in(days));
         assert!(remind(42 + 59).await.unwrap());
         assert!(!remind(42 + 61).await.unwrap(), "not named for ever");
+    }
+
+    async fn people_booked_are_reminded_of_each_session_once_two_days_before(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        let (person, _) = &scene.booked[0];
+        let start = session_start();
+        let remind = |at| coproduce::jobs::send_session_reminders(&app.state, at);
+        assert_eq!(remind(start - Duration::hours(49)).await.unwrap(), 0, "not yet");
+        assert_eq!(remind(start - Duration::hours(47)).await.unwrap(), 1);
+        assert_eq!(remind(start - Duration::hours(46)).await.unwrap(), 0, "once");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&person.email).pop().unwrap();
+        assert!(reminder.subject.starts_with("Reminder: Peer interviews, ") && reminder.subject.ends_with("UK time"), "{}", reminder.subject);
+        assert!(reminder.text.contains("You can come in person to Leeds Central Library, or join online."), "{}", reminder.text);
+        assert!(reminder.text.contains("never held against you"), "{}", reminder.text);
+    }
+
+    async fn people_who_withdrew_are_not_reminded(app) {
+        let scene = scene(&app, 2, 0, 0).await;
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        let (staying, _) = &scene.booked[1];
+        assert_eq!(coproduce::jobs::send_session_reminders(&app.state, session_start() - Duration::hours(47)).await.unwrap(), 1);
+        app.drain_outbox().await;
+        assert!(app.emails_to(&leaving.email).iter().all(|e| !e.subject.starts_with("Reminder")));
+        assert!(app.emails_to(&staying.email).iter().any(|e| e.subject.starts_with("Reminder")));
+    }
+
+    async fn nobody_is_reminded_of_a_cancelled_element(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        assert_eq!(coproduce::jobs::send_session_reminders(&app.state, session_start() - Duration::hours(47)).await.unwrap(), 0);
     }
 
     async fn what_changed_waits_until_the_element_is_completed(app) {

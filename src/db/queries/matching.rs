@@ -7,9 +7,11 @@ use crate::db::DbConn;
 use crate::db::models::matching::{AssignmentRow, InvitationRow};
 use crate::db::schema::{
     access_passports, assignment_events, assignments, conflicts_of_interest, coproducers,
-    element_sessions, elements, invitations, profile_interests, profile_skills, profiles, users,
+    element_sessions, elements, invitations, profile_interests, profile_skills, profiles,
+    session_reminders, users,
 };
-use crate::domain::assignment::seat_holding;
+use crate::domain::assignment::{AssignmentStatus, seat_holding};
+use crate::domain::partnership::ElementStatus;
 use crate::per_backend;
 
 /// Inserts unless the person was already invited to the element; true when inserted.
@@ -606,4 +608,67 @@ pub fn replace_sealed_breakdown(
     )
     .set(invitations::sealed_breakdown.eq(new))
     .execute(conn)
+}
+
+/// A session of a confirmed booking to remind its person of: (assignment id, person, element
+/// id, starts at, ends at).
+pub type SessionDue = (String, String, String, NaiveDateTime, NaiveDateTime);
+
+/// Sessions of confirmed bookings starting after `now` and by `until`, on elements still going
+/// ahead (open, filled or under way), whose person has not been reminded of them; soonest first.
+pub fn sessions_to_remind(
+    conn: &mut DbConn,
+    now: NaiveDateTime,
+    until: NaiveDateTime,
+) -> QueryResult<Vec<SessionDue>> {
+    let reminded = session_reminders::table
+        .filter(session_reminders::assignment_id.eq(assignments::id))
+        .filter(session_reminders::session_starts_at.eq(element_sessions::starts_at));
+    let going_ahead = [
+        ElementStatus::Open.as_str(),
+        ElementStatus::Filled.as_str(),
+        ElementStatus::InProgress.as_str(),
+    ];
+    assignments::table
+        .inner_join(
+            element_sessions::table.on(element_sessions::element_id.eq(assignments::element_id)),
+        )
+        .inner_join(elements::table.on(elements::id.eq(assignments::element_id)))
+        .filter(assignments::status.eq(AssignmentStatus::Confirmed.as_str()))
+        .filter(elements::status.eq_any(going_ahead))
+        .filter(element_sessions::starts_at.gt(now))
+        .filter(element_sessions::starts_at.le(until))
+        .filter(diesel::dsl::not(diesel::dsl::exists(reminded)))
+        .order((element_sessions::starts_at, assignments::id))
+        .select((
+            assignments::id,
+            assignments::coproducer_id,
+            assignments::element_id,
+            element_sessions::starts_at,
+            element_sessions::ends_at,
+        ))
+        .load(conn)
+}
+
+/// Records that the session starting at `starts_at` was reminded of; false when it already was.
+pub fn mark_session_reminded(
+    conn: &mut DbConn,
+    assignment_id: &str,
+    starts_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let row = (
+        session_reminders::assignment_id.eq(assignment_id),
+        session_reminders::session_starts_at.eq(starts_at),
+        session_reminders::sent_at.eq(now),
+    );
+    let inserted = per_backend!(conn, |c| diesel::insert_into(session_reminders::table)
+        .values(row)
+        .on_conflict((
+            session_reminders::assignment_id,
+            session_reminders::session_starts_at,
+        ))
+        .do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
 }
