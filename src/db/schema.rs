@@ -349,6 +349,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitation_offers (invitation_id, sent_at) {
+        invitation_id -> Text,
+        coproducer_id -> Text,
+        sent_by -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     session_reminders (assignment_id, session_starts_at) {
         assignment_id -> Text,
         session_starts_at -> Timestamp,
@@ -518,6 +527,7 @@ diesel::joinable!(payment_run_claims -> claims (claim_id));
 diesel::joinable!(payment_run_claims -> payment_runs (run_id));
 diesel::joinable!(element_sessions -> elements (element_id));
 diesel::joinable!(session_reminders -> assignments (assignment_id));
+diesel::joinable!(invitation_offers -> invitations (invitation_id));
 diesel::joinable!(element_outcomes -> elements (element_id));
 diesel::table! {
     daily_reminders (kind, sent_on) {
@@ -560,6 +570,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     elements,
     element_sessions,
     session_reminders,
+    invitation_offers,
     element_outcomes,
     conflicts_of_interest,
     invitations,

@@ -723,6 +723,23 @@ both_backends! {
         assert_eq!(accepted["status"], "accepted", "{accepted}");
     }
 
+    async fn an_invitation_sent_again_counts_as_a_second_offer(app) {
+        use coproduce::db::queries::matching::{Pool, offers_since};
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        let silent = coproducer(&app, fitting_profile()).await;
+        invite(&app, &coordinator, &element, &[&silent.id]).await;
+        let_every_invitation_run_out(&app).await;
+        coproduce::jobs::expire_invitations(&app.state, Utc::now().naive_utc()).await.unwrap();
+        assert_eq!(invite(&app, &coordinator, &element, &[&silent.id]).await.status(), 201);
+        let person = [silent.id.clone()];
+        let long_ago = (Utc::now() - Duration::days(90)).naive_utc();
+        let offers = app.state.db.read(move |conn| Ok(offers_since(conn, long_ago, Pool::Only(&person))?)).await.unwrap();
+        assert_eq!(offers.len(), 2, "the fairness factor counts both sendings: {offers:?}");
+        let export: Value = app.get_as(&silent, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
+        assert_eq!(export["work_invitations"][0]["sent_at"].as_array().map(Vec::len), Some(2), "{}", export["work_invitations"]);
+    }
+
     async fn an_invitation_past_its_time_can_be_sent_again_before_the_hourly_job_marks_it(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

@@ -7,24 +7,42 @@ use crate::db::DbConn;
 use crate::db::models::matching::{AssignmentRow, InvitationRow};
 use crate::db::schema::{
     access_passports, assignment_events, assignments, conflicts_of_interest, coproducers,
-    element_sessions, elements, invitations, profile_interests, profile_skills, profiles,
-    session_reminders, users,
+    element_sessions, elements, invitation_offers, invitations, profile_interests, profile_skills,
+    profiles, session_reminders, users,
 };
 use crate::domain::assignment::{AssignmentStatus, seat_holding};
 use crate::domain::partnership::ElementStatus;
 use crate::per_backend;
 
-/// Inserts unless the person was already invited to the element; true when inserted.
+/// Inserts unless the person was already invited to the element; true when inserted (and the
+/// offer recorded).
 pub fn insert_invitation(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<bool> {
     let inserted = per_backend!(conn, |c| diesel::insert_into(invitations::table)
         .values(row)
         .on_conflict((invitations::element_id, invitations::coproducer_id))
         .do_nothing()
         .execute(c))?;
+    if inserted == 1 {
+        record_offer(conn, row)?;
+    }
     Ok(inserted == 1)
 }
 
-/// Sends an invitation that ran out (`expired`) again, as `row` says; true when it had.
+/// One sending of `row`, who sent it and when, for counting offers.
+fn record_offer(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<()> {
+    diesel::insert_into(invitation_offers::table)
+        .values((
+            invitation_offers::invitation_id.eq(&row.id),
+            invitation_offers::coproducer_id.eq(&row.coproducer_id),
+            invitation_offers::sent_by.eq(&row.invited_by),
+            invitation_offers::sent_at.eq(row.created_at),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Sends an invitation that ran out (`expired`) again, as `row` says; true when it had (and the
+/// offer recorded: the invitation row shows only the latest sending).
 pub fn reopen_invitation(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<bool> {
     let changed = diesel::update(
         invitations::table
@@ -44,6 +62,9 @@ pub fn reopen_invitation(conn: &mut DbConn, row: &InvitationRow) -> QueryResult<
         invitations::responded_at.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)?;
+    if changed == 1 {
+        record_offer(conn, row)?;
+    }
     Ok(changed == 1)
 }
 
@@ -508,18 +529,27 @@ pub fn assignments_in(conn: &mut DbConn, pool: Pool) -> QueryResult<Vec<Assignme
     query.load(conn)
 }
 
-/// The co-producer of each invitation made since `since`.
+/// When the invitation was sent, each time, oldest first.
+pub fn sendings_of(conn: &mut DbConn, invitation_id: &str) -> QueryResult<Vec<NaiveDateTime>> {
+    invitation_offers::table
+        .filter(invitation_offers::invitation_id.eq(invitation_id))
+        .order(invitation_offers::sent_at)
+        .select(invitation_offers::sent_at)
+        .load(conn)
+}
+
+/// The co-producer of each invitation sent since `since`, once per sending.
 pub fn offers_since(
     conn: &mut DbConn,
     since: NaiveDateTime,
     pool: Pool,
 ) -> QueryResult<Vec<String>> {
-    let mut query = invitations::table
-        .filter(invitations::created_at.ge(since))
-        .select(invitations::coproducer_id)
+    let mut query = invitation_offers::table
+        .filter(invitation_offers::sent_at.ge(since))
+        .select(invitation_offers::coproducer_id)
         .into_boxed();
     if let Pool::Only(ids) = pool {
-        query = query.filter(invitations::coproducer_id.eq_any(ids));
+        query = query.filter(invitation_offers::coproducer_id.eq_any(ids));
     }
     query.load(conn)
 }

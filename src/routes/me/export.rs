@@ -207,7 +207,10 @@ pub struct WorkInvitation {
     pub project: Option<String>,
     pub element: Option<String>,
     pub status: String,
+    /// When it was last sent.
     pub invited_at: DateTime<Utc>,
+    /// Every time it was sent, oldest first (more than once when sent again after running out).
+    pub sent_at: Vec<DateTime<Utc>>,
     pub respond_by: DateTime<Utc>,
     pub responded_at: Option<DateTime<Utc>>,
     pub score: f64,
@@ -487,8 +490,12 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
         work_invitations.push(WorkInvitation {
             project,
             element,
-            status: i.status,
             invited_at: utc(i.created_at),
+            sent_at: matching::sendings_of(conn, &i.id)?
+                .into_iter()
+                .map(utc)
+                .collect(),
+            status: i.status,
             respond_by: utc(i.respond_by),
             responded_at: i.responded_at.map(utc),
             score: f64::from(i.score_hundredths) / 100.0,
