@@ -171,9 +171,11 @@ impl ApplicationStatus {
         }
     }
 
+    /// A decision is made on an application in review (DOMAIN.md: `submitted → in_review →`);
+    /// one still `submitted` goes into review first ([`Self::review`]).
     pub fn decide(self, outcome: Outcome) -> Result<Self, String> {
         let allowed = match self {
-            Self::Submitted | Self::InReview => true,
+            Self::InReview => true,
             Self::InvitedToConversation => outcome != Outcome::InvitedToConversation,
             // A place may come up later.
             Self::Waitlisted => matches!(outcome, Outcome::Accepted | Outcome::NotThisTime),
@@ -358,6 +360,10 @@ mod tests {
         assert_eq!(S::Submitted.review(), Ok(S::InReview));
         assert!(S::Draft.review().is_err());
         assert_eq!(S::InReview.decide(Outcome::Accepted), Ok(S::Accepted));
+        assert!(
+            S::Submitted.decide(Outcome::Accepted).is_err(),
+            "into review first"
+        );
         assert_eq!(
             S::InvitedToConversation.decide(Outcome::NotThisTime),
             Ok(S::NotThisTime)

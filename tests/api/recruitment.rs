@@ -509,6 +509,22 @@ both_backends! {
         assert_eq!(error_fields(&problem(empty).await), ["feedback"]);
     }
 
+    async fn a_decision_without_reviews_goes_through_review_first(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let (applicant, application) = submitted(&app, &round).await;
+        assert_eq!(decide(&app, &coordinator, &application, "accepted").await.status(), 200);
+        let path = format!("/api/v1/applications/{}/history", application["id"].as_str().unwrap());
+        let history = items(app.get_as(&coordinator, &path).send().await.unwrap()).await;
+        let steps: Vec<(&str, &str, &str)> = history.iter().map(|t| (t["from"].as_str().unwrap_or(""), t["to"].as_str().unwrap(), t["actor_id"].as_str().unwrap())).collect();
+        assert_eq!(steps, [
+            ("", "draft", applicant.id.as_str()),
+            ("draft", "submitted", applicant.id.as_str()),
+            ("submitted", "in_review", coordinator.id.as_str()),
+            ("in_review", "accepted", coordinator.id.as_str()),
+        ]);
+    }
+
     async fn history_records_every_transition_with_actor_time_and_note(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;

@@ -226,11 +226,32 @@ pub async fn decide(
             }
             let applicant = users::find_by_id(conn, &loaded.application.user_id)?
                 .ok_or(AppError::NotFound)?;
-            let from = loaded.status()?;
+            let mut from = loaded.status()?;
+            let now = Utc::now().naive_utc();
+            if from == ApplicationStatus::Submitted {
+                // Deciding is reviewing: the history shows it went into review, by whom, first.
+                let in_review = from
+                    .review()
+                    .map_err(|why| AppError::conflict("invalid_transition", why))?;
+                if !queries::transition(
+                    conn,
+                    &loaded.application.id,
+                    from.as_str(),
+                    in_review.as_str(),
+                    &user.id,
+                    None,
+                    now,
+                )? {
+                    return Err(AppError::conflict(
+                        "invalid_transition",
+                        super::own::CHANGED_MEANWHILE,
+                    ));
+                }
+                from = in_review;
+            }
             let to: ApplicationStatus = from
                 .decide(decision.outcome)
                 .map_err(|why| AppError::conflict("invalid_transition", why))?;
-            let now = Utc::now().naive_utc();
             let feedback = decision.feedback.trim();
             if !queries::transition(
                 conn,
