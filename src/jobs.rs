@@ -14,8 +14,8 @@ use chrono::{Months, NaiveDateTime, Timelike, Utc};
 use crate::db::DbConn;
 use crate::db::models::user::UserRow;
 use crate::db::queries::{
-    adjustments, claims, matching, outbox as outbox_queries, owner_views, partnership, privacy,
-    recruitment as queries, users,
+    adjustments, claims, matching, outbox as outbox_queries, owner_views, partnership, people,
+    privacy, recruitment as queries, users,
 };
 use crate::domain::recruitment::answer_by;
 use crate::domain::tax_year::tax_years_before;
@@ -355,6 +355,62 @@ pub async fn send_session_reminders(
             Ok(queued)
         })
         .await?;
+    if queued > 0 {
+        state.outbox.wake();
+    }
+    Ok(queued)
+}
+
+/// Passports one transaction reminds about at a time.
+const PASSPORTS_AT_A_TIME: i64 = 100;
+
+/// Emails, from `rounds.reminder_hour`, everyone whose access passport's review-by date has come
+/// (UK date), once per date they set: to check it still says what helps them. The date is kept
+/// beside the sealed passport, so no passport is opened. Someone who deleted their account has
+/// no passport left. Returns how many reminders were queued.
+pub async fn send_passport_review_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    if now.hour() < state.settings.rounds.reminder_hour {
+        return Ok(0);
+    }
+    let today = uk_time::in_uk(now).date();
+    let mut queued = 0;
+    loop {
+        let app = state.clone();
+        let (seen, told) = state
+            .db
+            .write(move |conn| {
+                // An erasure under way ends first and is seen; the next waits for this one.
+                outbox_queries::no_erasure_meanwhile(conn)?;
+                let due = people::passports_to_review(conn, today, PASSPORTS_AT_A_TIME)?;
+                let mut told = 0;
+                for (user_id, review_by) in &due {
+                    if !people::mark_passport_review_reminded(conn, user_id, *review_by, now)? {
+                        continue;
+                    }
+                    let Some(person) = users::find_by_id(conn, user_id)?.filter(UserRow::is_active)
+                    else {
+                        continue;
+                    };
+                    let email = Email::PassportReview {
+                        name: person.display_name().to_string(),
+                        review_by: review_by.format("%A %-d %B %Y").to_string(),
+                        link: app.settings.server.link("/me/access-passport"),
+                    };
+                    app.outbox
+                        .enqueue(conn, &Recipient::user(&person), &email)?;
+                    told += 1;
+                }
+                Ok((due.len(), told))
+            })
+            .await?;
+        queued += told;
+        if seen < usize::try_from(PASSPORTS_AT_A_TIME).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
     if queued > 0 {
         state.outbox.wake();
     }
@@ -860,6 +916,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_what_changed_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "what-changed reminders failed; will try again");
+        }
+        if let Err(error) = send_passport_review_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "passport review reminders failed; will try again");
         }
         if let Err(error) = send_session_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "session reminders failed; will try again");

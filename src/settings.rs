@@ -278,7 +278,7 @@ pub struct RoundSettings {
     pub reminder_days_before: u32,
     pub reminder_check_secs: u64,
     /// The hour of the day (UTC, 0–23) from which that day's decision reminders go, and
-    /// reminders of applications not sent yet.
+    /// reminders to people of applications not sent yet and of passport review dates.
     pub reminder_hour: u32,
     /// People with an application not sent yet are reminded this many days before its round
     /// closes.

@@ -148,6 +148,8 @@ diesel::table! {
         ciphertext -> Binary,
         share_with_project_teams -> Bool,
         updated_at -> Timestamp,
+        review_by -> Nullable<Date>,
+        review_reminded_at -> Nullable<Timestamp>,
     }
 }
 

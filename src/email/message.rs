@@ -331,6 +331,13 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To someone whose access passport's review-by date has come: check it is still right.
+    PassportReview {
+        name: String,
+        /// The review-by date, e.g. "Monday 7 December 2026".
+        review_by: String,
+        link: String,
+    },
     /// To a co-producer booked on an element: one of its sessions is coming up.
     SessionReminder {
         name: String,
@@ -427,6 +434,7 @@ impl Email {
             Email::BookingsToClose { .. } => "bookings_to_close",
             Email::ApplicationNotSent { .. } => "application_not_sent",
             Email::SessionReminder { .. } => "session_reminder",
+            Email::PassportReview { .. } => "passport_review",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -440,6 +448,8 @@ impl Email {
             Email::ApplicationReceived { .. } => true,
             // Nothing for them to do.
             Email::InvitationLapsed { .. } | Email::WhatChanged { .. } => true,
+            // A gentle check with no date to act by.
+            Email::PassportReview { .. } => true,
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
@@ -886,6 +896,11 @@ impl Email {
                 ],
                 after_days: 14,
                 link: "https://coproduce.example/elements".into(),
+            },
+            Email::PassportReview {
+                name: "Sam".into(),
+                review_by: "Monday 7 December 2026".into(),
+                link: "https://coproduce.example/me/access-passport".into(),
             },
             Email::SessionReminder {
                 name: "Sam".into(),

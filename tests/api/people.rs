@@ -191,6 +191,39 @@ both_backends! {
 }
 
 both_backends! {
+    async fn people_are_reminded_to_check_their_access_passport_once_its_review_by_date_comes(app) {
+        use crate::recruitment::noon_in;
+        let person = app.signed_in(Role::Applicant).await;
+        let in_days = |days: i64| (chrono::Utc::now().date_naive() + chrono::Duration::days(days)).to_string();
+        let mut body = passport_body();
+        body["review_by"] = json!(in_days(1));
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &body).await.status(), 200);
+        let remind = |days: i64| coproduce::jobs::send_passport_review_reminders(&app.state, noon_in(days));
+        assert_eq!(remind(0).await.unwrap(), 0, "not yet");
+        assert_eq!(remind(1).await.unwrap(), 1);
+        assert_eq!(remind(2).await.unwrap(), 0, "once for that date");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&person.email).pop().unwrap();
+        assert_eq!(reminder.subject, "Time to check your access needs");
+        assert!(reminder.text.contains("If nothing has changed, you do not need to do anything."), "{}", reminder.text);
+        assert!(!reminder.text.contains("British Sign Language"), "the needs themselves stay out of email: {}", reminder.text);
+
+        body["review_by"] = json!(in_days(5));
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &body).await.status(), 200);
+        assert_eq!(remind(4).await.unwrap(), 0);
+        assert_eq!(remind(5).await.unwrap(), 1, "checked and given a new date, reminded again then");
+    }
+
+    async fn a_passport_without_a_review_by_date_is_never_reminded(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let mut body = passport_body();
+        body["review_by"] = Value::Null;
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &body).await.status(), 200);
+        assert_eq!(coproduce::jobs::send_passport_review_reminders(&app.state, crate::recruitment::noon_in(400)).await.unwrap(), 0);
+    }
+}
+
+both_backends! {
     async fn rotating_the_data_key_keeps_every_value_readable(app, |s| {
         s.crypto.data_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".into();
     }) {

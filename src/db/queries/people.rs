@@ -1,7 +1,7 @@
 //! A person's profile, access passport, equal-opportunities answers and co-producer record.
 //! Special-category values arrive here already encrypted; this layer never sees plaintext.
 
-use chrono::NaiveDateTime;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
 use crate::db::DbConn;
@@ -117,11 +117,14 @@ pub fn lived_experience_of(
         .load(conn)
 }
 
+/// Saves the sealed passport, its sharing choice and its review-by date; saving it is checking
+/// it, so a reminder of the review-by date goes again when that date comes.
 pub fn save_access_passport(
     conn: &mut DbConn,
     user_id: &str,
     ciphertext: &[u8],
     share: bool,
+    review_by: Option<NaiveDate>,
     now: NaiveDateTime,
 ) -> QueryResult<()> {
     let row = (
@@ -129,6 +132,8 @@ pub fn save_access_passport(
         access_passports::ciphertext.eq(ciphertext),
         access_passports::share_with_project_teams.eq(share),
         access_passports::updated_at.eq(now),
+        access_passports::review_by.eq(review_by),
+        access_passports::review_reminded_at.eq(None::<NaiveDateTime>),
     );
     per_backend!(conn, |c| diesel::insert_into(access_passports::table)
         .values(row)
@@ -138,9 +143,48 @@ pub fn save_access_passport(
             access_passports::ciphertext.eq(ciphertext),
             access_passports::share_with_project_teams.eq(share),
             access_passports::updated_at.eq(now),
+            access_passports::review_by.eq(review_by),
+            access_passports::review_reminded_at.eq(None::<NaiveDateTime>),
         ))
         .execute(c))
     .map(drop)
+}
+
+/// (user id, review-by date) of up to `limit` passports whose review-by date is `today` or
+/// earlier and whose person has not been reminded of it.
+pub fn passports_to_review(
+    conn: &mut DbConn,
+    today: NaiveDate,
+    limit: i64,
+) -> QueryResult<Vec<(String, NaiveDate)>> {
+    access_passports::table
+        .filter(access_passports::review_by.le(today))
+        .filter(access_passports::review_reminded_at.is_null())
+        .order(access_passports::user_id)
+        .limit(limit)
+        .select((
+            access_passports::user_id,
+            access_passports::review_by.assume_not_null(),
+        ))
+        .load(conn)
+}
+
+/// Records the reminder; false when it was sent, or the passport saved, meanwhile.
+pub fn mark_passport_review_reminded(
+    conn: &mut DbConn,
+    user_id: &str,
+    review_by: NaiveDate,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        access_passports::table
+            .find(user_id)
+            .filter(access_passports::review_by.eq(review_by))
+            .filter(access_passports::review_reminded_at.is_null()),
+    )
+    .set(access_passports::review_reminded_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
 pub fn access_passport_of(conn: &mut DbConn, user_id: &str) -> QueryResult<Option<Vec<u8>>> {

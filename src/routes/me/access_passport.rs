@@ -60,6 +60,7 @@ pub async fn put_access_passport(
         .encrypt_json(&user.id, Field::AccessPassport, &passport)
         .map_err(|e| AppError::Internal(e.into()))?;
     let share = passport.share_with_project_teams;
+    let review_by = passport.review_by;
     let needs: Vec<String> = passport.needs.iter().map(|n| n.code.clone()).collect();
     let app = state.clone();
     state
@@ -71,6 +72,7 @@ pub async fn put_access_passport(
                 &user.id,
                 &ciphertext,
                 share,
+                review_by,
                 Utc::now().naive_utc(),
             )?;
             forget_needs_no_longer_held(conn, &app, &user.id, &needs)
