@@ -219,22 +219,35 @@ pub async fn send_adjustment_reminders(
     if bookings.is_empty() {
         return Ok(false);
     }
+    remind_staff_now(
+        state,
+        claims::ADJUSTMENTS_WAITING,
+        today,
+        move |coordinator, app| Email::AdjustmentsWaiting {
+            name: coordinator.display_name().to_string(),
+            bookings: bookings.clone(),
+            within_days,
+            link: app.settings.server.link("/elements"),
+        },
+    )
+    .await
+}
+
+/// [`remind_staff`] in a write of its own, after a read outside the write lock found something
+/// to say; wakes the sender when the reminder was queued.
+async fn remind_staff_now(
+    state: &AppState,
+    kind: &'static str,
+    today: String,
+    email_for: impl Fn(&UserRow, &AppState) -> Email + Send + 'static,
+) -> Result<bool, AppError> {
     let app = state.clone();
     let reminded = state
         .db
         .write(move |conn| {
-            remind_staff(
-                conn,
-                &app,
-                claims::ADJUSTMENTS_WAITING,
-                &today,
-                |coordinator| Email::AdjustmentsWaiting {
-                    name: coordinator.display_name().to_string(),
-                    bookings: bookings.clone(),
-                    within_days,
-                    link: app.settings.server.link("/elements"),
-                },
-            )
+            remind_staff(conn, &app, kind, &today, |coordinator| {
+                email_for(coordinator, &app)
+            })
         })
         .await?;
     if reminded {
@@ -564,28 +577,18 @@ pub async fn send_bookings_to_close_reminders(
     if elements.is_empty() {
         return Ok(false);
     }
-    let app = state.clone();
-    let reminded = state
-        .db
-        .write(move |conn| {
-            remind_staff(
-                conn,
-                &app,
-                claims::BOOKINGS_TO_CLOSE,
-                &today,
-                |coordinator| Email::BookingsToClose {
-                    name: coordinator.display_name().to_string(),
-                    elements: elements.clone(),
-                    after_days,
-                    link: app.settings.server.link("/elements"),
-                },
-            )
-        })
-        .await?;
-    if reminded {
-        state.outbox.wake();
-    }
-    Ok(reminded)
+    remind_staff_now(
+        state,
+        claims::BOOKINGS_TO_CLOSE,
+        today,
+        move |coordinator, app| Email::BookingsToClose {
+            name: coordinator.display_name().to_string(),
+            elements: elements.clone(),
+            after_days,
+            link: app.settings.server.link("/elements"),
+        },
+    )
+    .await
 }
 
 /// People whose due digests one read lists at a time (each is gathered in a transaction of its
