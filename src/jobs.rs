@@ -17,6 +17,7 @@ use crate::db::queries::{
     adjustments, claims, matching, outbox as outbox_queries, owner_views, partnership, people,
     privacy, recruitment as queries, users,
 };
+use crate::domain::partnership::ElementStatus;
 use crate::domain::recruitment::answer_by;
 use crate::domain::tax_year::tax_years_before;
 use crate::domain::uk_time;
@@ -348,7 +349,15 @@ pub async fn send_session_reminders(
                     let Some(row) = partnership::find_element(conn, &element_id)? else {
                         continue;
                     };
-                    elements.insert(element_id.clone(), spec_of(&row)?);
+                    // One element that cannot be read stops nobody else's reminder.
+                    let Ok(spec) = spec_of(&row) else {
+                        tracing::warn!(
+                            element_id,
+                            "an element's details could not be read; no session reminder sent"
+                        );
+                        continue;
+                    };
+                    elements.insert(element_id.clone(), spec);
                 }
                 let Some(spec) = elements.get(&element_id) else {
                     continue;
@@ -466,7 +475,7 @@ pub async fn send_unsent_application_notices(
                         queries::drafts_to_remind(conn, now, until, UNSENT_AT_A_TIME)?
                     };
                     let mut told = 0;
-                    for (id, owner, round_title, closes_at) in &due {
+                    for (id, owner, round_title, closes_at, early) in &due {
                         let marked = if closed {
                             queries::mark_closed_told(conn, id, now)?
                         } else {
@@ -486,6 +495,7 @@ pub async fn send_unsent_application_notices(
                             round_title: round_title.clone(),
                             closes: uk_time::moment(*closes_at),
                             closed,
+                            early: *early,
                             link,
                         };
                         app.outbox
@@ -548,23 +558,42 @@ pub async fn send_bookings_to_close_reminders(
             }
             let mut elements = Vec::new();
             for (id, count) in open {
-                let Some(ended) = last_ended.get(&id).copied() else {
+                let Some(last_session) = last_ended.get(&id).copied() else {
                     continue;
+                };
+                let Some(row) = partnership::find_element(conn, &id)? else {
+                    continue;
+                };
+                // Work cancelled under way ended when it was cancelled (its last change).
+                let cancelled = row.status == ElementStatus::Cancelled.as_str();
+                let ended = if cancelled {
+                    last_session.min(row.updated_at)
+                } else {
+                    last_session
                 };
                 if ended > before || ended < since {
                     continue;
                 }
-                let Some(row) = partnership::find_element(conn, &id)? else {
+                let Ok(spec) = spec_of(&row) else {
+                    tracing::warn!(element_id = %id, "an element's details could not be read; left out of the reminder");
                     continue;
                 };
                 let project = partnership::find_project(conn, &row.project_id)?;
+                let project = project.map(|p| p.title).unwrap_or_default();
                 let bookings = if count == 1 { "booking" } else { "bookings" };
-                let line = format!(
-                    "{} ({}): {count} {bookings}, last session on {}",
-                    spec_of(&row)?.title,
-                    project.map(|p| p.title).unwrap_or_default(),
-                    uk_time::day(ended)
-                );
+                let line = if cancelled {
+                    format!(
+                        "{} ({project}): cancelled on {} after it had started, {count} {bookings} kept for claims",
+                        spec.title,
+                        uk_time::day(ended)
+                    )
+                } else {
+                    format!(
+                        "{} ({project}): {count} {bookings}, last session on {}",
+                        spec.title,
+                        uk_time::day(ended)
+                    )
+                };
                 elements.push((ended, line));
             }
             elements.sort();

@@ -686,9 +686,9 @@ impl Settings {
                 "rounds.draft_reminder_days_before: must be from 1 to 60".into(),
             ));
         }
-        if self.bookings.remind_after_days == 0 {
+        if !(1..=365).contains(&self.bookings.remind_after_days) {
             return Err(SettingsError(
-                "bookings.remind_after_days: must be at least 1".into(),
+                "bookings.remind_after_days: must be from 1 to 365".into(),
             ));
         }
         if self.bookings.session_reminder_hours > 336 {

@@ -358,6 +358,8 @@ pub enum Email {
         /// When the round closes, or closed, in UK time.
         closes: String,
         closed: bool,
+        /// It closed before the date it gave (a coordinator closed it early).
+        early: bool,
         link: String,
     },
     /// To coordinators and admins: bookings still `confirmed` some days after their element's
@@ -453,9 +455,7 @@ impl Email {
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
-            Email::SeatFreed { seats_left, .. } | Email::WaitingListBooked { seats_left, .. } => {
-                *seats_left == 0
-            }
+            Email::SeatFreed { seats_left, .. } => *seats_left == 0,
             // A missed session may need them to tell us what happened.
             Email::AssignmentClosed { outcome, .. } => outcome == "completed",
             // A rejected claim is money they expected, and they may claim again.
@@ -473,6 +473,8 @@ impl Email {
             | Email::AdjustmentsWaiting { .. }
             | Email::WhatChangedWaiting { .. }
             | Email::BookingsToClose { .. }
+            // A booking made: coordinators check its access adjustments.
+            | Email::WaitingListBooked { .. }
             // A date to act by, or the answer to an application.
             | Email::ApplicationNotSent { .. }
             // A digest could arrive after the session.
@@ -923,6 +925,7 @@ impl Email {
                 round_title: "Co-producers 2027".into(),
                 closes: "Monday 7 December 2026, 17:00 UK time".into(),
                 closed: false,
+                early: false,
                 link: "https://coproduce.example/applications/0190".into(),
             },
             Email::ApplicationNotSent {
@@ -930,6 +933,7 @@ impl Email {
                 round_title: "Co-producers 2027".into(),
                 closes: "Monday 7 December 2026, 17:00 UK time".into(),
                 closed: true,
+                early: true,
                 link: "https://coproduce.example/rounds".into(),
             },
             Email::BookingsToClose {

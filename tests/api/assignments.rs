@@ -518,10 +518,28 @@ both_backends! {
         assert!(app.emails_to(&staying.email).iter().any(|e| e.subject.starts_with("Reminder")));
     }
 
-    async fn nobody_is_reminded_of_a_cancelled_element(app) {
+    async fn nobody_is_reminded_of_a_session_of_an_element_cancelled_under_way(app) {
         let scene = scene(&app, 1, 0, 0).await;
-        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "cancelled"})).await.status(), 200);
+        for change in [json!({"people_needed": 1}), json!({"status": "in_progress"}), json!({"status": "cancelled"})] {
+            assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, change).await.status(), 200);
+        }
+        let (person, _) = &scene.booked[0];
+        let mine = get(&app, person, "/api/v1/me/assignments").await;
+        assert_eq!(mine["items"][0]["status"], "confirmed", "kept for claims");
         assert_eq!(coproduce::jobs::send_session_reminders(&app.state, session_start() - Duration::hours(47)).await.unwrap(), 0);
+    }
+
+    async fn bookings_kept_when_an_element_under_way_was_cancelled_are_named_from_the_cancellation(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        for change in [json!({"people_needed": 1}), json!({"status": "in_progress"}), json!({"status": "cancelled"})] {
+            assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, change).await.status(), 200);
+        }
+        let other_coordinator = app.signed_in(Role::Coordinator).await;
+        assert!(coproduce::jobs::send_bookings_to_close_reminders(&app.state, noon_in(3)).await.unwrap(), "two days after the cancellation, not after the planned session");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&other_coordinator.email).pop().unwrap();
+        assert!(reminder.text.contains("Peer interviews (Housing support review): cancelled on "), "{}", reminder.text);
+        assert!(reminder.text.contains("after it had started, 1 booking kept for claims"), "{}", reminder.text);
     }
 
     async fn what_changed_waits_until_the_element_is_completed(app) {

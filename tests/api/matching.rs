@@ -737,7 +737,7 @@ both_backends! {
         let offers = app.state.db.read(move |conn| Ok(offers_since(conn, long_ago, Pool::Only(&person))?)).await.unwrap();
         assert_eq!(offers.len(), 2, "the fairness factor counts both sendings: {offers:?}");
         let export: Value = app.get_as(&silent, "/api/v1/me/export").send().await.unwrap().json().await.unwrap();
-        assert_eq!(export["work_invitations"][0]["sent_at"].as_array().map(Vec::len), Some(2), "{}", export["work_invitations"]);
+        assert_eq!(export["work_invitations"][0]["sendings"].as_array().map(Vec::len), Some(2), "{}", export["work_invitations"]);
     }
 
     async fn an_invitation_past_its_time_can_be_sent_again_before_the_hourly_job_marks_it(app) {

@@ -628,7 +628,23 @@ both_backends! {
         let later = Utc::now().naive_utc() + Duration::minutes(1);
         assert_eq!(coproduce::jobs::send_unsent_application_notices(&app.state, later).await.unwrap(), 1);
         app.drain_outbox().await;
-        assert_eq!(app.emails_to(&drafting.email).pop().unwrap().subject, "Peer researchers 2027 has closed: your application was not sent");
+        let told = app.emails_to(&drafting.email).pop().unwrap();
+        assert_eq!(told.subject, "Peer researchers 2027 has closed: your application was not sent");
+        assert!(told.text.contains(", earlier than we planned. You started an application"), "{}", told.text);
+    }
+
+    async fn moving_a_rounds_closing_date_reminds_people_of_the_new_one(app) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        let notices = |at| coproduce::jobs::send_unsent_application_notices(&app.state, at);
+        assert_eq!(notices(noon_in(12)).await.unwrap(), 1);
+        let later = (Utc::now() + Duration::days(20)).to_rfc3339();
+        let moved = app.client.patch(app.url(&format!("/api/v1/rounds/{}", round["id"].as_str().unwrap()))).bearer_auth(&coordinator.token).json(&json!({"closes_at": later})).send().await.unwrap();
+        assert_eq!(moved.status(), 200);
+        assert_eq!(notices(noon_in(13)).await.unwrap(), 0, "the new date is a week away");
+        assert_eq!(notices(noon_in(18)).await.unwrap(), 1, "reminded of the new date");
     }
 
     async fn an_easy_read_reader_is_reminded_in_easy_read(app) {

@@ -124,8 +124,8 @@ const BOOKINGS_LOCK_CLASS: i32 = 0x626f_6f6b;
 
 /// Waits for, then holds until the transaction ends, the right to book `person_id` (PostgreSQL;
 /// SQLite runs one writer at a time anyway): two bookings of one person, each checked against
-/// their other bookings (`cannot_take`), take turns. Accept takes it first; invite and archive
-/// after the accounts they hold and before any element, so no order of them waits in a circle.
+/// their other bookings (`cannot_take`), take turns. Accept, invite and archive take it after the
+/// person's account and before any element, so no order of them waits in a circle.
 pub fn hold_bookings_of(conn: &mut DbConn, person_id: &str) -> QueryResult<()> {
     match conn {
         DbConn::Postgres(pg) => diesel::sql_query(format!(

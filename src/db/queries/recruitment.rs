@@ -573,8 +573,8 @@ pub fn rounds_reviewed_by(conn: &mut DbConn, user_id: &str) -> QueryResult<Vec<R
 }
 
 /// An application never sent, and its round: (application id, owner, round title, when the
-/// round closes or closed).
-pub type UnsentApplication = (String, String, String, NaiveDateTime);
+/// round closes or closed, whether it closed before its date).
+pub type UnsentApplication = (String, String, String, NaiveDateTime, bool);
 
 /// Up to `limit` drafts whose open round closes after `now` and by `until`, whose owner has not
 /// been reminded yet.
@@ -600,7 +600,12 @@ pub fn drafts_to_remind(
             rounds::title,
             rounds::closes_at,
         ))
-        .load(conn)
+        .load::<(String, String, String, NaiveDateTime)>(conn)
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(id, owner, title, closes_at)| (id, owner, title, closes_at, false))
+                .collect()
+        })
 }
 
 /// Records the reminder; false when the application was sent, or reminded, meanwhile.
@@ -647,7 +652,8 @@ pub fn drafts_of_closed_rounds(
         .map(|rows| {
             rows.into_iter()
                 .map(|(id, owner, title, closes_at, closed_at)| {
-                    (id, owner, title, closed_at.unwrap_or(closes_at))
+                    let early = closed_at.is_some_and(|closed| closed < closes_at);
+                    (id, owner, title, closed_at.unwrap_or(closes_at), early)
                 })
                 .collect()
         })
@@ -663,4 +669,20 @@ pub fn mark_closed_told(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> Quer
     .set(applications::unsent_closed_told_at.eq(now))
     .execute(conn)?;
     Ok(changed == 1)
+}
+
+/// Forgets the reminders and notices sent about the round's drafts, so they go again for its
+/// new closing date.
+pub fn forget_unsent_notices(conn: &mut DbConn, round_id: &str) -> QueryResult<()> {
+    diesel::update(
+        applications::table
+            .filter(applications::round_id.eq(round_id))
+            .filter(applications::status.eq(ApplicationStatus::Draft.as_str())),
+    )
+    .set((
+        applications::unsent_reminded_at.eq(None::<NaiveDateTime>),
+        applications::unsent_closed_told_at.eq(None::<NaiveDateTime>),
+    ))
+    .execute(conn)
+    .map(drop)
 }

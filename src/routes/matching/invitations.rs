@@ -579,14 +579,16 @@ fn no_longer_open(conn: &mut DbConn, invitation: &InvitationRow) -> Result<AppEr
 
 fn already_answered(invitation: &InvitationRow) -> AppError {
     if invitation.status == "expired" {
+        // Before its answer-by date, it was closed (their place in the pool archived), not run
+        // out; after it, `invitation_expired` as API.md has it.
         let closed_early = invitation
             .responded_at
-            .is_some_and(|closed| closed < invitation.respond_by);
+            .is_some_and(|closed| closed < invitation.respond_by)
+            && crate::db::now() <= invitation.respond_by;
         if closed_early {
-            // Its time had not run out: it was closed (their place in the pool archived).
             return AppError::conflict(
                 "invitation_closed",
-                "This invitation was closed before its answer-by date, so it cannot be answered now. A coordinator can send it to you again.",
+                "This invitation was closed before its answer-by date, so it cannot be answered now.",
             );
         }
         return expired();

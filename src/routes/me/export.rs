@@ -209,8 +209,9 @@ pub struct WorkInvitation {
     pub status: String,
     /// When it was last sent.
     pub invited_at: DateTime<Utc>,
-    /// Every time it was sent, oldest first (more than once when sent again after running out).
-    pub sent_at: Vec<DateTime<Utc>>,
+    /// Every time it was sent, oldest first (more than once when sent again after running out;
+    /// sendings before 2026-12-10 show only the latest).
+    pub sendings: Vec<DateTime<Utc>>,
     pub respond_by: DateTime<Utc>,
     pub responded_at: Option<DateTime<Utc>>,
     pub score: f64,
@@ -491,7 +492,7 @@ fn gather(conn: &mut DbConn, state: &AppState, user_id: &str) -> Result<Export, 
             project,
             element,
             invited_at: utc(i.created_at),
-            sent_at: matching::sendings_of(conn, &i.id)?
+            sendings: matching::sendings_of(conn, &i.id)?
                 .into_iter()
                 .map(utc)
                 .collect(),

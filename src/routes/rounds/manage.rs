@@ -244,6 +244,7 @@ pub async fn update_round(
             if let Some(v) = changes.opens_at {
                 round.opens_at = v.naive_utc()
             }
+            let closes_before = round.closes_at;
             if let Some(v) = changes.closes_at {
                 round.closes_at = v.naive_utc()
             }
@@ -271,6 +272,10 @@ pub async fn update_round(
             let now = Utc::now().naive_utc();
             round.updated_at = now;
             queries::update_round(conn, &round)?;
+            if round.closes_at != closes_before {
+                // A new closing date: people not sent yet hear about it, not the old one.
+                queries::forget_unsent_notices(conn, &round.id)?;
+            }
             let questions = queries::questions_of(conn, &round.id)?;
             Ok(round_view(&round, &questions, now))
         })
