@@ -199,10 +199,17 @@ pub async fn send_adjustment_reminders(
                     let Some(row) = partnership::find_element(conn, &booking.element_id)? else {
                         continue;
                     };
-                    let loaded = (load_element(conn, &row)?, spec_of(&row)?.title);
+                    // One element that cannot be read leaves out only itself.
+                    let loaded = match (load_element(conn, &row), spec_of(&row)) {
+                        (Ok(element), Ok(spec)) => Some((element, spec.title)),
+                        _ => {
+                            tracing::warn!(element_id = %row.id, "an element's details could not be read; left out of the reminder");
+                            None
+                        }
+                    };
                     elements.insert(booking.element_id.clone(), loaded);
                 }
-                let Some((element, title)) = elements.get(&booking.element_id) else {
+                let Some(Some((element, title))) = elements.get(&booking.element_id) else {
                     continue;
                 };
                 let plan = plan_of(conn, &app, &booking.assignment_id, &needs, element)?;
@@ -264,8 +271,7 @@ const WHAT_CHANGED_REMINDED_FOR_DAYS: i64 = 60;
 /// Emails every coordinator and admin, once a day from `what_changed.remind_hour`, while an
 /// element completed `what_changed.remind_after_days` or more ago (and at most
 /// [`WHAT_CHANGED_REMINDED_FOR_DAYS`] more), with work completed on it, has nobody told what
-/// changed. Each line names the element and its project. An element's last change stands for
-/// when it was completed.
+/// changed. Each line names the element and its project.
 pub async fn send_what_changed_reminders(
     state: &AppState,
     now: NaiveDateTime,
@@ -283,10 +289,14 @@ pub async fn send_what_changed_reminders(
             let since = before - chrono::Duration::days(WHAT_CHANGED_REMINDED_FOR_DAYS);
             let mut elements = Vec::new();
             for row in partnership::completed_without_what_changed(conn, since, before)? {
+                let Ok(spec) = spec_of(&row) else {
+                    tracing::warn!(element_id = %row.id, "an element's details could not be read; left out of the reminder");
+                    continue;
+                };
                 let project = partnership::find_project(conn, &row.project_id)?;
                 elements.push(format!(
                     "{} ({})",
-                    spec_of(&row)?.title,
+                    spec.title,
                     project.map(|p| p.title).unwrap_or_default()
                 ));
             }
@@ -333,33 +343,32 @@ pub async fn send_session_reminders(
         .write(move |conn| {
             // An erasure under way ends first and is seen; the next waits for this one.
             outbox_queries::no_erasure_meanwhile(conn)?;
+            // Each element read once; one that cannot be read (`None`) stops nobody else's
+            // reminder, and its own go once it can be.
             let mut elements = HashMap::new();
             let mut queued = 0;
             for (assignment_id, person_id, element_id, starts_at, ends_at) in
                 matching::sessions_to_remind(conn, now, until)?
             {
+                if !elements.contains_key(&element_id) {
+                    let row = partnership::find_element(conn, &element_id)?;
+                    let spec = row.as_ref().and_then(|row| spec_of(row).ok());
+                    if spec.is_none() {
+                        tracing::warn!(
+                            element_id,
+                            "an element's details could not be read; its session reminders wait"
+                        );
+                    }
+                    elements.insert(element_id.clone(), spec);
+                }
+                let Some(Some(spec)) = elements.get(&element_id) else {
+                    continue;
+                };
                 if !matching::mark_session_reminded(conn, &assignment_id, starts_at, now)? {
                     continue;
                 }
                 let Some(person) = users::find_by_id(conn, &person_id)?.filter(UserRow::is_active)
                 else {
-                    continue;
-                };
-                if !elements.contains_key(&element_id) {
-                    let Some(row) = partnership::find_element(conn, &element_id)? else {
-                        continue;
-                    };
-                    // One element that cannot be read stops nobody else's reminder.
-                    let Ok(spec) = spec_of(&row) else {
-                        tracing::warn!(
-                            element_id,
-                            "an element's details could not be read; no session reminder sent"
-                        );
-                        continue;
-                    };
-                    elements.insert(element_id.clone(), spec);
-                }
-                let Some(spec) = elements.get(&element_id) else {
                     continue;
                 };
                 let email = Email::SessionReminder {
@@ -564,13 +573,11 @@ pub async fn send_bookings_to_close_reminders(
                 let Some(row) = partnership::find_element(conn, &id)? else {
                     continue;
                 };
-                // Work cancelled under way ended when it was cancelled (its last change).
-                let cancelled = row.status == ElementStatus::Cancelled.as_str();
-                let ended = if cancelled {
-                    last_session.min(row.updated_at)
-                } else {
-                    last_session
-                };
+                // Work cancelled under way ended when it was cancelled, or its last session if
+                // that came first.
+                let cancelled_at = (row.status == ElementStatus::Cancelled.as_str())
+                    .then(|| row.status_changed_at.unwrap_or(row.updated_at));
+                let ended = cancelled_at.map_or(last_session, |at| last_session.min(at));
                 if ended > before || ended < since {
                     continue;
                 }
@@ -581,11 +588,11 @@ pub async fn send_bookings_to_close_reminders(
                 let project = partnership::find_project(conn, &row.project_id)?;
                 let project = project.map(|p| p.title).unwrap_or_default();
                 let bookings = if count == 1 { "booking" } else { "bookings" };
-                let line = if cancelled {
+                let line = if let Some(cancelled_at) = cancelled_at {
                     format!(
                         "{} ({project}): cancelled on {} after it had started, {count} {bookings} kept for claims",
                         spec.title,
-                        uk_time::day(ended)
+                        uk_time::day(cancelled_at)
                     )
                 } else {
                     format!(

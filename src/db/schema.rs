@@ -347,6 +347,7 @@ diesel::table! {
         status -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        status_changed_at -> Nullable<Timestamp>,
     }
 }
 

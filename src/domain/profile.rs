@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::collections::HashSet;
 
-use chrono::{NaiveDate, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveTime};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -301,9 +301,30 @@ impl AccessPassport {
         if let Some(text) = &self.good_day_bad_day {
             check_length(&mut add, "good_day_bad_day", text, MAX_LONG_TEXT);
         }
+        let years = REVIEW_BY_YEARS;
+        if self
+            .review_by
+            .is_some_and(|date| !years.contains(&date.year()))
+        {
+            add(
+                "review_by".into(),
+                Invalid::new(
+                    "out_of_range",
+                    format!(
+                        "Choose a date from the year {} to {}.",
+                        years.start(),
+                        years.end()
+                    ),
+                ),
+            );
+        }
         problems
     }
 }
+
+/// The years a passport's review-by date may fall in: a real date to check by, which both
+/// databases store and order the same way.
+const REVIEW_BY_YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
 
 /// Equal-opportunities answers: question code → option code. Every question is optional and
 /// each offers `prefer_not_to_say`. Stored apart, encrypted, never shown to anyone else.

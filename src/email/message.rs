@@ -936,6 +936,14 @@ impl Email {
                 early: true,
                 link: "https://coproduce.example/rounds".into(),
             },
+            Email::ApplicationNotSent {
+                name: "Sam".into(),
+                round_title: "Co-producers 2027".into(),
+                closes: "Monday 7 December 2026, 17:00 UK time".into(),
+                closed: true,
+                early: false,
+                link: "https://coproduce.example/rounds".into(),
+            },
             Email::BookingsToClose {
                 name: "Priya".into(),
                 elements: vec![

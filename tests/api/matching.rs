@@ -551,6 +551,26 @@ both_backends! {
         assert!(told.text.contains("You do not need to do anything about them:\n- Peer interviews (Housing support review)"), "{}", told.text);
     }
 
+    async fn an_invitation_closed_by_an_archive_says_expired_once_its_date_has_passed(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let person = coproducer(&app, fitting_profile()).await;
+        let first = invitation_id(invite(&app, &coordinator, &first_element(&project), &[&person.id]).await).await;
+        let place = format!("/api/v1/coproducers/{}", person.id);
+        assert_eq!(app.post_as(&coordinator, &format!("{place}/archive")).json(&json!({"reason": "Unreachable for months"})).send().await.unwrap().status(), 200);
+        assert_eq!(app.post_as(&coordinator, &format!("{place}/reinstate")).send().await.unwrap().status(), 200);
+        // Closed before its answer-by date, which has passed since.
+        let id = first.clone();
+        app.state.db.write(move |conn| {
+            use coproduce::db::schema::invitations;
+            use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
+            let closed = coproduce::db::queries::matching::find_invitation(conn, &id)?.unwrap().responded_at.unwrap();
+            diesel::update(invitations::table.find(&id)).set(invitations::respond_by.eq(closed + chrono::Duration::milliseconds(1))).execute(conn)?;
+            Ok(())
+        }).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert_eq!(problem(accept(&app, &person, &first).await).await["code"], "invitation_expired", "as API.md has it after respond_by");
+    }
+
     async fn someone_reinstated_can_be_invited_again_to_what_closed_with_the_archive(app) {
         let (coordinator, _, project) = project(&app).await;
         let element = first_element(&project);

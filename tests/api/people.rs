@@ -214,6 +214,36 @@ both_backends! {
         assert_eq!(remind(5).await.unwrap(), 1, "checked and given a new date, reminded again then");
     }
 
+    async fn checking_a_passport_with_its_date_unchanged_brings_no_second_reminder(app) {
+        use crate::recruitment::noon_in;
+        let person = app.signed_in(Role::Applicant).await;
+        let mut body = passport_body();
+        body["review_by"] = json!((chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string());
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &body).await.status(), 200);
+        let remind = |days: i64| coproduce::jobs::send_passport_review_reminders(&app.state, noon_in(days));
+        assert_eq!(remind(1).await.unwrap(), 1);
+        body["good_day_bad_day"] = json!("Mornings are easier for me");
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &body).await.status(), 200);
+        assert_eq!(remind(1).await.unwrap(), 0, "saved with the same date after the reminder");
+    }
+
+    async fn a_review_by_date_already_past_when_set_brings_no_reminder(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let mut body = passport_body();
+        body["review_by"] = json!("2020-01-01");
+        assert_eq!(put(&app, &person, "/api/v1/me/access-passport", &body).await.status(), 200);
+        assert_eq!(coproduce::jobs::send_passport_review_reminders(&app.state, crate::recruitment::noon_in(0)).await.unwrap(), 0, "setting it is checking it");
+    }
+
+    async fn a_review_by_date_far_outside_our_time_is_refused_by_name(app) {
+        let person = app.signed_in(Role::Applicant).await;
+        let mut body = passport_body();
+        body["review_by"] = json!("+10000-01-01");
+        let response = put(&app, &person, "/api/v1/me/access-passport", &body).await;
+        let problem = problem(response).await;
+        assert_eq!(error_fields(&problem), ["review_by"], "{problem}");
+    }
+
     async fn a_passport_without_a_review_by_date_is_never_reminded(app) {
         let person = app.signed_in(Role::Applicant).await;
         let mut body = passport_body();

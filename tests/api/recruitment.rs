@@ -633,6 +633,20 @@ both_backends! {
         assert!(told.text.contains(", earlier than we planned. You started an application"), "{}", told.text);
     }
 
+    async fn changing_the_date_of_a_round_closed_early_tells_nobody_twice(app, |s| s.rounds.reminder_hour = 0) {
+        let coordinator = app.signed_in(Role::Coordinator).await;
+        let round = create_round(&app, &coordinator).await;
+        let drafting = app.signed_in(Role::Applicant).await;
+        assert_eq!(start(&app, &drafting, &round).await.status(), 201);
+        let path = format!("/api/v1/rounds/{}", round["id"].as_str().unwrap());
+        assert_eq!(app.post_as(&coordinator, &format!("{path}/close")).send().await.unwrap().status(), 200);
+        let later = Utc::now().naive_utc() + Duration::minutes(1);
+        assert_eq!(coproduce::jobs::send_unsent_application_notices(&app.state, later).await.unwrap(), 1);
+        let moved = app.client.patch(app.url(&path)).bearer_auth(&coordinator.token).json(&json!({"closes_at": (Utc::now() + Duration::days(20)).to_rfc3339()})).send().await.unwrap();
+        assert_eq!(moved.status(), 200);
+        assert_eq!(coproduce::jobs::send_unsent_application_notices(&app.state, later + Duration::minutes(1)).await.unwrap(), 0, "still closed: told once");
+    }
+
     async fn moving_a_rounds_closing_date_reminds_people_of_the_new_one(app) {
         let coordinator = app.signed_in(Role::Coordinator).await;
         let round = create_round(&app, &coordinator).await;

@@ -42,7 +42,10 @@ pub struct ElementRow {
     pub people_needed: i32,
     pub status: String,
     pub created_at: NaiveDateTime,
+    /// When anything about it last changed, its details included.
     pub updated_at: NaiveDateTime,
+    /// When its status last changed (completed, cancelled, …); `None` for one never moved.
+    pub status_changed_at: Option<NaiveDateTime>,
 }
 
 /// What changed because of an element's work (`element_outcomes`).

@@ -425,7 +425,11 @@ pub fn move_element(
     now: NaiveDateTime,
 ) -> QueryResult<bool> {
     let changed = diesel::update(elements::table.find(id).filter(elements::status.eq(from)))
-        .set((elements::status.eq(to), elements::updated_at.eq(now)))
+        .set((
+            elements::status.eq(to),
+            elements::updated_at.eq(now),
+            elements::status_changed_at.eq(now),
+        ))
         .execute(conn)?;
     Ok(changed == 1)
 }
@@ -517,8 +521,8 @@ pub fn save_outcome(conn: &mut DbConn, row: &OutcomeRow) -> QueryResult<bool> {
     Ok(false)
 }
 
-/// Elements last changed (completed) between `since` and `before`, with work completed on them,
-/// whose people have not been told what changed, oldest first.
+/// Elements completed between `since` and `before`, with work completed on them, whose people
+/// have not been told what changed, oldest first.
 pub fn completed_without_what_changed(
     conn: &mut DbConn,
     since: NaiveDateTime,
@@ -530,11 +534,11 @@ pub fn completed_without_what_changed(
         .select(assignments::element_id);
     elements::table
         .filter(elements::status.eq("completed"))
-        .filter(elements::updated_at.le(before))
-        .filter(elements::updated_at.ge(since))
+        .filter(elements::status_changed_at.le(before))
+        .filter(elements::status_changed_at.ge(since))
         .filter(elements::id.ne_all(told))
         .filter(elements::id.eq_any(worked))
-        .order(elements::updated_at)
+        .order(elements::status_changed_at)
         .select(ElementRow::as_select())
         .load(conn)
 }

@@ -117,23 +117,40 @@ pub fn lived_experience_of(
         .load(conn)
 }
 
-/// Saves the sealed passport, its sharing choice and its review-by date; saving it is checking
-/// it, so a reminder of the review-by date goes again when that date comes.
+/// The passport's review-by date and when its person was reminded of it, if they have a
+/// passport.
+pub fn passport_review(
+    conn: &mut DbConn,
+    user_id: &str,
+) -> QueryResult<Option<(Option<NaiveDate>, Option<NaiveDateTime>)>> {
+    access_passports::table
+        .find(user_id)
+        .select((
+            access_passports::review_by,
+            access_passports::review_reminded_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Saves the sealed passport, its sharing choice, its review-by date and when its person was
+/// reminded of that date (`None`: the reminder is still to go).
 pub fn save_access_passport(
     conn: &mut DbConn,
     user_id: &str,
     ciphertext: &[u8],
     share: bool,
-    review_by: Option<NaiveDate>,
+    review: (Option<NaiveDate>, Option<NaiveDateTime>),
     now: NaiveDateTime,
 ) -> QueryResult<()> {
+    let (review_by, reminded_at) = review;
     let row = (
         access_passports::user_id.eq(user_id),
         access_passports::ciphertext.eq(ciphertext),
         access_passports::share_with_project_teams.eq(share),
         access_passports::updated_at.eq(now),
         access_passports::review_by.eq(review_by),
-        access_passports::review_reminded_at.eq(None::<NaiveDateTime>),
+        access_passports::review_reminded_at.eq(reminded_at),
     );
     per_backend!(conn, |c| diesel::insert_into(access_passports::table)
         .values(row)
@@ -144,7 +161,7 @@ pub fn save_access_passport(
             access_passports::share_with_project_teams.eq(share),
             access_passports::updated_at.eq(now),
             access_passports::review_by.eq(review_by),
-            access_passports::review_reminded_at.eq(None::<NaiveDateTime>),
+            access_passports::review_reminded_at.eq(reminded_at),
         ))
         .execute(c))
     .map(drop)

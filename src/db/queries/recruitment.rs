@@ -671,18 +671,23 @@ pub fn mark_closed_told(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> Quer
     Ok(changed == 1)
 }
 
-/// Forgets the reminders and notices sent about the round's drafts, so they go again for its
-/// new closing date.
-pub fn forget_unsent_notices(conn: &mut DbConn, round_id: &str) -> QueryResult<()> {
-    diesel::update(
-        applications::table
-            .filter(applications::round_id.eq(round_id))
-            .filter(applications::status.eq(ApplicationStatus::Draft.as_str())),
-    )
-    .set((
-        applications::unsent_reminded_at.eq(None::<NaiveDateTime>),
-        applications::unsent_closed_told_at.eq(None::<NaiveDateTime>),
-    ))
-    .execute(conn)
-    .map(drop)
+/// Forgets the notices that the round's drafts were not sent before it closed, and with
+/// `reminders_too` the reminders before it closes, so they go again for its new closing date.
+pub fn forget_unsent_notices(
+    conn: &mut DbConn,
+    round_id: &str,
+    reminders_too: bool,
+) -> QueryResult<()> {
+    let drafts = applications::table
+        .filter(applications::round_id.eq(round_id))
+        .filter(applications::status.eq(ApplicationStatus::Draft.as_str()));
+    diesel::update(drafts)
+        .set(applications::unsent_closed_told_at.eq(None::<NaiveDateTime>))
+        .execute(conn)?;
+    if reminders_too {
+        diesel::update(drafts)
+            .set(applications::unsent_reminded_at.eq(None::<NaiveDateTime>))
+            .execute(conn)?;
+    }
+    Ok(())
 }

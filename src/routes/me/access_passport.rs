@@ -8,6 +8,7 @@ use crate::checked_in_handler;
 use crate::crypto::Field;
 use crate::db::queries::people;
 use crate::domain::profile::AccessPassport;
+use crate::domain::uk_time;
 use crate::error::{AppError, Problem};
 use crate::routes::extract::{ValidJson, reject_problems};
 use crate::routes::matching::adjustments::forget_needs_no_longer_held;
@@ -67,13 +68,22 @@ pub async fn put_access_passport(
         .db
         .write(move |conn| {
             user.still_signed_in(conn)?;
+            let now = Utc::now().naive_utc();
+            let reminded_at = match people::passport_review(conn, &user.id)? {
+                // The same date: its reminder, sent or not, stands.
+                Some((before, reminded_at)) if before == review_by => reminded_at,
+                // A new date already come counts as checked now; a later one is reminded then.
+                _ => review_by
+                    .filter(|date| *date <= uk_time::in_uk(now).date())
+                    .map(|_| now),
+            };
             people::save_access_passport(
                 conn,
                 &user.id,
                 &ciphertext,
                 share,
-                review_by,
-                Utc::now().naive_utc(),
+                (review_by, reminded_at),
+                now,
             )?;
             forget_needs_no_longer_held(conn, &app, &user.id, &needs)
         })

@@ -158,6 +158,7 @@ pub fn insert_element(
         status: ElementStatus::Open.as_str().into(),
         created_at: now,
         updated_at: now,
+        status_changed_at: None,
     };
     let sessions: Vec<_> = spec
         .sessions

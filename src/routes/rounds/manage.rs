@@ -13,6 +13,7 @@ use crate::db::queries::users;
 use crate::domain::Invalid;
 use crate::domain::recruitment::RoundStatus;
 use crate::domain::role::Role;
+use crate::domain::uk_time;
 use crate::error::{AppError, FieldError, Problem};
 use crate::routes::extract::{FieldErrors, ValidJson, Validate};
 use crate::state::AppState;
@@ -272,9 +273,13 @@ pub async fn update_round(
             let now = Utc::now().naive_utc();
             round.updated_at = now;
             queries::update_round(conn, &round)?;
-            if round.closes_at != closes_before {
-                // A new closing date: people not sent yet hear about it, not the old one.
-                queries::forget_unsent_notices(conn, &round.id)?;
+            // Open (again) with a new closing date: people not sent yet hear of that date, not
+            // the old one, and are told again once it has closed. A closed round changes nothing.
+            let open_now = round.closed_at.is_none() && round.closes_at > now;
+            if open_now && round.closes_at != closes_before {
+                let date_shown_changed =
+                    uk_time::moment(round.closes_at) != uk_time::moment(closes_before);
+                queries::forget_unsent_notices(conn, &round.id, date_shown_changed)?;
             }
             let questions = queries::questions_of(conn, &round.id)?;
             Ok(round_view(&round, &questions, now))
