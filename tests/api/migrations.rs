@@ -184,3 +184,70 @@ fn sqlite_and_postgres_migrations_give_the_same_tables_and_columns() {
     let (_dir, mut lite) = migrated_sqlite();
     assert_eq!(postgres_schema(&mut pg), sqlite_schema(&mut lite));
 }
+
+/// The test app's database on a connection of its own, outside any transaction.
+fn connection_of(app: &TestApp) -> coproduce::db::DbConn {
+    let url = coproduce::db::url::DatabaseUrl::parse(&app.database_url).unwrap();
+    coproduce::db::pool::DbConnectionManager::new(url, 5_000)
+        .establish()
+        .unwrap()
+}
+
+/// Reverts the last `count` migrations applied.
+fn revert(conn: &mut coproduce::db::DbConn, count: usize) {
+    use coproduce::db::DbConn;
+    for _ in 0..count {
+        match conn {
+            DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(drop),
+            DbConn::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(drop),
+        }
+        .unwrap();
+    }
+}
+
+both_backends! {
+    async fn the_migrations_mend_what_older_code_left(app) {
+        use coproduce::db::schema::{assignment_events, elements, invitation_offers, invitations};
+        use diesel::{ExpressionMethods, QueryDsl};
+        use serde_json::{Value, json};
+        use crate::matching::{accept, first_element, fitting_profile, invite};
+        use crate::partners::{coproducer, patch_element, project};
+        let (coordinator, _, project) = project(&app).await;
+        let element = first_element(&project);
+        assert_eq!(patch_element(&app, &coordinator, &element, json!({"people_needed": 1})).await.status(), 200);
+        let booked = coproducer(&app, fitting_profile()).await;
+        let waiting = coproducer(&app, fitting_profile()).await;
+        let archived = coproducer(&app, fitting_profile()).await;
+        let invited: Vec<Value> = invite(&app, &coordinator, &element, &[&booked.id, &waiting.id, &archived.id]).await.json().await.unwrap();
+        let first: Value = accept(&app, &booked, invited[0]["id"].as_str().unwrap()).await.json().await.unwrap();
+        accept(&app, &waiting, invited[1]["id"].as_str().unwrap()).await;
+        let archive = app.post_as(&coordinator, &format!("/api/v1/coproducers/{}/archive", archived.id)).json(&json!({"reason": "Moved away"})).send().await.unwrap();
+        assert_eq!(archive.status(), 200);
+        let withdrawn = app.post_as(&booked, &format!("/api/v1/assignments/{}/withdraw", first["assignment"]["id"].as_str().unwrap())).json(&json!({})).send().await.unwrap();
+        assert_eq!(withdrawn.status(), 200);
+
+        // Back before migration 000022, with the data as older code left it: an archived
+        // person's invitation still open, a waiting-list booking credited to whoever left.
+        let mut conn = connection_of(&app);
+        revert(&mut conn, 5);
+        diesel::sql_query(format!("UPDATE invitations SET status = 'invited' WHERE coproducer_id = '{}'", archived.id)).execute(&mut conn).unwrap();
+        diesel::sql_query(format!("UPDATE assignment_events SET actor_id = '{}' WHERE actor_id = 'service'", booked.id)).execute(&mut conn).unwrap();
+        coproduce::db::migrations::run_pending(&mut conn).unwrap();
+
+        let (archived_id, element_id) = (archived.id.clone(), element.clone());
+        let (status, actors, offers, status_changed) = app.state.db.read(move |conn| {
+            let status: String = invitations::table.filter(invitations::coproducer_id.eq(&archived_id)).select(invitations::status).first(conn)?;
+            let actors: Vec<String> = assignment_events::table
+                .filter(assignment_events::note.eq("Booked from the waiting list when a place came up."))
+                .select(assignment_events::actor_id)
+                .load(conn)?;
+            let offers: i64 = invitation_offers::table.count().get_result(conn)?;
+            let status_changed: Option<chrono::NaiveDateTime> = elements::table.find(&element_id).select(elements::status_changed_at).first(conn)?;
+            Ok((status, actors, offers, status_changed))
+        }).await.unwrap();
+        assert_eq!(status, "expired", "000022 closes an archived person's open invitation");
+        assert_eq!(actors, ["service"], "000022 names the service on waiting-list bookings");
+        assert_eq!(offers, 3, "000024 records each invitation's sending");
+        assert!(status_changed.is_some(), "000026 dates the element's last move");
+    }
+}
