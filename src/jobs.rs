@@ -526,6 +526,81 @@ pub async fn send_unsent_application_notices(
     Ok(queued)
 }
 
+/// Emails every coordinator and admin, once a day from `bookings.remind_hour`, while open
+/// elements still have places free and their first session is `bookings.short_remind_days_before`
+/// days away or fewer (and not begun): each with its project, how many places are free and when
+/// it starts, so people can be found in time. Returns whether a reminder was queued.
+pub async fn send_elements_short_reminders(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<bool, AppError> {
+    let settings = &state.settings.bookings;
+    let within_days = settings.short_remind_days_before;
+    if within_days == 0 || now.hour() < settings.remind_hour {
+        return Ok(false);
+    }
+    let today = now.date().to_string();
+    let day = today.clone();
+    // Read first, outside the write lock; most runs find today's reminder already sent.
+    let elements = state
+        .db
+        .read(move |conn| {
+            if claims::reminded_on(conn, claims::ELEMENTS_SHORT, &day)? {
+                return Ok(Vec::new());
+            }
+            let until = now + chrono::Duration::days(i64::from(within_days));
+            let mut elements = Vec::new();
+            for row in partnership::open_elements(conn)? {
+                let Ok(spec) = spec_of(&row) else {
+                    tracing::warn!(element_id = %row.id, "an element's details could not be read; left out of the reminder");
+                    continue;
+                };
+                let Some(first) = spec.sessions.iter().map(|s| s.starts_at.naive_utc()).min()
+                else {
+                    continue;
+                };
+                if first <= now || first > until {
+                    continue;
+                }
+                let free = i64::from(row.people_needed) - matching::seats_taken(conn, &row.id)?;
+                if free <= 0 {
+                    continue;
+                }
+                let project = partnership::find_project(conn, &row.project_id)?;
+                let places = if free == 1 { "place" } else { "places" };
+                let line = format!(
+                    "{} ({}): {free} of {} {places} free, first session on {}",
+                    spec.title,
+                    project.map(|p| p.title).unwrap_or_default(),
+                    row.people_needed,
+                    uk_time::day(first)
+                );
+                elements.push((first, line));
+            }
+            elements.sort();
+            Ok(elements
+                .into_iter()
+                .map(|(_, line)| line)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    if elements.is_empty() {
+        return Ok(false);
+    }
+    remind_staff_now(
+        state,
+        claims::ELEMENTS_SHORT,
+        today,
+        move |coordinator, app| Email::ElementsShortOfPeople {
+            name: coordinator.display_name().to_string(),
+            elements: elements.clone(),
+            within_days,
+            link: app.settings.server.link("/elements"),
+        },
+    )
+    .await
+}
+
 /// How many days the bookings-to-close reminder names an element after its last session: it
 /// stops in the end.
 const BOOKINGS_REMINDED_FOR_DAYS: i64 = 60;
@@ -964,6 +1039,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_unsent_application_notices(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "reminders of applications not sent failed; will try again");
+        }
+        if let Err(error) = send_elements_short_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "reminders of elements short of people failed; will try again");
         }
         if let Err(error) = send_bookings_to_close_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "bookings-to-close reminders failed; will try again");

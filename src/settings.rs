@@ -337,6 +337,9 @@ pub struct BookingSettings {
     pub remind_hour: u32,
     /// People booked are reminded of each session this many hours before it starts (0: never).
     pub session_reminder_hours: u32,
+    /// Coordinators are reminded, once a day, of open elements still short of people whose
+    /// first session is this many days away or fewer (0: never).
+    pub short_remind_days_before: u32,
 }
 
 impl Default for BookingSettings {
@@ -345,6 +348,7 @@ impl Default for BookingSettings {
             remind_after_days: 2,
             remind_hour: 9,
             session_reminder_hours: 48,
+            short_remind_days_before: 7,
         }
     }
 }
@@ -691,6 +695,11 @@ impl Settings {
                 "bookings.remind_after_days: must be from 1 to 365".into(),
             ));
         }
+        if self.bookings.short_remind_days_before > 60 {
+            return Err(SettingsError(
+                "bookings.short_remind_days_before: must be from 0 (never) to 60".into(),
+            ));
+        }
         if self.bookings.session_reminder_hours > 336 {
             return Err(SettingsError(
                 "bookings.session_reminder_hours: must be from 0 (never) to 336 (two weeks)".into(),
@@ -918,6 +927,11 @@ mod tests {
                 "APP_BOOKINGS__SESSION_REMINDER_HOURS",
                 "337",
                 "bookings.session_reminder_hours",
+            ),
+            (
+                "APP_BOOKINGS__SHORT_REMIND_DAYS_BEFORE",
+                "61",
+                "bookings.short_remind_days_before",
             ),
             (
                 "APP_ROUNDS__DRAFT_REMINDER_DAYS_BEFORE",

@@ -331,6 +331,16 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To coordinators and admins: open elements still short of people, starting soon.
+    ElementsShortOfPeople {
+        name: String,
+        /// e.g. "Peer interviews (Housing support review): 2 of 3 places free, first session on
+        /// Monday 7 December 2026".
+        elements: Vec<String>,
+        /// `bookings.short_remind_days_before`.
+        within_days: u32,
+        link: String,
+    },
     /// To someone whose access passport's review-by date has come: check it is still right.
     PassportReview {
         name: String,
@@ -437,6 +447,7 @@ impl Email {
             Email::ApplicationNotSent { .. } => "application_not_sent",
             Email::SessionReminder { .. } => "session_reminder",
             Email::PassportReview { .. } => "passport_review",
+            Email::ElementsShortOfPeople { .. } => "elements_short_of_people",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -473,6 +484,7 @@ impl Email {
             | Email::AdjustmentsWaiting { .. }
             | Email::WhatChangedWaiting { .. }
             | Email::BookingsToClose { .. }
+            | Email::ElementsShortOfPeople { .. }
             // A booking made: coordinators check its access adjustments.
             | Email::WaitingListBooked { .. }
             // A date to act by, or the answer to an application.
@@ -897,6 +909,14 @@ impl Email {
                     "Peer interviews (Housing support review)".into(),
                 ],
                 after_days: 14,
+                link: "https://coproduce.example/elements".into(),
+            },
+            Email::ElementsShortOfPeople {
+                name: "Priya".into(),
+                elements: vec![
+                    "Peer interviews (Housing support review): 2 of 3 places free, first session on Monday 7 December 2026".into(),
+                ],
+                within_days: 7,
                 link: "https://coproduce.example/elements".into(),
             },
             Email::PassportReview {

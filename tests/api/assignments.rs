@@ -485,6 +485,26 @@ both_backends! {
         assert!(!remind(44).await.unwrap(), "nothing left open");
     }
 
+    async fn coordinators_are_reminded_of_work_starting_soon_that_still_needs_people(app) {
+        // Three places, one booked; the one session starts 40 days ahead.
+        scene(&app, 1, 0, 0).await;
+        let other_coordinator = app.signed_in(Role::Coordinator).await;
+        let remind = |days: i64| coproduce::jobs::send_elements_short_reminders(&app.state, noon_in(days));
+        assert!(!remind(30).await.unwrap(), "ten days away");
+        assert!(remind(34).await.unwrap());
+        assert!(!remind(34).await.unwrap(), "once a day");
+        app.drain_outbox().await;
+        let reminder = app.emails_to(&other_coordinator.email).pop().unwrap();
+        assert_eq!(reminder.subject, "Work starting soon still needs people");
+        assert!(reminder.text.contains("- Peer interviews (Housing support review): 2 of 3 places free, first session on "), "{}", reminder.text);
+        assert!(!remind(41).await.unwrap(), "begun");
+    }
+
+    async fn work_with_every_place_taken_is_not_named_as_short(app) {
+        scene(&app, 3, 0, 0).await;
+        assert!(!coproduce::jobs::send_elements_short_reminders(&app.state, noon_in(34)).await.unwrap());
+    }
+
     async fn the_bookings_to_close_reminder_stops_after_sixty_days(app) {
         scene(&app, 1, 0, 0).await;
         let remind = |days: i64| coproduce::jobs::send_bookings_to_close_reminders(&app.state, noon_in(days));

@@ -272,6 +272,7 @@ pub const CLAIMS_WAITING: &str = "claims_waiting";
 pub const ADJUSTMENTS_WAITING: &str = "adjustments_waiting";
 pub const WHAT_CHANGED_WAITING: &str = "what_changed_waiting";
 pub const BOOKINGS_TO_CLOSE: &str = "bookings_to_close";
+pub const ELEMENTS_SHORT: &str = "elements_short_of_people";
 
 /// Whether today's reminder of `kind` has been sent.
 pub fn reminded_on(conn: &mut DbConn, kind: &str, day: &str) -> QueryResult<bool> {
