@@ -601,6 +601,72 @@ pub async fn send_elements_short_reminders(
     .await
 }
 
+/// Elements one transaction tells partners about at a time.
+const FILLED_AT_A_TIME: i64 = 50;
+
+/// Tells each partner organisation's contacts, once per filling, that every place on one of
+/// their elements is taken (`ElementFilled`), so they can plan for the people coming. Returns how
+/// many elements were told about.
+pub async fn tell_partners_of_filled_elements(
+    state: &AppState,
+    now: NaiveDateTime,
+) -> Result<usize, AppError> {
+    let mut told = 0;
+    loop {
+        let app = state.clone();
+        let (seen, marked) = state
+            .db
+            .write(move |conn| {
+                // An erasure under way ends first and is seen; the next waits for this one.
+                outbox_queries::no_erasure_meanwhile(conn)?;
+                let filled = partnership::filled_untold(conn, FILLED_AT_A_TIME)?;
+                let mut marked = 0;
+                for row in &filled {
+                    if !partnership::mark_partner_told_filled(conn, &row.id, now)? {
+                        continue;
+                    }
+                    marked += 1;
+                    let (Ok(spec), Some(project)) = (
+                        spec_of(row),
+                        partnership::find_project(conn, &row.project_id)?,
+                    ) else {
+                        continue;
+                    };
+                    let link = app
+                        .settings
+                        .server
+                        .link(&format!("/projects/{}", project.id));
+                    for contact_id in partnership::contacts_of(conn, &project.organisation_id)? {
+                        let Some(contact) =
+                            users::find_by_id(conn, &contact_id)?.filter(UserRow::is_active)
+                        else {
+                            continue;
+                        };
+                        let email = Email::ElementFilled {
+                            name: contact.display_name().to_string(),
+                            element_title: spec.title.clone(),
+                            project_title: project.title.clone(),
+                            places: row.people_needed,
+                            link: link.clone(),
+                        };
+                        app.outbox
+                            .enqueue(conn, &Recipient::user(&contact), &email)?;
+                    }
+                }
+                Ok((filled.len(), marked))
+            })
+            .await?;
+        told += marked;
+        if seen < usize::try_from(FILLED_AT_A_TIME).unwrap_or(usize::MAX) {
+            break;
+        }
+    }
+    if told > 0 {
+        state.outbox.wake();
+    }
+    Ok(told)
+}
+
 /// How many days the bookings-to-close reminder names an element after its last session: it
 /// stops in the end.
 const BOOKINGS_REMINDED_FOR_DAYS: i64 = 60;
@@ -1039,6 +1105,9 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = send_unsent_application_notices(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "reminders of applications not sent failed; will try again");
+        }
+        if let Err(error) = tell_partners_of_filled_elements(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "telling partners of filled elements failed; will try again");
         }
         if let Err(error) = send_elements_short_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "reminders of elements short of people failed; will try again");

@@ -348,6 +348,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         status_changed_at -> Nullable<Timestamp>,
+        partner_told_filled_at -> Nullable<Timestamp>,
     }
 }
 

@@ -331,6 +331,14 @@ pub enum Email {
         after_days: u32,
         link: String,
     },
+    /// To a partner organisation's contacts: every place on one of their elements is taken.
+    ElementFilled {
+        name: String,
+        element_title: String,
+        project_title: String,
+        places: i32,
+        link: String,
+    },
     /// To coordinators and admins: open elements still short of people, starting soon.
     ElementsShortOfPeople {
         name: String,
@@ -448,6 +456,7 @@ impl Email {
             Email::SessionReminder { .. } => "session_reminder",
             Email::PassportReview { .. } => "passport_review",
             Email::ElementsShortOfPeople { .. } => "elements_short_of_people",
+            Email::ElementFilled { .. } => "element_filled",
             Email::Digest { .. } => DIGEST_TEMPLATE,
         }
     }
@@ -461,8 +470,8 @@ impl Email {
             Email::ApplicationReceived { .. } => true,
             // Nothing for them to do.
             Email::InvitationLapsed { .. } | Email::WhatChanged { .. } => true,
-            // A gentle check with no date to act by.
-            Email::PassportReview { .. } => true,
+            // A gentle check with no date to act by; good news that asks nothing.
+            Email::PassportReview { .. } | Email::ElementFilled { .. } => true,
             // `needs_info` asks for an answer; `accepted` and `declined` are decisions.
             Email::RequestUpdate { step, .. } => step == "received",
             // A seat still empty needs someone found for it.
@@ -910,6 +919,13 @@ impl Email {
                 ],
                 after_days: 14,
                 link: "https://coproduce.example/elements".into(),
+            },
+            Email::ElementFilled {
+                name: "Jo".into(),
+                element_title: "Peer interviews".into(),
+                project_title: "Housing support review".into(),
+                places: 3,
+                link: "https://coproduce.example/projects/0190".into(),
             },
             Email::ElementsShortOfPeople {
                 name: "Priya".into(),

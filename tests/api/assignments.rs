@@ -500,6 +500,29 @@ both_backends! {
         assert!(!remind(41).await.unwrap(), "begun");
     }
 
+    async fn partners_hear_once_when_every_place_on_their_element_is_taken(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        let tell = || coproduce::jobs::tell_partners_of_filled_elements(&app.state, Utc::now().naive_utc());
+        assert_eq!(tell().await.unwrap(), 1);
+        assert_eq!(tell().await.unwrap(), 0, "once");
+        app.drain_outbox().await;
+        let told = app.emails_to(&scene.partner.email).pop().unwrap();
+        assert_eq!(told.subject, "Every place is taken: Peer interviews");
+        assert!(told.text.contains("3 co-producers are booked."), "{}", told.text);
+
+        // A place frees and is taken again: they hear again.
+        let (leaving, assignment) = &scene.booked[0];
+        assert_eq!(act(&app, leaving, assignment, "withdraw", json!({})).await.status(), 200);
+        assert_eq!(tell().await.unwrap(), 0, "not full now");
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"people_needed": 2})).await.status(), 200);
+        assert_eq!(tell().await.unwrap(), 1, "full again");
+    }
+
+    async fn partners_are_not_told_of_an_element_still_short_of_people(app) {
+        scene(&app, 2, 0, 0).await;
+        assert_eq!(coproduce::jobs::tell_partners_of_filled_elements(&app.state, Utc::now().naive_utc()).await.unwrap(), 0);
+    }
+
     async fn work_with_every_place_taken_is_not_named_as_short(app) {
         scene(&app, 3, 0, 0).await;
         assert!(!coproduce::jobs::send_elements_short_reminders(&app.state, noon_in(34)).await.unwrap());

@@ -193,20 +193,25 @@ fn connection_of(app: &TestApp) -> coproduce::db::DbConn {
         .unwrap()
 }
 
-/// Reverts the last `count` migrations applied.
-fn revert(conn: &mut coproduce::db::DbConn, count: usize) {
+/// Reverts migrations, last first, up to and including `version`.
+fn revert_through(conn: &mut coproduce::db::DbConn, version: &str) {
     use coproduce::db::DbConn;
-    for _ in 0..count {
-        match conn {
-            DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS).map(drop),
-            DbConn::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS).map(drop),
+    loop {
+        let reverted = match conn {
+            DbConn::Sqlite(c) => c.revert_last_migration(SQLITE_MIGRATIONS),
+            DbConn::Postgres(c) => c.revert_last_migration(POSTGRES_MIGRATIONS),
         }
-        .unwrap();
+        .unwrap()
+        .to_string();
+        if reverted == version {
+            return;
+        }
     }
 }
 
 both_backends! {
     async fn the_migrations_mend_what_older_code_left(app) {
+        // The element ends filled (one place, booked from the waiting list).
         use coproduce::db::schema::{assignment_events, elements, invitation_offers, invitations};
         use diesel::{ExpressionMethods, QueryDsl};
         use serde_json::{Value, json};
@@ -229,25 +234,29 @@ both_backends! {
         // Back before migration 000022, with the data as older code left it: an archived
         // person's invitation still open, a waiting-list booking credited to whoever left.
         let mut conn = connection_of(&app);
-        revert(&mut conn, 5);
+        revert_through(&mut conn, "20261210000022");
         diesel::sql_query(format!("UPDATE invitations SET status = 'invited' WHERE coproducer_id = '{}'", archived.id)).execute(&mut conn).unwrap();
         diesel::sql_query(format!("UPDATE assignment_events SET actor_id = '{}' WHERE actor_id = 'service'", booked.id)).execute(&mut conn).unwrap();
         coproduce::db::migrations::run_pending(&mut conn).unwrap();
 
         let (archived_id, element_id) = (archived.id.clone(), element.clone());
-        let (status, actors, offers, status_changed) = app.state.db.read(move |conn| {
+        let (status, actors, offers, (status_changed, partner_told)) = app.state.db.read(move |conn| {
             let status: String = invitations::table.filter(invitations::coproducer_id.eq(&archived_id)).select(invitations::status).first(conn)?;
             let actors: Vec<String> = assignment_events::table
                 .filter(assignment_events::note.eq("Booked from the waiting list when a place came up."))
                 .select(assignment_events::actor_id)
                 .load(conn)?;
             let offers: i64 = invitation_offers::table.count().get_result(conn)?;
-            let status_changed: Option<chrono::NaiveDateTime> = elements::table.find(&element_id).select(elements::status_changed_at).first(conn)?;
-            Ok((status, actors, offers, status_changed))
+            let dates: (Option<chrono::NaiveDateTime>, Option<chrono::NaiveDateTime>) = elements::table
+                .find(&element_id)
+                .select((elements::status_changed_at, elements::partner_told_filled_at))
+                .first(conn)?;
+            Ok((status, actors, offers, dates))
         }).await.unwrap();
         assert_eq!(status, "expired", "000022 closes an archived person's open invitation");
         assert_eq!(actors, ["service"], "000022 names the service on waiting-list bookings");
         assert_eq!(offers, 3, "000024 records each invitation's sending");
         assert!(status_changed.is_some(), "000026 dates the element's last move");
+        assert!(partner_told.is_some(), "000027 counts an element already filled as told");
     }
 }

@@ -431,6 +431,12 @@ pub fn move_element(
             elements::status_changed_at.eq(now),
         ))
         .execute(conn)?;
+    if changed == 1 && to == ElementStatus::Open.as_str() {
+        // A place freed: the partner hears again once it is filled again.
+        diesel::update(elements::table.find(id))
+            .set(elements::partner_told_filled_at.eq(None::<NaiveDateTime>))
+            .execute(conn)?;
+    }
     Ok(changed == 1)
 }
 
@@ -559,4 +565,31 @@ pub fn open_with_people_waiting(conn: &mut DbConn, now: NaiveDateTime) -> QueryR
         .order(elements::id)
         .select(elements::id)
         .load(conn)
+}
+
+/// Up to `limit` elements with every place taken whose partner organisation has not been told.
+pub fn filled_untold(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<ElementRow>> {
+    elements::table
+        .filter(elements::status.eq(ElementStatus::Filled.as_str()))
+        .filter(elements::partner_told_filled_at.is_null())
+        .order(elements::id)
+        .limit(limit)
+        .select(ElementRow::as_select())
+        .load(conn)
+}
+
+/// Records that the partner was told the element filled; false when done meanwhile.
+pub fn mark_partner_told_filled(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let changed = diesel::update(
+        elements::table
+            .find(id)
+            .filter(elements::partner_told_filled_at.is_null()),
+    )
+    .set(elements::partner_told_filled_at.eq(now))
+    .execute(conn)?;
+    Ok(changed == 1)
 }

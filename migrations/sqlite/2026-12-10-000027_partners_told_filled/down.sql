@@ -1,0 +1,1 @@
+ALTER TABLE elements DROP COLUMN partner_told_filled_at;
