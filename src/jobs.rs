@@ -2,8 +2,9 @@
 //! waiting for an answer as a round's answer-by date nears, and about claims for time and
 //! expenses waiting to be decided or paid, sending the daily digests of
 //! routine email held for people who chose one, expiring unanswered invitations, offering free
-//! seats to waiting lists,
-//! the retention rules that remove records once they are no longer needed, and storing the
+//! seats to waiting lists, reminders to people (sessions, applications not sent, passport
+//! reviews) and to coordinators (bookings to close, work short of people), telling partners
+//! when their elements fill, the retention rules that remove records once they are no longer needed, and storing the
 //! owner's view of applications that have none.
 
 use std::collections::HashMap;
@@ -621,21 +622,28 @@ pub async fn tell_partners_of_filled_elements(
                 outbox_queries::no_erasure_meanwhile(conn)?;
                 let filled = partnership::filled_untold(conn, FILLED_AT_A_TIME)?;
                 let mut marked = 0;
-                for row in &filled {
-                    if !partnership::mark_partner_told_filled(conn, &row.id, now)? {
+                for listed in &filled {
+                    if !partnership::mark_partner_told_filled(conn, &listed.id, now)? {
                         continue;
                     }
                     marked += 1;
-                    let (Ok(spec), Some(project)) = (
-                        spec_of(row),
-                        partnership::find_project(conn, &row.project_id)?,
-                    ) else {
+                    // Read again after marking: it may have changed since it was listed.
+                    let Some(row) = partnership::find_element(conn, &listed.id)? else {
                         continue;
                     };
-                    let link = app
-                        .settings
-                        .server
-                        .link(&format!("/projects/{}", project.id));
+                    // Moved to `filled` by hand with places still free: nothing to announce.
+                    let booked = matching::seats_taken(conn, &row.id)?;
+                    if booked < i64::from(row.people_needed) {
+                        continue;
+                    }
+                    let (Ok(spec), Some(project)) = (
+                        spec_of(&row),
+                        partnership::find_project(conn, &row.project_id)?,
+                    ) else {
+                        tracing::warn!(element_id = %row.id, "an element's details or project could not be read; its partner was not told it filled");
+                        continue;
+                    };
+                    let link = app.settings.server.link(&format!("/elements/{}", row.id));
                     for contact_id in partnership::contacts_of(conn, &project.organisation_id)? {
                         let Some(contact) =
                             users::find_by_id(conn, &contact_id)?.filter(UserRow::is_active)
@@ -646,7 +654,7 @@ pub async fn tell_partners_of_filled_elements(
                             name: contact.display_name().to_string(),
                             element_title: spec.title.clone(),
                             project_title: project.title.clone(),
-                            places: row.people_needed,
+                            places: i32::try_from(booked).unwrap_or(row.people_needed),
                             link: link.clone(),
                         };
                         app.outbox
@@ -1080,8 +1088,8 @@ pub async fn store_missing_owner_views(state: &AppState) -> Result<usize, AppErr
     }
 }
 
-/// Runs the reminder checks (decisions, claims), the digests due, invitation expiry, retention
-/// and the owner's views missing every `rounds.reminder_check_secs`.
+/// Runs every job above (reminders, digests, invitation expiry, the free-seat sweep, partner
+/// news, retention, the owner's views missing) every `rounds.reminder_check_secs`.
 pub async fn run(state: AppState) {
     let every = Duration::from_secs(state.settings.rounds.reminder_check_secs.max(60));
     loop {
@@ -1106,12 +1114,6 @@ pub async fn run(state: AppState) {
         if let Err(error) = send_unsent_application_notices(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "reminders of applications not sent failed; will try again");
         }
-        if let Err(error) = tell_partners_of_filled_elements(&state, Utc::now().naive_utc()).await {
-            tracing::warn!(error = %error, "telling partners of filled elements failed; will try again");
-        }
-        if let Err(error) = send_elements_short_reminders(&state, Utc::now().naive_utc()).await {
-            tracing::warn!(error = %error, "reminders of elements short of people failed; will try again");
-        }
         if let Err(error) = send_bookings_to_close_reminders(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "bookings-to-close reminders failed; will try again");
         }
@@ -1123,6 +1125,13 @@ pub async fn run(state: AppState) {
         }
         if let Err(error) = offer_free_seats(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "offering free seats failed; will try again");
+        }
+        // After the sweep, which may fill an element.
+        if let Err(error) = tell_partners_of_filled_elements(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "telling partners of filled elements failed; will try again");
+        }
+        if let Err(error) = send_elements_short_reminders(&state, Utc::now().naive_utc()).await {
+            tracing::warn!(error = %error, "reminders of elements short of people failed; will try again");
         }
         if let Err(error) = apply_retention(&state, Utc::now().naive_utc()).await {
             tracing::warn!(error = %error, "applying the retention rules failed; will try again");

@@ -925,7 +925,7 @@ impl Email {
                 element_title: "Peer interviews".into(),
                 project_title: "Housing support review".into(),
                 places: 3,
-                link: "https://coproduce.example/projects/0190".into(),
+                link: "https://coproduce.example/elements/0190".into(),
             },
             Email::ElementsShortOfPeople {
                 name: "Priya".into(),

@@ -518,6 +518,22 @@ both_backends! {
         assert_eq!(tell().await.unwrap(), 1, "full again");
     }
 
+    async fn partners_hear_of_an_element_that_filled_and_started_between_two_runs(app) {
+        let scene = scene(&app, 3, 0, 0).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "in_progress"})).await.status(), 200);
+        assert_eq!(coproduce::jobs::tell_partners_of_filled_elements(&app.state, Utc::now().naive_utc()).await.unwrap(), 1);
+        app.drain_outbox().await;
+        assert!(app.emails_to(&scene.partner.email).iter().any(|e| e.subject == "Every place is taken: Peer interviews"));
+    }
+
+    async fn partners_are_not_told_every_place_is_taken_when_it_is_not(app) {
+        let scene = scene(&app, 1, 0, 0).await;
+        assert_eq!(patch_element(&app, &scene.coordinator, &scene.element, json!({"status": "filled"})).await.status(), 200);
+        coproduce::jobs::tell_partners_of_filled_elements(&app.state, Utc::now().naive_utc()).await.unwrap();
+        app.drain_outbox().await;
+        assert!(app.emails_to(&scene.partner.email).iter().all(|e| !e.subject.starts_with("Every place is taken")), "one of three places is taken");
+    }
+
     async fn partners_are_not_told_of_an_element_still_short_of_people(app) {
         scene(&app, 2, 0, 0).await;
         assert_eq!(coproduce::jobs::tell_partners_of_filled_elements(&app.state, Utc::now().naive_utc()).await.unwrap(), 0);

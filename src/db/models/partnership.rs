@@ -44,7 +44,8 @@ pub struct ElementRow {
     pub created_at: NaiveDateTime,
     /// When anything about it last changed, its details included.
     pub updated_at: NaiveDateTime,
-    /// When its status last changed (completed, cancelled, …); `None` for one never moved.
+    /// When its status last changed (completed, cancelled, …); `None` for one made since
+    /// migration 000026 and never moved.
     pub status_changed_at: Option<NaiveDateTime>,
 }
 

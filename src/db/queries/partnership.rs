@@ -567,10 +567,19 @@ pub fn open_with_people_waiting(conn: &mut DbConn, now: NaiveDateTime) -> QueryR
         .load(conn)
 }
 
-/// Up to `limit` elements with every place taken whose partner organisation has not been told.
+/// Filled, or under way since (an element can fill and start between two runs of the job).
+fn filled_or_under_way() -> [&'static str; 2] {
+    [
+        ElementStatus::Filled.as_str(),
+        ElementStatus::InProgress.as_str(),
+    ]
+}
+
+/// Up to `limit` elements filled (or under way since) whose partner organisation has not been
+/// told.
 pub fn filled_untold(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<ElementRow>> {
     elements::table
-        .filter(elements::status.eq(ElementStatus::Filled.as_str()))
+        .filter(elements::status.eq_any(filled_or_under_way()))
         .filter(elements::partner_told_filled_at.is_null())
         .order(elements::id)
         .limit(limit)
@@ -578,7 +587,8 @@ pub fn filled_untold(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<ElementRo
         .load(conn)
 }
 
-/// Records that the partner was told the element filled; false when done meanwhile.
+/// Records that the partner was told the element filled; false when done meanwhile, or when it
+/// is no longer filled (a place freed, or it was cancelled, meanwhile).
 pub fn mark_partner_told_filled(
     conn: &mut DbConn,
     id: &str,
@@ -587,6 +597,7 @@ pub fn mark_partner_told_filled(
     let changed = diesel::update(
         elements::table
             .find(id)
+            .filter(elements::status.eq_any(filled_or_under_way()))
             .filter(elements::partner_told_filled_at.is_null()),
     )
     .set(elements::partner_told_filled_at.eq(now))

@@ -118,19 +118,20 @@ pub fn lived_experience_of(
 }
 
 /// The passport's review-by date and when its person was reminded of it, if they have a
-/// passport.
+/// passport; held until the transaction ends (PostgreSQL), so a reminder sent meanwhile waits
+/// for the save that read it.
 pub fn passport_review(
     conn: &mut DbConn,
     user_id: &str,
 ) -> QueryResult<Option<(Option<NaiveDate>, Option<NaiveDateTime>)>> {
-    access_passports::table
-        .find(user_id)
-        .select((
-            access_passports::review_by,
-            access_passports::review_reminded_at,
-        ))
-        .first(conn)
-        .optional()
+    let query = access_passports::table.find(user_id).select((
+        access_passports::review_by,
+        access_passports::review_reminded_at,
+    ));
+    match conn {
+        DbConn::Postgres(pg) => query.for_update().first(pg).optional(),
+        DbConn::Sqlite(lite) => query.first(lite).optional(),
+    }
 }
 
 /// Saves the sealed passport, its sharing choice, its review-by date and when its person was
