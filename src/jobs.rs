@@ -327,7 +327,8 @@ pub async fn send_what_changed_reminders(
 
 /// Emails each person booked a reminder of each session, once, `bookings.session_reminder_hours`
 /// hours or fewer before it starts: when, where, and how to withdraw. Only confirmed bookings on
-/// elements still going ahead; someone who deleted their account is not emailed. Returns how
+/// elements still going ahead, made before that time (a later booking's email was the reminder);
+/// someone who deleted their account is not emailed. Returns how
 /// many reminders were queued.
 pub async fn send_session_reminders(
     state: &AppState,
@@ -348,9 +349,16 @@ pub async fn send_session_reminders(
             // reminder, and its own go once it can be.
             let mut elements = HashMap::new();
             let mut queued = 0;
-            for (assignment_id, person_id, element_id, starts_at, ends_at) in
+            let notice = chrono::Duration::hours(i64::from(hours));
+            for (assignment_id, person_id, element_id, starts_at, ends_at, booked_at) in
                 matching::sessions_to_remind(conn, now, until)?
             {
+                // Booked this close to it: the booking email, with its sessions, was the
+                // reminder. Recorded, so it is not looked at again.
+                if booked_at > starts_at - notice {
+                    matching::mark_session_reminded(conn, &assignment_id, starts_at, now)?;
+                    continue;
+                }
                 if !elements.contains_key(&element_id) {
                     let row = partnership::find_element(conn, &element_id)?;
                     let spec = row.as_ref().and_then(|row| spec_of(row).ok());

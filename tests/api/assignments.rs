@@ -566,6 +566,18 @@ both_backends! {
         assert!(reminder.text.contains("never held against you"), "{}", reminder.text);
     }
 
+    async fn someone_booked_within_two_days_of_a_session_gets_no_separate_reminder(app) {
+        let (coordinator, _, project) = project(&app).await;
+        let soon = Utc::now() + Duration::hours(24);
+        let mut body = crate::partners::element("Focus group");
+        body["sessions"] = json!([{"starts_at": soon.to_rfc3339(), "ends_at": (soon + Duration::hours(2)).to_rfc3339()}]);
+        let added: Value = app.post_as(&coordinator, &format!("/api/v1/projects/{}/elements", project["id"].as_str().unwrap())).json(&body).send().await.unwrap().json().await.unwrap();
+        let person = coproducer(&app, fitting_profile()).await;
+        let invited: Vec<Value> = invite(&app, &coordinator, added["id"].as_str().unwrap(), &[&person.id]).await.json().await.unwrap();
+        assert_eq!(accept(&app, &person, invited[0]["id"].as_str().unwrap()).await.status(), 200);
+        assert_eq!(coproduce::jobs::send_session_reminders(&app.state, Utc::now().naive_utc()).await.unwrap(), 0, "the booking email was the reminder");
+    }
+
     async fn people_who_withdrew_are_not_reminded(app) {
         let scene = scene(&app, 2, 0, 0).await;
         let (leaving, assignment) = &scene.booked[0];

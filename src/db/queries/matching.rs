@@ -641,8 +641,15 @@ pub fn replace_sealed_breakdown(
 }
 
 /// A session of a confirmed booking to remind its person of: (assignment id, person, element
-/// id, starts at, ends at).
-pub type SessionDue = (String, String, String, NaiveDateTime, NaiveDateTime);
+/// id, starts at, ends at, when they were booked).
+pub type SessionDue = (
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    NaiveDateTime,
+    NaiveDateTime,
+);
 
 /// Sessions of confirmed bookings starting after `now` and by `until`, on elements still going
 /// ahead (open, filled or under way), whose person has not been reminded of them; soonest first.
@@ -676,6 +683,7 @@ pub fn sessions_to_remind(
             assignments::element_id,
             element_sessions::starts_at,
             element_sessions::ends_at,
+            assignments::created_at,
         ))
         .load(conn)
 }
