@@ -416,41 +416,30 @@ pub async fn send_passport_review_reminders(
         return Ok(0);
     }
     let today = uk_time::in_uk(now).date();
-    let mut queued = 0;
-    loop {
-        let app = state.clone();
-        let (seen, told) = state
-            .db
-            .write(move |conn| {
-                // An erasure under way ends first and is seen; the next waits for this one.
-                outbox_queries::no_erasure_meanwhile(conn)?;
-                let due = people::passports_to_review(conn, today, PASSPORTS_AT_A_TIME)?;
-                let mut told = 0;
-                for (user_id, review_by) in &due {
-                    if !people::mark_passport_review_reminded(conn, user_id, *review_by, now)? {
-                        continue;
-                    }
-                    let Some(person) = users::find_by_id(conn, user_id)?.filter(UserRow::is_active)
-                    else {
-                        continue;
-                    };
-                    let email = Email::PassportReview {
-                        name: person.display_name().to_string(),
-                        review_by: review_by.format("%A %-d %B %Y").to_string(),
-                        link: app.settings.server.link("/me/access-passport"),
-                    };
-                    app.outbox
-                        .enqueue(conn, &Recipient::user(&person), &email)?;
-                    told += 1;
-                }
-                Ok((due.len(), told))
-            })
-            .await?;
-        queued += told;
-        if seen < usize::try_from(PASSPORTS_AT_A_TIME).unwrap_or(usize::MAX) {
-            break;
+    let queued = until_a_short_batch(state, PASSPORTS_AT_A_TIME, move |conn, app, limit| {
+        // An erasure under way ends first and is seen; the next waits for this one.
+        outbox_queries::no_erasure_meanwhile(conn)?;
+        let due = people::passports_to_review(conn, today, limit)?;
+        let mut told = 0;
+        for (user_id, review_by) in &due {
+            if !people::mark_passport_review_reminded(conn, user_id, *review_by, now)? {
+                continue;
+            }
+            let Some(person) = users::find_by_id(conn, user_id)?.filter(UserRow::is_active) else {
+                continue;
+            };
+            let email = Email::PassportReview {
+                name: person.display_name().to_string(),
+                review_by: uk_time::calendar_day(*review_by),
+                link: app.settings.server.link("/me/access-passport"),
+            };
+            app.outbox
+                .enqueue(conn, &Recipient::user(&person), &email)?;
+            told += 1;
         }
-    }
+        Ok((due.len(), told))
+    })
+    .await?;
     if queued > 0 {
         state.outbox.wake();
     }
@@ -480,54 +469,45 @@ pub async fn send_unsent_application_notices(
     let since = now - chrono::Duration::days(UNSENT_TOLD_WITHIN_DAYS);
     let mut queued = 0;
     for closed in [false, true] {
-        loop {
-            let app = state.clone();
-            let (seen, told) = state
-                .db
-                .write(move |conn| {
-                    // An erasure under way ends first and is seen; the next waits for this one.
-                    outbox_queries::no_erasure_meanwhile(conn)?;
-                    let due = if closed {
-                        queries::drafts_of_closed_rounds(conn, since, now, UNSENT_AT_A_TIME)?
-                    } else {
-                        queries::drafts_to_remind(conn, now, until, UNSENT_AT_A_TIME)?
-                    };
-                    let mut told = 0;
-                    for (id, owner, round_title, closes_at, early) in &due {
-                        let marked = if closed {
-                            queries::mark_closed_told(conn, id, now)?
-                        } else {
-                            queries::mark_draft_reminded(conn, id, now)?
-                        };
-                        let owner = users::find_by_id(conn, owner)?.filter(UserRow::is_active);
-                        let (true, Some(person)) = (marked, owner) else {
-                            continue;
-                        };
-                        let link = if closed {
-                            app.settings.server.link("/rounds")
-                        } else {
-                            app.settings.server.link(&format!("/applications/{id}"))
-                        };
-                        let email = Email::ApplicationNotSent {
-                            name: person.display_name().to_string(),
-                            round_title: round_title.clone(),
-                            closes: uk_time::moment(*closes_at),
-                            closed,
-                            early: *early,
-                            link,
-                        };
-                        app.outbox
-                            .enqueue(conn, &Recipient::user(&person), &email)?;
-                        told += 1;
-                    }
-                    Ok((due.len(), told))
-                })
-                .await?;
-            queued += told;
-            if seen < usize::try_from(UNSENT_AT_A_TIME).unwrap_or(usize::MAX) {
-                break;
+        queued += until_a_short_batch(state, UNSENT_AT_A_TIME, move |conn, app, limit| {
+            // An erasure under way ends first and is seen; the next waits for this one.
+            outbox_queries::no_erasure_meanwhile(conn)?;
+            let due = if closed {
+                queries::drafts_of_closed_rounds(conn, since, now, limit)?
+            } else {
+                queries::drafts_to_remind(conn, now, until, limit)?
+            };
+            let mut told = 0;
+            for (id, owner, round_title, closes_at, early) in &due {
+                let marked = if closed {
+                    queries::mark_closed_told(conn, id, now)?
+                } else {
+                    queries::mark_draft_reminded(conn, id, now)?
+                };
+                let owner = users::find_by_id(conn, owner)?.filter(UserRow::is_active);
+                let (true, Some(person)) = (marked, owner) else {
+                    continue;
+                };
+                let link = if closed {
+                    app.settings.server.link("/rounds")
+                } else {
+                    app.settings.server.link(&format!("/applications/{id}"))
+                };
+                let email = Email::ApplicationNotSent {
+                    name: person.display_name().to_string(),
+                    round_title: round_title.clone(),
+                    closes: uk_time::moment(*closes_at),
+                    closed,
+                    early: *early,
+                    link,
+                };
+                app.outbox
+                    .enqueue(conn, &Recipient::user(&person), &email)?;
+                told += 1;
             }
-        }
+            Ok((due.len(), told))
+        })
+        .await?;
     }
     if queued > 0 {
         state.outbox.wake();
@@ -586,11 +566,7 @@ pub async fn send_elements_short_reminders(
                 );
                 elements.push((first, line));
             }
-            elements.sort();
-            Ok(elements
-                .into_iter()
-                .map(|(_, line)| line)
-                .collect::<Vec<_>>())
+            Ok(soonest_first(elements))
         })
         .await?;
     if elements.is_empty() {
@@ -610,6 +586,12 @@ pub async fn send_elements_short_reminders(
     .await
 }
 
+/// A reminder's lines in the order of their dates, the dates left out.
+fn soonest_first(mut lines: Vec<(NaiveDateTime, String)>) -> Vec<String> {
+    lines.sort();
+    lines.into_iter().map(|(_, line)| line).collect()
+}
+
 /// Elements one transaction tells partners about at a time.
 const FILLED_AT_A_TIME: i64 = 50;
 
@@ -620,67 +602,67 @@ pub async fn tell_partners_of_filled_elements(
     state: &AppState,
     now: NaiveDateTime,
 ) -> Result<usize, AppError> {
-    let mut told = 0;
-    loop {
-        let app = state.clone();
-        let (seen, marked) = state
-            .db
-            .write(move |conn| {
-                // An erasure under way ends first and is seen; the next waits for this one.
-                outbox_queries::no_erasure_meanwhile(conn)?;
-                let filled = partnership::filled_untold(conn, FILLED_AT_A_TIME)?;
-                let mut marked = 0;
-                for listed in &filled {
-                    if !partnership::mark_partner_told_filled(conn, &listed.id, now)? {
-                        continue;
-                    }
-                    marked += 1;
-                    // Read again after marking: it may have changed since it was listed.
-                    let Some(row) = partnership::find_element(conn, &listed.id)? else {
-                        continue;
-                    };
-                    // Moved to `filled` by hand with places still free: nothing to announce.
-                    let booked = matching::seats_taken(conn, &row.id)?;
-                    if booked < i64::from(row.people_needed) {
-                        continue;
-                    }
-                    let (Ok(spec), Some(project)) = (
-                        spec_of(&row),
-                        partnership::find_project(conn, &row.project_id)?,
-                    ) else {
-                        tracing::warn!(element_id = %row.id, "an element's details or project could not be read; its partner was not told it filled");
-                        continue;
-                    };
-                    let link = app.settings.server.link(&format!("/elements/{}", row.id));
-                    for contact_id in partnership::contacts_of(conn, &project.organisation_id)? {
-                        let Some(contact) =
-                            users::find_by_id(conn, &contact_id)?.filter(UserRow::is_active)
-                        else {
-                            continue;
-                        };
-                        let email = Email::ElementFilled {
-                            name: contact.display_name().to_string(),
-                            element_title: spec.title.clone(),
-                            project_title: project.title.clone(),
-                            places: i32::try_from(booked).unwrap_or(row.people_needed),
-                            link: link.clone(),
-                        };
-                        app.outbox
-                            .enqueue(conn, &Recipient::user(&contact), &email)?;
-                    }
-                }
-                Ok((filled.len(), marked))
-            })
-            .await?;
-        told += marked;
-        if seen < usize::try_from(FILLED_AT_A_TIME).unwrap_or(usize::MAX) {
-            break;
+    let told = until_a_short_batch(state, FILLED_AT_A_TIME, move |conn, app, limit| {
+        // An erasure under way ends first and is seen; the next waits for this one.
+        outbox_queries::no_erasure_meanwhile(conn)?;
+        let filled = partnership::filled_untold(conn, limit)?;
+        let mut marked = 0;
+        for listed in &filled {
+            if partnership::mark_partner_told_filled(conn, &listed.id, now)? {
+                marked += 1;
+                tell_partner_filled(conn, app, &listed.id)?;
+            }
         }
-    }
+        Ok((filled.len(), marked))
+    })
+    .await?;
     if told > 0 {
         state.outbox.wake();
     }
     Ok(told)
+}
+
+/// Emails the element's partner contacts that every place is taken, read again now (it may
+/// have changed since it was listed). One moved to `filled` by hand with places still free
+/// announces nothing.
+fn tell_partner_filled(
+    conn: &mut DbConn,
+    app: &AppState,
+    element_id: &str,
+) -> Result<(), AppError> {
+    let Some(row) = partnership::find_element(conn, element_id)? else {
+        return Ok(());
+    };
+    let booked = matching::seats_taken(conn, &row.id)?;
+    if booked < i64::from(row.people_needed) {
+        return Ok(());
+    }
+    let (Ok(spec), Some(project)) = (
+        spec_of(&row),
+        partnership::find_project(conn, &row.project_id)?,
+    ) else {
+        tracing::warn!(
+            element_id,
+            "an element's details or project could not be read; its partner was not told it filled"
+        );
+        return Ok(());
+    };
+    let link = app.settings.server.link(&format!("/elements/{}", row.id));
+    for contact_id in partnership::contacts_of(conn, &project.organisation_id)? {
+        let Some(contact) = users::find_by_id(conn, &contact_id)?.filter(UserRow::is_active) else {
+            continue;
+        };
+        let email = Email::ElementFilled {
+            name: contact.display_name().to_string(),
+            element_title: spec.title.clone(),
+            project_title: project.title.clone(),
+            places: i32::try_from(booked).unwrap_or(row.people_needed),
+            link: link.clone(),
+        };
+        app.outbox
+            .enqueue(conn, &Recipient::user(&contact), &email)?;
+    }
+    Ok(())
 }
 
 /// How many days the bookings-to-close reminder names an element after its last session: it
@@ -760,11 +742,7 @@ pub async fn send_bookings_to_close_reminders(
                 };
                 elements.push((ended, line));
             }
-            elements.sort();
-            Ok(elements
-                .into_iter()
-                .map(|(_, line)| line)
-                .collect::<Vec<_>>())
+            Ok(soonest_first(elements))
         })
         .await?;
     if elements.is_empty() {
@@ -1031,12 +1009,26 @@ where
     F: Fn(&mut DbConn, i64) -> diesel::QueryResult<usize> + Clone + Send + 'static,
 {
     let limit = i64::from(state.settings.retention.batch_size.max(1));
+    until_a_short_batch(state, limit, move |conn, _, limit| {
+        let handled = rule(conn, limit)?;
+        Ok((handled, handled))
+    })
+    .await
+}
+
+/// Runs `batch` in write transactions until one sees fewer than `limit` items. `batch` gets the
+/// limit and returns how many items it saw and how many it handled; it must leave each item it
+/// saw so that the next batch does not see it again. Returns the total handled.
+async fn until_a_short_batch<F>(state: &AppState, limit: i64, batch: F) -> Result<usize, AppError>
+where
+    F: Fn(&mut DbConn, &AppState, i64) -> Result<(usize, usize), AppError> + Clone + Send + 'static,
+{
     let mut total = 0;
     loop {
-        let rule = rule.clone();
-        let handled = state.db.write(move |conn| Ok(rule(conn, limit)?)).await?;
+        let (batch, app) = (batch.clone(), state.clone());
+        let (seen, handled) = state.db.write(move |conn| batch(conn, &app, limit)).await?;
         total += handled;
-        if i64::try_from(handled).unwrap_or(i64::MAX) < limit {
+        if i64::try_from(seen).unwrap_or(i64::MAX) < limit {
             return Ok(total);
         }
     }

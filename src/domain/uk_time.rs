@@ -37,7 +37,12 @@ pub fn date(utc: NaiveDateTime) -> String {
 
 /// The day with its name, e.g. "Monday 7 December 2026".
 pub fn day(utc: NaiveDateTime) -> String {
-    in_uk(utc).format("%A %-d %B %Y").to_string()
+    calendar_day(in_uk(utc).date())
+}
+
+/// A calendar date with its day's name, e.g. "Monday 7 December 2026".
+pub fn calendar_day(date: NaiveDate) -> String {
+    date.format("%A %-d %B %Y").to_string()
 }
 
 /// A moment, e.g. "Monday 7 December 2026, 10:00 UK time".

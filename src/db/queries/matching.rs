@@ -328,7 +328,7 @@ pub fn assignments_of_element(
 /// How many bookings each element still has `confirmed`, by element.
 pub fn confirmed_per_element(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
     assignments::table
-        .filter(assignments::status.eq("confirmed"))
+        .filter(assignments::status.eq(AssignmentStatus::Confirmed.as_str()))
         .group_by(assignments::element_id)
         .select((assignments::element_id, diesel::dsl::count_star()))
         .order(assignments::element_id)
